@@ -1,0 +1,25 @@
+"""boto3 clients, created once per container and shared by every invocation.
+
+boto3 is imported here only, and lazily, so that modules which never touch AWS
+(the pure cores, ``pressline check``) do not pay for it. Endpoints follow the
+standard ``AWS_ENDPOINT_URL`` variables, which the local stack sets to moto.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+
+@cache
+def client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests switch endpoints and credentials between cases)."""
+    client.cache_clear()

@@ -1,0 +1,167 @@
+"""The contracts between stages: what each queue carries and what is stored between them.
+
+Every message is a pydantic model serialised as JSON into an SQS body. Messages
+refer to posts by (bucket, key, version) and never carry a post's body: a post of
+any size travels by reference (claim check), so nothing is ever truncated.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from urllib.parse import unquote_plus
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PostStatus = Literal["published", "scheduled", "draft", "rejected", "unpublished"]
+
+
+class Contract(BaseModel):
+    """Base for stored and queued models: unknown fields are ignored so that a newer
+    producer never poisons an older consumer during a deploy."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --------------------------------------------------------------------------- S3 events
+class S3EventBucket(Contract):
+    name: str
+
+
+class S3EventObject(Contract):
+    key: str
+    size: int | None = None
+    eTag: str | None = None
+    versionId: str | None = None
+    sequencer: str | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _decode(cls, key: str) -> str:
+        # S3 URL-encodes keys in notifications (moto with quote_plus, S3 alike).
+        return unquote_plus(key)
+
+
+class S3EventEntity(Contract):
+    bucket: S3EventBucket
+    object: S3EventObject
+
+
+class S3EventRecord(Contract):
+    """One S3 notification record. Lenient on purpose: moto omits ``sequencer``,
+    ``versionId`` and the identity fields that Powertools' ``S3Model`` requires."""
+
+    eventName: str
+    eventTime: datetime
+    s3: S3EventEntity
+
+    @property
+    def is_removal(self) -> bool:
+        return self.eventName.startswith("ObjectRemoved")
+
+
+class S3Notification(Contract):
+    """An SQS body from S3: either ``Records`` or a bare ``s3:TestEvent`` (no records)."""
+
+    Records: list[S3EventRecord] = Field(default_factory=list)
+    Event: str | None = None
+
+
+# --------------------------------------------------------------------------- references
+class SourceRef(Contract):
+    """One version of one object in the source bucket."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    sequencer: str | None = None
+    last_modified: datetime | None = None
+
+
+# --------------------------------------------------------------------------- posts
+class PostMeta(Contract):
+    """A valid post's metadata, as the catalog, listings and feeds need it."""
+
+    slug: str
+    title: str
+    date: datetime
+    updated: datetime | None = None
+    tags: tuple[str, ...] = ()
+    summary: str = ""
+    author: str | None = None
+    canonical_url: str | None = None
+    image: str | None = None
+    draft: bool = False
+
+
+class RenderedPost(Contract):
+    """Render's output, kept at ``rendered/<source key>.json`` in the source bucket so that
+    Index can re-render pages (neighbours, scheduled posts) and write feeds without
+    parsing Markdown again."""
+
+    source: SourceRef
+    meta: PostMeta
+    body_html: str
+    status: PostStatus
+    rendered_at: datetime
+
+
+class Problem(Contract):
+    """One finding about an upload: the field, the reason, and the line where known."""
+
+    field: str
+    message: str
+    line: int | None = None
+
+
+class Report(Contract):
+    """The outcome of one upload, written to ``reports/<source key>.json``."""
+
+    key: str
+    version: str | None
+    status: PostStatus
+    url: str | None = None
+    errors: list[Problem] = Field(default_factory=list)
+    warnings: list[Problem] = Field(default_factory=list)
+    processed_at: datetime
+
+
+# --------------------------------------------------------------------------- messages
+class RenderRequest(Contract):
+    """Validate -> Render: this version of this post passed validation."""
+
+    source: SourceRef
+
+
+class IndexUpdate(Contract):
+    """-> Index (FIFO, one group): apply a change to the catalog and the listings.
+
+    ``upsert`` comes from Render with the rendered post stored; ``delete`` from Validate
+    when the source object is removed; ``due`` from the scheduler when a scheduled post's
+    date has come."""
+
+    action: Literal["upsert", "delete", "due"]
+    source: SourceRef
+    slug: str | None = None
+
+
+class PostPublished(Contract):
+    """Index -> Notify, and the SNS ``post.published`` event: a post went public for the
+    first time."""
+
+    type: Literal["post.published"] = "post.published"
+    slug: str
+    title: str
+    summary: str
+    url: str
+    tags: tuple[str, ...] = ()
+    published_at: datetime
+    source_key: str
+
+
+class DeliveryBatch(Contract):
+    """Notify -> Deliver: at most 50 recipients of one post's email."""
+
+    post: PostPublished
+    subscriber_ids: list[str] = Field(max_length=50)

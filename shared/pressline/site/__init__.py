@@ -1,0 +1,1 @@
+"""Jinja2 templates for every page, and the environment that renders them (pure)."""
