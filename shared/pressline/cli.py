@@ -1,0 +1,36 @@
+"""The ``pressline`` command. Each subcommand lives in its own module, imported only
+when chosen, so ``pressline check`` never pays for moto or boto3.
+
+A subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "local": ("pressline.local.cli", "run the whole pipeline on this machine (moto, no Docker)"),
+    "check": ("pressline.posts.check", "validate posts with the pipeline's own rules"),
+    "rebuild": ("pressline.indexing.rebuild", "regenerate every page, listing and feed from the catalog"),
+    "redrive": ("pressline.ops.redrive", "move messages from a dead-letter queue back to its source"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="pressline", description="Pressline publishing pipeline")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chosen = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            importlib.import_module(module_name).add_arguments(sub_parser)
+    args, _ = parser.parse_known_args(argv) if chosen is None else (parser.parse_args(argv), [])
+    module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    return int(module.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
