@@ -1,0 +1,1 @@
+"""Operator tools: redrive dead-letter queues."""
