@@ -4,10 +4,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .venv-tools
-# The SAM CLI and cfn-lint pin their own boto3 and pydantic: they live in their own venv.
-TOOLS_PACKAGES := aws-sam-cli==1.170.0 cfn-lint==1.58.0
+# The SAM CLI, cfn-lint, bandit and pip-audit (pinned in .ci/requirements-tools.txt) pin their
+# own boto3 and pydantic: they live apart from .venv. checkov pins an older boto3 than the SAM
+# CLI, so it has a venv of its own inside the tools one.
+CHECKOV := $(TOOLS)/checkov
+# The AWS tools run offline: fake credentials, a region, no telemetry, never a real account.
+OFFLINE_AWS := env -u AWS_PROFILE SAM_CLI_TELEMETRY=0 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+	AWS_SESSION_TOKEN=testing AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 
-.PHONY: install tools test run lint typecheck invoke clean
+.PHONY: install tools test run lint typecheck invoke bench clean
 
 install: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml shared/requirements.txt
@@ -16,19 +21,41 @@ $(BIN)/.installed: pyproject.toml shared/requirements.txt
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
-tools: $(TOOLS)/.installed
-$(TOOLS)/.installed: Makefile
+tools: $(TOOLS)/.installed $(CHECKOV)/.installed
+$(TOOLS)/.installed: .ci/requirements-tools.txt
 	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install -q --upgrade pip
-	$(TOOLS)/bin/python -m pip install -q $(TOOLS_PACKAGES)
+	$(TOOLS)/bin/python -m pip install -q -r .ci/requirements-tools.txt
+	@touch $@
+$(CHECKOV)/.installed: .ci/requirements-checkov.txt | $(TOOLS)/.installed
+	@test -x $(CHECKOV)/bin/python || $(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV)/bin/python -m pip install -q -r .ci/requirements-checkov.txt
 	@touch $@
 
+# Every test, slow ones (local stack, sam build) included.
 test: install tools
 	PRESSLINE_TOOLS_BIN=$(abspath $(TOOLS))/bin $(BIN)/python -m pytest
 
-lint: install
+# Each tests/bench/bench_*.py is a standalone script (run from the repository root) that prints
+# medians and ratios against a baseline measured in the same run; a non-zero exit fails the target.
+bench: install
+	@set -e; for script in tests/bench/bench_*.py; do \
+		test -e "$$script" || { echo "no benchmarks in tests/bench/"; exit 0; }; \
+		echo "== $$script"; $(OFFLINE_AWS) $(BIN)/python "$$script"; \
+	done
+
+# Style, types, code and dependency security, template checks. pip-audit needs PyPI's advisory
+# database (the network); every other step runs offline.
+lint: install tools
 	$(BIN)/ruff check shared functions tests
 	$(BIN)/mypy
+	$(TOOLS)/bin/bandit -q -c .ci/bandit.yaml -r shared/pressline functions
+	$(TOOLS)/bin/pip-audit --progress-spinner off -r shared/requirements.txt \
+		|| { echo "pip-audit: vulnerable pins above, or PyPI's advisory database unreachable"; exit 1; }
+	$(OFFLINE_AWS) $(TOOLS)/bin/sam validate --lint --template template.yaml
+	$(OFFLINE_AWS) $(TOOLS)/bin/cfn-lint template.yaml
+	$(CHECKOV)/bin/checkov --quiet --compact --config-file .ci/checkov.yaml --file template.yaml
 
 run: install
 	$(BIN)/pressline local
