@@ -1,0 +1,58 @@
+"""Images uploaded beside posts: checked by their first bytes, then published as is.
+
+The content type comes from what the bytes are, not from the file name, so a file
+that merely ends in ``.png`` is never served with an image type it does not have.
+SVG is refused: it is a document that can carry scripts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pressline.models import Problem
+from pressline.posts.paths import IMAGE_TYPES, REFUSED_IMAGE_SUFFIXES
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"GIF87a", 0, "image/gif"),
+    (b"GIF89a", 0, "image/gif"),
+)
+
+
+def sniff(data: bytes) -> str | None:
+    """The image type of ``data`` by its signature, or None."""
+    for signature, offset, content_type in _SIGNATURES:
+        if data[offset : offset + len(signature)] == signature:
+            return content_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    content_type: str | None
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def check_image(data: bytes, key: str) -> ImageCheck:
+    """The content type to publish ``data`` with, or the errors that refuse it."""
+    lower = key.lower()
+    if lower.endswith(REFUSED_IMAGE_SUFFIXES):
+        message = "is an SVG image, which is not published (SVG can carry scripts); upload PNG, JPEG, GIF or WebP"
+        return ImageCheck(None, [Problem(field="file", message=message)])
+    if len(data) > MAX_IMAGE_BYTES:
+        message = f"is {len(data):,} bytes; the limit for images is 10 MiB"
+        return ImageCheck(None, [Problem(field="file", message=message)])
+    actual = sniff(data)
+    if actual is None:
+        return ImageCheck(None, [Problem(field="file", message="is not a PNG, JPEG, GIF or WebP image")])
+    expected = next((kind for suffix, kind in IMAGE_TYPES.items() if lower.endswith(suffix)), None)
+    if expected is not None and actual != expected:
+        message = f"is a {actual} image despite its name; it is published as {actual}"
+        return ImageCheck(actual, warnings=[Problem(field="file", message=message)])
+    return ImageCheck(actual)

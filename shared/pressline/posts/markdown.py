@@ -1,0 +1,85 @@
+"""Markdown body -> sanitized HTML, and the summary.
+
+cmarkgfm is GitHub's C implementation of CommonMark with the GFM extensions (tables,
+strikethrough, autolinks) and footnotes. Raw HTML is let through cmark on purpose and
+then sanitized by allow-list (``pressline.posts.sanitize``): authors keep harmless
+HTML such as ``<kbd>`` or ``<details>``, and nothing else survives.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+from pressline.models import Problem
+from pressline.posts.sanitize import References, sanitize
+
+SUMMARY_WORDS = 50
+MORE_DIVIDER = re.compile(r"<!--\s*more\s*-->", re.IGNORECASE)
+_EXTENSIONS = ("table", "strikethrough", "autolink")
+
+_NOT_SUMMARY = re.compile(
+    r"<pre\b.*?</pre>|<section class=\"footnotes\".*?</section>|<sup class=\"footnote-ref\">.*?</sup>"
+    r"|<table\b.*?</table>|<figure\b.*?</figure>",
+    re.DOTALL,
+)
+_TAG = re.compile(r"<[^>]*>")
+_BLOCK_END = re.compile(r"</(?:p|h[1-6]|li|blockquote|div|dd|dt)>|<br\s*/?>")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class RenderedBody:
+    html: str
+    summary: str
+    images: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+@cache
+def _options() -> int:
+    from cmarkgfm.cmark import Options
+
+    return int(Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_FOOTNOTES | Options.CMARK_OPT_VALIDATE_UTF8)
+
+
+def markdown_to_html(markdown: str) -> str:
+    """CommonMark + GFM tables, strikethrough, autolinks and footnotes; NOT sanitized."""
+    from cmarkgfm import cmark
+
+    return str(cmark.markdown_to_html_with_extensions(markdown, options=_options(), extensions=_EXTENSIONS))
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment, without code blocks, tables, figures and footnotes."""
+    text = _NOT_SUMMARY.sub(" ", fragment)
+    text = _BLOCK_END.sub(" ", text)
+    return _SPACES.sub(" ", html.unescape(_TAG.sub("", text))).strip()
+
+
+def first_words(text: str, count: int = SUMMARY_WORDS) -> str:
+    words = text.split()
+    if len(words) <= count:
+        return " ".join(words)
+    return " ".join(words[:count]).rstrip(".,;:!?-—") + "…"
+
+
+def render_body(markdown: str, source_key: str, summary: str = "") -> RenderedBody:
+    """Render and sanitize a post body, and make its summary when none was given:
+    the text before ``<!--more-->``, else the first ~50 words."""
+    references = References()
+    body_html = sanitize(markdown_to_html(markdown), source_key, references)
+    if not summary:
+        divider = MORE_DIVIDER.search(markdown)
+        if divider:
+            lead = sanitize(markdown_to_html(markdown[: divider.start()]), source_key)
+            summary = html_to_text(lead)
+        else:
+            summary = first_words(html_to_text(body_html))
+    warnings = [
+        Problem(field="body", message=f"{key} is an SVG image, which is not published; use PNG, JPEG, GIF or WebP")
+        for key in dict.fromkeys(references.refused_images)
+    ]
+    return RenderedBody(body_html, summary, list(dict.fromkeys(references.images)), warnings)

@@ -1,0 +1,101 @@
+"""Where things live: object keys in the buckets and public URL paths.
+
+Every stage derives keys and URLs from here, so that a report, a rendered post and a
+page always agree on where the others are.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Literal
+
+from pressline.models import SourceRef
+from pressline.posts.slug import tag_slug
+
+POSTS_PREFIX = "posts/"
+MEDIA_PREFIX = "media/"
+POST_SUFFIXES = (".md", ".markdown")
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+REFUSED_IMAGE_SUFFIXES = (".svg", ".svgz")
+
+SourceKind = Literal["post", "image", "refused-image", "other"]
+
+
+def classify(key: str) -> SourceKind:
+    """What an object under ``posts/`` is, by its suffix (case-insensitive: cameras write .JPG)."""
+    lower = key.lower()
+    if not key.startswith(POSTS_PREFIX) or key.endswith("/"):
+        return "other"
+    if lower.endswith(POST_SUFFIXES):
+        return "post"
+    if lower.endswith(tuple(IMAGE_TYPES)):
+        return "image"
+    if lower.endswith(REFUSED_IMAGE_SUFFIXES):
+        return "refused-image"
+    return "other"
+
+
+def report_key(source_key: str) -> str:
+    """``posts/a/b.md`` -> ``reports/posts/a/b.md.json`` (in the source bucket)."""
+    return f"reports/{source_key}.json"
+
+
+def version_token(source: SourceRef) -> str:
+    """Names one version of a source object: its S3 version id, else its ETag."""
+    if source.version_id:
+        return source.version_id
+    if source.etag:
+        return "etag-" + source.etag.strip('"')
+    return "null"
+
+
+def rendered_key(source: SourceRef) -> str:
+    """The claim check of one rendered version: ``rendered/<source key>/<version>.json``."""
+    return f"rendered/{source.key}/{version_token(source)}.json"
+
+
+def post_path(slug: str) -> str:
+    """The public URL path of a post: ``/posts/<slug>/``."""
+    return f"/posts/{slug}/"
+
+
+def post_url(slug: str, base_url: str) -> str:
+    """The absolute public URL of a post (``base_url`` without a trailing slash)."""
+    return base_url.rstrip("/") + post_path(slug)
+
+
+def post_page_key(slug: str) -> str:
+    """The site bucket key of a post page."""
+    return f"posts/{slug}/index.html"
+
+
+def tag_path(tag: str) -> str:
+    return f"/tags/{tag_slug(tag)}/"
+
+
+def media_key(source_key: str) -> str:
+    """Images beside posts are published under ``media/``: ``posts/a/pic.png`` -> ``media/a/pic.png``.
+
+    A prefix of their own keeps them apart from post pages (``posts/<slug>/``), whose
+    paths depend on slugs, not on where the source sits.
+    """
+    return MEDIA_PREFIX + source_key.removeprefix(POSTS_PREFIX)
+
+
+def media_path(source_key: str) -> str:
+    return "/" + media_key(source_key)
+
+
+def resolve_relative(source_key: str, reference: str) -> str | None:
+    """Resolve a relative path written in a post against the post's folder in the source bucket.
+
+    Returns the source key it names, or None when it leaves ``posts/``.
+    """
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(source_key), reference))
+    return resolved if resolved.startswith(POSTS_PREFIX) else None

@@ -1,0 +1,60 @@
+"""Upload reports: ``reports/<source key>.json`` in the source bucket, one per upload.
+
+Validate writes the report of a rejected upload (and of images); Index writes the
+others (published, scheduled, draft, unpublished) with these same helpers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pressline.models import PostStatus, Problem, Report, SourceRef
+from pressline.posts.paths import post_path, post_url, report_key
+
+if TYPE_CHECKING:
+    from pressline.adapters.store import ObjectStore
+
+__all__ = ["build_report", "post_path", "post_url", "report_key", "write_report"]
+
+# The statuses whose report carries the post's public URL (scheduled: where it will be).
+_WITH_URL = frozenset({"published", "scheduled"})
+
+
+def build_report(
+    source: SourceRef,
+    status: PostStatus,
+    *,
+    processed_at: datetime,
+    slug: str | None = None,
+    base_url: str = "",
+    url: str | None = None,
+    errors: Iterable[Problem] = (),
+    warnings: Iterable[Problem] = (),
+) -> Report:
+    """The report of one processed upload.
+
+    ``url`` defaults to the post's public URL (``base_url`` + ``/posts/<slug>/``) when the
+    status is published or scheduled; pass it explicitly for other uploads (images)."""
+    if url is None and slug and status in _WITH_URL:
+        url = post_url(slug, base_url) if base_url else post_path(slug)
+    return Report(
+        key=source.key,
+        version=source.version_id,
+        status=status,
+        url=url,
+        errors=list(errors),
+        warnings=list(warnings),
+        processed_at=processed_at,
+    )
+
+
+def write_report(store: ObjectStore, report: Report) -> None:
+    """Store a report where the author finds it. No caching: authors poll it after an upload."""
+    store.put(
+        report_key(report.key),
+        report.model_dump_json(indent=2).encode("utf-8"),
+        "application/json",
+        cache_control="no-store",
+    )

@@ -1,0 +1,329 @@
+"""The rules a post must satisfy: one pydantic model and one function, ``check_post``,
+used by the Validate and Render stages and by ``pressline check``.
+
+``check_post`` is pure: it takes the uploaded bytes, the source key, the upload time
+and the site's time zone, and returns the post's metadata or the problems that make it
+unpublishable (each naming the field, the reason and the line). Slug uniqueness needs
+the catalog and is checked by the caller (see ``pressline.posts.slugs``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from pressline.models import PostMeta, Problem
+from pressline.posts import frontmatter
+from pressline.posts.slug import MAX_SLUG_LENGTH, is_valid_slug, slugify, tag_slug
+
+MAX_POST_BYTES = 1024 * 1024
+MAX_TITLE_LENGTH = 200
+MAX_TAG_LENGTH = 60
+MAX_TAGS = 20
+KNOWN_FIELDS = frozenset(
+    {"title", "date", "slug", "tags", "summary", "author", "draft", "updated", "canonical_url", "image"}
+)
+DATE_HINT = "use YYYY-MM-DD, YYYY-MM-DD HH:MM or ISO 8601 (2022-01-07T18:48:00+01:00)"
+_WHITESPACE = re.compile(r"\s+")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+Status = Literal["published", "scheduled", "draft"]
+
+
+def _fail(message: str) -> PydanticCustomError:
+    return PydanticCustomError("pressline", message)
+
+
+def parse_datetime(value: object, zone: tzinfo) -> datetime:
+    """A front matter date: a YAML date or timestamp, or ISO 8601 / ``YYYY-MM-DD HH:MM`` text.
+    Without an offset it is in the site's time zone."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"'{text}' is not a date; {DATE_HINT}") from None
+    else:
+        raise ValueError(f"must be a date, not {_describe(value)}; {DATE_HINT}")
+    return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list | tuple | set):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, datetime | date):
+        return "a date"
+    if value is None:
+        return "empty"
+    return "text" if isinstance(value, str) else type(value).__name__
+
+
+def _is_web_url(value: str) -> bool:
+    return value.lower().startswith(("https://", "http://")) and " " not in value and len(value) > 8
+
+
+class FrontMatter(BaseModel):
+    """The front matter fields, strictly typed: YAML ``yes`` is a boolean but ``"yes"`` is
+    not, and a number is not a title."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    title: str
+    date: datetime | None = None
+    updated: datetime | None = None
+    slug: str | None = None
+    tags: tuple[str, ...] = ()
+    summary: str | None = None
+    author: str | None = None
+    draft: bool = False
+    canonical_url: str | None = None
+    image: str | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        title = _WHITESPACE.sub(" ", value).strip()
+        if not title:
+            raise _fail("is empty")
+        if len(title) > MAX_TITLE_LENGTH:
+            raise _fail(f"is {len(title)} characters long; the limit is {MAX_TITLE_LENGTH}")
+        return title
+
+    @field_validator("date", "updated", mode="before")
+    @classmethod
+    def _date(cls, value: object, info: ValidationInfo) -> datetime | None:
+        if value is None:
+            return None
+        zone: tzinfo = (info.context or {})["timezone"]
+        try:
+            return parse_datetime(value, zone)
+        except ValueError as error:
+            raise _fail(str(error)) from None
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not is_valid_slug(value):
+            suggestion = slugify(value)
+            hint = f"; try '{suggestion}'" if suggestion else ""
+            raise _fail(
+                f"'{value}' is not a safe single path segment: use lowercase letters a-z, digits and single "
+                f"hyphens, at most {MAX_SLUG_LENGTH} characters{hint}"
+            )
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_shape(cls, value: object) -> object:
+        if value is None:
+            return ()
+        if isinstance(value, list):
+            return tuple(value)
+        raise _fail(f"must be a list of strings, like [news, python], not {_describe(value)}")
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        tags: list[str] = []
+        seen: set[str] = set()
+        for tag in value:
+            name = _WHITESPACE.sub(" ", tag).strip()
+            if not name:
+                raise _fail("has an empty tag")
+            if len(name) > MAX_TAG_LENGTH:
+                raise _fail(f"'{name[:20]}…' is longer than {MAX_TAG_LENGTH} characters")
+            if not tag_slug(name):
+                raise _fail(f"'{name}' has no letters or digits usable in its page address tags/<tag>/")
+            if tag_slug(name) not in seen:  # "Python" and "python" are one tag page
+                seen.add(tag_slug(name))
+                tags.append(name)
+        if len(tags) > MAX_TAGS:
+            raise _fail(f"has {len(tags)} tags; the limit is {MAX_TAGS}")
+        return tuple(tags)
+
+    @field_validator("summary", "author")
+    @classmethod
+    def _text(cls, value: str) -> str | None:
+        return _WHITESPACE.sub(" ", value).strip() or None
+
+    @field_validator("canonical_url")
+    @classmethod
+    def _canonical(cls, value: str) -> str:
+        value = value.strip()
+        if not _is_web_url(value):
+            raise _fail(f"'{value}' must be an absolute http:// or https:// URL")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        value = value.strip()
+        if _SCHEME.match(value) and not _is_web_url(value):
+            raise _fail(f"'{value}' must be a path beside the post or an http(s) URL")
+        if not value or _CONTROL.search(value) or " " in value.strip():
+            raise _fail(f"'{value}' is not a usable image path")
+        return value
+
+
+@dataclass(frozen=True)
+class ParsedPost:
+    """A post that passed every rule that needs no catalog."""
+
+    meta: PostMeta
+    body: str
+    body_line: int
+    summary_given: bool
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    post: ParsedPost | None
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.post is not None and not self.errors
+
+
+def status_of(meta: PostMeta, now: datetime) -> Status:
+    """draft: true -> draft; a date still to come -> scheduled; otherwise published."""
+    if meta.draft:
+        return "draft"
+    return "scheduled" if meta.date > now else "published"
+
+
+def default_slug(source_key: str, title: str) -> str:
+    """The file name without its extension, else the title."""
+    stem = posixpath.splitext(posixpath.basename(source_key))[0]
+    return slugify(stem) or slugify(title)
+
+
+def decode(raw: bytes) -> tuple[str | None, Problem | None]:
+    """UTF-8 text with newlines normalised, or the problem that stops it."""
+    if len(raw) > MAX_POST_BYTES:
+        return None, Problem(field="file", message=f"is {len(raw):,} bytes; the limit is 1 MiB ({MAX_POST_BYTES:,})")
+    head = raw[:8192]
+    if b"\x00" in head or (head and len(_CONTROL.findall(head.decode("latin-1"))) * 100 > len(head)):
+        return None, Problem(field="file", message="is binary, not a Markdown text file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        byte = raw[error.start]
+        message = f"is not UTF-8 (byte 0x{byte:02X} at line {line}); save the file as UTF-8"
+        return None, Problem(field="file", message=message, line=line)
+    if "\x00" in text:
+        return None, Problem(field="file", message="is binary, not a Markdown text file")
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n"), None
+
+
+_TYPE_MESSAGES = {
+    "missing": "is required",
+    "string_type": "must be text",
+    "bool_type": "must be true or false",
+    "tuple_type": "must be a list of strings, like [news, python]",
+    "list_type": "must be a list of strings, like [news, python]",
+}
+
+
+def _problems(error: ValidationError, document: frontmatter.Document) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = item["loc"]
+        name = str(loc[0]) if loc else "front matter"
+        index = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+        message = item["msg"] if item["type"] == "pressline" else _TYPE_MESSAGES.get(item["type"], item["msg"])
+        if item["type"] == "string_type":
+            message += f", not {_describe(item['input'])}"
+            if not isinstance(item["input"], list | dict | type(None)):
+                message += " (put it in quotes)"
+        if index is not None:
+            message = f"item {index + 1} {message}"
+        if item["type"] == "missing" and name == "title":
+            message = "is missing: every post needs a title"
+        line = document.line_of(name, index)
+        if line is None and item["type"] == "missing":
+            line = 1
+        problems.append(Problem(field=name, message=message, line=line))
+    return problems
+
+
+def _body_is_empty(body: str) -> bool:
+    return not re.sub(r"<!--.*?-->", "", body, flags=re.DOTALL).strip()
+
+
+def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: tzinfo) -> CheckResult:
+    """Apply every rule that needs no catalog to one uploaded post."""
+    text, problem = decode(raw)
+    if text is None:
+        return CheckResult(None, [problem] if problem else [])
+    try:
+        document = frontmatter.split(text)
+    except frontmatter.FrontMatterError as error:
+        return CheckResult(None, [error.problem])
+    if not document.has_front_matter:
+        message = "is missing: start the file with front matter between '---' lines, with at least 'title: …'"
+        return CheckResult(None, [Problem(field="title", message=message, line=1)])
+
+    warnings = list(document.warnings)
+    for name, line in document.field_lines.items():
+        if name not in KNOWN_FIELDS:
+            warnings.append(Problem(field=name, message="is not a known field and is ignored", line=line))
+    errors: list[Problem] = []
+    fields: FrontMatter | None = None
+    try:
+        fields = FrontMatter.model_validate(document.fields, context={"timezone": timezone})
+    except ValidationError as error:
+        errors.extend(_problems(error, document))
+    if _body_is_empty(document.body):
+        errors.append(
+            Problem(field="body", message="is empty: write the post below the front matter", line=document.body_line)
+        )
+    if fields is None or errors:
+        return CheckResult(None, errors, warnings)
+
+    slug = fields.slug or default_slug(source_key, fields.title)
+    if not slug:
+        message = "cannot be made from the file name or the title; add 'slug: …' (letters a-z, digits, hyphens)"
+        return CheckResult(None, [Problem(field="slug", message=message, line=1)], warnings)
+    if fields.updated and fields.date and fields.updated < fields.date:
+        warnings.append(Problem(field="updated", message="is before the post's date", line=document.line_of("updated")))
+    meta = PostMeta(
+        slug=slug,
+        title=fields.title,
+        date=fields.date or uploaded_at.astimezone(timezone),
+        updated=fields.updated,
+        tags=fields.tags,
+        summary=fields.summary or "",
+        author=fields.author,
+        canonical_url=fields.canonical_url,
+        image=fields.image,
+        draft=fields.draft,
+    )
+    post = ParsedPost(meta=meta, body=document.body, body_line=document.body_line, summary_given=bool(fields.summary))
+    return CheckResult(post, [], warnings)
+
+
+def slug_taken(slug: str, owner: str | None, source_key: str, line: int | None = None) -> Problem | None:
+    """The rejection for a slug already published from another source key."""
+    if owner is None or owner == source_key:
+        return None
+    return Problem(field="slug", message=f"'{slug}' is already used by {owner}; choose another slug", line=line)
