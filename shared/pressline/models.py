@@ -96,15 +96,17 @@ class PostMeta(Contract):
 
 
 class RenderedPost(Contract):
-    """Render's output, kept at ``rendered/<source key>.json`` in the source bucket so that
-    Index can re-render pages (neighbours, scheduled posts) and write feeds without
-    parsing Markdown again."""
+    """Render's output, kept at ``rendered/<source key>/<version>.json`` in the source bucket
+    (``pressline.posts.paths.rendered_key``) so that Index can re-render pages (neighbours,
+    scheduled posts) and write feeds without parsing Markdown again."""
 
     source: SourceRef
     meta: PostMeta
     body_html: str
     status: PostStatus
     rendered_at: datetime
+    # Non-blocking findings from validation and rendering, for the report Index writes.
+    warnings: list[Problem] = Field(default_factory=list)
 
 
 class Problem(Contract):

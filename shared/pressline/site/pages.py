@@ -1,0 +1,149 @@
+"""The post page: one pure function from a rendered post (and its neighbours) to HTML.
+
+Render calls ``render_post_page`` without neighbours when a post is first rendered;
+Index calls it again with the previous (older) and next (newer) posts whenever the
+neighbours change. Everything author-written is escaped by Jinja2's autoescape except
+the body, which was sanitized by ``pressline.posts.sanitize`` and is marked safe here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pressline.config import Settings, settings
+from pressline.models import PostMeta, RenderedPost
+from pressline.posts.paths import post_path, tag_path
+
+DEFAULT_DATE_FORMAT = "%B %-d %Y, %H:%M"  # January 7 2022, 18:48
+DESCRIPTION_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class Site:
+    """What every page needs to know about the site. Templates call its methods."""
+
+    title: str
+    url: str
+    api_url: str
+    timezone: str = "UTC"
+    date_format: str = DEFAULT_DATE_FORMAT
+    language: str = "en"
+
+    @classmethod
+    def from_settings(cls, config: Settings | None = None) -> Site:
+        import os
+
+        config = config or settings()
+        return cls(
+            title=config.site_title,
+            url=config.base_url,
+            api_url=config.api_url,
+            timezone=config.site_timezone,
+            date_format=os.environ.get("SITE_DATE_FORMAT", DEFAULT_DATE_FORMAT),
+            language=os.environ.get("SITE_LANGUAGE", "en"),
+        )
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)
+
+    def format_date(self, moment: datetime) -> str:
+        """A date for people, in the site's format and time zone. ``%-d``/``%-H``/``%-m``
+        (no leading zero) work on every platform, not only with glibc."""
+        local = self.local(moment)
+        pattern = (
+            self.date_format.replace("%-d", str(local.day))
+            .replace("%-m", str(local.month))
+            .replace("%-H", str(local.hour))
+            .replace("%-I", str(local.hour % 12 or 12))
+        )
+        return local.strftime(pattern)
+
+    def absolute(self, path: str) -> str:
+        """An absolute URL for a site path; absolute URLs are returned unchanged."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.url.rstrip("/") + "/" + path.lstrip("/")
+
+    def post_path(self, slug: str) -> str:
+        return post_path(slug)
+
+    def tag_path(self, tag: str) -> str:
+        return tag_path(tag)
+
+    def subscribe_action(self) -> str:
+        return f"{self.api_url.rstrip('/')}/subscriptions"
+
+
+def _json_ld(data: dict[str, Any]) -> str:
+    """JSON for a <script> element: ``<``, ``>`` and ``&`` escaped so no author text can
+    close the element or open a comment."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _description(summary: str) -> str:
+    if len(summary) <= DESCRIPTION_LIMIT:
+        return summary
+    return summary[: DESCRIPTION_LIMIT - 1].rsplit(" ", 1)[0] + "…"
+
+
+def post_context(
+    post: RenderedPost, site: Site, previous: PostMeta | None = None, next: PostMeta | None = None
+) -> dict[str, Any]:
+    """The template context of a post page (also handy for a site's own templates)."""
+    from markupsafe import Markup
+
+    meta = post.meta
+    url = site.absolute(post_path(meta.slug))
+    canonical = meta.canonical_url or url
+    image = site.absolute(meta.image) if meta.image else None
+    description = _description(meta.summary)
+    json_ld: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "BlogPosting",
+        "headline": meta.title,
+        "description": description,
+        "datePublished": meta.date.isoformat(),
+        "dateModified": (meta.updated or meta.date).isoformat(),
+        "url": url,
+        "mainEntityOfPage": {"@type": "WebPage", "@id": canonical},
+        "publisher": {"@type": "Organization", "name": site.title, "url": site.absolute("/")},
+        "inLanguage": site.language,
+    }
+    if meta.author:
+        json_ld["author"] = {"@type": "Person", "name": meta.author}
+    if meta.tags:
+        json_ld["keywords"] = list(meta.tags)
+    if image:
+        json_ld["image"] = image
+    return {
+        "site": site,
+        "post": post,
+        "meta": meta,
+        "url": url,
+        "canonical": canonical,
+        "description": description,
+        "image": image,
+        "body_html": Markup(post.body_html),  # noqa: S704 - sanitized by pressline.posts.sanitize
+        "json_ld": Markup(_json_ld(json_ld)),  # noqa: S704 - <, > and & are escaped by _json_ld
+        "previous": previous,
+        "next": next,
+    }
+
+
+def render_post_page(
+    post: RenderedPost, site: Site, previous: PostMeta | None = None, next: PostMeta | None = None
+) -> str:
+    """The HTML of ``/posts/<slug>/``. ``previous`` is the older neighbour, ``next`` the newer."""
+    from pressline.site.templating import render
+
+    return render("post.html", **post_context(post, site, previous, next))
