@@ -1,0 +1,167 @@
+"""The local stack builds every resource of template.yaml on moto, as the template says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+import pytest
+import yaml
+
+from pressline.local.harness import StackHandle
+from pressline.local.stack import EnvironmentConflictError, LocalFunction, merged_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !GetAtt...) as plain values."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)  # type: ignore[arg-type]
+
+
+_TemplateLoader.add_multi_constructor("!", _any_tag)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loader=_TemplateLoader)
+    return loaded
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r.get("Properties") or {} for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def test_outputs_are_the_templates_with_local_values(aws_stack: StackHandle, template: dict[str, Any]) -> None:
+    assert set(aws_stack.outputs) == set(template["Outputs"])
+    assert aws_stack.outputs["ApiUrl"] == "http://127.0.0.1:8080/api"
+    assert aws_stack.outputs["SiteDistributionDomain"] == "127.0.0.1:8080"
+
+
+def test_buckets_exist_and_versioning_follows_the_template(aws_stack: StackHandle, template: dict[str, Any]) -> None:
+    buckets = _of_type(template, "AWS::S3::Bucket")
+    assert buckets
+    for logical_id, props in buckets.items():
+        name = aws_stack.stack.resources[logical_id]
+        status = aws_stack.s3.get_bucket_versioning(Bucket=name).get("Status")
+        assert status == (props.get("VersioningConfiguration") or {}).get("Status"), logical_id
+        if "PublicAccessBlockConfiguration" in props:
+            block = aws_stack.s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+            assert block == props["PublicAccessBlockConfiguration"], logical_id
+    assert aws_stack.s3.get_bucket_versioning(Bucket=aws_stack.outputs["SourceBucketName"])["Status"] == "Enabled"
+
+
+def test_queues_have_their_redrive_policy_and_fifo_setting(aws_stack: StackHandle, template: dict[str, Any]) -> None:
+    queues = _of_type(template, "AWS::SQS::Queue")
+    arns: dict[str, str] = {}
+    for logical_id in queues:
+        url = aws_stack.stack.resources[logical_id]
+        arns[logical_id] = aws_stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+    for logical_id, props in queues.items():
+        url = aws_stack.stack.resources[logical_id]
+        attributes = aws_stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attributes.get("FifoQueue", "false") == str(bool(props.get("FifoQueue", False))).lower(), logical_id
+        if "VisibilityTimeout" in props:
+            assert attributes["VisibilityTimeout"] == str(props["VisibilityTimeout"]), logical_id
+        if "RedrivePolicy" in props:
+            redrive = json.loads(attributes["RedrivePolicy"])
+            target = props["RedrivePolicy"]["deadLetterTargetArn"]  # "!GetAtt X.Arn" read as "X.Arn"
+            assert redrive["deadLetterTargetArn"] == arns[target.split(".")[0]], logical_id
+            assert int(redrive["maxReceiveCount"]) == props["RedrivePolicy"]["maxReceiveCount"], logical_id
+    index_url = aws_stack.outputs["IndexQueueUrl"]
+    assert index_url.endswith(".fifo")
+
+
+def test_tables_have_their_keys_indexes_and_ttl(aws_stack: StackHandle, template: dict[str, Any]) -> None:
+    tables = _of_type(template, "AWS::DynamoDB::Table")
+    assert tables
+    for logical_id, props in tables.items():
+        name = aws_stack.stack.resources[logical_id]
+        table = aws_stack.dynamodb.describe_table(TableName=name)["Table"]
+        assert table["KeySchema"] == props["KeySchema"], logical_id
+        expected_indexes = {index["IndexName"] for index in props.get("GlobalSecondaryIndexes", [])}
+        assert {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])} == expected_indexes
+        ttl = aws_stack.dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if "TimeToLiveSpecification" in props:
+            assert ttl["TimeToLiveStatus"] == "ENABLED", logical_id
+            assert ttl["AttributeName"] == props["TimeToLiveSpecification"]["AttributeName"], logical_id
+        else:
+            assert ttl["TimeToLiveStatus"] == "DISABLED", logical_id
+
+
+def test_an_uploaded_post_reaches_the_intake_queue_and_other_keys_do_not(aws_stack: StackHandle) -> None:
+    bucket = aws_stack.outputs["SourceBucketName"]
+    queue = aws_stack.outputs["IntakeQueueUrl"]
+    aws_stack.s3.put_object(Bucket=bucket, Key="posts/hello world.md", Body=b"---\ntitle: Hi\n---\nHello\n")
+    aws_stack.s3.put_object(Bucket=bucket, Key="posts/notes.txt", Body=b"not a post")
+    aws_stack.s3.put_object(Bucket=bucket, Key="reports/posts/x.md.json", Body=b"{}")
+    messages = aws_stack.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    # The s3:TestEvent sent when notifications were configured was removed by provisioning.
+    assert len(messages) == 1
+    record = json.loads(messages[0]["Body"])["Records"][0]
+    assert record["eventName"] == "ObjectCreated:Put"
+    assert record["s3"]["bucket"]["name"] == bucket
+    assert unquote_plus(record["s3"]["object"]["key"]) == "posts/hello world.md"
+
+
+def test_secret_configuration_set_and_sender_identity(aws_stack: StackHandle) -> None:
+    env = aws_stack.stack.environment()
+    secret = aws_stack.client("secretsmanager").get_secret_value(SecretId=env["TOKEN_SECRET_ARN"])["SecretString"]
+    assert len(secret) == 64 and secret.isalnum()
+    config_sets = aws_stack.ses.list_configuration_sets()["ConfigurationSets"]
+    assert env["SES_CONFIGURATION_SET"] in {c["Name"] for c in config_sets}
+    identities = aws_stack.ses.list_identities(IdentityType="EmailAddress")["Identities"]
+    assert env["SENDER_EMAIL"] in identities
+
+
+def test_function_table_comes_from_the_template(aws_stack: StackHandle, template: dict[str, Any]) -> None:
+    functions = _of_type(template, "AWS::Serverless::Function")
+    assert set(aws_stack.functions) == set(functions)
+    for logical_id, props in functions.items():
+        function = aws_stack.functions[logical_id]
+        assert function.spec.handler_file == (ROOT / props["CodeUri"] / "app.py").resolve()
+        assert set(function.environment) >= set(props.get("Environment", {}).get("Variables", {}))
+        assert {event.name for event in function.events} == set(props.get("Events", {}))
+    env = aws_stack.stack.environment()
+    assert env["API_URL"] == aws_stack.outputs["ApiUrl"]
+    assert env["SITE_URL"] == "http://127.0.0.1:8080"
+    assert env["SOURCE_BUCKET"] == aws_stack.outputs["SourceBucketName"]
+    assert env["INDEX_QUEUE_URL"] == aws_stack.outputs["IndexQueueUrl"]
+    validate = aws_stack.function("Validate")
+    [intake] = validate.events_of("SQS")
+    assert intake.batch_size == 10
+    assert str(intake.properties["Queue"]).endswith(":" + aws_stack.outputs["IntakeQueueUrl"].rsplit("/", 1)[-1])
+
+
+def test_sns_triggered_function_gets_the_topics_messages(aws_stack: StackHandle) -> None:
+    topic = aws_stack.outputs["EmailFeedbackTopicArn"]
+    feedback = [f for f in aws_stack.functions.values() if f.events_of("SNS")]
+    assert feedback, "the template has an SNS-triggered function"
+    aws_stack.sns.publish(TopicArn=topic, Message=json.dumps({"notificationType": "Bounce"}))
+    (url, _subscription) = aws_stack.stack.sns_queues[(feedback[0].logical_id, feedback[0].events_of("SNS")[0].name)]
+    [message] = aws_stack.sqs.receive_message(QueueUrl=url).get("Messages", [])
+    assert json.loads(json.loads(message["Body"])["Message"]) == {"notificationType": "Bounce"}
+
+
+def test_conflicting_variables_fail_loudly(aws_stack: StackHandle) -> None:
+    first, second = list(aws_stack.functions.values())[:2]
+    changed = LocalFunction(
+        spec=second.spec,
+        name=second.name,
+        arn=second.arn,
+        environment={**second.environment, "SITE_TITLE": "Another title"},
+        events=second.events,
+    )
+    with pytest.raises(EnvironmentConflictError, match="SITE_TITLE"):
+        merged_environment([first, changed])
