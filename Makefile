@@ -60,5 +60,31 @@ lint: install tools
 run: install
 	$(BIN)/pressline local
 
+# Browser tests (tests/e2e) against the local stack: Debian's Chromium driven by Playwright from
+# PyPI (which never downloads a browser here), axe-core from the npm registry. Installs only what
+# is missing; installing Chromium needs root (CI runs as root).
+E2E := tests/e2e
+CHROMIUM := /usr/bin/chromium
+.PHONY: e2e e2e-install screenshots
+
+e2e-install: install $(BIN)/.e2e-installed $(E2E)/node_modules/.installed $(CHROMIUM)
+$(BIN)/.e2e-installed: pyproject.toml $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[dev,e2e]'
+	@touch $@
+$(E2E)/node_modules/.installed: $(E2E)/package.json $(E2E)/package-lock.json
+	cd $(E2E) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+$(CHROMIUM):
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-liberation fonts-dejavu-core
+
+# Not part of `make test`: tests/e2e is collected only when `-m e2e` selects it.
+e2e: e2e-install
+	$(OFFLINE_AWS) $(BIN)/python -m pytest -m e2e $(E2E)
+
+# docs/screenshots/: the home page and a post page at 375 and 1280 px, light (and one dark).
+screenshots: e2e-install
+	$(OFFLINE_AWS) $(BIN)/python $(E2E)/screenshots.py docs/screenshots
+
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

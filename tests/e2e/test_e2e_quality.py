@@ -1,0 +1,91 @@
+"""Every kind of page passes axe-core (no serious or critical violation, light and dark) and lays
+out without horizontal scrolling at 375 px and 1280 px."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pressline_e2e import axe
+from pressline_e2e.browser import WIDTHS, horizontal_overflow, new_context
+from pressline_e2e.pages import archive_path, search_page_path, tag_page_path
+from pressline_e2e.site_map import NOT_FOUND_PATH
+from pressline_e2e.stack import LocalSite
+
+pytestmark = pytest.mark.e2e
+
+KINDS = ("home", "post", "tag", "archive", "search", "not-found")
+
+
+@pytest.fixture(scope="module")
+def paths(browser: Any, site: LocalSite) -> dict[str, list[str]]:
+    """Each kind of page -> the paths to check (every published post; one of each other kind)."""
+    context = new_context(browser)
+    page = context.new_page()
+    try:
+        tagged = next(post for post in site.published if post.tags)
+        return {
+            "home": ["/"],
+            "post": [post.path for post in site.published],
+            "tag": [tag_page_path(page, site, tagged, tagged.tags[0])],
+            "archive": [archive_path(page, site)],
+            "search": [search_page_path(page, site)],
+            "not-found": [NOT_FOUND_PATH],
+        }
+    finally:
+        context.close()
+
+
+def open_page(browser: Any, site: LocalSite, path: str, width: int = 1280, scheme: str = "light") -> Any:
+    context = new_context(browser, width=width, color_scheme=scheme)
+    page = context.new_page()
+    page.goto(site.url(path), wait_until="load")
+    page.evaluate("document.fonts.ready")
+    return page
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_serious_accessibility_violations(
+    browser: Any, site: LocalSite, paths: dict[str, list[str]], kind: str, scheme: str
+) -> None:
+    failures = []
+    for path in paths[kind]:
+        page = open_page(browser, site, path, scheme=scheme)
+        try:
+            found = axe.serious(axe.violations(page))
+        finally:
+            page.context.close()
+        if found:
+            failures.append(f"{path} ({scheme}):\n{axe.describe(found)}")
+    assert not failures, "axe-core found serious violations:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_horizontal_scrolling(
+    browser: Any, site: LocalSite, paths: dict[str, list[str]], kind: str, width: int
+) -> None:
+    failures = []
+    for path in paths[kind]:
+        page = open_page(browser, site, path, width=width)
+        try:
+            overflow = horizontal_overflow(page)
+        finally:
+            page.context.close()
+        if overflow:
+            failures.append(f"{path}: {overflow}")
+    assert not failures, f"horizontal scrolling at {width} px:\n" + "\n".join(failures)
+
+
+def test_dark_mode_follows_the_reader_preference(browser: Any, site: LocalSite) -> None:
+    colours = {}
+    for scheme in ("light", "dark"):
+        page = open_page(browser, site, "/", scheme=scheme)
+        try:
+            colours[scheme] = page.evaluate(
+                "() => [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color]"
+            )
+        finally:
+            page.context.close()
+    assert colours["light"] != colours["dark"], f"prefers-color-scheme: dark changes nothing: {colours}"
