@@ -190,6 +190,7 @@ class ParsedPost:
     body: str
     body_line: int
     summary_given: bool
+    slug_line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,13 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
         image=fields.image,
         draft=fields.draft,
     )
-    post = ParsedPost(meta=meta, body=document.body, body_line=document.body_line, summary_given=bool(fields.summary))
+    post = ParsedPost(
+        meta=meta,
+        body=document.body,
+        body_line=document.body_line,
+        summary_given=bool(fields.summary),
+        slug_line=document.line_of("slug"),
+    )
     return CheckResult(post, [], warnings)
 
 

@@ -1,0 +1,61 @@
+"""Validate: S3 events from the intake queue -> reports, render requests, deletions.
+
+Thin shell: parse the SQS batch, hand each body to ``pressline.stages.validate``.
+An invalid post is a report, not a failure; a failing record is retried by SQS
+(transient AWS errors) or ends in the DLQ after maxReceiveCount (malformed message).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pressline.config import settings
+from pressline.errors import PoisonMessageError, RetryableError
+from pressline.stages import validate
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+METRIC_NAMES = {
+    "valid": "PostsValidated",
+    "rejected": "PostsRejected",
+    "deleted": "PostsDeleted",
+    "image-published": "ImagesPublished",
+    "image-removed": "ImagesRemoved",
+    "ignored": "UploadsIgnored",
+}
+
+
+@cache
+def dependencies() -> validate.Dependencies:
+    """Created once per container: clients and settings are reused across invocations."""
+    return validate.Dependencies.from_settings(settings())
+
+
+def record_handler(record: SQSRecord) -> None:
+    logger.set_correlation_id(record.message_id)
+    try:
+        outcomes = validate.handle_message(record.body, dependencies())
+    except PoisonMessageError as error:
+        logger.error("Malformed intake message; it will reach the DLQ after its retries", extra={"reason": str(error)})
+        raise
+    except RetryableError as error:
+        logger.warning("Transient failure; SQS will retry", extra={"reason": str(error)})
+        raise
+    for outcome in outcomes:
+        metrics.add_metric(name=METRIC_NAMES[outcome], unit=MetricUnit.Count, value=1)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,48 @@
+"""Reading slug owners from the posts table (the catalog Index keeps).
+
+Index keeps one item per slug, ``pk="SLUG#<slug>", sk="SLUG"``, whose ``source_key``
+is the post that holds it. Validate and Render only read it, with one GetItem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pressline.adapters.aws import client
+from pressline.errors import RetryableError
+
+_TRANSIENT = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+
+
+class DynamoSlugRegistry:
+    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
+        self.table = table
+        self._dynamodb = dynamodb
+
+    def owner_of(self, slug: str) -> str | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        dynamodb = self._dynamodb or client("dynamodb")
+        try:
+            response = dynamodb.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": f"SLUG#{slug}"}, "sk": {"S": "SLUG"}},
+                ProjectionExpression="source_key",
+                ConsistentRead=True,
+            )
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code in _TRANSIENT:
+                raise RetryableError(f"DynamoDB get slug {slug}: {code}") from error
+            raise
+        except BotoCoreError as error:
+            raise RetryableError(f"DynamoDB get slug {slug}: {error}") from error
+        item = response.get("Item") or {}
+        owner = item.get("source_key", {}).get("S")
+        return str(owner) if owner else None

@@ -1,0 +1,157 @@
+"""Render: a validated version of a post -> sanitized HTML, stored, and its page.
+
+For each RenderRequest it reads that exact version, validates it again with the same
+rules (the slug may have been taken meanwhile), renders the body, and stores the
+result at ``rendered/<source key>/<version>.json`` (immutable per version: the claim
+check Index reads, so no post travels inside a message). If the post is published and
+still the current version, it writes ``posts/<slug>/index.html`` to the site, then it
+sends IndexUpdate(upsert) to the index FIFO queue. A duplicate request finds the stored
+rendering and re-renders nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from pressline.adapters.queue import Queue
+from pressline.adapters.store import ObjectStore
+from pressline.config import Settings
+from pressline.errors import PoisonMessageError
+from pressline.models import Problem, RenderedPost, RenderRequest, SourceRef
+from pressline.posts import messages
+from pressline.posts.paths import post_page_key, rendered_key
+from pressline.posts.report import build_report, write_report
+from pressline.posts.rules import check_post, slug_taken, status_of
+from pressline.posts.slugs import SlugRegistry
+from pressline.site.pages import Site
+
+logger = Logger(child=True)
+
+Outcome = Literal["rendered", "rejected", "stale"]
+PAGE_CONTENT_TYPE = "text/html; charset=utf-8"
+# Short: Index re-renders a page when its neighbours change.
+PAGE_CACHE_CONTROL = "public, max-age=60"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    source: ObjectStore
+    site: ObjectStore
+    index_queue: Queue
+    slugs: SlugRegistry
+    site_info: Site
+    clock: Callable[[], datetime] = field(default=_utc_now)
+
+    @classmethod
+    def from_settings(cls, config: Settings) -> Dependencies:
+        from pressline.adapters.queue import SqsQueue
+        from pressline.adapters.slugs import DynamoSlugRegistry
+        from pressline.adapters.store import S3Store
+
+        return cls(
+            source=S3Store(config.source_bucket),
+            site=S3Store(config.site_bucket),
+            index_queue=SqsQueue(config.index_queue_url),
+            slugs=DynamoSlugRegistry(config.posts_table),
+            site_info=Site.from_settings(config),
+        )
+
+
+def parse_message(body: str) -> RenderRequest:
+    try:
+        return RenderRequest.model_validate_json(body)
+    except ValidationError as error:
+        raise PoisonMessageError(f"not a RenderRequest ({error.error_count()} problems)") from error
+
+
+def render(raw: bytes, source: SourceRef, *, uploaded_at: datetime, site: Site, now: datetime) -> RenderedPost | None:
+    """The pure part: one post version -> RenderedPost, or None if it breaks the rules."""
+    from pressline.posts.markdown import render_body
+    from pressline.posts.sanitize import resolve_image
+
+    result = check_post(raw, source.key, uploaded_at=uploaded_at, timezone=site.zone)
+    if result.post is None or result.errors:
+        return None
+    post = result.post
+    body = render_body(post.body, source.key, post.meta.summary)
+    image = resolve_image(post.meta.image, source.key) if post.meta.image else None
+    warnings = list(result.warnings) + body.warnings
+    if post.meta.image and image is None:
+        warnings.append(Problem(field="image", message=f"'{post.meta.image}' is not an image beside the post; ignored"))
+    meta = post.meta.model_copy(update={"summary": body.summary, "image": image})
+    return RenderedPost(
+        source=source,
+        meta=meta,
+        body_html=body.html,
+        status=status_of(meta, now),
+        rendered_at=now,
+        warnings=warnings,
+    )
+
+
+def handle_message(body: str, deps: Dependencies) -> Outcome:
+    """Process one SQS message body from the render queue."""
+    request = parse_message(body)
+    source = request.source
+    now = deps.clock()
+    stored = deps.source.get(rendered_key(source))
+    if stored is not None:
+        rendered = RenderedPost.model_validate_json(stored.body)
+        rendered = rendered.model_copy(update={"status": status_of(rendered.meta, now)})
+    else:
+        version = deps.source.get(source.key, source.version_id)
+        if version is None:
+            logger.info("Stale: %s version %s is gone", source.key, source.version_id)
+            return "stale"
+        uploaded_at = version.last_modified or source.last_modified or now
+        candidate = render(version.body, source, uploaded_at=uploaded_at, site=deps.site_info, now=now)
+        if candidate is None:
+            # Validate accepted this version, so only the environment can differ (a rule
+            # changed in a deploy): report it the same way Validate would.
+            result = check_post(version.body, source.key, uploaded_at=uploaded_at, timezone=deps.site_info.zone)
+            report = build_report(source, "rejected", processed_at=now, errors=result.errors, warnings=result.warnings)
+            write_report(deps.source, report)
+            return "rejected"
+        rendered = candidate
+
+    slug = rendered.meta.slug
+    taken = slug_taken(slug, deps.slugs.owner_of(slug), source.key)
+    if taken:
+        report = build_report(source, "rejected", processed_at=now, errors=[taken], warnings=rendered.warnings)
+        write_report(deps.source, report)
+        logger.info("Rejected %s: slug %s is taken", source.key, slug)
+        return "rejected"
+    if stored is None:
+        deps.source.put(rendered_key(source), rendered.model_dump_json().encode("utf-8"), "application/json")
+
+    if not _is_current(source, deps):
+        logger.info("Stale: %s version %s is no longer current", source.key, source.version_id)
+        return "stale"
+    if rendered.status == "published":
+        from pressline.site.pages import render_post_page
+
+        page = render_post_page(rendered, deps.site_info)
+        deps.site.put(post_page_key(slug), page.encode("utf-8"), PAGE_CONTENT_TYPE, cache_control=PAGE_CACHE_CONTROL)
+    update, dedup_id = messages.upsert(source, slug)
+    deps.index_queue.send(update, group_id=messages.INDEX_GROUP, dedup_id=dedup_id)
+    logger.info("Rendered %s as /posts/%s/ (%s)", source.key, slug, rendered.status)
+    return "rendered"
+
+
+def _is_current(source: SourceRef, deps: Dependencies) -> bool:
+    head = deps.source.head(source.key)
+    if head is None:
+        return False
+    if source.version_id:
+        return head.version_id == source.version_id
+    return head.etag == source.etag

@@ -1,0 +1,185 @@
+"""Validate: the first stage. For each S3 event on ``posts/`` it reconciles the key with
+what S3 holds *now* (events duplicate and arrive out of order; the bucket does not lie):
+
+- a post that exists is checked with the post rules; rejected -> its report, and nothing
+  else changes; valid -> a RenderRequest for the current version;
+- a post that no longer exists -> an IndexUpdate(delete) to the index FIFO queue;
+- an image (png, jpg, gif, webp) is checked by its bytes and published to the site under
+  ``media/``, or removed from there when it is gone; SVG is refused with a report.
+
+An invalid post is an outcome with a report, never a failure. Failures are only
+transient AWS errors (raised: SQS retries) and malformed messages (poison: after
+maxReceiveCount they land in the DLQ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from pressline.adapters.queue import Queue
+from pressline.adapters.store import ObjectHead, ObjectStore
+from pressline.config import Settings
+from pressline.errors import PoisonMessageError, RetryableError
+from pressline.models import Problem, RenderRequest, S3EventRecord, S3Notification, SourceRef
+from pressline.posts import messages
+from pressline.posts.images import MAX_IMAGE_BYTES, check_image
+from pressline.posts.paths import POSTS_PREFIX, classify, media_key, media_path
+from pressline.posts.report import build_report, write_report
+from pressline.posts.rules import MAX_POST_BYTES, check_post, slug_taken
+from pressline.posts.slugs import SlugRegistry
+
+logger = Logger(child=True)
+
+Outcome = Literal["valid", "rejected", "deleted", "image-published", "image-removed", "ignored"]
+IMAGE_CACHE_CONTROL = "public, max-age=86400"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    source: ObjectStore
+    site: ObjectStore
+    render_queue: Queue
+    index_queue: Queue
+    slugs: SlugRegistry
+    bucket: str
+    timezone: tzinfo = UTC
+    base_url: str = ""
+    clock: Callable[[], datetime] = field(default=_utc_now)
+
+    @classmethod
+    def from_settings(cls, config: Settings) -> Dependencies:
+        from pressline.adapters.queue import SqsQueue
+        from pressline.adapters.slugs import DynamoSlugRegistry
+        from pressline.adapters.store import S3Store
+
+        return cls(
+            source=S3Store(config.source_bucket),
+            site=S3Store(config.site_bucket),
+            render_queue=SqsQueue(config.render_queue_url),
+            index_queue=SqsQueue(config.index_queue_url),
+            slugs=DynamoSlugRegistry(config.posts_table),
+            bucket=config.source_bucket,
+            timezone=ZoneInfo(config.site_timezone),
+            base_url=config.base_url,
+        )
+
+
+def parse_message(body: str) -> S3Notification:
+    try:
+        return S3Notification.model_validate_json(body)
+    except ValidationError as error:
+        raise PoisonMessageError(f"not an S3 notification ({error.error_count()} problems)") from error
+
+
+def handle_message(body: str, deps: Dependencies) -> list[Outcome]:
+    """Process one SQS message body from the intake queue (one or more S3 records)."""
+    notification = parse_message(body)
+    if not notification.Records:  # s3:TestEvent when a notification is configured
+        logger.info("Skipping a message without records", extra={"event": notification.Event})
+        return []
+    return [handle_record(record, deps) for record in notification.Records]
+
+
+def handle_record(record: S3EventRecord, deps: Dependencies) -> Outcome:
+    key = record.s3.object.key
+    kind = classify(key)
+    if not key.startswith(POSTS_PREFIX) or key.endswith("/"):
+        logger.info("Ignoring %s: not under posts/", key)
+        return "ignored"
+    head = deps.source.head(key)
+    if head is None:
+        return _removed(record, kind, deps)
+    source = SourceRef(
+        bucket=deps.bucket,
+        key=key,
+        version_id=head.version_id,
+        etag=head.etag,
+        last_modified=head.last_modified,
+        # The event's sequencer only describes the current version if it is about it.
+        sequencer=record.s3.object.sequencer if record.s3.object.versionId == head.version_id else None,
+    )
+    if kind == "post":
+        return _post(source, head, deps)
+    if kind == "other":
+        message = "is neither a post (.md) nor an image (.png, .jpg, .jpeg, .gif, .webp); it is not published"
+        return _reject(source, [Problem(field="file", message=message)], [], deps)
+    return _image(source, head, deps)
+
+
+def _reject(source: SourceRef, errors: list[Problem], warnings: list[Problem], deps: Dependencies) -> Outcome:
+    report = build_report(source, "rejected", processed_at=deps.clock(), errors=errors, warnings=warnings)
+    write_report(deps.source, report)
+    logger.info("Rejected %s (%s)", source.key, "; ".join(f"{e.field}: {e.message}" for e in errors))
+    return "rejected"
+
+
+def _read(source: SourceRef, deps: Dependencies) -> bytes:
+    stored = deps.source.get(source.key, source.version_id)
+    if stored is None:  # replaced or deleted between HEAD and GET: look again later
+        raise RetryableError(f"{source.key} changed while being read")
+    return stored.body
+
+
+def _post(source: SourceRef, head: ObjectHead, deps: Dependencies) -> Outcome:
+    if head.size > MAX_POST_BYTES:  # checked before downloading it
+        message = f"is {head.size:,} bytes; the limit is 1 MiB ({MAX_POST_BYTES:,})"
+        return _reject(source, [Problem(field="file", message=message)], [], deps)
+    uploaded_at = head.last_modified or deps.clock()
+    result = check_post(_read(source, deps), source.key, uploaded_at=uploaded_at, timezone=deps.timezone)
+    errors = list(result.errors)
+    if result.post is not None:
+        slug = result.post.meta.slug
+        taken = slug_taken(slug, deps.slugs.owner_of(slug), source.key, result.post.slug_line)
+        if taken:
+            errors.append(taken)
+    if errors:
+        return _reject(source, errors, result.warnings, deps)
+    deps.render_queue.send(RenderRequest(source=source))
+    logger.info("Valid: %s version %s", source.key, source.version_id)
+    return "valid"
+
+
+def _image(source: SourceRef, head: ObjectHead, deps: Dependencies) -> Outcome:
+    if head.size > MAX_IMAGE_BYTES:
+        message = f"is {head.size:,} bytes; the limit for images is 10 MiB"
+        return _reject(source, [Problem(field="file", message=message)], [], deps)
+    if classify(source.key) == "refused-image":
+        return _reject(source, check_image(b"", source.key).errors, [], deps)
+    data = _read(source, deps)
+    checked = check_image(data, source.key)
+    if checked.content_type is None:
+        return _reject(source, checked.errors, checked.warnings, deps)
+    deps.site.put(media_key(source.key), data, checked.content_type, cache_control=IMAGE_CACHE_CONTROL)
+    url = deps.base_url + media_path(source.key)
+    report = build_report(source, "published", processed_at=deps.clock(), url=url, warnings=checked.warnings)
+    write_report(deps.source, report)
+    logger.info("Published image %s", source.key)
+    return "image-published"
+
+
+def _removed(record: S3EventRecord, kind: str, deps: Dependencies) -> Outcome:
+    key = record.s3.object.key
+    source = SourceRef(bucket=deps.bucket, key=key, version_id=record.s3.object.versionId,
+                       sequencer=record.s3.object.sequencer)  # fmt: skip
+    if kind == "post":
+        update, dedup_id = messages.delete(source, record.eventTime)
+        deps.index_queue.send(update, group_id=messages.INDEX_GROUP, dedup_id=dedup_id)
+        logger.info("Deleted: %s", key)
+        return "deleted"
+    if kind == "image":
+        deps.site.delete(media_key(key))
+        write_report(deps.source, build_report(source, "unpublished", processed_at=deps.clock()))
+        logger.info("Removed image %s", key)
+        return "image-removed"
+    return "ignored"
