@@ -1,0 +1,77 @@
+"""Deliver: one SQS message = one DeliveryBatch (<= 50 recipients) -> one email each, once."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pressline.models import DeliveryBatch
+from pressline.subscribers import runtime
+from pressline.subscribers.delivery import Delivery
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+_override: Delivery | None = None
+
+
+def override(delivery: Delivery | None) -> None:
+    global _override
+    _override = delivery
+    _aws_delivery.cache_clear()
+
+
+@cache
+def _aws_delivery() -> Delivery:
+    from pressline.config import settings
+    from pressline.subscribers.aws import SesMailer
+    from pressline.subscribers.dynamodb import DynamoLedger, DynamoSubscriberRepository
+
+    config = settings()
+    return Delivery(
+        repository=DynamoSubscriberRepository(config.subscribers_table),
+        ledger=DynamoLedger(config.ledger_table),
+        mailer=SesMailer(config.ses_configuration_set),
+        keys=runtime.keys(),
+        site=runtime.site(),
+        clock=runtime.utc_now,
+    )
+
+
+def delivery() -> Delivery:
+    return _override or _aws_delivery()
+
+
+def record_handler(record: SQSRecord) -> None:
+    batch = DeliveryBatch.model_validate_json(record.body)
+    result = delivery().deliver(batch)
+    logger.info(
+        "Delivered",
+        extra={
+            "slug": batch.post.slug,
+            "sent": len(result.sent),
+            "already_sent": len(result.already_sent),
+            "skipped": len(result.skipped),
+            "rejected": len(result.rejected),
+        },
+    )
+    metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=len(result.sent))
+    metrics.add_metric(name="EmailsSkipped", unit=MetricUnit.Count, value=len(result.skipped))
+    metrics.add_metric(name="EmailsAlreadySent", unit=MetricUnit.Count, value=len(result.already_sent))
+    metrics.add_metric(name="EmailsRejected", unit=MetricUnit.Count, value=len(result.rejected))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)

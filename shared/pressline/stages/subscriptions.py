@@ -1,0 +1,326 @@
+"""The subscriptions HTTP API (API Gateway HTTP API, payload 2.0).
+
+``POST /subscriptions``            JSON ``{"email", "tags"}`` -> JSON; form (``email``, ``tags``...) -> HTML.
+                                   202 and the same body whatever the address: no enumeration.
+``GET  /subscriptions/confirm``    a page with a button; link scanners' GETs change nothing.
+``POST /subscriptions/confirm``    confirms (double opt-in).
+``GET  /subscriptions/unsubscribe``  a page with a button.
+``POST /subscriptions/unsubscribe``  RFC 8058 one-click: unsubscribes and deletes at once.
+
+Tokens travel in the query string (``?token=``); the pages' forms also send it as a field.
+Bodies are validated here with pydantic rather than by the resolver's validation, which
+answers 422 and echoes the input (an address) back, and cannot answer a form with HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Mapping
+from functools import cache
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pressline.errors import RetryableError
+from pressline.subscribers import runtime
+from pressline.subscribers.addresses import InvalidAddress, InvalidTags
+from pressline.subscribers.messages import Site
+from pressline.subscribers.service import Subscriptions
+from pressline.subscribers.tokens import Purpose, TokenError, TokenExpired
+
+logger = Logger()
+metrics = Metrics()
+app = APIGatewayHttpResolver(strip_prefixes=["/api"])
+
+ACCEPTED_MESSAGE = (
+    "Thanks! If this address can receive email from us, a confirmation link is on its way. "
+    "Click it to start receiving new posts."
+)
+FORM = "application/x-www-form-urlencoded"
+MAX_BODY = 16 * 1024
+
+
+class SubscribeRequest(BaseModel):
+    """The sign-up request, from JSON or the page's form."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    email: str = Field(max_length=320)
+    tags: list[str] = Field(default_factory=list, max_length=100)
+
+
+# --------------------------------------------------------------------------- wiring
+_override: Subscriptions | None = None
+
+
+def override(subscriptions: Subscriptions | None) -> None:
+    """Use these subscriptions (tests with fakes); None goes back to AWS."""
+    global _override
+    _override = subscriptions
+    _aws_subscriptions.cache_clear()
+
+
+@cache
+def _aws_subscriptions() -> Subscriptions:
+    from pressline.config import settings
+    from pressline.subscribers.aws import SesMailer
+    from pressline.subscribers.dynamodb import DynamoSubscriberRepository
+
+    config = settings()
+    return Subscriptions(
+        repository=DynamoSubscriberRepository(config.subscribers_table),
+        mailer=SesMailer(config.ses_configuration_set),
+        keys=runtime.keys(),
+        site=runtime.site(),
+        clock=runtime.utc_now,
+    )
+
+
+def subscriptions() -> Subscriptions:
+    return _override or _aws_subscriptions()
+
+
+# --------------------------------------------------------------------------- responses
+def _site() -> Site:
+    return subscriptions().site
+
+
+def _security_headers() -> dict[str, str]:
+    site_origin = "/".join(_site().url.split("/")[:3])
+    return {
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        # The token is in the URL: never hand it to another site, never let a page frame our buttons.
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Content-Security-Policy": (
+            f"default-src 'none'; style-src 'self' 'unsafe-inline' {site_origin}; img-src 'self' {site_origin}; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
+    }
+
+
+def _page(status: int, template: str, **context: Any) -> Response[str]:
+    from pressline.site.templating import render
+
+    site = _site()
+    body = render(f"subscriptions/{template}", site=site, page_title=context.pop("page_title", site.title), **context)
+    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body, headers=_security_headers())
+
+
+def _json(status: int, payload: Mapping[str, Any]) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(payload),
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _bad_request(message: str, *, html: bool, field: str = "email") -> Response[str]:
+    if html:
+        return _page(400, "error.html", page_title="Please check your address", message=message, back=True)
+    return _json(400, {"error": "invalid_request", "field": field, "message": message})
+
+
+def _content_type() -> str:
+    return (app.current_event.headers or {}).get("content-type", "").split(";")[0].strip().lower()
+
+
+def _form() -> dict[str, list[str]]:
+    body = app.current_event.decoded_body or ""
+    return parse_qs(body[:MAX_BODY], keep_blank_values=True)
+
+
+def _token() -> str:
+    token = app.current_event.get_query_string_value("token") or ""
+    if not token and app.current_event.request_context.http.method == "POST" and _content_type() == FORM:
+        token = (_form().get("token") or [""])[0]
+    return token.strip()
+
+
+def _token_error(error: TokenError, action: str) -> Response[str]:
+    metrics.add_metric(name="RejectedTokens", unit=MetricUnit.Count, value=1)
+    logger.info("Rejected %s token: %s", action, type(error).__name__)
+    if isinstance(error, TokenExpired):
+        return _page(
+            410,
+            "error.html",
+            page_title="This link has expired",
+            message="This link has expired. Subscribe again to get a new one.",
+            back=True,
+        )
+    return _page(
+        400,
+        "error.html",
+        page_title="This link is not valid",
+        message="This link is not valid. Copy the whole link from the email, or subscribe again.",
+        back=True,
+    )
+
+
+# --------------------------------------------------------------------------- routes
+@app.post("/subscriptions")
+def subscribe() -> Response[str]:
+    content_type = _content_type()
+    html = content_type == FORM
+    if content_type not in (FORM, "application/json"):
+        return _json(
+            415,
+            {"error": "unsupported_media_type", "message": "send JSON or a form (application/x-www-form-urlencoded)"},
+        )
+    if len(app.current_event.decoded_body or "") > MAX_BODY:
+        return _bad_request("the request is too large", html=html, field="body")
+    try:
+        if html:
+            form = _form()
+            raw: Any = {"email": (form.get("email") or [""])[0], "tags": form.get("tags", [])}
+        else:
+            raw = json.loads(app.current_event.decoded_body or "")
+            if not isinstance(raw, dict):
+                return _bad_request("the body must be a JSON object", html=False, field="body")
+        request = SubscribeRequest.model_validate(raw)
+    except json.JSONDecodeError:
+        return _bad_request("the body is not valid JSON", html=False, field="body")
+    except ValidationError as error:
+        first = error.errors(include_input=False, include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        return _bad_request(f"{field}: {first['msg']}", html=html, field=field)
+
+    try:
+        sid, outcome = subscriptions().subscribe(request.email, request.tags)
+    except InvalidAddress as error:
+        metrics.add_metric(name="InvalidSubscribeRequests", unit=MetricUnit.Count, value=1)
+        return _bad_request(str(error), html=html, field="email")
+    except InvalidTags as error:
+        metrics.add_metric(name="InvalidSubscribeRequests", unit=MetricUnit.Count, value=1)
+        return _bad_request(str(error), html=html, field="tags")
+    logger.info("Subscribe request", extra={"subscriber": sid, "outcome": outcome})
+    metrics.add_metric(
+        name={
+            "sent": "ConfirmationsSent",
+            "rate_limited": "ConfirmationsRateLimited",
+            "suppressed": "SuppressedSignups",
+        }[outcome],
+        unit=MetricUnit.Count,
+        value=1,
+    )
+    # The same answer whatever happened: the response never tells whether the address is known.
+    if html:
+        return _page(202, "pending.html", page_title="Check your inbox", message=ACCEPTED_MESSAGE)
+    return _json(202, {"status": "accepted", "message": ACCEPTED_MESSAGE})
+
+
+@app.get("/subscriptions/confirm")
+def confirm_page() -> Response[str]:
+    token = _token()
+    try:
+        claims = subscriptions().check(token, Purpose.CONFIRM)
+    except TokenError as error:
+        return _token_error(error, "confirm")
+    return _page(
+        200,
+        "confirm.html",
+        page_title="Confirm your subscription",
+        token=token,
+        tags=claims.tags,
+        action=f"{_site().api_url}/subscriptions/confirm",
+    )
+
+
+@app.post("/subscriptions/confirm")
+def confirm() -> Response[str]:
+    try:
+        sid, result = subscriptions().confirm(_token())
+    except TokenError as error:
+        return _token_error(error, "confirm")
+    logger.info("Confirm", extra={"subscriber": sid, "outcome": result})
+    if result == "confirmed":
+        metrics.add_metric(name="Confirmed", unit=MetricUnit.Count, value=1)
+        return _page(200, "confirmed.html", page_title="You are subscribed")
+    if result == "suppressed":
+        return _page(
+            409,
+            "error.html",
+            page_title="We cannot send to this address",
+            message="Email to this address bounced or was reported as unwanted, so we will not send to it. "
+            "Contact the site's owner if this is a mistake.",
+            back=True,
+        )
+    return _page(
+        410,
+        "error.html",
+        page_title="This link has expired",
+        message="This sign-up is no longer pending. Subscribe again to get a new link.",
+        back=True,
+    )
+
+
+@app.get("/subscriptions/unsubscribe")
+def unsubscribe_page() -> Response[str]:
+    token = _token()
+    try:
+        subscriptions().check(token, Purpose.UNSUBSCRIBE)
+    except TokenError as error:
+        return _token_error(error, "unsubscribe")
+    return _page(
+        200,
+        "unsubscribe.html",
+        page_title="Unsubscribe",
+        token=token,
+        action=f"{_site().api_url}/subscriptions/unsubscribe",
+    )
+
+
+@app.post("/subscriptions/unsubscribe")
+def unsubscribe() -> Response[str]:
+    # RFC 8058: the body is "List-Unsubscribe=One-Click"; the token in the URL is the only
+    # credential (no cookie, no login), so the POST acts at once whatever the body says.
+    try:
+        sid, existed = subscriptions().unsubscribe(_token())
+    except TokenError as error:
+        return _token_error(error, "unsubscribe")
+    logger.info("Unsubscribe", extra={"subscriber": sid, "deleted": existed})
+    metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
+    return _page(200, "unsubscribed.html", page_title="You are unsubscribed")
+
+
+@app.not_found
+def not_found(_: Exception) -> Response[str]:
+    path = app.current_event.path
+    if path.rstrip("/").endswith(("/subscriptions", "/subscriptions/confirm", "/subscriptions/unsubscribe")):
+        return _json(405, {"error": "method_not_allowed", "message": "use GET or POST"})
+    return _json(404, {"error": "not_found", "message": "no such resource"})
+
+
+@app.exception_handler(RetryableError)  # type: ignore[untyped-decorator]
+def unavailable(error: RetryableError) -> Response[str]:
+    logger.warning("Temporarily unavailable: %s", type(error.__cause__ or error).__name__)
+    response = _json(503, {"error": "unavailable", "message": "please try again in a minute"})
+    response.headers["Retry-After"] = "60"
+    return response
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def internal_error(error: Exception) -> Response[str]:
+    # Only the type and where it happened: an exception's text may quote the input (an address).
+    where = [
+        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}"
+        for frame in traceback.extract_tb(error.__traceback__)
+    ]
+    logger.error("Unhandled %s", type(error).__name__, extra={"trace": where[-6:]})
+    return _json(int(HTTPStatus.INTERNAL_SERVER_ERROR), {"error": "internal_error", "message": "something went wrong"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

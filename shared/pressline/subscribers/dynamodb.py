@@ -1,0 +1,544 @@
+"""DynamoDB adapters: SubscribersTable (subscribers, audiences, suppressions) and
+LedgerTable (delivery records, fan-out states).
+
+SubscribersTable items, all in the subscriber's own partition ``SUB#<id>``:
+
+=============  ===============  ==================  ===========  =====================================
+item           sk               gsi1pk              gsi1sk       attributes
+=============  ===============  ==================  ===========  =====================================
+profile        ``PROFILE``      -                   -            address, status, tags, created_at,
+                                                                 confirmed_at, confirmation_sent_at,
+                                                                 version, expires_at (pending only)
+membership     ``AUD#<aud>``    ``AUD#<aud>``       ``<id>``     tags (confirmed subscribers only)
+suppression    ``SUPPRESSION``  -                   -            reason, suppressed_at (no address)
+=============  ===============  ==================  ===========  =====================================
+
+Notify reads an audience (``ALL`` or ``TAG#<tag>``) with a query on gsi1, never a scan.
+Deleting a subscriber deletes its partition except the suppression record.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pressline.adapters.aws import client
+from pressline.errors import RetryableError
+from pressline.subscribers.model import Member, Subscriber, audiences_of
+from pressline.subscribers.ports import ClaimResult, ConfirmResult, Cursor, FanoutState, LeaseLost
+
+PROFILE = "PROFILE"
+SUPPRESSION = "SUPPRESSION"
+AUDIENCE_PREFIX = "AUD#"
+INDEX = "gsi1"
+
+DELIVERY_RETENTION = timedelta(days=30)  # longer than any delivery message can live in SQS (14 days)
+FANOUT_RETENTION = timedelta(days=400)
+
+_TRANSIENT = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+}
+
+
+def _code(error: Exception) -> str:
+    response: dict[str, Any] = getattr(error, "response", {}) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _call(method: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call DynamoDB; throttling and server faults become RetryableError."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return method(**kwargs)
+    except ClientError as error:
+        if _code(error) in _TRANSIENT:
+            raise RetryableError(f"DynamoDB {_code(error)}") from error
+        raise
+    except BotoCoreError as error:
+        raise RetryableError(f"DynamoDB: {type(error).__name__}") from error
+
+
+def _is_condition_failure(error: Exception) -> bool:
+    return _code(error) == "ConditionalCheckFailedException"
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _strings(values: Sequence[str]) -> dict[str, Any]:
+    return {"L": [{"S": value} for value in values]}
+
+
+def _read_strings(attribute: dict[str, Any] | None) -> tuple[str, ...]:
+    return tuple(item["S"] for item in (attribute or {}).get("L", []))
+
+
+def _key(subscriber_id: str, sort_key: str) -> dict[str, Any]:
+    return {"pk": _s(f"SUB#{subscriber_id}"), "sk": _s(sort_key)}
+
+
+def _membership(subscriber_id: str, audience: str, tags: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        **_key(subscriber_id, AUDIENCE_PREFIX + audience),
+        "gsi1pk": _s(AUDIENCE_PREFIX + audience),
+        "gsi1sk": _s(subscriber_id),
+        "tags": _strings(tags),
+    }
+
+
+class DynamoSubscriberRepository:
+    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
+        self.table = table
+        self._dynamodb = dynamodb
+
+    @property
+    def db(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = client("dynamodb")
+        return self._dynamodb
+
+    # ------------------------------------------------------------------ sign-up
+    def request_confirmation(
+        self, subscriber_id: str, address: str, now: datetime, window: timedelta, pending_ttl: timedelta
+    ) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = _call(
+                self.db.update_item,
+                TableName=self.table,
+                Key=_key(subscriber_id, PROFILE),
+                # One conditional write is the rate limit: concurrent requests cannot both pass.
+                UpdateExpression=(
+                    "SET address = if_not_exists(address, :address), #status = if_not_exists(#status, :pending),"
+                    " created_at = if_not_exists(created_at, :now_iso), confirmation_sent_at = :now"
+                ),
+                ConditionExpression="attribute_not_exists(confirmation_sent_at) OR confirmation_sent_at <= :cutoff",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":address": _s(address),
+                    ":pending": _s("pending"),
+                    ":now_iso": _s(now.isoformat()),
+                    ":now": _n(_epoch(now)),
+                    ":cutoff": _n(_epoch(now - window)),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        if response["Attributes"]["status"]["S"] == "pending":
+            # A pending subscriber disappears by TTL unless confirmed; confirmed ones never expire.
+            try:
+                _call(
+                    self.db.update_item,
+                    TableName=self.table,
+                    Key=_key(subscriber_id, PROFILE),
+                    UpdateExpression="SET expires_at = :expires",
+                    ConditionExpression="#status = :pending",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={":expires": _n(_epoch(now + pending_ttl)), ":pending": _s("pending")},
+                )
+            except ClientError as error:
+                if not _is_condition_failure(error):  # confirmed meanwhile: no expiry, as wanted
+                    raise
+        return True
+
+    def release_confirmation(self, subscriber_id: str, claimed_at: datetime) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            _call(
+                self.db.update_item,
+                TableName=self.table,
+                Key=_key(subscriber_id, PROFILE),
+                UpdateExpression="REMOVE confirmation_sent_at",
+                ConditionExpression="confirmation_sent_at = :claimed",
+                ExpressionAttributeValues={":claimed": _n(_epoch(claimed_at))},
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def is_suppressed(self, subscriber_id: str) -> bool:
+        response = _call(
+            self.db.get_item, TableName=self.table, Key=_key(subscriber_id, SUPPRESSION), ConsistentRead=True
+        )
+        return "Item" in response
+
+    # ------------------------------------------------------------------ confirm
+    def confirm(self, subscriber_id: str, tags: tuple[str, ...], now: datetime) -> ConfirmResult:
+        from botocore.exceptions import ClientError
+
+        for _attempt in range(3):
+            profile = _call(
+                self.db.get_item, TableName=self.table, Key=_key(subscriber_id, PROFILE), ConsistentRead=True
+            ).get("Item")
+            if profile is None:
+                return "missing"
+            version = int(profile.get("version", {}).get("N", "0"))
+            old = (
+                set(audiences_of(_read_strings(profile.get("tags"))))
+                if profile["status"]["S"] == "confirmed"
+                else set()
+            )
+            new = audiences_of(tags)
+            actions: list[dict[str, Any]] = [
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": _key(subscriber_id, SUPPRESSION),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": _key(subscriber_id, PROFILE),
+                        "UpdateExpression": (
+                            "SET #status = :confirmed, tags = :tags, version = :next,"
+                            " confirmed_at = if_not_exists(confirmed_at, :now) REMOVE expires_at"
+                        ),
+                        # Optimistic lock: memberships below were computed from this version.
+                        "ConditionExpression": "attribute_exists(pk) AND "
+                        + ("version = :version" if version else "attribute_not_exists(version)"),
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {
+                            ":confirmed": _s("confirmed"),
+                            ":tags": _strings(tags),
+                            ":next": _n(version + 1),
+                            ":now": _s(now.isoformat()),
+                            **({":version": _n(version)} if version else {}),
+                        },
+                    }
+                },
+                *(
+                    {"Delete": {"TableName": self.table, "Key": _key(subscriber_id, AUDIENCE_PREFIX + audience)}}
+                    for audience in sorted(old - set(new))
+                ),
+                *(
+                    {"Put": {"TableName": self.table, "Item": _membership(subscriber_id, audience, tags)}}
+                    for audience in new
+                ),
+            ]
+            try:
+                _call(self.db.transact_write_items, TransactItems=actions)
+                return "confirmed"
+            except ClientError as error:
+                if _code(error) != "TransactionCanceledException":
+                    raise
+                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return "suppressed"
+                if len(reasons) > 1 and reasons[1] != "ConditionalCheckFailed":
+                    raise RetryableError(f"DynamoDB transaction cancelled: {reasons}") from error
+                # The profile changed under us (or was deleted): read it again.
+        raise RetryableError("the subscriber kept changing while being confirmed")
+
+    # ------------------------------------------------------------------ delete, suppress
+    def _partition_keys(self, subscriber_id: str) -> list[dict[str, Any]]:
+        keys: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(f"SUB#{subscriber_id}")},
+            "ProjectionExpression": "pk, sk",
+            "ConsistentRead": True,
+        }
+        while True:
+            response = _call(self.db.query, **kwargs)
+            keys.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return keys
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), 25):
+            pending = {self.table: requests[start : start + 25]}
+            for attempt in range(8):
+                response = _call(self.db.batch_write_item, RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            if pending:
+                raise RetryableError("DynamoDB left writes unprocessed")
+
+    def delete(self, subscriber_id: str) -> bool:
+        keys = [key for key in self._partition_keys(subscriber_id) if key["sk"]["S"] != SUPPRESSION]
+        self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys])
+        return any(key["sk"]["S"] == PROFILE for key in keys)
+
+    def suppress(self, subscriber_id: str, reason: str, now: datetime) -> None:
+        _call(
+            self.db.put_item,
+            TableName=self.table,
+            Item={**_key(subscriber_id, SUPPRESSION), "reason": _s(reason), "suppressed_at": _s(now.isoformat())},
+        )
+        self.delete(subscriber_id)
+
+    # ------------------------------------------------------------------ reading
+    def get_many(self, subscriber_ids: Sequence[str]) -> dict[str, Subscriber]:
+        keys = [_key(sid, sort) for sid in dict.fromkeys(subscriber_ids) for sort in (PROFILE, SUPPRESSION)]
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {self.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+            for attempt in range(8):
+                response = _call(self.db.batch_get_item, RequestItems=pending)
+                items.extend(response.get("Responses", {}).get(self.table, []))
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            if pending:
+                raise RetryableError("DynamoDB left reads unprocessed")
+        suppressed = {item["pk"]["S"][4:] for item in items if item["sk"]["S"] == SUPPRESSION}
+        found: dict[str, Subscriber] = {}
+        for item in items:
+            if item["sk"]["S"] != PROFILE:
+                continue
+            sid = item["pk"]["S"][4:]
+            found[sid] = Subscriber(
+                id=sid,
+                address=item["address"]["S"],
+                status=item["status"]["S"],
+                tags=_read_strings(item.get("tags")),
+                created_at=datetime.fromisoformat(item["created_at"]["S"]),
+                confirmed_at=datetime.fromisoformat(item["confirmed_at"]["S"]) if "confirmed_at" in item else None,
+                suppressed=sid in suppressed,
+            )
+        return found
+
+    def audience_page(self, audience: str, cursor: Cursor | None, limit: int) -> tuple[list[Member], Cursor | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": INDEX,
+            "KeyConditionExpression": "gsi1pk = :audience",
+            "ExpressionAttributeValues": {":audience": _s(AUDIENCE_PREFIX + audience)},
+            "ProjectionExpression": "gsi1sk, tags",
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = cursor
+        response = _call(self.db.query, **kwargs)
+        members = [Member(id=item["gsi1sk"]["S"], tags=_read_strings(item.get("tags"))) for item in response["Items"]]
+        return members, response.get("LastEvaluatedKey")
+
+
+class DynamoLedger:
+    """LedgerTable: ``delivery#<post>#<subscriber>`` and ``fanout#<post>`` records."""
+
+    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
+        self.table = table
+        self._dynamodb = dynamodb
+
+    @property
+    def db(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = client("dynamodb")
+        return self._dynamodb
+
+    # ------------------------------------------------------------------ deliveries
+    @staticmethod
+    def _delivery_id(post: str, subscriber_id: str) -> dict[str, Any]:
+        return {"id": _s(f"delivery#{post}#{subscriber_id}")}
+
+    def claim(self, post: str, subscriber_id: str, now: datetime, lease: timedelta) -> ClaimResult:
+        from botocore.exceptions import ClientError
+
+        key = self._delivery_id(post, subscriber_id)
+        try:
+            _call(
+                self.db.put_item,
+                TableName=self.table,
+                Item={
+                    **key,
+                    "status": _s("sending"),
+                    "since": _n(now.timestamp()),
+                    "expiration": _n(_epoch(now + DELIVERY_RETENTION)),
+                },
+                # New, or a claim so old that its holder must be dead (a crash inside the send).
+                ConditionExpression="attribute_not_exists(id) OR (#status = :sending AND since <= :stale)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":sending": _s("sending"), ":stale": _n((now - lease).timestamp())},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return "claimed"
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
+            if not old:
+                old = _call(self.db.get_item, TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
+            return "busy" if old.get("status", {}).get("S") == "sending" else "done"
+
+    def mark_sent(self, post: str, subscriber_id: str, message_id: str, now: datetime) -> None:
+        _call(
+            self.db.update_item,
+            TableName=self.table,
+            Key=self._delivery_id(post, subscriber_id),
+            UpdateExpression="SET #status = :sent, message_id = :message_id, sent_at = :now",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":sent": _s("sent"), ":message_id": _s(message_id), ":now": _s(now.isoformat())},
+        )
+
+    def mark_rejected(self, post: str, subscriber_id: str, reason: str, now: datetime) -> None:
+        _call(
+            self.db.update_item,
+            TableName=self.table,
+            Key=self._delivery_id(post, subscriber_id),
+            UpdateExpression="SET #status = :rejected, reason = :reason, rejected_at = :now",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":rejected": _s("rejected"), ":reason": _s(reason), ":now": _s(now.isoformat())},
+        )
+
+    def release(self, post: str, subscriber_id: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            _call(
+                self.db.delete_item,
+                TableName=self.table,
+                Key=self._delivery_id(post, subscriber_id),
+                ConditionExpression="#status = :sending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":sending": _s("sending")},
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    # ------------------------------------------------------------------ fan-outs
+    @staticmethod
+    def _fanout_id(post: str) -> dict[str, Any]:
+        return {"id": _s(f"fanout#{post}")}
+
+    @staticmethod
+    def _state(item: dict[str, Any]) -> FanoutState:
+        return FanoutState(
+            post=item["post"]["S"],
+            owner=item["owner"]["S"],
+            audience=int(item["audience"]["N"]),
+            cursor=json.loads(item["cursor"]["S"]) if "cursor" in item else None,
+            announced=item["announced"]["BOOL"],
+            done=item["done"]["BOOL"],
+            recipients=int(item["recipients"]["N"]),
+            batches=int(item["batches"]["N"]),
+            pages=int(item["pages"]["N"]),
+        )
+
+    def _item(self, state: FanoutState, lease_until: float, now: datetime) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **self._fanout_id(state.post),
+            "post": _s(state.post),
+            "owner": _s(state.owner),
+            "lease_until": _n(lease_until),
+            "audience": _n(state.audience),
+            "announced": {"BOOL": state.announced},
+            "done": {"BOOL": state.done},
+            "recipients": _n(state.recipients),
+            "batches": _n(state.batches),
+            "pages": _n(state.pages),
+            "updated_at": _s(now.isoformat()),
+            "expiration": _n(_epoch(now + FANOUT_RETENTION)),
+        }
+        if state.cursor:
+            item["cursor"] = _s(json.dumps(state.cursor, separators=(",", ":")))
+        return item
+
+    def _get(self, post: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = _call(
+            self.db.get_item, TableName=self.table, Key=self._fanout_id(post), ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def acquire(self, post: str, owner: str, now: datetime, lease: timedelta) -> FanoutState | None:
+        from botocore.exceptions import ClientError
+
+        until = (now + lease).timestamp()
+        item = self._get(post)
+        if item is None:
+            state = FanoutState(post=post, owner=owner)
+            try:
+                _call(
+                    self.db.put_item,
+                    TableName=self.table,
+                    Item=self._item(state, until, now),
+                    ConditionExpression="attribute_not_exists(id)",
+                )
+                return state
+            except ClientError as error:
+                if not _is_condition_failure(error):
+                    raise
+                item = self._get(post)
+                if item is None:
+                    return None
+        state = self._state(item)
+        if state.done:
+            return state
+        if state.owner != owner and float(item["lease_until"]["N"]) > now.timestamp():
+            return None
+        try:
+            _call(
+                self.db.update_item,
+                TableName=self.table,
+                Key=self._fanout_id(post),
+                UpdateExpression="SET #owner = :owner, lease_until = :until",
+                # Only if nobody took it since we read it.
+                ConditionExpression="#owner = :seen_owner AND lease_until = :seen_until",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":owner": _s(owner),
+                    ":until": _n(until),
+                    ":seen_owner": item["owner"],
+                    ":seen_until": item["lease_until"],
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return None
+            raise
+        return FanoutState(**{**state.__dict__, "owner": owner})
+
+    def save(self, state: FanoutState, now: datetime, lease: timedelta, *, release: bool = False) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            _call(
+                self.db.put_item,
+                TableName=self.table,
+                Item=self._item(state, 0 if release else (now + lease).timestamp(), now),
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": _s(state.owner)},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise LeaseLost(f"fan-out of {state.post} is now owned by another invocation") from error
+            raise
+
+    def lease_remaining(self, post: str, now: datetime) -> timedelta:
+        item = self._get(post)
+        if item is None:
+            return timedelta(0)
+        return max(datetime.fromtimestamp(float(item["lease_until"]["N"]), UTC) - now, timedelta(0))

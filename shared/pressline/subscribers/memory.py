@@ -1,0 +1,222 @@
+"""In-memory fakes of the ports, with the same rules as the AWS adapters (unit tests, benchmarks)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from pressline.errors import RetryableError
+from pressline.models import DeliveryBatch, PostPublished
+from pressline.subscribers.messages import OutgoingEmail
+from pressline.subscribers.model import Member, Subscriber, audiences_of
+from pressline.subscribers.ports import ClaimResult, ConfirmResult, Cursor, FanoutState, LeaseLost, RecipientRejected
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@dataclass
+class _Record:
+    subscriber: Subscriber
+    confirmation_sent_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class MemoryRepository:
+    def __init__(self) -> None:
+        self.records: dict[str, _Record] = {}
+        self.suppressed: dict[str, str] = {}
+        # audience -> {subscriber id -> tags}; insertion order is the paging order.
+        self.audiences: dict[str, dict[str, tuple[str, ...]]] = {}
+
+    def request_confirmation(
+        self, subscriber_id: str, address: str, now: datetime, window: timedelta, pending_ttl: timedelta
+    ) -> bool:
+        record = self.records.get(subscriber_id)
+        if record is None:
+            record = _Record(Subscriber(id=subscriber_id, address=address, status="pending", created_at=now))
+            self.records[subscriber_id] = record
+        if record.confirmation_sent_at is not None and now - record.confirmation_sent_at < window:
+            return False
+        record.confirmation_sent_at = now
+        if record.subscriber.status == "pending":
+            record.expires_at = now + pending_ttl
+        return True
+
+    def release_confirmation(self, subscriber_id: str, claimed_at: datetime) -> None:
+        record = self.records.get(subscriber_id)
+        if record is not None and record.confirmation_sent_at == claimed_at:
+            record.confirmation_sent_at = None
+
+    def is_suppressed(self, subscriber_id: str) -> bool:
+        return subscriber_id in self.suppressed
+
+    def confirm(self, subscriber_id: str, tags: tuple[str, ...], now: datetime) -> ConfirmResult:
+        if subscriber_id in self.suppressed:
+            return "suppressed"
+        record = self.records.get(subscriber_id)
+        if record is None:
+            return "missing"
+        self._leave_audiences(subscriber_id)
+        old = record.subscriber
+        record.subscriber = old.model_copy(
+            update={"status": "confirmed", "tags": tags, "confirmed_at": old.confirmed_at or now}
+        )
+        record.expires_at = None
+        for audience in audiences_of(tags):
+            self.audiences.setdefault(audience, {})[subscriber_id] = tags
+        return "confirmed"
+
+    def delete(self, subscriber_id: str) -> bool:
+        self._leave_audiences(subscriber_id)
+        return self.records.pop(subscriber_id, None) is not None
+
+    def suppress(self, subscriber_id: str, reason: str, now: datetime) -> None:
+        self.suppressed[subscriber_id] = reason
+        self.delete(subscriber_id)
+
+    def get_many(self, subscriber_ids: Sequence[str]) -> dict[str, Subscriber]:
+        found: dict[str, Subscriber] = {}
+        for sid in subscriber_ids:
+            record = self.records.get(sid)
+            if record is not None:
+                found[sid] = record.subscriber.model_copy(update={"suppressed": sid in self.suppressed})
+        return found
+
+    def audience_page(self, audience: str, cursor: Cursor | None, limit: int) -> tuple[list[Member], Cursor | None]:
+        members = list(self.audiences.get(audience, {}).items())
+        start = int(cursor["offset"]) if cursor else 0
+        page = [Member(id=sid, tags=tags) for sid, tags in members[start : start + limit]]
+        end = start + len(page)
+        return page, ({"offset": end} if end < len(members) else None)
+
+    def _leave_audiences(self, subscriber_id: str) -> None:
+        for members in self.audiences.values():
+            members.pop(subscriber_id, None)
+
+
+@dataclass
+class _Delivery:
+    status: str
+    since: datetime
+    message_id: str | None = None
+
+
+class MemoryLedger:
+    """Both ledgers: delivery records and fan-out states."""
+
+    def __init__(self) -> None:
+        self.deliveries: dict[tuple[str, str], _Delivery] = {}
+        self.fanouts: dict[str, tuple[FanoutState, datetime | None]] = {}  # state, lease expiry
+
+    # -- DeliveryLedger
+    def claim(self, post: str, subscriber_id: str, now: datetime, lease: timedelta) -> ClaimResult:
+        record = self.deliveries.get((post, subscriber_id))
+        if record is not None:
+            if record.status != "sending":
+                return "done"
+            if now - record.since < lease:
+                return "busy"
+        self.deliveries[(post, subscriber_id)] = _Delivery("sending", now)
+        return "claimed"
+
+    def mark_sent(self, post: str, subscriber_id: str, message_id: str, now: datetime) -> None:
+        self.deliveries[(post, subscriber_id)] = _Delivery("sent", now, message_id)
+
+    def mark_rejected(self, post: str, subscriber_id: str, reason: str, now: datetime) -> None:
+        self.deliveries[(post, subscriber_id)] = _Delivery("rejected", now)
+
+    def release(self, post: str, subscriber_id: str) -> None:
+        record = self.deliveries.get((post, subscriber_id))
+        if record is not None and record.status == "sending":
+            del self.deliveries[(post, subscriber_id)]
+
+    # -- FanoutLedger
+    def acquire(self, post: str, owner: str, now: datetime, lease: timedelta) -> FanoutState | None:
+        found = self.fanouts.get(post)
+        if found is None:
+            state = FanoutState(post=post, owner=owner)
+        else:
+            state, expiry = found
+            if state.done:
+                return state
+            if state.owner != owner and expiry is not None and now < expiry:
+                return None
+            state = replace(state, owner=owner)
+        self.fanouts[post] = (state, now + lease)
+        return state
+
+    def save(self, state: FanoutState, now: datetime, lease: timedelta, *, release: bool = False) -> None:
+        current, _ = self.fanouts.get(state.post, (None, None))
+        if current is None or current.owner != state.owner:
+            raise LeaseLost(f"fan-out of {state.post} is now owned by another invocation")
+        self.fanouts[state.post] = (state, None if release else now + lease)
+
+    def lease_remaining(self, post: str, now: datetime) -> timedelta:
+        _, expiry = self.fanouts.get(post, (None, None))
+        return max(expiry - now, timedelta(0)) if expiry else timedelta(0)
+
+
+class MemoryMailer:
+    """Keeps sent emails; ``fail_after`` simulates a crash inside the send call after N
+    sends; ``reject``/``throttle`` simulate provider refusals for given recipients."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingEmail] = []
+        self.fail_after: int | None = None
+        self.reject: set[str] = set()
+        self.throttle: bool = False
+
+    def send(self, email: OutgoingEmail) -> str:
+        if self.fail_after is not None and len(self.sent) >= self.fail_after:
+            raise SimulatedCrash("the process died inside the send call")
+        if self.throttle:
+            raise RetryableError("throttled")
+        if email.recipient in self.reject:
+            raise RecipientRejected("MessageRejected")
+        self.sent.append(email)
+        return f"message-{len(self.sent)}"
+
+    def to(self, recipient: str) -> list[OutgoingEmail]:
+        return [email for email in self.sent if email.recipient == recipient]
+
+
+class SimulatedCrash(Exception):
+    """Raised by MemoryMailer to stand for a process dying mid-send."""
+
+
+class MemoryTaskQueue:
+    def __init__(self) -> None:
+        self.batches: list[DeliveryBatch] = []
+        self.calls = 0
+
+    def send_batches(self, batches: Sequence[DeliveryBatch]) -> None:
+        self.calls += 1
+        self.batches.extend(batches)
+
+
+class MemoryNotifyQueue:
+    def __init__(self) -> None:
+        self.sent: list[tuple[PostPublished, int]] = []
+
+    def send_post(self, post: PostPublished, delay_seconds: int = 0) -> None:
+        self.sent.append((post, delay_seconds))
+
+
+class MemoryAnnouncer:
+    def __init__(self) -> None:
+        self.announced: list[PostPublished] = []
+
+    def announce(self, post: PostPublished) -> None:
+        self.announced.append(post)

@@ -1,0 +1,136 @@
+"""The ports the subscriber core talks through. AWS adapters: dynamodb.py and aws.py;
+in-memory fakes with the same behaviour: memory.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from pressline.errors import PresslineError
+from pressline.models import DeliveryBatch, PostPublished
+from pressline.subscribers.messages import OutgoingEmail
+from pressline.subscribers.model import Member, Subscriber
+
+# An opaque position in an audience (DynamoDB's LastEvaluatedKey): JSON-serializable.
+Cursor = dict[str, Any]
+
+ConfirmResult = Literal["confirmed", "missing", "suppressed"]
+ClaimResult = Literal["claimed", "done", "busy"]
+
+
+class RecipientRejected(PresslineError):
+    """Raised by a mailer when the provider refuses this one recipient for good (the
+    message was not sent and never will be); other recipients are unaffected."""
+
+
+class LeaseLost(PresslineError):
+    """Raised when another invocation took over a fan-out this one was working on."""
+
+
+class SubscriberRepository(Protocol):
+    def request_confirmation(
+        self, subscriber_id: str, address: str, now: datetime, window: timedelta, pending_ttl: timedelta
+    ) -> bool:
+        """Record a sign-up request (a pending subscriber, if unknown) and claim the right to
+        send a confirmation now: False if one was sent less than ``window`` ago."""
+        ...
+
+    def release_confirmation(self, subscriber_id: str, claimed_at: datetime) -> None:
+        """Undo a claim whose email could not be sent, so the person may try again at once."""
+        ...
+
+    def is_suppressed(self, subscriber_id: str) -> bool: ...
+
+    def confirm(self, subscriber_id: str, tags: tuple[str, ...], now: datetime) -> ConfirmResult:
+        """Make a (pending or confirmed) subscriber confirmed with exactly these tags."""
+        ...
+
+    def delete(self, subscriber_id: str) -> bool:
+        """Delete the subscriber and its memberships (True if there was one). A suppression
+        record, which holds no address, stays."""
+        ...
+
+    def suppress(self, subscriber_id: str, reason: str, now: datetime) -> None:
+        """Never send to this subscriber again: record the suppression, delete the rest."""
+        ...
+
+    def get_many(self, subscriber_ids: Sequence[str]) -> dict[str, Subscriber]:
+        """The subscribers that exist among ``subscriber_ids`` (suppression flagged)."""
+        ...
+
+    def audience_page(self, audience: str, cursor: Cursor | None, limit: int) -> tuple[list[Member], Cursor | None]:
+        """Up to ``limit`` members of ``audience`` after ``cursor``; the next cursor or None at the end."""
+        ...
+
+
+class DeliveryLedger(Protocol):
+    """One record per (post, subscriber): ``sending`` -> ``sent`` (or ``rejected``)."""
+
+    def claim(self, post: str, subscriber_id: str, now: datetime, lease: timedelta) -> ClaimResult:
+        """``claimed``: nobody sent it and we may; ``done``: sent or rejected before;
+        ``busy``: another invocation claimed it less than ``lease`` ago."""
+        ...
+
+    def mark_sent(self, post: str, subscriber_id: str, message_id: str, now: datetime) -> None: ...
+
+    def mark_rejected(self, post: str, subscriber_id: str, reason: str, now: datetime) -> None: ...
+
+    def release(self, post: str, subscriber_id: str) -> None:
+        """Forget a claim whose send certainly did not happen (the provider refused the call)."""
+        ...
+
+
+@dataclass(frozen=True)
+class FanoutState:
+    """Where a post's fan-out stands: the audience being read and the cursor in it."""
+
+    post: str
+    owner: str
+    audience: int = 0
+    cursor: Cursor | None = None
+    announced: bool = False
+    done: bool = False
+    recipients: int = 0
+    batches: int = 0
+    pages: int = 0
+
+
+class FanoutLedger(Protocol):
+    def acquire(self, post: str, owner: str, now: datetime, lease: timedelta) -> FanoutState | None:
+        """Take the lease on ``post``'s fan-out, creating its state the first time.
+        None if another owner holds an unexpired lease; a ``done`` state is returned as is."""
+        ...
+
+    def save(self, state: FanoutState, now: datetime, lease: timedelta, *, release: bool = False) -> None:
+        """Checkpoint ``state`` (and extend the lease, or release it); LeaseLost if not the owner."""
+        ...
+
+    def lease_remaining(self, post: str, now: datetime) -> timedelta: ...
+
+
+class Mailer(Protocol):
+    def send(self, email: OutgoingEmail) -> str:
+        """Send; the provider's message id. RecipientRejected: refused for good;
+        RetryableError: refused for now (throttled) and certainly not sent."""
+        ...
+
+
+class TaskQueue(Protocol):
+    def send_batches(self, batches: Sequence[DeliveryBatch]) -> None: ...
+
+
+class NotifyQueue(Protocol):
+    def send_post(self, post: PostPublished, delay_seconds: int = 0) -> None: ...
+
+
+class Announcer(Protocol):
+    def announce(self, post: PostPublished) -> None:
+        """Publish ``post.published`` for other systems."""
+        ...
+
+
+def unique(ids: Iterable[str]) -> list[str]:
+    """``ids`` without repeats, first occurrence kept."""
+    return list(dict.fromkeys(ids))

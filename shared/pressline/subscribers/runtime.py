@@ -1,0 +1,44 @@
+"""Wiring: the AWS-backed objects a stage uses, built once per container from settings.
+
+Tests replace them with ``override(...)`` (fakes) or rebuild them with ``reset()``
+after pointing the environment at moto.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+
+from pressline.config import settings
+from pressline.subscribers.messages import Site
+from pressline.subscribers.tokens import Keys
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def site() -> Site:
+    config = settings()
+    return Site(title=config.site_title, url=config.base_url, api_url=config.api_url, sender=config.sender_email)
+
+
+@cache
+def keys() -> Keys:
+    from pressline.subscribers.aws import load_keys
+
+    return load_keys(settings().token_secret_arn)
+
+
+def reset() -> None:
+    """Forget settings, clients and keys (the environment changed)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from pressline.adapters.aws import reset_clients
+    from pressline.subscribers.aws import load_keys
+
+    settings.cache_clear()
+    keys.cache_clear()
+    load_keys.cache_clear()
+    reset_clients()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
