@@ -1,0 +1,124 @@
+"""``pressline check FILE…``: validate posts (and images) locally with the pipeline's rules.
+
+Prints ``file:line: field: message`` for each problem (``file: field: message`` when no
+line applies), warnings marked ``warning:``, and exits 1 if any file has an error, so an
+author can check before uploading and CI can check a repository of posts. Directories
+are searched for posts and images. Slug uniqueness is checked across the given files
+(the live catalog is not consulted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pressline.models import Problem
+from pressline.posts.paths import POSTS_PREFIX, classify
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="posts (.md), images, or folders of them")
+    parser.add_argument(
+        "--timezone",
+        default=os.environ.get("SITE_TIMEZONE", "UTC"),
+        help="the site's time zone for dates without an offset (default: $SITE_TIMEZONE or UTC)",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    parser.add_argument("--quiet", action="store_true", help="print problems only, no summary")
+
+
+def source_key(path: Path) -> str:
+    """The key a file would have in the source bucket: from its ``posts/`` folder if it is in
+    one (``blog/posts/2024/a.md`` -> ``posts/2024/a.md``), else ``posts/<file name>``."""
+    parts = path.parts
+    if "posts" in parts[:-1]:
+        index = len(parts) - 1 - parts[:-1][::-1].index("posts") - 1
+        return "/".join(parts[index:])
+    return POSTS_PREFIX + path.name
+
+
+def expand(paths: list[str]) -> list[Path]:
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and classify(source_key(p)) != "other"))
+        else:
+            found.append(path)
+    return found
+
+
+def format_problem(path: Path, problem: Problem, *, warning: bool = False) -> str:
+    where = f"{path}:{problem.line}" if problem.line else f"{path}"
+    kind = "warning: " if warning else ""
+    return f"{where}: {kind}{problem.field}: {problem.message}"
+
+
+def check_file(path: Path, timezone: ZoneInfo, slugs: dict[str, Path]) -> tuple[list[Problem], list[Problem]]:
+    """The errors and warnings of one file; ``slugs`` collects slugs already seen."""
+    from pressline.posts.images import check_image
+    from pressline.posts.markdown import render_body
+    from pressline.posts.paths import resolve_relative
+    from pressline.posts.rules import check_post
+
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return [Problem(field="file", message=f"cannot be read: {error.strerror or error}")], []
+    key = source_key(path)
+    kind = classify(key)
+    if kind in ("image", "refused-image"):
+        checked = check_image(data, key)
+        return checked.errors, checked.warnings
+    if kind != "post":
+        return [Problem(field="file", message="is neither a post (.md) nor an image; it would not be published")], []
+    uploaded_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    result = check_post(data, key, uploaded_at=uploaded_at, timezone=timezone)
+    errors, warnings = list(result.errors), list(result.warnings)
+    if result.post is None:
+        return errors, warnings
+    slug = result.post.meta.slug
+    if slug in slugs and slugs[slug] != path:
+        message = f"'{slug}' is also the slug of {slugs[slug]}"
+        errors.append(Problem(field="slug", message=message, line=result.post.slug_line))
+    slugs.setdefault(slug, path)
+    body = render_body(result.post.body, key, result.post.meta.summary)
+    warnings.extend(body.warnings)
+    base = path.parent
+    for image_key in body.images:
+        # Both keys are under posts/: the image's path relative to the post's folder.
+        relative = os.path.relpath(image_key, os.path.dirname(key))
+        if not (base / relative).is_file():
+            warnings.append(Problem(field="body", message=f"image {relative} is not beside the post; upload it too"))
+    cover = result.post.meta.image
+    if cover and "://" not in cover and resolve_relative(key, cover) and not (base / cover).is_file():
+        warnings.append(Problem(field="image", message=f"{cover} is not beside the post"))
+    return errors, warnings
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    try:
+        timezone = ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(f"pressline check: unknown time zone {args.timezone!r}", file=sys.stderr)
+        return 2
+    files = expand(args.files)
+    slugs: dict[str, Path] = {}
+    error_count = warning_count = 0
+    for path in files:
+        errors, warnings = check_file(path, timezone, slugs)
+        for problem in errors:
+            print(format_problem(path, problem), file=out)
+        for problem in warnings:
+            print(format_problem(path, problem, warning=True), file=out)
+        error_count += len(errors)
+        warning_count += len(warnings)
+    if not args.quiet:
+        print(f"{len(files)} file(s) checked: {error_count} error(s), {warning_count} warning(s)", file=sys.stderr)
+    return 1 if error_count or (args.strict and warning_count) else 0
