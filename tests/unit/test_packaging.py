@@ -1,0 +1,116 @@
+"""The Lambda layer's requirements (shared/requirements.txt) and pyproject's runtime
+dependencies stay one list, pinned, and cover what the deployed package imports."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import tomllib
+from importlib.metadata import PackageNotFoundError, packages_distributions, requires
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "shared" / "pressline"
+# The Lambda Python runtime provides these; bundling them would double the layer's size.
+RUNTIME_PROVIDED = {"boto3", "botocore"}
+# Sub-packages that never run in Lambda (the moto local stack): they may import dev tools.
+DEV_ONLY = {PACKAGE / "local"}
+
+
+def _pins(requirements: list[str]) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in requirements:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name not in pins, f"{name} is listed twice"
+        specifiers = list(requirement.specifier)
+        assert len(specifiers) == 1 and specifiers[0].operator == "==", f"{line!r} is not pinned with =="
+        assert not requirement.marker, f"{line!r}: the layer is built for one platform, no markers"
+        pins[name] = specifiers[0].version
+    return pins
+
+
+def layer_pins() -> dict[str, str]:
+    lines = (ROOT / "shared" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    return _pins([line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()])
+
+
+def project_pins() -> dict[str, str]:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    dependencies: list[str] = pyproject["project"]["dependencies"]
+    return _pins(dependencies)
+
+
+def test_layer_and_project_list_the_same_pins() -> None:
+    layer, project = layer_pins(), project_pins()
+    assert layer, "shared/requirements.txt lists nothing"
+    only_layer = {name: layer[name] for name in layer.keys() - project.keys()}
+    only_project = {name: project[name] for name in project.keys() - layer.keys()}
+    assert not only_layer and not only_project, (
+        f"only in shared/requirements.txt: {only_layer}; only in pyproject dependencies: {only_project}"
+    )
+    differing = {name: (layer[name], project[name]) for name in layer if layer[name] != project[name]}
+    assert not differing, f"pins differ (layer, pyproject): {differing}"
+
+
+def test_layer_does_not_bundle_what_the_runtime_provides() -> None:
+    bundled = RUNTIME_PROVIDED & layer_pins().keys()
+    assert not bundled, f"{sorted(bundled)} come with the Lambda runtime; keep them out of the layer"
+
+
+def _distribution_closure(roots: set[str]) -> set[str]:
+    """The roots and everything they require (per the installed metadata), canonical names."""
+    seen: set[str] = set()
+    pending = [canonicalize_name(name) for name in roots]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dependencies = requires(name) or []
+        except PackageNotFoundError:
+            continue  # reported by the test below as a missing distribution
+        for line in dependencies:
+            requirement = Requirement(line)
+            # Extras are not installed in the layer; other markers are evaluated for this Python.
+            if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            pending.append(canonicalize_name(requirement.name))
+    return seen
+
+
+def _third_party_imports() -> dict[str, set[str]]:
+    """Top-level module -> files importing it, over the runtime (non dev-only) package."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if any(path.is_relative_to(dev) for dev in DEV_ONLY):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".", 1)[0]
+                if top != "pressline" and top not in sys.stdlib_module_names:
+                    found.setdefault(top, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_runtime_import_is_provided_by_the_layer_or_the_lambda_runtime() -> None:
+    provided = _distribution_closure(set(layer_pins())) | RUNTIME_PROVIDED
+    owners = packages_distributions()
+    imports = _third_party_imports()
+    assert imports, "found no third-party imports: is the package path right?"
+    missing = {}
+    for module, files in imports.items():
+        distributions = {canonicalize_name(name) for name in owners.get(module, [module])}
+        if not distributions & provided:
+            missing[module] = sorted(files)
+    assert not missing, f"imported at run time but not in shared/requirements.txt (nor a dependency): {missing}"
