@@ -36,9 +36,10 @@ def normalize_address(raw: str) -> str:
 
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidAddress("an email address is required")
-    candidate = raw.strip()
-    if _CONTROL.search(candidate):
+    # Checked before trimming: a CR or LF anywhere is an injection attempt, not a typo.
+    if _CONTROL.search(raw):
         raise InvalidAddress("the email address must not contain line breaks or control characters")
+    candidate = raw.strip(" ")
     if len(candidate) > MAX_ADDRESS_LENGTH:
         raise InvalidAddress(f"the email address is longer than {MAX_ADDRESS_LENGTH} characters")
     if any(char in candidate for char in "<>,;"):

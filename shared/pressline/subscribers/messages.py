@@ -17,6 +17,10 @@ from urllib.parse import quote
 
 from pressline.models import PostPublished
 
+# CRLF line endings; headers folded only beyond RFC 5322's 998-character limit, so the
+# List-Unsubscribe URL stays on one line (some receivers parse folded values poorly).
+EMAIL_POLICY = SMTP.clone(max_line_length=998)
+
 
 @dataclass(frozen=True)
 class Site:
@@ -58,7 +62,7 @@ def _render(template: str, **context: object) -> str:
 
 
 def _message(site: Site, recipient: str, subject: str, text: str, html: str, now: datetime) -> EmailMessage:
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=EMAIL_POLICY)
     message["From"] = formataddr((one_line(site.title), site.sender))
     message["To"] = recipient
     message["Subject"] = one_line(subject)

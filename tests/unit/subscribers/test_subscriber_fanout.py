@@ -1,0 +1,169 @@
+"""Notify's fan-out: who is enqueued, once, and how it resumes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from subscriber_helpers import make_post
+
+from pressline.subscribers.fanout import Fanout
+from pressline.subscribers.memory import (
+    FakeClock,
+    MemoryAnnouncer,
+    MemoryLedger,
+    MemoryRepository,
+    MemoryTaskQueue,
+)
+from pressline.subscribers.model import audiences_of
+from pressline.subscribers.ports import LeaseLost
+
+PLENTY = timedelta(minutes=5)
+MARGIN = timedelta(seconds=20)
+
+
+@pytest.fixture
+def queue() -> MemoryTaskQueue:
+    return MemoryTaskQueue()
+
+
+@pytest.fixture
+def announcer() -> MemoryAnnouncer:
+    return MemoryAnnouncer()
+
+
+@pytest.fixture
+def fanout(
+    repository: MemoryRepository,
+    ledger: MemoryLedger,
+    queue: MemoryTaskQueue,
+    announcer: MemoryAnnouncer,
+    clock: FakeClock,
+) -> Fanout:
+    return Fanout(repository, ledger, queue, announcer, clock, lease=timedelta(seconds=90), page_size=7)
+
+
+def _seed(repository: MemoryRepository, count: int, tags: tuple[str, ...] = (), prefix: str = "s") -> list[str]:
+    ids = [f"{prefix}{n:05d}" for n in range(count)]
+    for sid in ids:
+        for audience in audiences_of(tags):
+            repository.audiences.setdefault(audience, {})[sid] = tags
+    return ids
+
+
+def _enqueued(queue: MemoryTaskQueue) -> list[str]:
+    return [sid for batch in queue.batches for sid in batch.subscriber_ids]
+
+
+def test_every_matching_subscriber_is_enqueued_once_in_batches_of_at_most_50(
+    fanout: Fanout, repository: MemoryRepository, queue: MemoryTaskQueue, announcer: MemoryAnnouncer
+) -> None:
+    everyone = _seed(repository, 120)
+    aws = _seed(repository, 30, ("aws",), "aws")
+    both = _seed(repository, 10, ("aws", "python"), "both")
+    _seed(repository, 40, ("rust",), "rust")
+    post = make_post(tags=("AWS", "python"))
+    result = fanout.run(post, "owner-1", lambda: PLENTY, MARGIN)
+    assert result.status == "done"
+    enqueued = _enqueued(queue)
+    assert sorted(enqueued) == sorted(everyone + aws + both)
+    assert len(enqueued) == len(set(enqueued)) == result.recipients
+    assert all(1 <= len(batch.subscriber_ids) <= 50 for batch in queue.batches)
+    assert all(batch.post == post for batch in queue.batches)
+    assert announcer.announced == [post]
+
+
+def test_a_post_without_tags_reaches_only_subscribers_without_tags(
+    fanout: Fanout, repository: MemoryRepository, queue: MemoryTaskQueue
+) -> None:
+    everyone = _seed(repository, 3)
+    _seed(repository, 3, ("aws",), "aws")
+    fanout.run(make_post(tags=()), "owner-1", lambda: PLENTY, MARGIN)
+    assert sorted(_enqueued(queue)) == everyone
+
+
+def test_a_duplicate_notification_enqueues_nothing_and_announces_nothing(
+    fanout: Fanout, repository: MemoryRepository, queue: MemoryTaskQueue, announcer: MemoryAnnouncer
+) -> None:
+    _seed(repository, 20)
+    post = make_post()
+    assert fanout.run(post, "owner-1", lambda: PLENTY, MARGIN).status == "done"
+    batches = len(queue.batches)
+    assert fanout.run(post, "owner-2", lambda: PLENTY, MARGIN).status == "duplicate"
+    assert len(queue.batches) == batches
+    assert len(announcer.announced) == 1
+
+
+def test_near_the_time_limit_it_stops_and_the_next_run_resumes_where_it_stopped(
+    fanout: Fanout, repository: MemoryRepository, queue: MemoryTaskQueue, announcer: MemoryAnnouncer
+) -> None:
+    everyone = _seed(repository, 50)
+    tagged = _seed(repository, 12, ("aws",), "aws")
+    post = make_post(tags=("aws",))
+    budget = iter([PLENTY, PLENTY, PLENTY, timedelta(seconds=5)])  # three pages, then time is short
+    first = fanout.run(post, "owner-1", lambda: next(budget, timedelta(0)), MARGIN)
+    assert first.status == "continue" and first.pages == 3
+    assert len(_enqueued(queue)) == 21
+    rounds = 1
+    while (result := fanout.run(post, f"owner-{rounds + 1}", lambda: PLENTY, MARGIN)).status == "continue":
+        rounds += 1
+    assert result.status == "done"
+    enqueued = _enqueued(queue)
+    assert sorted(enqueued) == sorted(everyone + tagged)
+    assert len(enqueued) == len(set(enqueued))
+    assert len(announcer.announced) == 1
+
+
+def test_a_crash_mid_fanout_resumes_from_the_last_checkpoint(
+    repository: MemoryRepository,
+    ledger: MemoryLedger,
+    queue: MemoryTaskQueue,
+    announcer: MemoryAnnouncer,
+    clock: FakeClock,
+) -> None:
+    everyone = _seed(repository, 40)
+    calls = {"n": 0}
+
+    class CrashingQueue(MemoryTaskQueue):
+        def send_batches(self, batches):  # type: ignore[no-untyped-def]
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("the process died")
+            queue.send_batches(batches)
+
+    crashing = Fanout(repository, ledger, CrashingQueue(), announcer, clock, timedelta(seconds=90), page_size=7)
+    post = make_post()
+    with pytest.raises(RuntimeError):
+        crashing.run(post, "owner-1", lambda: PLENTY, MARGIN)
+    # The crashed invocation still holds the lease: a duplicate must wait it out.
+    again = Fanout(repository, ledger, queue, announcer, clock, timedelta(seconds=90), page_size=7)
+    assert again.run(post, "owner-2", lambda: PLENTY, MARGIN).status == "busy"
+    assert ledger.lease_remaining(post.slug, clock()) == timedelta(seconds=90)
+    clock.advance(timedelta(seconds=91))
+    assert again.run(post, "owner-2", lambda: PLENTY, MARGIN).status == "done"
+    assert sorted(_enqueued(queue)) == everyone
+    assert len(_enqueued(queue)) == 40  # the page that crashed was never enqueued: no repeats
+
+
+def test_an_invocation_that_lost_its_lease_stops(
+    fanout: Fanout, repository: MemoryRepository, ledger: MemoryLedger, clock: FakeClock
+) -> None:
+    _seed(repository, 30)
+    post = make_post()
+    state = ledger.acquire(post.slug, "owner-1", clock(), timedelta(seconds=90))
+    assert state is not None
+    clock.advance(timedelta(seconds=91))
+    assert ledger.acquire(post.slug, "owner-2", clock(), timedelta(seconds=90)) is not None
+    with pytest.raises(LeaseLost):
+        ledger.save(state, clock(), timedelta(seconds=90))
+
+
+def test_subscribers_who_confirm_are_found_by_their_tags(
+    fanout: Fanout, queue: MemoryTaskQueue, subscribe_confirmed: Callable[..., str]
+) -> None:
+    ada = subscribe_confirmed("ada@example.com", ("python",))
+    eve = subscribe_confirmed("eve@example.com", ())
+    subscribe_confirmed("bob@example.com", ("rust",))
+    fanout.run(make_post(tags=("Python",)), "owner-1", lambda: PLENTY, MARGIN)
+    assert sorted(_enqueued(queue)) == sorted([ada, eve])
