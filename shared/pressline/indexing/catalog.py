@@ -1,0 +1,287 @@
+"""The catalog: what Index knows about every post, and the port it is stored behind.
+
+Layout in the posts table (one table, single-table design):
+
+==========================  ==========  ===============================================
+pk                          sk          what
+==========================  ==========  ===============================================
+``POST#<source key>``       ``POST``    one post (CatalogPost). Published posts carry
+                                        gsi1pk=``POSTS``, scheduled ones ``SCHEDULED``,
+                                        gsi1sk=``<utc iso date>#<slug>``: newest-first
+                                        queries and "what is due" need no scan.
+``SLUG#<slug>``             ``SLUG``    the source key that owns a slug (Validate reads it)
+``FIRST#KEY#<key>`` /       ``FIRST``   first publication of a key / a slug; kept after
+``FIRST#SLUG#<slug>``                   delete so a post is only ever announced once
+``SITE``                    ``SUMMARY`` months and tags (per year) with their counts
+``LIST#<listing id>``       ``LIST``    one materialised listing (see below)
+==========================  ==========  ===============================================
+
+Listings are the unit of constant cost. Each is bounded by time, never by site size:
+``MONTH#<yyyy-mm>`` (a month's posts: its archive page, sitemap and search shard),
+``TAGYEAR#<tag>#<yyyy>`` (a tag's posts in one year: a stable tag page) and
+``TAGNEW#<tag>`` (a tag's newest posts: the tag's front page). A new post changes the
+listings of its month and tags and nothing else, and all of them are read with one
+BatchGetItem and written with one TransactWriteItems, whatever the size of the site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+
+from pressline.models import Contract, RenderedPost
+from pressline.posts.slug import tag_slug
+
+CatalogStatus = Literal["published", "scheduled", "draft"]
+
+RECENT_SIZE = 20  # feeds carry the newest 20 posts with full content
+HOME_SIZE = 10  # the home page shows the newest 10 with summaries
+TAG_FRONT_SIZE = 20  # a tag's front page shows its newest 20
+
+
+def utc_iso(moment: datetime) -> str:
+    """A fixed-width UTC timestamp: sorts as text in the same order as in time."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def order_key(date: datetime, slug: str) -> str:
+    """Position of a post in the site's chronology (gsi1sk): date, then slug for ties."""
+    return f"{utc_iso(date)}#{slug}"
+
+
+def month_of(date: datetime, timezone: str) -> str:
+    """The archive month a post belongs to, in the site's time zone: ``yyyy-mm``."""
+    return date.astimezone(ZoneInfo(timezone)).strftime("%Y-%m")
+
+
+def rendered_object_key(source_key: str, version: str) -> str:
+    """``posts.paths.rendered_key`` from a stored version token (the catalog keeps the token)."""
+    return f"rendered/{source_key}/{version}.json"
+
+
+def month_listing(month: str) -> str:
+    return f"MONTH#{month}"
+
+
+def tag_year_listing(tag: str, year: str) -> str:
+    return f"TAGYEAR#{tag}#{year}"
+
+
+def tag_front_listing(tag: str) -> str:
+    return f"TAGNEW#{tag}"
+
+
+class Entry(Contract):
+    """A post as listings show it (everything a listing page, sitemap or feed line needs)."""
+
+    slug: str
+    title: str
+    date: datetime
+    updated: datetime | None = None
+    summary: str = ""
+    tags: tuple[str, ...] = ()
+    # Where its rendered version is, so a neighbour's page can be re-rendered from a listing.
+    source_key: str = ""
+    version: str = ""
+
+    @property
+    def order(self) -> str:
+        return order_key(self.date, self.slug)
+
+    @property
+    def modified(self) -> datetime:
+        return self.updated or self.date
+
+
+class Listing(Contract):
+    """Entries newest first, at most one per slug."""
+
+    entries: tuple[Entry, ...] = ()
+
+    def replace(self, remove: Iterable[str] = (), add: Entry | None = None, limit: int | None = None) -> Listing:
+        """Remove the given slugs, add an entry: set semantics, so applying twice is applying once."""
+        drop = set(remove)
+        if add is not None:
+            drop.add(add.slug)
+        kept = [entry for entry in self.entries if entry.slug not in drop]
+        if add is not None:
+            kept.append(add)
+        kept.sort(key=lambda entry: entry.order, reverse=True)
+        return Listing(entries=tuple(kept[:limit] if limit else kept))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+class TagSummary(Contract):
+    name: str  # as the author wrote it first (the slug is the key)
+    years: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(self.years.values())
+
+
+class Summary(Contract):
+    """The site's shape: which months and tags exist, with counts. Small (grows by 12 a year
+    and by the number of tags) and read with the listings in the same call."""
+
+    months: dict[str, int] = Field(default_factory=dict)
+    tags: dict[str, TagSummary] = Field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.months.values())
+
+
+class CatalogPost(Contract):
+    """One source object's current state in the catalog."""
+
+    source_key: str
+    version: str  # posts.paths.version_token of the applied version
+    version_id: str | None = None
+    etag: str | None = None
+    sequencer: str | None = None
+    status: CatalogStatus
+    slug: str
+    title: str
+    date: datetime
+    updated: datetime | None = None
+    tags: tuple[str, ...] = ()
+    summary: str = ""
+    applied_at: datetime
+
+    @property
+    def order(self) -> str:
+        return order_key(self.date, self.slug)
+
+    @property
+    def public(self) -> bool:
+        return self.status == "published"
+
+    @property
+    def tag_slugs(self) -> tuple[str, ...]:
+        return unique_tag_slugs(self.tags)
+
+    def entry(self) -> Entry:
+        return Entry(
+            slug=self.slug,
+            title=self.title,
+            date=self.date,
+            updated=self.updated,
+            summary=self.summary,
+            tags=self.tags,
+            source_key=self.source_key,
+            version=self.version,
+        )
+
+
+def unique_tag_slugs(tags: Iterable[str]) -> tuple[str, ...]:
+    """Tag slugs in the author's order, without repeats ("Python" and "python" are one tag)."""
+    seen: dict[str, None] = {}
+    for tag in tags:
+        slug = tag_slug(tag)
+        if slug:
+            seen.setdefault(slug, None)
+    return tuple(seen)
+
+
+class RecentPost(Contract):
+    """One of the newest published posts, with its content (feeds carry full content)."""
+
+    post: CatalogPost
+    rendered: RenderedPost
+
+
+class Recent(Contract):
+    """The newest RECENT_SIZE published posts, newest first: one object that the home page,
+    the three feeds and the newest posts' neighbour links are made from (one read)."""
+
+    posts: tuple[RecentPost, ...] = ()
+
+    def replace(self, source_key: str, add: RecentPost | None) -> Recent:
+        kept = [item for item in self.posts if item.post.source_key != source_key]
+        if add is not None:
+            kept.append(add)
+        kept.sort(key=lambda item: item.post.order, reverse=True)
+        return Recent(posts=tuple(kept))
+
+    def trimmed(self) -> Recent:
+        return Recent(posts=self.posts[:RECENT_SIZE])
+
+
+class Snapshot(Contract):
+    """What one BatchGetItem returns for one change."""
+
+    post: CatalogPost | None = None
+    slug_owners: dict[str, str] = Field(default_factory=dict)  # slug -> source key
+    first_published: dict[str, datetime] = Field(default_factory=dict)  # marker id -> when
+    summary: Summary = Summary()
+    listings: dict[str, Listing] = Field(default_factory=dict)  # absent id = empty listing
+
+
+class Commit(Contract):
+    """Everything one change writes to the catalog, applied atomically where the store allows.
+
+    ``expected_version`` guards the post item (None: it must not exist): Index is serialised
+    by its FIFO queue, so a failed guard means someone else wrote, and the change is retried.
+    """
+
+    source_key: str
+    expected_version: str | None
+    post: CatalogPost | None  # None removes the post item
+    claim_slugs: tuple[str, ...] = ()
+    release_slugs: tuple[str, ...] = ()
+    first_published: dict[str, datetime] = Field(default_factory=dict)
+    listings: dict[str, Listing | None] = Field(default_factory=dict)  # None: delete
+    summary: Summary | None = None
+
+
+def key_marker(source_key: str) -> str:
+    return f"KEY#{source_key}"
+
+
+def slug_marker(slug: str) -> str:
+    return f"SLUG#{slug}"
+
+
+class CatalogConflictError(Exception):
+    """The post item changed between read and commit: the change is retried from the start."""
+
+
+class Catalog(Protocol):
+    """The catalog port. DynamoCatalog is the real one; MemoryCatalog the fake for tests."""
+
+    def snapshot(
+        self, source_key: str, slugs: Iterable[str], markers: Iterable[str], listings: Iterable[str]
+    ) -> Snapshot:
+        """One read of the post item, slug owners, first-publication markers, summary and listings."""
+        ...
+
+    def listings(self, ids: Iterable[str]) -> dict[str, Listing]:
+        """More listings (an edit that moved the post; a tag front page to refill)."""
+        ...
+
+    def published(
+        self, *, older_than: str | None = None, newer_than: str | None = None, limit: int = 20
+    ) -> list[CatalogPost]:
+        """Published posts next to a position: older ones newest first, newer ones oldest first."""
+        ...
+
+    def due(self, now: datetime) -> list[CatalogPost]:
+        """Scheduled posts whose date has come (oldest first)."""
+        ...
+
+    def commit(self, commit: Commit) -> None: ...
+
+    def all_published(self) -> Iterator[CatalogPost]:
+        """Every published post, newest first (``pressline rebuild``)."""
+        ...
+
+    def replace_derived(self, summary: Summary, listings: dict[str, Listing]) -> None:
+        """Replace the summary and every listing (``pressline rebuild``)."""
+        ...

@@ -1,0 +1,140 @@
+"""Atom (RFC 4287), RSS 2.0 and JSON Feed 1.1 of the newest posts, with full content.
+
+Pure functions of the newest-posts state: the same posts give byte-identical feeds, so a
+feed reader's conditional GET sees no change when nothing changed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from xml.sax.saxutils import escape, quoteattr
+
+from pressline.indexing.catalog import RecentPost
+from pressline.indexing.layout import ATOM, JSON_FEED, RSS, absolute_post_url, tagline
+from pressline.site.pages import Site
+
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+GENERATOR = "Pressline"
+# Characters XML 1.0 forbids even escaped; a stray one would make the whole feed invalid.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _text(value: str) -> str:
+    return escape(_NOT_XML.sub("", value))
+
+
+def _attr(value: str) -> str:
+    return quoteattr(_NOT_XML.sub("", value))
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rfc822(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def feed_updated(posts: Sequence[RecentPost], fallback: datetime) -> datetime:
+    """The newest change among the posts (``fallback`` for an empty site)."""
+    return max((item.post.updated or item.post.date for item in posts), default=fallback)
+
+
+def atom(posts: Sequence[RecentPost], site: Site, fallback: datetime) -> str:
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<feed xmlns="http://www.w3.org/2005/Atom">',
+        f"  <id>{_text(site.absolute('/'))}</id>",
+        f'  <title type="text">{_text(site.title)}</title>',
+        f'  <subtitle type="text">{_text(tagline(site))}</subtitle>',
+        f"  <updated>{rfc3339(feed_updated(posts, fallback))}</updated>",
+        f"  <author><name>{_text(site.title)}</name></author>",
+        f'  <link rel="self" type="application/atom+xml" href={_attr(site.absolute("/" + ATOM))}/>',
+        f'  <link rel="alternate" type="text/html" href={_attr(site.absolute("/"))}/>',
+        f"  <generator>{GENERATOR}</generator>",
+    ]
+    for item in posts:
+        post, meta = item.post, item.rendered.meta
+        url = absolute_post_url(site, post.slug)
+        lines += [
+            "  <entry>",
+            f"    <id>{_text(url)}</id>",
+            f'    <title type="text">{_text(post.title)}</title>',
+            f'    <link rel="alternate" type="text/html" href={_attr(url)}/>',
+            f"    <published>{rfc3339(post.date)}</published>",
+            f"    <updated>{rfc3339(post.updated or post.date)}</updated>",
+        ]
+        if meta.author:
+            lines.append(f"    <author><name>{_text(meta.author)}</name></author>")
+        lines += [f"    <category term={_attr(tag)}/>" for tag in post.tags]
+        if post.summary:
+            lines.append(f'    <summary type="text">{_text(post.summary)}</summary>')
+        lines += [f'    <content type="html">{_text(item.rendered.body_html)}</content>', "  </entry>"]
+    lines.append("</feed>")
+    return "\n".join(lines) + "\n"
+
+
+def rss(posts: Sequence[RecentPost], site: Site, fallback: datetime) -> str:
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"'
+        ' xmlns:content="http://purl.org/rss/1.0/modules/content/">',
+        "<channel>",
+        f"  <title>{_text(site.title)}</title>",
+        f"  <link>{_text(site.absolute('/'))}</link>",
+        f"  <description>{_text(tagline(site))}</description>",
+        f'  <atom:link href={_attr(site.absolute("/" + RSS))} rel="self" type="application/rss+xml"/>',
+        f"  <lastBuildDate>{rfc822(feed_updated(posts, fallback))}</lastBuildDate>",
+        f"  <generator>{GENERATOR}</generator>",
+    ]
+    for item in posts:
+        post = item.post
+        url = absolute_post_url(site, post.slug)
+        lines += [
+            "  <item>",
+            f"    <title>{_text(post.title)}</title>",
+            f"    <link>{_text(url)}</link>",
+            f'    <guid isPermaLink="true">{_text(url)}</guid>',
+            f"    <pubDate>{rfc822(post.date)}</pubDate>",
+            f"    <description>{_text(post.summary or post.title)}</description>",
+        ]
+        lines += [f"    <category>{_text(tag)}</category>" for tag in post.tags]
+        lines += [f"    <content:encoded>{_text(item.rendered.body_html)}</content:encoded>", "  </item>"]
+    lines += ["</channel>", "</rss>"]
+    return "\n".join(lines) + "\n"
+
+
+def json_feed(posts: Sequence[RecentPost], site: Site) -> str:
+    items = []
+    for item in posts:
+        post, meta = item.post, item.rendered.meta
+        url = absolute_post_url(site, post.slug)
+        entry: dict[str, object] = {
+            "id": url,
+            "url": url,
+            "title": post.title,
+            "content_html": item.rendered.body_html,
+            "summary": post.summary,
+            "date_published": rfc3339(post.date),
+            "date_modified": rfc3339(post.updated or post.date),
+            "tags": list(post.tags),
+        }
+        if meta.author:
+            entry["authors"] = [{"name": meta.author}]
+        if meta.image:
+            entry["image"] = meta.image if "://" in meta.image else site.absolute("/" + meta.image.lstrip("/"))
+        items.append(entry)
+    feed = {
+        "version": JSON_FEED_VERSION,
+        "title": site.title,
+        "home_page_url": site.absolute("/"),
+        "feed_url": site.absolute("/" + JSON_FEED),
+        "description": tagline(site),
+        "authors": [{"name": site.title}],
+        "items": items,
+    }
+    return json.dumps(feed, ensure_ascii=False, indent=1) + "\n"

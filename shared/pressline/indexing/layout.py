@@ -1,0 +1,63 @@
+"""Where Index writes: the site bucket keys and public paths of every generated file.
+
+Post pages and tag paths come from ``pressline.posts.paths`` so every stage agrees.
+"""
+
+from __future__ import annotations
+
+from pressline.posts.paths import post_url
+from pressline.site.pages import Site
+
+HOME = "index.html"
+ARCHIVE_INDEX = "archive/index.html"
+TAGS_INDEX = "tags/index.html"
+ATOM = "feed.xml"
+RSS = "rss.xml"
+JSON_FEED = "feed.json"
+SITEMAP_INDEX = "sitemap.xml"
+PAGES_SITEMAP = "sitemaps/pages.xml"
+ROBOTS = "robots.txt"
+NOT_FOUND = "404.html"
+SEARCH_PAGE = "search/index.html"
+SEARCH_SCRIPT = "search/search.js"
+SEARCH_MANIFEST = "search/manifest.json"
+RECENT_STATE = "state/index/recent.json"  # in the SOURCE bucket: private working state
+
+# Listings and feeds change with every post: let CDNs and browsers revalidate soon.
+LISTING_CACHE = "public, max-age=60, stale-while-revalidate=300"
+STATIC_CACHE = "public, max-age=3600"
+
+
+def directory_key(path: str) -> str:
+    """``/a/b/`` -> ``a/b/index.html``."""
+    return path.lstrip("/") + "index.html"
+
+
+def month_path(month: str) -> str:
+    year, number = month.split("-")
+    return f"/archive/{year}/{number}/"
+
+
+def tag_front_path(tag: str) -> str:
+    return f"/tags/{tag}/"
+
+
+def tag_year_path(tag: str, year: str) -> str:
+    return f"/tags/{tag}/{year}/"
+
+
+def month_sitemap_key(month: str) -> str:
+    return f"sitemaps/{month}.xml"
+
+
+def search_shard_key(month: str) -> str:
+    return f"search/shards/{month}.json"
+
+
+def tagline(site: Site) -> str:
+    """The feeds' description (the site has no separate description parameter)."""
+    return f"The latest posts from {site.title}"
+
+
+def absolute_post_url(site: Site, slug: str) -> str:
+    return post_url(slug, site.url)

@@ -1,0 +1,89 @@
+"""An in-memory Catalog with the same contract as DynamoCatalog, for unit tests and
+for tools that work on a catalog without AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from pressline.indexing.catalog import (
+    CatalogConflictError,
+    CatalogPost,
+    Commit,
+    Listing,
+    Snapshot,
+    Summary,
+    utc_iso,
+)
+
+
+class MemoryCatalog:
+    def __init__(self) -> None:
+        self.posts: dict[str, CatalogPost] = {}
+        self.slugs: dict[str, str] = {}
+        self.markers: dict[str, datetime] = {}
+        self.summary = Summary()
+        self.lists: dict[str, Listing] = {}
+        self.commits = 0
+        self.fail_next_commit = False  # tests: a crash just before the catalog is written
+
+    def snapshot(
+        self, source_key: str, slugs: Iterable[str], markers: Iterable[str], listings: Iterable[str]
+    ) -> Snapshot:
+        return Snapshot(
+            post=self.posts.get(source_key),
+            slug_owners={slug: self.slugs[slug] for slug in slugs if slug in self.slugs},
+            first_published={marker: self.markers[marker] for marker in markers if marker in self.markers},
+            summary=self.summary,
+            listings=self.listings(listings),
+        )
+
+    def listings(self, ids: Iterable[str]) -> dict[str, Listing]:
+        return {listing_id: self.lists[listing_id] for listing_id in ids if listing_id in self.lists}
+
+    def published(
+        self, *, older_than: str | None = None, newer_than: str | None = None, limit: int = 20
+    ) -> list[CatalogPost]:
+        public = sorted((post for post in self.posts.values() if post.public), key=lambda post: post.order)
+        if newer_than is not None:
+            return [post for post in public if post.order > newer_than][:limit]
+        older = [post for post in reversed(public) if older_than is None or post.order < older_than]
+        return older[:limit]
+
+    def due(self, now: datetime) -> list[CatalogPost]:
+        bound = utc_iso(now) + "~"  # every order key at or before now sorts below this
+        scheduled = (post for post in self.posts.values() if post.status == "scheduled" and post.order <= bound)
+        return sorted(scheduled, key=lambda post: post.order)
+
+    def commit(self, commit: Commit) -> None:
+        if self.fail_next_commit:
+            self.fail_next_commit = False
+            raise RuntimeError("injected failure before the catalog commit")
+        current = self.posts.get(commit.source_key)
+        if (current.version if current else None) != commit.expected_version:
+            raise CatalogConflictError(commit.source_key)
+        self.commits += 1
+        if commit.post is None:
+            self.posts.pop(commit.source_key, None)
+        else:
+            self.posts[commit.source_key] = commit.post
+        for slug in commit.release_slugs:
+            self.slugs.pop(slug, None)
+        for slug in commit.claim_slugs:
+            self.slugs[slug] = commit.source_key
+        for marker, moment in commit.first_published.items():
+            self.markers.setdefault(marker, moment)
+        for listing_id, listing in commit.listings.items():
+            if listing is None or not listing.entries:
+                self.lists.pop(listing_id, None)
+            else:
+                self.lists[listing_id] = listing
+        if commit.summary is not None:
+            self.summary = commit.summary
+
+    def all_published(self) -> Iterator[CatalogPost]:
+        yield from self.published(limit=len(self.posts) + 1)
+
+    def replace_derived(self, summary: Summary, listings: dict[str, Listing]) -> None:
+        self.summary = summary
+        self.lists = {listing_id: listing for listing_id, listing in listings.items() if listing.entries}

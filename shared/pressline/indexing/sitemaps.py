@@ -1,0 +1,66 @@
+"""Sitemaps (sitemaps.org 0.9) sharded by month, a sitemap index, and robots.txt.
+
+``sitemap.xml`` is always a sitemap index: one child per archive month plus one for the
+listing pages. A new post rewrites only its month's child; the index changes only when a
+month appears or disappears. A month stays far below the protocol's 50,000 URLs per file,
+and the index below its 50,000 children (over 4,000 years of months).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from xml.sax.saxutils import escape
+
+from pressline.indexing.catalog import Entry
+from pressline.indexing.feeds import rfc3339
+from pressline.indexing.layout import (
+    PAGES_SITEMAP,
+    SITEMAP_INDEX,
+    absolute_post_url,
+    month_path,
+    month_sitemap_key,
+    tag_front_path,
+    tag_year_path,
+)
+from pressline.site.pages import Site
+
+NAMESPACE = "http://www.sitemaps.org/schemas/sitemap/0.9"
+MAX_URLS = 50_000
+
+
+def _urlset(urls: Iterable[tuple[str, str | None]]) -> str:
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<urlset xmlns="{NAMESPACE}">']
+    for count, (loc, lastmod) in enumerate(urls, start=1):
+        if count > MAX_URLS:
+            raise ValueError(f"a sitemap holds at most {MAX_URLS} URLs")
+        modified = f"<lastmod>{lastmod}</lastmod>" if lastmod else ""
+        lines.append(f"  <url><loc>{escape(loc)}</loc>{modified}</url>")
+    lines.append("</urlset>")
+    return "\n".join(lines) + "\n"
+
+
+def month_sitemap(entries: Sequence[Entry], site: Site) -> str:
+    """Every published post of one month, with its last modification."""
+    return _urlset((absolute_post_url(site, entry.slug), rfc3339(entry.modified)) for entry in entries)
+
+
+def pages_sitemap(months: Iterable[str], tags: Mapping[str, Iterable[str]], site: Site) -> str:
+    """The listing pages: home, archives, tag pages (``tags``: tag slug -> years)."""
+    paths = ["/", "/archive/", "/tags/", "/search/"]
+    paths += [month_path(month) for month in sorted(months, reverse=True)]
+    for tag, years in sorted(tags.items()):
+        paths.append(tag_front_path(tag))
+        paths += [tag_year_path(tag, year) for year in sorted(years, reverse=True)]
+    return _urlset((site.absolute(path), None) for path in paths)
+
+
+def sitemap_index(months: Iterable[str], site: Site) -> str:
+    children = [PAGES_SITEMAP] + [month_sitemap_key(month) for month in sorted(months, reverse=True)]
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<sitemapindex xmlns="{NAMESPACE}">']
+    lines += [f"  <sitemap><loc>{escape(site.absolute('/' + child))}</loc></sitemap>" for child in children]
+    lines.append("</sitemapindex>")
+    return "\n".join(lines) + "\n"
+
+
+def robots(site: Site) -> str:
+    return f"User-agent: *\nAllow: /\n\nSitemap: {site.absolute('/' + SITEMAP_INDEX)}\n"

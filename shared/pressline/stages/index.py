@@ -1,0 +1,425 @@
+"""Index stage: apply one IndexUpdate to the catalog and to every generated file.
+
+The FIFO queue hands updates over one at a time (one message group), and S3 is asked
+what is current before anything is applied, so a duplicate or stale message changes
+nothing. Everything public is written *before* the catalog commit, which is last and
+guarded by the version it read: a crash anywhere is retried from the start and writes
+the same files again (every write is a pure function of catalog state and the update);
+once the commit is done, a retry is recognised as a duplicate.
+
+Cost per change is bounded by the listings the post is in (its month, its tags), never
+by the size of the site: see ``pressline.indexing.catalog`` for the layout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pressline.adapters.queue import Queue
+from pressline.adapters.store import ObjectStore
+from pressline.errors import RetryableError
+from pressline.indexing import feeds, search, sitemaps, views
+from pressline.indexing import layout as paths
+from pressline.indexing.catalog import (
+    RECENT_SIZE,
+    Catalog,
+    CatalogConflictError,
+    CatalogPost,
+    Commit,
+    Entry,
+    Listing,
+    Recent,
+    RecentPost,
+    Snapshot,
+    Summary,
+    key_marker,
+    month_listing,
+    month_of,
+    rendered_object_key,
+    slug_marker,
+    tag_front_listing,
+    tag_year_listing,
+)
+from pressline.indexing.plan import (
+    Fetch,
+    ListingChange,
+    Remove,
+    Skip,
+    build_chain,
+    change_listings,
+    check_source,
+    finish_recent,
+    front_refill_ids,
+    is_duplicate,
+    links,
+    listing_ids,
+    months_for_neighbours,
+    neighbours_to_rerender,
+    recent_gap,
+    recent_signature,
+    recent_without,
+    refill_front,
+    target_post,
+)
+from pressline.models import IndexUpdate, PostMeta, PostPublished, PostStatus, Problem, RenderedPost, SourceRef
+from pressline.posts.paths import post_page_key, post_path, rendered_key, version_token
+from pressline.posts.report import build_report, write_report
+from pressline.site.pages import Site, render_post_page
+
+logger = logging.getLogger("pressline.index")
+
+HTML = "text/html; charset=utf-8"
+
+
+@dataclass
+class IndexDeps:
+    source: ObjectStore  # the source bucket: posts, rendered posts, reports, index state
+    site_store: ObjectStore  # the site bucket
+    catalog: Catalog
+    notify: Queue
+    site: Site
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+@dataclass
+class Outcome:
+    """What one update did (for logs, metrics and tests)."""
+
+    key: str
+    applied: bool
+    reason: str = ""
+    status: PostStatus | None = None
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    announced: bool = False
+
+
+# --------------------------------------------------------------------------- entry point
+def apply_update(update: IndexUpdate, deps: IndexDeps) -> Outcome:
+    source = update.source
+    now = deps.clock()
+    head = deps.source.head(source.key)
+    if head is None:
+        snapshot = deps.catalog.snapshot(source.key, (), (), ())
+        decision = check_source(update, None, exists=False, current=snapshot.post)
+        if isinstance(decision, Skip) or snapshot.post is None:
+            return Outcome(source.key, applied=False, reason=getattr(decision, "reason", ""))
+        return _apply(snapshot.post, None, None, snapshot, deps, now, source)
+    head_version = version_token(
+        SourceRef(bucket=source.bucket, key=source.key, version_id=head.version_id, etag=head.etag)
+    )
+    early = check_source(update, head_version, exists=True, current=None)
+    if isinstance(early, Skip):
+        return Outcome(source.key, applied=False, reason=early.reason)
+    stored = deps.source.get(rendered_key(source))
+    if stored is None:
+        # Render writes the rendered post before it sends the update: this is not normal.
+        raise RetryableError(f"{source.key}: rendered version {head_version} is missing")
+    rendered = RenderedPost.model_validate_json(stored.body)
+    target = target_post(rendered, source, now)
+    snapshot = deps.catalog.snapshot(
+        source.key,
+        slugs=[target.slug],
+        markers=[key_marker(source.key), slug_marker(target.slug)],
+        listings=listing_ids(target, deps.site.timezone),
+    )
+    decision = check_source(update, head_version, exists=True, current=snapshot.post)
+    if isinstance(decision, Skip | Remove):
+        return Outcome(source.key, applied=False, reason=getattr(decision, "reason", ""))
+    assert isinstance(decision, Fetch)
+    if is_duplicate(snapshot.post, target):
+        return Outcome(source.key, applied=False, reason=f"duplicate: version {target.version} already applied")
+    owner = snapshot.slug_owners.get(target.slug)
+    if owner is not None and owner != source.key:
+        return _reject_slug(source, target, owner, rendered, deps, now)
+    return _apply(snapshot.post, target, rendered, snapshot, deps, now, source)
+
+
+# --------------------------------------------------------------------------- applying
+def _apply(
+    old: CatalogPost | None,
+    new: CatalogPost | None,
+    rendered: RenderedPost | None,
+    snapshot: Snapshot,
+    deps: IndexDeps,
+    now: datetime,
+    source: SourceRef,
+) -> Outcome:
+    site, tz = deps.site, deps.site.timezone
+    key = source.key
+    outcome = Outcome(key, applied=True, status=new.status if new else "unpublished")
+    writer = _Writer(deps.site_store, outcome)
+
+    listings = dict(snapshot.listings)
+    missing = [listing_id for listing_id in listing_ids(old, tz) if listing_id not in listings]
+    if missing:  # an edit that moved the post to another month or tags
+        listings.update(deps.catalog.listings(missing))
+    change = change_listings(old, new, listings, snapshot.summary, tz)
+    _refill_fronts(change, listings, deps.catalog)
+    known = {**listings, **change.listings}
+
+    # Post pages: the post itself, and neighbours whose previous/next links change.
+    positions = [(month_of(post.date, tz), post.order) for post in (old, new) if post is not None and post.public]
+    all_months = {**snapshot.summary.months, **change.summary.months}
+    extra = months_for_neighbours(positions, all_months, known)
+    if extra:
+        known.update(deps.catalog.listings([month_listing(month) for month in extra]))
+    fragment = [
+        entry for listing_id, item in known.items() if listing_id.startswith("MONTH#") for entry in item.entries
+    ]
+    recent, recent_stored = _load_recent(deps, snapshot.summary.total)
+    contents = {item.post.source_key: item.rendered for item in recent.posts}
+    if new is not None and new.public and rendered is not None:
+        previous, following = links(build_chain(fragment, key, new), key)
+        writer.put(post_page_key(new.slug), render_post_page(rendered, site, _meta(previous), _meta(following)))
+    if old is not None and old.public and (new is None or not new.public or new.slug != old.slug):
+        writer.delete(post_page_key(old.slug))
+    for neighbour in neighbours_to_rerender(fragment, old, new):
+        entry = neighbour.entry
+        content = contents.get(entry.source_key) or _rendered(deps.source, entry)
+        if content is None:
+            logger.warning("No rendered post for neighbour %s; its links stay as they were", entry.slug)
+            continue
+        page_html = render_post_page(content, site, _meta(neighbour.previous), _meta(neighbour.next))
+        writer.put(post_page_key(entry.slug), page_html)
+
+    # Listings: month archives, sitemaps and search shards; tag pages.
+    for month in sorted(change.months):
+        entries = change.listings[month_listing(month)].entries
+        _write_month(month, entries, old, new, rendered, deps, writer)
+    for tag, year in sorted(change.tag_years):
+        listing = change.listings[tag_year_listing(tag, year)]
+        page = paths.directory_key(paths.tag_year_path(tag, year))
+        if listing.entries:
+            writer.put(page, views.tag_page(tag, change.summary, listing.entries, site, year=year))
+        else:
+            writer.delete(page)
+    for tag in sorted(change.tags):
+        page = paths.directory_key(paths.tag_front_path(tag))
+        if tag in change.summary.tags:
+            entries = change.listings[tag_front_listing(tag)].entries
+            writer.put(page, views.tag_page(tag, change.summary, entries, site))
+        else:
+            writer.delete(page)
+    if change.structure_changed:
+        write_structure(change.summary, site, writer)
+
+    # Newest posts: home page and feeds, from the newest-posts state.
+    others = recent_without(recent, key)
+    published_others = change.summary.total - (1 if new is not None and new.public else 0)
+    fill = _fill_recent(others, recent_gap(others, published_others), key, deps)
+    added = RecentPost(post=new, rendered=rendered) if new is not None and new.public and rendered else None
+    updated_recent = finish_recent(others, fill, added)
+    if recent_signature(updated_recent) != recent_signature(recent) or not recent_stored:
+        write_newest(updated_recent, site, writer, now)
+        deps.source.put(paths.RECENT_STATE, updated_recent.model_dump_json().encode(), "application/json")
+
+    # Announce a first publication before the commit: if the commit fails, the retry
+    # announces again, and Notify/Deliver's ledger keeps subscribers to one email.
+    markers: dict[str, datetime] = {}
+    if new is not None and new.public:
+        wanted = [key_marker(key), slug_marker(new.slug)]
+        if not any(marker in snapshot.first_published for marker in wanted):
+            deps.notify.send(_announcement(new, site, now))
+            outcome.announced = True
+        markers = {marker: now for marker in wanted if marker not in snapshot.first_published}
+
+    _report(source, new, rendered, deps, now)
+    commit = Commit(
+        source_key=key,
+        expected_version=old.version if old else None,
+        post=new,
+        claim_slugs=(new.slug,) if new is not None and (old is None or old.slug != new.slug) else (),
+        release_slugs=(old.slug,) if old is not None and (new is None or new.slug != old.slug) else (),
+        first_published=markers,
+        listings={
+            listing_id: (listing if listing.entries else None) for listing_id, listing in change.listings.items()
+        },
+        summary=change.summary if change.listings else None,
+    )
+    try:
+        deps.catalog.commit(commit)
+    except CatalogConflictError as error:
+        raise RetryableError(f"{key}: the catalog changed while this update was applied") from error
+    return outcome
+
+
+def _refill_fronts(change: ListingChange, listings: dict[str, Listing], catalog: Catalog) -> None:
+    if not change.short_fronts:
+        return
+    wanted = [listing_id for tag in change.short_fronts for listing_id in front_refill_ids(tag, change.summary)]
+    years = {**catalog.listings([i for i in wanted if i not in listings and i not in change.listings]), **listings}
+    years.update(change.listings)
+    for tag in change.short_fronts:
+        change.listings[tag_front_listing(tag)] = refill_front(tag, change.summary, years)
+
+
+def _write_month(
+    month: str,
+    entries: tuple[Entry, ...],
+    old: CatalogPost | None,
+    new: CatalogPost | None,
+    rendered: RenderedPost | None,
+    deps: IndexDeps,
+    writer: _Writer,
+) -> None:
+    site, tz = deps.site, deps.site.timezone
+    page = paths.directory_key(paths.month_path(month))
+    shard_key = paths.search_shard_key(month)
+    if not entries:
+        for gone in (page, paths.month_sitemap_key(month), shard_key):
+            writer.delete(gone)
+        return
+    writer.put(page, views.month_page(month, entries, site))
+    writer.put(paths.month_sitemap_key(month), sitemaps.month_sitemap(entries, site), "application/xml")
+    shard = deps.site_store.get(shard_key)
+    docs = search.load_shard(shard.body if shard else None)
+    remove = [post_path(old.slug)] if old is not None and old.public and month_of(old.date, tz) == month else []
+    add = None
+    if new is not None and new.public and rendered is not None and month_of(new.date, tz) == month:
+        add = search.document(new, rendered.body_html)
+    writer.put(shard_key, search.dump_shard(month, search.update_shard(docs, remove, add)), "application/json")
+
+
+def write_structure(summary: Summary, site: Site, writer: _Writer) -> None:
+    """The files that depend only on which months and tags exist (and the static chrome)."""
+    writer.put(paths.ARCHIVE_INDEX, views.archive_index_page(summary, site))
+    writer.put(paths.TAGS_INDEX, views.tags_page(summary, site))
+    writer.put(paths.SITEMAP_INDEX, sitemaps.sitemap_index(summary.months, site), "application/xml")
+    tag_years = {tag: list(info.years) for tag, info in summary.tags.items()}
+    writer.put(paths.PAGES_SITEMAP, sitemaps.pages_sitemap(summary.months, tag_years, site), "application/xml")
+    writer.put(paths.SEARCH_MANIFEST, search.manifest(summary.months), "application/json")
+    write_chrome(site, writer)
+
+
+def write_chrome(site: Site, writer: _Writer) -> None:
+    from importlib.resources import files
+
+    writer.put(paths.ROBOTS, sitemaps.robots(site), "text/plain; charset=utf-8", paths.STATIC_CACHE)
+    writer.put(paths.NOT_FOUND, views.not_found_page(site), HTML, paths.STATIC_CACHE)
+    writer.put(paths.SEARCH_PAGE, views.search_page(site), HTML, paths.STATIC_CACHE)
+    script = files("pressline.site").joinpath("static/search.js").read_text(encoding="utf-8")
+    writer.put(paths.SEARCH_SCRIPT, script, "text/javascript; charset=utf-8", paths.STATIC_CACHE)
+
+
+def write_newest(recent: Recent, site: Site, writer: _Writer, now: datetime) -> None:
+    newest = [item.post.entry() for item in recent.posts]
+    writer.put(paths.HOME, views.home_page(newest, site))
+    writer.put(paths.ATOM, feeds.atom(recent.posts, site, now), "application/atom+xml; charset=utf-8")
+    writer.put(paths.RSS, feeds.rss(recent.posts, site, now), "application/rss+xml; charset=utf-8")
+    writer.put(paths.JSON_FEED, feeds.json_feed(recent.posts, site), "application/feed+json; charset=utf-8")
+
+
+# --------------------------------------------------------------------------- helpers
+class _Writer:
+    """Writes to the site bucket and records what was written."""
+
+    def __init__(self, store: ObjectStore, outcome: Outcome) -> None:
+        self.store = store
+        self.outcome = outcome
+
+    def put(self, key: str, text: str, content_type: str = HTML, cache_control: str = paths.LISTING_CACHE) -> None:
+        self.store.put(key, text.encode("utf-8"), content_type, cache_control=cache_control)
+        self.outcome.written.append(key)
+
+    def delete(self, key: str) -> None:
+        self.store.delete(key)
+        self.outcome.deleted.append(key)
+
+
+def _meta(entry: Entry | None) -> PostMeta | None:
+    if entry is None:
+        return None
+    return PostMeta(
+        slug=entry.slug,
+        title=entry.title,
+        date=entry.date,
+        updated=entry.updated,
+        tags=entry.tags,
+        summary=entry.summary,
+    )
+
+
+def _rendered(source: ObjectStore, entry: Entry | CatalogPost) -> RenderedPost | None:
+    stored = source.get(rendered_object_key(entry.source_key, entry.version))
+    return RenderedPost.model_validate_json(stored.body) if stored else None
+
+
+def _load_recent(deps: IndexDeps, total: int) -> tuple[Recent, bool]:
+    """The newest-posts state, and whether it was stored (if not, the home page and feeds
+    are written whatever the change, so the first post creates them)."""
+    stored = deps.source.get(paths.RECENT_STATE)
+    if stored is not None:
+        return Recent.model_validate_json(stored.body), True
+    if total == 0:
+        return Recent(), False
+    # Lost, or a catalog from before this state existed: read it from the catalog once.
+    logger.warning("Newest-posts state missing; reading it from the catalog")
+    return Recent(posts=tuple(_recent_items(deps.catalog.published(limit=RECENT_SIZE), deps))), False
+
+
+def _fill_recent(others: Recent, gap: int, key: str, deps: IndexDeps) -> list[RecentPost]:
+    if gap <= 0:
+        return []
+    older_than = others.posts[-1].post.order if others.posts else None
+    have = {item.post.source_key for item in others.posts} | {key}
+    candidates = [
+        post for post in deps.catalog.published(older_than=older_than, limit=gap + 1) if post.source_key not in have
+    ]
+    return _recent_items(candidates[:gap], deps)
+
+
+def _recent_items(posts: Iterable[CatalogPost], deps: IndexDeps) -> list[RecentPost]:
+    items = []
+    for post in posts:
+        content = _rendered(deps.source, post)
+        if content is None:
+            logger.warning("No rendered post for %s; left out of the feeds", post.source_key)
+            continue
+        items.append(RecentPost(post=post, rendered=content))
+    return items
+
+
+def _announcement(post: CatalogPost, site: Site, now: datetime) -> PostPublished:
+    return PostPublished(
+        slug=post.slug,
+        title=post.title,
+        summary=post.summary,
+        url=paths.absolute_post_url(site, post.slug),
+        tags=post.tags,
+        published_at=now,
+        source_key=post.source_key,
+    )
+
+
+def _report(
+    source: SourceRef, new: CatalogPost | None, rendered: RenderedPost | None, deps: IndexDeps, now: datetime
+) -> None:
+    status: PostStatus = new.status if new is not None else "unpublished"
+    report = build_report(
+        source if new is not None else SourceRef(bucket=source.bucket, key=source.key),
+        status,
+        processed_at=now,
+        slug=new.slug if new else None,
+        base_url=deps.site.url,
+        warnings=rendered.warnings if rendered else (),
+    )
+    write_report(deps.source, report)
+
+
+def _reject_slug(
+    source: SourceRef, target: CatalogPost, owner: str, rendered: RenderedPost, deps: IndexDeps, now: datetime
+) -> Outcome:
+    """Two source files claim one slug (both passed Validate at once): the first keeps it."""
+    problem = Problem(field="slug", message=f"the slug {target.slug!r} is already used by {owner}")
+    report = build_report(source, "rejected", processed_at=now, errors=[problem], warnings=rendered.warnings)
+    write_report(deps.source, report)
+    return Outcome(source.key, applied=False, reason=f"slug {target.slug} belongs to {owner}", status="rejected")
+
+
+def parse_update(body: str) -> IndexUpdate:
+    return IndexUpdate.model_validate(json.loads(body))
