@@ -1,0 +1,353 @@
+"""template.yaml is deployable: it passes `sam validate --lint` and cfn-lint, `sam build` makes
+the layer and every function, and every built handler imports with only what Lambda would have.
+
+Offline: fake credentials, no telemetry, no container (`sam build` uses the pyenv Python 3.12
+for the python3.12 runtime). The SAM CLI and cfn-lint come from the tools venv (`make tools`;
+PRESSLINE_TOOLS_BIN points there under `make test`).
+
+The import check runs each handler in a fresh Python 3.12 whose sys.path is only the standard
+library, the built function directory, the built layer's python/ directory and boto3 (which the
+Lambda runtime provides and the layer leaves out), in that order, as in Lambda.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+RUNTIME = "python3.12"
+# Built artefacts and caches stay under the (git-ignored) .aws-sam/, never in the source tree.
+WORK_DIR = ROOT / ".aws-sam"
+# Sub-packages of pressline that never run in Lambda (the moto local stack).
+DEV_ONLY_PACKAGES = ("pressline.local",)
+
+pytestmark = pytest.mark.slow
+
+
+# --------------------------------------------------------------------------- environment
+def _missing(reason: str) -> NoReturn:
+    """A missing tool fails in CI (where `make test` installs everything) and skips elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def tools_bin() -> Path:
+    configured = os.environ.get("PRESSLINE_TOOLS_BIN")
+    path = Path(configured) if configured else ROOT / ".venv-tools" / "bin"
+    if not (path / "sam").exists() or not (path / "cfn-lint").exists():
+        _missing(f"no sam/cfn-lint in {path}: run `make tools`")
+    return path
+
+
+@cache
+def python312_bin() -> Path | None:
+    """The bin directory of a CPython 3.12 (pyenv's, else one on PATH)."""
+    if shutil.which("pyenv"):
+        versions = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False)
+        for name in sorted(versions.stdout.split(), reverse=True):
+            if name.startswith("3.12."):
+                prefix = subprocess.run(["pyenv", "prefix", name], capture_output=True, text=True, check=False)
+                candidate = Path(prefix.stdout.strip()) / "bin"
+                if prefix.returncode == 0 and (candidate / "python3.12").exists():
+                    return candidate
+    found = shutil.which("python3.12")
+    if found:
+        probe = subprocess.run([found, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return Path(found).parent
+    return None
+
+
+def python312() -> Path:
+    bin_dir = python312_bin()
+    if bin_dir is None:
+        _missing("no Python 3.12 (pyenv or PATH): `sam build` needs it for the python3.12 runtime")
+    return bin_dir / "python3.12"
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    """The environment for SAM and cfn-lint: fake credentials, a region, no telemetry."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "PYTHON"))}
+    env.update(
+        SAM_CLI_TELEMETRY="0",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+    )
+    env.update(extra)
+    return env
+
+
+def run(command: list[str | Path], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, cwd=ROOT, check=False, **kwargs
+    )
+
+
+# --------------------------------------------------------------------------- the template
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    handler_module: str
+    handler_attribute: str
+    environment: dict[str, str]
+
+
+def _placeholder(name: str, value: Any) -> str:
+    """A literal environment value, or a stand-in for an intrinsic (Ref, GetAtt, Sub)."""
+    return value if isinstance(value, str) else f"placeholder-{name.lower().replace('_', '-')}"
+
+
+def template_functions() -> list[FunctionSpec]:
+    """Every AWS::Serverless::Function in template.yaml, Globals applied to Handler/Environment."""
+    sam = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+    function_globals = (sam.get("Globals") or {}).get("Function") or {}
+    global_env = (function_globals.get("Environment") or {}).get("Variables") or {}
+    specs = []
+    for logical_id, resource in sam["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties") or {}
+        handler = props.get("Handler", function_globals.get("Handler"))
+        assert isinstance(handler, str) and "." in handler, f"{logical_id}: Handler must be 'module.attribute'"
+        module, _, attribute = handler.rpartition(".")
+        variables = {**global_env, **((props.get("Environment") or {}).get("Variables") or {})}
+        environment = {name: _placeholder(name, value) for name, value in variables.items()}
+        specs.append(FunctionSpec(logical_id, module, attribute, environment))
+    return specs
+
+
+FUNCTIONS = template_functions()
+
+
+# --------------------------------------------------------------------------- lint
+def test_sam_validate_lint_passes() -> None:
+    result = run([tools_bin() / "sam", "validate", "--lint", "--template", TEMPLATE], env=offline_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+def test_cfn_lint_passes() -> None:
+    result = run([tools_bin() / "cfn-lint", TEMPLATE], env=offline_env())
+    # cfn-lint prints nothing and exits 0 only when it has no error, warning or informational finding.
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- build
+@dataclass(frozen=True)
+class Build:
+    root: Path  # the build directory: one folder per function and per layer
+    layer_python: Path
+    boto3_dir: Path
+
+
+@pytest.fixture(scope="module")
+def boto3_dir() -> Path:
+    """boto3 and its dependencies alone, for Python 3.12: what the Lambda runtime adds to sys.path.
+
+    Cached under .aws-sam/ by version (the same boto3 as the dev venv); installed into a temporary
+    folder first, so a half-finished install is never taken for a cache hit.
+    """
+    pinned = version("boto3")
+    target = WORK_DIR / "test-cache" / f"boto3-{pinned}-py312"
+    if (target / "boto3" / "__init__.py").exists():
+        return target
+    staging = target.with_name(f"{target.name}.{uuid.uuid4().hex}")
+    result = run(
+        [python312(), "-m", "pip", "install", "--quiet", "--no-compile", "--target", staging, f"boto3=={pinned}"],
+        env=offline_env(),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    try:
+        staging.rename(target)
+    except OSError:  # another run finished first: use its copy
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+@pytest.fixture(scope="module")
+def build(boto3_dir: Path) -> Iterator[Build]:
+    work = WORK_DIR / f"pytest-build-{uuid.uuid4().hex[:12]}"
+    build_dir = work / "build"
+    # python3.12 must be on PATH for lambda-builders' pip (no container).
+    env = offline_env(PATH=f"{python312().parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    result = run(
+        [tools_bin() / "sam", "build", "--template", TEMPLATE, "--build-dir", build_dir, "--base-dir", ROOT],
+        env=env,
+        timeout=900,
+    )
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Build Succeeded" in result.stdout + result.stderr
+        (layer,) = [path for path in build_dir.iterdir() if path.is_dir() and (path / "python").is_dir()]
+        yield Build(root=build_dir, layer_python=layer / "python", boto3_dir=boto3_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_build_writes_every_function_and_the_layer(build: Build) -> None:
+    built = {path.name for path in build.root.iterdir() if path.is_dir()}
+    expected = {spec.logical_id for spec in FUNCTIONS}
+    assert expected <= built, f"not built: {sorted(expected - built)}"
+    built_template = yaml_parse((build.root / "template.yaml").read_text(encoding="utf-8"))
+    for spec in FUNCTIONS:
+        code_uri = built_template["Resources"][spec.logical_id]["Properties"]["CodeUri"]
+        assert (build.root / code_uri).resolve() == (build.root / spec.logical_id).resolve()
+
+
+def _layer_requirements() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "shared" / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, pinned = line.partition("==")
+            pins[name.strip().lower().replace("-", "_")] = pinned.strip()
+    return pins
+
+
+def test_layer_holds_the_package_and_its_pinned_dependencies(build: Build) -> None:
+    installed = {}
+    for dist_info in build.layer_python.glob("*.dist-info"):
+        name, _, rest = dist_info.name.removesuffix(".dist-info").partition("-")
+        installed[name.lower().replace("-", "_")] = rest
+    for name, pinned in _layer_requirements().items():
+        assert installed.get(name) == pinned, f"layer has {name} {installed.get(name)}, requirements pin {pinned}"
+    assert not {"boto3", "botocore"} & installed.keys(), "the Lambda runtime provides boto3; the layer must not"
+    package = build.layer_python / "pressline"
+    assert (package / "__init__.py").exists(), "the pressline package is not in the layer"
+    source_templates = {p.relative_to(ROOT / "shared") for p in (ROOT / "shared/pressline/site/templates").rglob("*")}
+    built_templates = {p.relative_to(build.layer_python) for p in (package / "site/templates").rglob("*")}
+    assert source_templates <= built_templates, f"templates missing: {sorted(source_templates - built_templates)}"
+
+
+# --------------------------------------------------------------------------- imports
+# Run in the fresh interpreter: sys.path is set explicitly, the module imported, and the origin
+# of every top-level module reported back so the test can prove nothing came from elsewhere.
+_PROBE = """
+import importlib, json, sys
+paths, module, attribute, extra = json.loads(sys.argv[1])
+sys.path[:0] = paths
+handler = getattr(importlib.import_module(module), attribute) if module else None
+assert handler is None or callable(handler), f"{module}.{attribute} is not callable"
+for name in extra:
+    importlib.import_module(name)
+import sysconfig
+origins = {name: getattr(mod, "__file__", None) for name, mod in list(sys.modules.items()) if "." not in name}
+dirs = sysconfig.get_paths()
+stdlib = [dirs["stdlib"], dirs["platstdlib"]]
+site = [dirs["purelib"], dirs["platlib"]]
+print(json.dumps({"origins": origins, "stdlib": stdlib, "site": site}))
+"""
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(Path(path).resolve().is_relative_to(Path(root).resolve()) for root in roots)
+
+
+def probe(
+    build: Build, function_dir: Path | None, module: str, attribute: str, extra: list[str], env: dict[str, str]
+) -> dict[str, str | None]:
+    """Import in a fresh Python 3.12 that sees only the given deployment; return module origins."""
+    paths = [str(path) for path in (function_dir, build.layer_python, build.boto3_dir) if path is not None]
+    result = subprocess.run(
+        # -I: ignore PYTHON* variables and user site; -S: no site-packages at all.
+        [str(python312()), "-I", "-S", "-c", _PROBE, json.dumps([paths, module, attribute, extra])],
+        capture_output=True,
+        text=True,
+        cwd=build.root,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"import failed with sys.path {paths}:\n{result.stderr}"
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    origins: dict[str, str | None] = report["origins"]
+    strays = {
+        name: origin
+        for name, origin in origins.items()
+        if origin
+        and not _under(origin, paths)
+        and (not _under(origin, report["stdlib"]) or _under(origin, report["site"]))
+    }
+    assert not strays, f"modules loaded from outside the deployment: {strays}"
+    return origins
+
+
+def lambda_env(spec: FunctionSpec, function_dir: Path) -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "LAMBDA_TASK_ROOT": str(function_dir),
+        **spec.environment,
+    }
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=[spec.logical_id for spec in FUNCTIONS])
+def test_built_handler_imports_with_only_the_function_layer_and_boto3(build: Build, spec: FunctionSpec) -> None:
+    function_dir = build.root / spec.logical_id
+    handler_file = function_dir / (spec.handler_module.replace(".", "/") + ".py")
+    assert handler_file.exists(), f"{spec.logical_id}: {handler_file.relative_to(build.root)} was not built"
+    origins = probe(
+        build, function_dir, spec.handler_module, spec.handler_attribute, [], lambda_env(spec, function_dir)
+    )
+    assert Path(str(origins["pressline"])).is_relative_to(build.layer_python), "pressline did not come from the layer"
+
+
+def _runtime_modules(package_root: Path) -> tuple[list[str], list[str]]:
+    """Every pressline module that can run in Lambda, and every third-party module they import."""
+    modules: list[str] = []
+    third_party: set[str] = set()
+    for path in sorted((package_root / "pressline").rglob("*.py")):
+        relative = path.relative_to(package_root).with_suffix("")
+        name = ".".join(relative.parts).removesuffix(".__init__")
+        if name.startswith(DEV_ONLY_PACKAGES):
+            continue
+        modules.append(name)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                third_party.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                third_party.add(node.module)
+    third_party = {name for name in third_party if name.split(".")[0] not in {"pressline", *sys.stdlib_module_names}}
+    return modules, sorted(third_party)
+
+
+def test_every_runtime_module_of_the_layer_imports(build: Build) -> None:
+    """Imports inside functions (lazy, for cold starts) are imported here too."""
+    modules, third_party = _runtime_modules(build.layer_python)
+    assert "pressline.models" in modules
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    origins = probe(build, None, "", "", [*third_party, *modules], env)
+    assert Path(str(origins["pressline"])).is_relative_to(build.layer_python)
+
+
+def test_yaml_in_the_layer_has_the_libyaml_loader(build: Build) -> None:
+    """Front matter is parsed with CSafeLoader (about 8x faster): the layer's PyYAML must carry libyaml."""
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    probe(build, None, "yaml", "CSafeLoader", [], env)
