@@ -21,10 +21,10 @@ MORE_DIVIDER = re.compile(r"<!--\s*more\s*-->", re.IGNORECASE)
 _EXTENSIONS = ("table", "strikethrough", "autolink")
 
 _NOT_SUMMARY = re.compile(
-    r"<pre\b.*?</pre>|<section class=\"footnotes\".*?</section>|<sup class=\"footnote-ref\">.*?</sup>"
-    r"|<table\b.*?</table>|<figure\b.*?</figure>",
+    r"<pre\b.*?</pre>|<section class=\"footnotes\".*?</section>|<table\b.*?</table>|<figure\b.*?</figure>",
     re.DOTALL,
 )
+_FOOTNOTE_REF = re.compile(r"<sup class=\"footnote-ref\">.*?</sup>", re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"</(?:p|h[1-6]|li|blockquote|div|dd|dt)>|<br\s*/?>")
 _SPACES = re.compile(r"\s+")
@@ -54,7 +54,7 @@ def markdown_to_html(markdown: str) -> str:
 
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment, without code blocks, tables, figures and footnotes."""
-    text = _NOT_SUMMARY.sub(" ", fragment)
+    text = _NOT_SUMMARY.sub(" ", _FOOTNOTE_REF.sub("", fragment))
     text = _BLOCK_END.sub(" ", text)
     return _SPACES.sub(" ", html.unescape(_TAG.sub("", text))).strip()
 

@@ -1,0 +1,334 @@
+"""Every rejection rule, with its field, message and line; the accepted formats."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from posts_helpers import EXAMPLES, PARIS, UPLOADED, check, post
+
+from pressline.models import PostMeta
+from pressline.posts.rules import MAX_POST_BYTES, default_slug, slug_taken, status_of
+
+
+def only_error(raw: bytes, key: str = "posts/hello-world.md") -> tuple[str, str, int | None]:
+    result = check(raw, key)
+    assert result.post is None and not result.ok
+    assert len(result.errors) == 1, result.errors
+    error = result.errors[0]
+    return error.field, error.message, error.line
+
+
+def test_a_valid_post_gives_its_metadata() -> None:
+    result = check(post("title: Hello\ndate: 2022-01-07 18:48\ntags: [news, python]\nauthor: Ann\nsummary: Short."))
+    assert result.ok and result.post is not None
+    meta = result.post.meta
+    assert meta.title == "Hello"
+    assert meta.date == datetime(2022, 1, 7, 18, 48, tzinfo=PARIS)
+    assert meta.tags == ("news", "python")
+    assert meta.author == "Ann" and meta.summary == "Short."
+    assert meta.slug == "hello-world"  # from the file name
+    assert result.post.body == "Some text.\n" and result.post.body_line == 8
+    assert result.warnings == []
+
+
+# ----------------------------------------------------------------- title
+def test_missing_title_is_rejected_on_the_front_matter_line() -> None:
+    assert only_error(post("tags: [a]")) == ("title", "is missing: every post needs a title", 1)
+
+
+def test_no_front_matter_at_all_is_a_missing_title() -> None:
+    field, message, line = only_error(b"# Just Markdown\n\nNo front matter.\n")
+    assert (field, line) == ("title", 1)
+    assert "front matter between '---' lines" in message
+
+
+@pytest.mark.parametrize("value", ['""', "'   '", ""])
+def test_empty_title_is_rejected(value: str) -> None:
+    field, message, line = only_error(post(f"date: 2022-01-01\ntitle: {value}"))
+    assert (field, line) == ("title", 3)
+    assert message in ("is empty", "must be text, not empty")
+
+
+def test_title_over_200_characters_is_rejected() -> None:
+    assert only_error(post("title: " + "x" * 201)) == (
+        "title",
+        "is 201 characters long; the limit is 200",
+        2,
+    )
+    assert check(post("title: " + "x" * 200)).ok
+
+
+def test_a_number_is_not_a_title() -> None:
+    assert only_error(post("title: 2024")) == ("title", "must be text, not a number (put it in quotes)", 2)
+
+
+# ----------------------------------------------------------------- front matter
+def test_unclosed_front_matter_is_rejected() -> None:
+    assert only_error(b"---\ntitle: Hello\n\nBody without a closing line\n") == (
+        "front matter",
+        "opened with '---' but never closed by a '---' line",
+        1,
+    )
+
+
+def test_unparsable_front_matter_names_the_line() -> None:
+    field, message, line = only_error(post("title: Hello\ntags: [a, b\ndraft: false"))
+    assert field == "front matter" and line is not None and line >= 3
+    assert message.startswith("is not valid YAML")
+
+
+def test_bad_indentation_names_its_line() -> None:
+    field, message, line = only_error(post("title: Hello\nauthor: Ann\n  extra: nope"))
+    assert field == "front matter" and line == 4
+    assert "mapping values are not allowed" in message
+
+
+def test_front_matter_must_be_a_mapping() -> None:
+    assert only_error(post("- one\n- two")) == ("front matter", "must be a mapping of 'field: value' lines", 2)
+
+
+def test_python_objects_are_never_constructed() -> None:
+    field, message, line = only_error(post("title: !!python/object/apply:os.system ['echo hacked']"))
+    assert (field, line) == ("front matter", 2)
+    assert "could not determine a constructor" in message
+
+
+def test_alias_expansion_is_bounded() -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for level in "bcdefgh":
+        previous = chr(ord(level) - 1)
+        lines.append(f"{level}: &{level} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}]")
+    lines.append("title: Laughs")
+    field, message, line = only_error(post("\n".join(lines)))
+    assert field == "front matter" and line is not None
+    assert "expands to more than 10000 values" in message
+
+
+def test_self_referencing_alias_is_refused() -> None:
+    field, message, _ = only_error(post("title: Loop\nextra: &loop [*loop]"))
+    assert field == "front matter"
+    assert message == "has an alias that refers to itself"
+
+
+def test_deep_nesting_is_refused_without_crashing() -> None:
+    # Deep flow nesting crashes libyaml's composer (C recursion); the pre-scan refuses first.
+    deep = "[" * 32_000 + "]" * 32_000
+    field, message, line = only_error(post(f"title: Deep\nextra: {deep}"))
+    assert field == "front matter" and "nested deeper than" in message
+    field, message, line = only_error(post("title: Deep\nextra: " + "[" * 30 + "]" * 30))
+    assert message == "is nested deeper than 20 levels" and line == 3
+
+
+def test_front_matter_size_is_capped() -> None:
+    field, message, _ = only_error(post("title: Big\nextra: '" + "x" * 70_000 + "'"))
+    assert (field, message) == ("front matter", "is larger than 64 KiB")
+
+
+def test_invalid_yaml_timestamps_do_not_crash() -> None:
+    assert only_error(post("title: T\ndate: 2022-13-45")) == (
+        "date",
+        "'2022-13-45' is not a date; use YYYY-MM-DD, YYYY-MM-DD HH:MM or ISO 8601 (2022-01-07T18:48:00+01:00)",
+        3,
+    )
+
+
+# ----------------------------------------------------------------- file
+def test_non_utf8_bytes_are_rejected_with_their_line() -> None:
+    raw = b"---\ntitle: Caf\n---\nLine one\nCaf" + b"\xe9 cr\xe8me\n"
+    assert only_error(raw) == ("file", "is not UTF-8 (byte 0xE9 at line 5); save the file as UTF-8", 5)
+
+
+def test_binary_content_is_rejected() -> None:
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
+    assert only_error(png) == ("file", "is binary, not a Markdown text file", None)
+    assert only_error(post("title: T", "text\x00more")) == ("file", "is binary, not a Markdown text file", None)
+
+
+def test_a_file_over_1_mib_is_rejected() -> None:
+    raw = post("title: Big", "x" * MAX_POST_BYTES)
+    field, message, line = only_error(raw)
+    assert field == "file" and line is None
+    assert message == f"is {len(raw):,} bytes; the limit is 1 MiB (1,048,576)"
+
+
+@pytest.mark.parametrize("body", ["", "\n\n   \n", "<!--more-->\n", "<!-- only a comment -->\n"])
+def test_an_empty_body_is_rejected(body: str) -> None:
+    assert only_error(post("title: T\ndate: 2022-01-01", body)) == (
+        "body",
+        "is empty: write the post below the front matter",
+        5,
+    )
+
+
+def test_bom_and_crlf_are_accepted() -> None:
+    result = check(b"\xef\xbb\xbf---\r\ntitle: Windows\r\n---\r\nBody\r\n")
+    assert result.ok and result.post is not None
+    assert result.post.meta.title == "Windows" and result.post.body == "Body\n"
+
+
+# ----------------------------------------------------------------- dates
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2022-01-07", datetime(2022, 1, 7, tzinfo=PARIS)),
+        ("2022-01-07 18:48", datetime(2022, 1, 7, 18, 48, tzinfo=PARIS)),
+        ("2022-01-07 18:48:30", datetime(2022, 1, 7, 18, 48, 30, tzinfo=PARIS)),
+        ("2022-01-07T18:48:00Z", datetime(2022, 1, 7, 18, 48, tzinfo=UTC)),
+        ("'2022-01-07T18:48:00+05:30'", datetime(2022, 1, 7, 18, 48, tzinfo=timezone(timedelta(hours=5, minutes=30)))),
+    ],
+)
+def test_dates_in_every_accepted_form(text: str, expected: datetime) -> None:
+    result = check(post(f"title: T\ndate: {text}"))
+    assert result.post is not None
+    assert result.post.meta.date == expected
+    assert result.post.meta.date.utcoffset() == expected.utcoffset()
+
+
+def test_the_date_defaults_to_the_upload_time_in_the_site_zone() -> None:
+    result = check(post("title: T"))
+    assert result.post is not None
+    assert result.post.meta.date == UPLOADED and result.post.meta.date.tzinfo == PARIS
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2022-02-30", "07/01/2022", "12", "[2022]"])
+def test_a_date_that_does_not_parse_is_rejected(value: str) -> None:
+    field, message, line = only_error(post(f"title: T\ndate: {value}"))
+    assert (field, line) == ("date", 3)
+    assert "YYYY-MM-DD" in message
+
+
+def test_updated_is_parsed_like_date() -> None:
+    assert only_error(post("title: T\nupdated: soon")) == (
+        "updated",
+        "'soon' is not a date; use YYYY-MM-DD, YYYY-MM-DD HH:MM or ISO 8601 (2022-01-07T18:48:00+01:00)",
+        3,
+    )
+
+
+# ----------------------------------------------------------------- types
+def test_tags_must_be_a_list() -> None:
+    assert only_error(post("title: T\ntags: python")) == (
+        "tags",
+        "must be a list of strings, like [news, python], not text",
+        3,
+    )
+
+
+def test_each_tag_must_be_text_and_names_its_own_line() -> None:
+    assert only_error(post("title: T\ntags:\n  - news\n  - 2024\n  - python")) == (
+        "tags",
+        "item 2 must be text, not a number (put it in quotes)",
+        5,
+    )
+
+
+def test_draft_must_be_a_boolean() -> None:
+    assert only_error(post('title: T\ndraft: "yes"')) == ("draft", "must be true or false", 3)
+    result = check(post("title: T\ndraft: yes"))  # YAML's own booleans are fine
+    assert result.post is not None and result.post.meta.draft is True
+
+
+def test_several_errors_are_all_reported() -> None:
+    result = check(post("title: ''\ndraft: maybe\ntags: x"))
+    assert {(e.field, e.line) for e in result.errors} == {("title", 2), ("draft", 3), ("tags", 4)}
+
+
+def test_summary_and_author_must_be_text() -> None:
+    assert only_error(post("title: T\nauthor: [a, b]")) == ("author", "must be text, not a list", 3)
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "/relative", "ftp://x.org/a"])
+def test_canonical_url_must_be_absolute_http(url: str) -> None:
+    field, message, line = only_error(post(f"title: T\ncanonical_url: '{url}'"))
+    assert (field, line) == ("canonical_url", 3)
+    assert message == f"'{url}' must be an absolute http:// or https:// URL"
+
+
+@pytest.mark.parametrize("image", ["javascript:alert(1)", "data:image/png;base64,AAAA"])
+def test_cover_image_must_be_a_path_or_http(image: str) -> None:
+    field, message, _ = only_error(post(f"title: T\nimage: '{image}'"))
+    assert field == "image" and "must be a path beside the post or an http(s) URL" in message
+
+
+def test_tags_are_trimmed_and_deduplicated_by_page() -> None:
+    result = check(post("title: T\ntags: ['  Machine   Learning ', machine-learning, Python, python]"))
+    assert result.post is not None
+    assert result.post.meta.tags == ("Machine Learning", "Python")
+
+
+def test_a_tag_without_a_usable_address_is_rejected() -> None:
+    field, message, line = only_error(post("title: T\ntags: ['!!!']"))
+    assert (field, line) == ("tags", 3)
+    assert "no letters or digits" in message
+
+
+# ----------------------------------------------------------------- slug
+@pytest.mark.parametrize("slug", ["Hello-World", "a/b", "..", "hello world", "a--b", "-a", "é", "a" * 81])
+def test_a_slug_that_is_not_a_safe_segment_is_rejected(slug: str) -> None:
+    field, message, line = only_error(post(f"title: T\nslug: '{slug}'"))
+    assert (field, line) == ("slug", 3)
+    assert f"'{slug}' is not a safe single path segment" in message
+
+
+def test_a_bad_slug_suggests_a_good_one() -> None:
+    _, message, _ = only_error(post("title: T\nslug: Hello World"))
+    assert message.endswith("try 'hello-world'")
+
+
+def test_the_slug_defaults_to_the_file_name_then_the_title() -> None:
+    assert default_slug("posts/2024/Ça marche!.md", "Title") == "ca-marche"
+    assert default_slug("posts/日本.md", "Crème brûlée à Straße") == "creme-brulee-a-strasse"
+    result = check(post("title: 日本語"), key="posts/日本.md")
+    assert result.errors[0].field == "slug" and "add 'slug: …'" in result.errors[0].message
+
+
+def test_a_slug_published_from_another_key_is_rejected() -> None:
+    problem = slug_taken("hello", "posts/other.md", "posts/hello.md", line=4)
+    assert problem is not None
+    assert (problem.field, problem.message, problem.line) == (
+        "slug",
+        "'hello' is already used by posts/other.md; choose another slug",
+        4,
+    )
+    assert slug_taken("hello", "posts/hello.md", "posts/hello.md") is None
+    assert slug_taken("hello", None, "posts/hello.md") is None
+
+
+def test_the_slug_line_is_kept_for_the_uniqueness_check() -> None:
+    result = check(post("title: T\ndate: 2022-01-01\nslug: custom"))
+    assert result.post is not None and result.post.slug_line == 4
+
+
+# ----------------------------------------------------------------- warnings
+def test_unknown_fields_are_warnings_with_their_line() -> None:
+    result = check(post("title: T\nlayout: wide\ncategories: [a]"))
+    assert result.ok
+    assert [(w.field, w.message, w.line) for w in result.warnings] == [
+        ("layout", "is not a known field and is ignored", 3),
+        ("categories", "is not a known field and is ignored", 4),
+    ]
+
+
+def test_duplicate_fields_are_warnings() -> None:
+    result = check(post("title: First\ntitle: Second"))
+    assert result.post is not None and result.post.meta.title == "Second"
+    assert [(w.field, w.line) for w in result.warnings] == [("title", 3)]
+    assert "appears twice (first on line 2)" in result.warnings[0].message
+
+
+# ----------------------------------------------------------------- status
+def test_status_rules() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    meta = PostMeta(slug="a", title="A", date=now - timedelta(minutes=1))
+    assert status_of(meta, now) == "published"
+    assert status_of(meta.model_copy(update={"date": now + timedelta(minutes=1)}), now) == "scheduled"
+    assert status_of(meta.model_copy(update={"draft": True}), now) == "draft"
+    assert status_of(meta.model_copy(update={"draft": True, "date": now + timedelta(days=1)}), now) == "draft"
+
+
+def test_every_example_post_is_valid() -> None:
+    for path in EXAMPLES.glob("*.md"):
+        result = check(path.read_bytes(), key=f"posts/{path.name}")
+        assert result.ok, (path.name, result.errors)
+        assert result.warnings == [], (path.name, result.warnings)
