@@ -1,0 +1,100 @@
+"""A site in memory for Index tests: source and site buckets (MemoryStore), the catalog
+(MemoryCatalog), the notify queue (MemoryQueue) and a clock the test moves."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pressline.adapters.queue import MemoryQueue
+from pressline.adapters.store import MemoryStore
+from pressline.indexing.memory import MemoryCatalog
+from pressline.models import IndexUpdate, PostMeta, PostPublished, RenderedPost, SourceRef
+from pressline.posts.paths import rendered_key
+from pressline.site.pages import Site
+from pressline.stages.index import IndexDeps, Outcome, apply_update
+
+START = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+SOURCE_BUCKET = "source-bucket"
+
+
+class World:
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+        self.source = MemoryStore()
+        self.site_store = MemoryStore()
+        self.catalog = MemoryCatalog()
+        self.notify = MemoryQueue()
+        self.site = Site(title="Test Site", url="https://blog.example", api_url="https://api.blog.example")
+        self.deps = IndexDeps(
+            source=self.source,
+            site_store=self.site_store,
+            catalog=self.catalog,
+            notify=self.notify,
+            site=self.site,
+            clock=lambda: self.now,
+        )
+
+    # ----------------------------------------------------------------- authoring
+    def upload(
+        self,
+        key: str,
+        title: str,
+        date: datetime,
+        *,
+        slug: str | None = None,
+        tags: tuple[str, ...] = (),
+        summary: str = "",
+        body: str = "",
+        draft: bool = False,
+        updated: datetime | None = None,
+    ) -> IndexUpdate:
+        """What Validate and Render do for an upload: store the source and its rendered post."""
+        slug = slug or title.lower().replace(" ", "-")
+        self.source.put(key, f"---\ntitle: {title}\n---\n".encode(), "text/markdown")
+        head = self.source.head(key)
+        assert head is not None
+        ref = SourceRef(bucket=SOURCE_BUCKET, key=key, version_id=head.version_id, etag=head.etag)
+        meta = PostMeta(
+            slug=slug, title=title, date=date, updated=updated, tags=tags, summary=summary or f"About {title}.", draft=draft
+        )
+        status = "draft" if draft else "scheduled" if date > self.now else "published"
+        rendered = RenderedPost(
+            source=ref, meta=meta, body_html=body or f"<p>The body of {title}.</p>", status=status, rendered_at=self.now
+        )
+        self.source.put(rendered_key(ref), rendered.model_dump_json().encode(), "application/json")
+        return IndexUpdate(action="upsert", source=ref, slug=slug)
+
+    def remove(self, key: str) -> IndexUpdate:
+        self.source.delete(key)
+        return IndexUpdate(action="delete", source=SourceRef(bucket=SOURCE_BUCKET, key=key))
+
+    def apply(self, update: IndexUpdate) -> Outcome:
+        return apply_update(update, self.deps)
+
+    def publish(self, key: str, title: str, date: datetime, **kwargs: Any) -> Outcome:
+        return self.apply(self.upload(key, title, date, **kwargs))
+
+    def later(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    # ----------------------------------------------------------------- reading the site
+    def text(self, key: str) -> str | None:
+        found = self.site_store.get(key)
+        return found.body.decode() if found else None
+
+    def json(self, key: str) -> Any:
+        text = self.text(key)
+        return json.loads(text) if text is not None else None
+
+    def report(self, source_key: str) -> dict[str, Any]:
+        found = self.source.get(f"reports/{source_key}.json")
+        assert found is not None, f"no report for {source_key}"
+        return dict(json.loads(found.body))
+
+    def announcements(self) -> list[PostPublished]:
+        return [message for message, _, _ in self.notify.sent if isinstance(message, PostPublished)]
+
+    def feed_urls(self) -> list[str]:
+        return [item["url"] for item in self.json("feed.json")["items"]]
