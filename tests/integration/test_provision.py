@@ -100,19 +100,31 @@ def test_tables_have_their_keys_indexes_and_ttl(aws_stack: StackHandle, template
             assert ttl["TimeToLiveStatus"] == "DISABLED", logical_id
 
 
-def test_an_uploaded_post_reaches_the_intake_queue_and_other_keys_do_not(aws_stack: StackHandle) -> None:
+def _matches(key: str, rules: list[dict[str, str]]) -> bool:
+    return all(
+        key.startswith(rule["Value"]) if rule["Name"].lower() == "prefix" else key.endswith(rule["Value"])
+        for rule in rules
+    )
+
+
+def test_source_bucket_notifications_follow_the_template(aws_stack: StackHandle, template: dict[str, Any]) -> None:
+    configs = template["Resources"]["SourceBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    created = [c for c in configs if c["Event"].startswith("s3:ObjectCreated")]
+    assert created, "the template sends uploads to a queue"
     bucket = aws_stack.outputs["SourceBucketName"]
     queue = aws_stack.outputs["IntakeQueueUrl"]
-    aws_stack.s3.put_object(Bucket=bucket, Key="posts/hello world.md", Body=b"---\ntitle: Hi\n---\nHello\n")
-    aws_stack.s3.put_object(Bucket=bucket, Key="posts/notes.txt", Body=b"not a post")
-    aws_stack.s3.put_object(Bucket=bucket, Key="reports/posts/x.md.json", Body=b"{}")
+    keys = ["posts/hello world.md", "posts/notes.txt", "reports/posts/x.md.json", "rendered/posts/x.md/v1.json"]
+    expected = {key for key in keys if any(_matches(key, c["Filter"]["S3Key"]["Rules"]) for c in created)}
+    assert "posts/hello world.md" in expected
+    assert "reports/posts/x.md.json" not in expected
+    for key in keys:
+        aws_stack.s3.put_object(Bucket=bucket, Key=key, Body=b"---\ntitle: Hi\n---\nHello\n")
     messages = aws_stack.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
     # The s3:TestEvent sent when notifications were configured was removed by provisioning.
-    assert len(messages) == 1
-    record = json.loads(messages[0]["Body"])["Records"][0]
-    assert record["eventName"] == "ObjectCreated:Put"
-    assert record["s3"]["bucket"]["name"] == bucket
-    assert unquote_plus(record["s3"]["object"]["key"]) == "posts/hello world.md"
+    records = [json.loads(m["Body"])["Records"][0] for m in messages]
+    assert {unquote_plus(r["s3"]["object"]["key"]) for r in records} == expected
+    assert {r["eventName"] for r in records} == {"ObjectCreated:Put"}
+    assert {r["s3"]["bucket"]["name"] for r in records} == {bucket}
 
 
 def test_secret_configuration_set_and_sender_identity(aws_stack: StackHandle) -> None:

@@ -376,10 +376,18 @@ class Runner:
                 invocation.duration_ms,
             )
 
-    def load_handlers(self) -> None:
-        """Import every handler now: a missing or broken one fails at start, not at the first event."""
+    def load_handlers(self) -> dict[str, str]:
+        """Import every handler now, so that a broken one shows at start. As on Lambda, a handler
+        that cannot be imported fails each invocation (its messages are retried, then go to
+        the DLQ) and is imported again on the next one. Returns logical id -> error."""
+        errors: dict[str, str] = {}
         for function in self.stack.functions.values():
-            load_handler(function)
+            try:
+                load_handler(function)
+            except Exception as exc:
+                errors[function.logical_id] = f"{type(exc).__name__}: {exc}"
+                logger.error("%s cannot be imported; its invocations will fail: %s", function.logical_id, exc)
+        return errors
 
     def run_schedules(self) -> list[Invocation]:
         done = []

@@ -8,20 +8,16 @@ DynamoDB TTL). Nothing here lists resources by hand.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import secrets
 import string
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pressline.local.template import (
     BUILT_LOCALLY,
-    CODE_BUCKET,
-    CODE_KEY,
     NOT_NEEDED_LOCALLY,
     PREBUILT,
     RESOLVE_PREFIX,
@@ -102,20 +98,13 @@ def merged_environment(local_functions: Any) -> dict[str, str]:
     return merged
 
 
-def code_zip() -> bytes:
-    """A stand-in deployment package: moto needs one to exist, the runner imports the real code."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "Pressline local stack: handlers run from the working tree.\n")
-    return buffer.getvalue()
-
-
 class Clients:
     """boto3 clients for one region and endpoint (None: in-process moto), created once."""
 
     def __init__(self, region: str, endpoint_url: str | None) -> None:
         import boto3
 
+        self.region = region
         self._session = boto3.session.Session(region_name=region)
         self._endpoint_url = endpoint_url
         self._cache: dict[str, Any] = {}
@@ -150,11 +139,11 @@ def provision(
     transformed = transform(template_path, region)
     cfn = transformed.cfn
 
-    clients("s3").create_bucket(Bucket=CODE_BUCKET)
-    clients("s3").put_object(Bucket=CODE_BUCKET, Key=CODE_KEY, Body=code_zip())
-
+    account_id = str(clients("sts").get_caller_identity()["Account"])
     prebuilt = {
-        logical_id: _prebuild(clients, stack_name, logical_id, resource["Type"], resource.get("Properties") or {})
+        logical_id: _prebuild(
+            clients, stack_name, account_id, logical_id, resource["Type"], resource.get("Properties") or {}
+        )
         for logical_id, resource in cfn["Resources"].items()
         if resource["Type"] in PREBUILT
     }
@@ -185,7 +174,7 @@ def provision(
     outputs = {key: value for key, value in all_outputs.items() if not key.startswith(RESOLVE_PREFIX)}
     summaries = cfn_client.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
     resources = {item["LogicalResourceId"]: item["PhysicalResourceId"] for item in summaries}
-    resources.update(prebuilt)
+    resources.update({logical_id: values["Ref"] for logical_id, values in prebuilt.items()})
 
     for logical_id, (kind, props) in localized.ignored_properties.items():
         _apply_ignored(clients, resources[logical_id], kind, resolve(props, evaluated))
@@ -196,7 +185,7 @@ def provision(
     resolved_events = resolve(localized.extra, evaluated)
     for logical_id, spec in specs.items():
         name = resources[logical_id]
-        arn = clients("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        arn = prebuilt[logical_id]["Arn"]
         env = {key: str(value) for key, value in resolve(localized.environments[logical_id], evaluated).items()}
         events = tuple(
             EventSource(name=e.name, type=e.type, properties=resolved_events[logical_id][e.name]) for e in spec.events
@@ -247,8 +236,14 @@ def _sns_queue(clients: Clients, stack_name: str, logical_id: str, event: EventS
     return url, str(subscription["SubscriptionArn"])
 
 
-def _prebuild(clients: Clients, stack_name: str, logical_id: str, kind: str, props: dict[str, Any]) -> str:
-    """Create a PREBUILT resource; return its Ref value."""
+def _prebuild(
+    clients: Clients, stack_name: str, account_id: str, logical_id: str, kind: str, props: dict[str, Any]
+) -> dict[str, str]:
+    """Create a PREBUILT resource; return its Ref value and attributes."""
+    if kind == "AWS::Lambda::Function":
+        # Named as CloudFormation names it; run by the runner, never created in moto.
+        name = str(props.get("FunctionName") or f"{stack_name}-{logical_id}-{secrets.token_hex(6).upper()}"[:64])
+        return {"Ref": name, "Arn": f"arn:aws:lambda:{clients.region}:{account_id}:function:{name}"}
     if kind == "AWS::SecretsManager::Secret":
         name = props.get("Name") or f"{stack_name}-{logical_id}"
         if "SecretString" in props:
@@ -256,11 +251,11 @@ def _prebuild(clients: Clients, stack_name: str, logical_id: str, kind: str, pro
         else:
             value = _generate_secret(props.get("GenerateSecretString") or {})
         arn: str = clients("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"]
-        return arn
+        return {"Ref": arn, "Id": arn}
     if kind == "AWS::SES::ConfigurationSet":
         name = str(props.get("Name") or f"{stack_name}-{logical_id}")
         clients("ses").create_configuration_set(ConfigurationSet={"Name": name})
-        return name
+        return {"Ref": name}
     raise TemplateError(f"{logical_id}: no local builder for {kind}")
 
 
@@ -390,3 +385,31 @@ def _build_after(clients: Clients, logical_id: str, kind: str, props: dict[str, 
             logger.info("%s: %s subscriptions are not created locally", logical_id, protocol)
     else:
         raise TemplateError(f"{logical_id}: no local builder for {kind}")
+
+
+def describe_functions(stack: ProvisionedStack) -> dict[str, dict[str, Any]]:
+    """What ``pressline local invoke`` needs to call a function of a running stack (JSON-ready)."""
+    return {
+        logical_id: {"name": function.name, "arn": function.arn, "environment": function.environment}
+        for logical_id, function in stack.functions.items()
+    }
+
+
+def function_from_description(
+    template_path: Path, region: str, description: dict[str, dict[str, Any]], name: str
+) -> LocalFunction:
+    """One function of a running stack: its handler from the template, the rest from
+    :func:`describe_functions`. ``name`` is a logical id, with or without ``Function``."""
+    specs = functions(transform(template_path, region))
+    logical_id = name if name in specs else f"{name}Function"
+    if logical_id not in specs or logical_id not in description:
+        raise KeyError(f"no function {name!r}; the template has {', '.join(sorted(specs))}")
+    spec = specs[logical_id]
+    known = description[logical_id]
+    return LocalFunction(
+        spec=spec,
+        name=str(known["name"]),
+        arn=str(known["arn"]),
+        environment={k: str(v) for k, v in known["environment"].items()},
+        events=spec.events,
+    )

@@ -44,6 +44,7 @@ NOT_NEEDED_LOCALLY = frozenset(
         "AWS::S3::BucketPolicy",  # moto does not enforce policies
         "AWS::SQS::QueuePolicy",
         "AWS::Lambda::Permission",
+        "AWS::Lambda::LayerVersion",  # handlers import the pressline package from the working tree
         "AWS::Lambda::EventSourceMapping",  # moto would run them in Docker: the runner polls instead
         "AWS::Scheduler::Schedule",  # the runner calls scheduled functions itself
     }
@@ -141,10 +142,11 @@ def _transform_cached(path: str, mtime_ns: int, region: str) -> str:
         for uri in ("CodeUri", "ContentUri"):
             if isinstance(props.get(uri), str) and not props[uri].startswith("s3://"):
                 props[uri] = f"s3://{CODE_BUCKET}/{CODE_KEY}"
-    # The region is all the translator asks of the session: no credentials, no network.
+    # The region is all the translator asks of the session: no credentials, no network. Managed
+    # policy names resolve from samtranslator's bundled map; nothing asks IAM.
     session = boto3.session.Session(region_name=region)
     translator = Translator(None, Parser(), boto_session=session)
-    cfn = translator.translate(sam, parameter_values={}, get_managed_policy_map=lambda: {})
+    cfn = translator.translate(sam, parameter_values={}, get_managed_policy_map=dict)
     return json.dumps(cfn)
 
 
@@ -216,8 +218,10 @@ def is_intrinsic(value: Any) -> bool:
     )
 
 
-PREBUILT = frozenset({"AWS::SecretsManager::Secret", "AWS::SES::ConfigurationSet"})
-"""Built before the stack: moto-created resources refer to them (a function's env names the secret)."""
+PREBUILT = frozenset({"AWS::SecretsManager::Secret", "AWS::SES::ConfigurationSet", "AWS::Lambda::Function"})
+"""Known before the stack is created, because others refer to them (a function's env names the
+secret). Functions are not created in moto at all: the runner runs them, and moto would try
+Docker for anything that touches a Lambda function (even ``/moto-api/data.json``)."""
 
 
 @dataclass
@@ -245,14 +249,14 @@ def localize(
     cfn: dict[str, Any],
     supported: frozenset[str],
     local_values: dict[str, str],
-    prebuilt: dict[str, str],
+    prebuilt: dict[str, dict[str, str]],
     extra: dict[str, Any] | None = None,
 ) -> Localized:
     """Make ``cfn`` creatable by moto.
 
     ``supported``: the resource types moto's CloudFormation creates. ``local_values``:
-    ``api_url``/``site_host`` for the stand-ins. ``prebuilt``: logical id -> physical id
-    (the Ref value) of the PREBUILT resources. ``extra``: more expressions to evaluate.
+    ``api_url``/``site_host`` for the stand-ins. ``prebuilt``: logical id -> {"Ref": value,
+    attribute: value} of the PREBUILT resources. ``extra``: more expressions to evaluate.
     """
     template = _inline_refs(copy.deepcopy(cfn), prebuilt)
     resources: dict[str, Any] = template["Resources"]
@@ -261,22 +265,25 @@ def localize(
     ignored: dict[str, tuple[str, dict[str, Any]]] = {}
     unknown: set[str] = set()
     removed: set[str] = set()
+    raw_environments: dict[str, dict[str, Any]] = {}
     for logical_id, resource in list(resources.items()):
         kind = resource["Type"]
         props = resource.get("Properties") or {}
+        if kind == "AWS::Lambda::Function":
+            raw_environments[logical_id] = dict((props.get("Environment") or {}).get("Variables") or {})
         if kind == "AWS::SQS::Queue" and props.get("FifoQueue") in (True, "true") and "QueueName" not in props:
             # CloudFormation names a FIFO queue "<stack>-<id>-<suffix>.fifo"; moto forgets the ".fifo".
             props["QueueName"] = {
                 "Fn::Sub": "${AWS::StackName}-" + logical_id[:40] + "-" + uuid.uuid4().hex[:12] + ".fifo"
             }
-        if kind in supported and kind not in NOT_NEEDED_LOCALLY:
+        if kind in supported and kind not in NOT_NEEDED_LOCALLY | BUILT_LOCALLY | PREBUILT:
             skipped = {name: props.pop(name) for name in IGNORED_BY_MOTO.get(kind, ()) if name in props}
             if skipped:
                 ignored[logical_id] = (kind, skipped)
             continue
         if kind in BUILT_LOCALLY and kind not in PREBUILT:
             built[logical_id] = (kind, props)
-        elif kind not in BUILT_LOCALLY and kind not in NOT_NEEDED_LOCALLY:
+        elif kind not in BUILT_LOCALLY | NOT_NEEDED_LOCALLY | PREBUILT:
             unknown.add(kind)
         removed.add(logical_id)
         del resources[logical_id]
@@ -322,11 +329,7 @@ def localize(
 
     built = {lid: (kind, defer(props, lid)) for lid, (kind, props) in built.items()}
     ignored = {lid: (kind, defer(props, lid)) for lid, (kind, props) in ignored.items()}
-    environments = {
-        logical_id: defer(dict((resource["Properties"].get("Environment") or {}).get("Variables") or {}), logical_id)
-        for logical_id, resource in resources.items()
-        if resource["Type"] == "AWS::Lambda::Function"
-    }
+    environments = {logical_id: defer(env, f"{logical_id}.Environment") for logical_id, env in raw_environments.items()}
     deferred_extra = defer(_inline_refs(copy.deepcopy(extra or {}), prebuilt), "extra")
     for key, output in (template.get("Outputs") or {}).items():
         outputs[key] = {**output, "Value": substitute(output["Value"], f"Outputs.{key}")}
@@ -352,18 +355,32 @@ def resolve(value: Any, evaluated: dict[str, str]) -> Any:
     return value
 
 
-def _inline_refs(template: dict[str, Any], physical: dict[str, str]) -> dict[str, Any]:
-    """Replace ``Ref`` and ``${Name}`` to the given logical ids by their physical ids."""
+def _inline_refs(template: dict[str, Any], physical: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """Replace Ref, GetAtt and ``${Name}``/``${Name.Attr}`` of the given logical ids by their values."""
+
+    def value_of(name: str, attribute: str = "Ref") -> str | None:
+        return physical.get(name, {}).get(attribute)
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
-            if set(value) == {"Ref"} and value["Ref"] in physical:
-                return physical[value["Ref"]]
+            if set(value) == {"Ref"} and value_of(value["Ref"]) is not None:
+                return value_of(value["Ref"])
+            if set(value) == {"Fn::GetAtt"}:
+                target = value["Fn::GetAtt"]
+                name, attribute = target if isinstance(target, list) else str(target).split(".", 1)
+                found = value_of(name, attribute)
+                if found is not None:
+                    return found
             if set(value) == {"Fn::Sub"}:
                 inner = value["Fn::Sub"]
                 text, names = (inner[0], inner[1]) if isinstance(inner, list) else (inner, {})
-                for name, replacement in physical.items():
-                    text = text.replace("${" + name + "}", replacement)
+
+                def replace(match: re.Match[str]) -> str:
+                    name, _, attribute = match.group(1).partition(".")
+                    found = value_of(name, attribute or "Ref")
+                    return match.group(0) if found is None else found
+
+                text = _SUB_NAMES.sub(replace, text)
                 return {"Fn::Sub": [text, walk(names)] if names else text}
             return {key: walk(inner) for key, inner in value.items()}
         if isinstance(value, list):

@@ -1,0 +1,259 @@
+"""``pressline local``: the whole pipeline on this machine, on moto, without Docker.
+
+``pressline local`` starts a moto server, creates every resource of template.yaml,
+runs each function on its event source as Lambda would, and serves the site and the
+API over HTTP. ``pressline local invoke FN EVENT`` calls one handler with an event file
+against the running stack (it reads the stack's outputs file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pressline.local.stack import DEFAULT_REGION, DEFAULT_TEMPLATE
+
+logger = logging.getLogger("pressline.local")
+
+ROOT = DEFAULT_TEMPLATE.parent
+DEFAULT_OUTPUTS = Path(".local/outputs.json")
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=5000, help="moto server port, the AWS endpoint (default: 5000)")
+    parser.add_argument("--http-port", type=int, default=8080, help="site and API port (default: 8080)")
+    parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="the SAM template")
+    parser.add_argument(
+        "--outputs", type=Path, default=DEFAULT_OUTPUTS, help="where to write the stack outputs (default: %(default)s)"
+    )
+    parser.add_argument("--examples", type=Path, default=ROOT / "examples" / "posts", help="posts published at start")
+    parser.add_argument("--no-examples", action="store_true", help="start with an empty site")
+    parser.add_argument(
+        "--retry-after",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="make failed messages visible again after SECONDS (default: the queue's visibility timeout, as on AWS)",
+    )
+    parser.add_argument(
+        "--schedule-every", type=float, default=10.0, metavar="SECONDS", help="run scheduled functions this often"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every site request and scheduled run")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    invoke = actions.add_parser(
+        "invoke", help="call one function's handler with an event file, against the running stack"
+    )
+    invoke.add_argument("function", help="function logical id, with or without the Function suffix (e.g. Validate)")
+    invoke.add_argument("event", type=Path, help="event JSON file (e.g. events/s3-put.json)")
+    # Also accepted after the action; SUPPRESS keeps a value given before it.
+    invoke.add_argument("--outputs", type=Path, default=argparse.SUPPRESS, help="the running stack's outputs file")
+    invoke.add_argument("--template", type=Path, default=argparse.SUPPRESS, help="the SAM template")
+
+
+def run(args: argparse.Namespace) -> int:
+    _configure_logging(args.verbose)
+    if args.action == "invoke":
+        return invoke_command(args)
+    return serve(args)
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("pressline.local").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def _use_local_aws(endpoint_url: str, region: str) -> None:
+    """This process talks to moto only: fake credentials, the local endpoint, no profile."""
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ.update({"AWS_ENDPOINT_URL": endpoint_url, "AWS_DEFAULT_REGION": region, "AWS_REGION": region})
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from moto.server import ThreadedMotoServer
+
+    from pressline.adapters.aws import reset_clients
+    from pressline.config import settings
+    from pressline.local.runner import Runner
+    from pressline.local.stack import Clients, describe_functions, provision
+    from pressline.local.web import LocalHttpServer, routes_of
+
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        logger.info("Stopping (%s)...", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    started = time.perf_counter()
+    region = DEFAULT_REGION
+    os.environ.update(FAKE_CREDENTIALS)  # before moto starts: never a real account
+    moto = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    endpoint_url = f"http://{host}:{port}"
+    _use_local_aws(endpoint_url, region)
+    http_server: LocalHttpServer | None = None
+    runner: Runner | None = None
+    try:
+        # Bind the HTTP port first: the functions' SITE_URL and API_URL need its number.
+        http_server = LocalHttpServer.bind(args.host, args.http_port)
+        site_url = f"http://{args.host}:{http_server.port}"
+        api_url = f"{site_url}/api"
+        stack = provision(template_path=args.template, region=region, endpoint_url=endpoint_url, site_url=site_url)
+        os.environ.update(stack.environment())
+        settings.cache_clear()
+        reset_clients()
+        clients = Clients(region, endpoint_url)
+        runner = Runner(stack, clients, retry_after=args.retry_after, schedule_every=args.schedule_every)
+        runner.load_handlers()
+        account_id = next(iter(stack.functions.values())).arn.split(":")[4] if stack.functions else "123456789012"
+        http_server.configure(
+            s3=clients("s3"),
+            site_bucket=stack.outputs["SiteBucketName"],
+            routes=routes_of(list(stack.functions.values())),
+            invoke=_invoke,
+            account_id=account_id,
+        )
+        http_server.start()
+        runner.start()
+        outputs = {
+            **stack.outputs,
+            "Endpoint": endpoint_url,
+            "Region": region,
+            "SiteUrl": site_url,
+            "ApiUrl": api_url,
+            "StackName": stack.stack_name,
+        }
+        published = (
+            []
+            if args.no_examples
+            else _publish_examples(clients("s3"), stack.outputs["SourceBucketName"], args.examples)
+        )
+        _write_json(functions_path(args.outputs), describe_functions(stack))
+        _write_json(args.outputs, outputs)  # last: its appearance means "ready"
+        _print_banner(outputs, args.outputs, published, time.perf_counter() - started)
+        while not stopping.wait(0.5):
+            pass
+        return 0
+    finally:
+        if http_server is not None:
+            http_server.stop()
+        if runner is not None:
+            runner.stop()
+        moto.stop()
+        logger.info("Local stack stopped.")
+
+
+def functions_path(outputs_path: Path) -> Path:
+    """Where the running stack describes its functions, next to its outputs file."""
+    return outputs_path.with_name(outputs_path.stem + ".functions.json")
+
+
+def _reachable(endpoint_url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{endpoint_url}/moto-api/", timeout=2):  # noqa: S310 (the local endpoint)
+            return True
+    except OSError:
+        return False
+
+
+def _invoke(function: Any, event: dict[str, Any]) -> Any:
+    from pressline.local.lambda_runtime import invoke
+
+    return invoke(function, event)
+
+
+def _publish_examples(s3: Any, bucket: str, directory: Path) -> list[str]:
+    keys = []
+    for path in sorted(directory.glob("*.md")) if directory.is_dir() else []:
+        key = f"posts/{path.name}"
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="text/markdown; charset=utf-8")
+        keys.append(key)
+    return keys
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    temporary.replace(path)  # atomic: readers never see half a file
+
+
+def _print_banner(outputs: dict[str, str], outputs_path: Path, published: list[str], seconds: float) -> None:
+    bucket = outputs["SourceBucketName"]
+    lines = [
+        "",
+        f"Pressline is running locally (started in {seconds:.1f} s). Ctrl-C stops it.",
+        f"  Site:      {outputs['SiteUrl']}/",
+        f'  API:       {outputs["ApiUrl"]}  (POST /subscriptions with {{"email": ...}})',
+        f"  AWS:       {outputs['Endpoint']}  (moto; any credentials)",
+        f"  Outputs:   {outputs_path}",
+        "",
+        "Publish a post:",
+        f"  aws --endpoint-url {outputs['Endpoint']} s3 cp my-post.md s3://{bucket}/posts/",
+        "Read its report:",
+        f"  aws --endpoint-url {outputs['Endpoint']} s3 cp s3://{bucket}/reports/posts/my-post.md.json -",
+        "Call one function with an event file:",
+        "  make invoke FN=Validate EVENT=events/<file>.json",
+    ]
+    if published:
+        lines += ["", f"Publishing {len(published)} example post(s): {', '.join(published)}"]
+    print("\n".join(lines) + "\n", flush=True)
+
+
+# --------------------------------------------------------------------------- invoke
+def invoke_command(args: argparse.Namespace) -> int:
+    """Call one handler in this process with the running stack's resources and env."""
+    from pressline.local.lambda_runtime import invoke
+    from pressline.local.stack import function_from_description
+
+    if not args.outputs.is_file():
+        print(f"No running local stack: {args.outputs} not found. Start one with `make run`.", file=sys.stderr)
+        return 2
+    outputs = json.loads(args.outputs.read_text(encoding="utf-8"))
+    description = json.loads(functions_path(args.outputs).read_text(encoding="utf-8"))
+    if not _reachable(outputs["Endpoint"]):
+        print(f"The local stack at {outputs['Endpoint']} is not running ({args.outputs} is stale).", file=sys.stderr)
+        return 2
+    _use_local_aws(outputs["Endpoint"], outputs["Region"])
+    event = json.loads(args.event.read_text(encoding="utf-8"))
+    try:
+        function = function_from_description(args.template, outputs["Region"], description, args.function)
+    except KeyError as error:
+        print(str(error.args[0]), file=sys.stderr)
+        return 2
+    os.environ.update(function.environment)
+    try:
+        result = invoke(function, event)
+    except Exception as error:  # reported as Lambda reports a function error
+        import traceback
+
+        failure = {
+            "errorMessage": str(error),
+            "errorType": type(error).__name__,
+            "stackTrace": traceback.format_tb(error.__traceback__),
+        }
+        print(json.dumps(failure, indent=2), file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str))
+    return 0
