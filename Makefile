@@ -57,8 +57,16 @@ lint: install tools
 	$(OFFLINE_AWS) $(TOOLS)/bin/cfn-lint template.yaml
 	$(CHECKOV)/bin/checkov --quiet --compact --config-file .ci/checkov.yaml --file template.yaml
 
+# The whole pipeline on moto, no Docker: site and API on :8080, AWS endpoint on :5000.
+# Extra options: make run ARGS="--no-examples --retry-after 5" (see pressline local --help).
 run: install
-	$(BIN)/pressline local
+	$(BIN)/pressline local $(ARGS)
+
+# Call one function's handler with an event file against the running `make run` stack.
+invoke: install
+	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
+		echo "usage: make invoke FN=Validate EVENT=events/<file>.json   (with \`make run\` running)" >&2; exit 2; fi
+	$(BIN)/pressline local invoke $(FN) $(EVENT)
 
 # Browser tests (tests/e2e) against the local stack: Debian's Chromium driven by Playwright from
 # PyPI (which never downloads a browser here), axe-core from the npm registry. Installs only what
