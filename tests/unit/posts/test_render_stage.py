@@ -1,0 +1,136 @@
+"""The Render stage with in-memory stores and queues."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from posts_helpers import post
+
+from pressline.adapters.queue import MemoryQueue
+from pressline.adapters.store import MemoryStore
+from pressline.errors import PoisonMessageError
+from pressline.models import IndexUpdate, RenderedPost, RenderRequest, Report, SourceRef
+from pressline.posts.slugs import MemorySlugRegistry
+from pressline.site.pages import Site
+from pressline.stages import render
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+SITE = Site(title="Blog", url="https://blog.example", api_url="https://api.example", timezone="Europe/Paris")
+
+
+class World:
+    def __init__(self, owners: dict[str, str] | None = None) -> None:
+        self.source = MemoryStore()
+        self.site = MemoryStore()
+        self.index_queue = MemoryQueue()
+        self.deps = render.Dependencies(
+            source=self.source, site=self.site, index_queue=self.index_queue,
+            slugs=MemorySlugRegistry(owners), site_info=SITE, clock=lambda: NOW,
+        )  # fmt: skip
+
+    def upload(self, key: str, raw: bytes) -> SourceRef:
+        self.source.put(key, raw, "text/markdown")
+        stored = self.source.get(key)
+        assert stored is not None
+        return SourceRef(bucket="source-bucket", key=key, version_id=stored.version_id, etag=stored.etag)
+
+    def handle(self, source: SourceRef) -> str:
+        return render.handle_message(RenderRequest(source=source).model_dump_json(), self.deps)
+
+    def rendered(self, source: SourceRef) -> RenderedPost:
+        stored = self.source.get(f"rendered/{source.key}/{source.version_id}.json")
+        assert stored is not None
+        return RenderedPost.model_validate_json(stored.body)
+
+
+def test_a_published_post_is_stored_paged_and_sent_to_index() -> None:
+    world = World()
+    source = world.upload("posts/hello.md", post("title: Hello\ndate: 2026-01-01\ntags: [News]", "Body *text*.\n"))
+    assert world.handle(source) == "rendered"
+    stored = world.rendered(source)
+    assert stored.status == "published" and stored.meta.slug == "hello" and stored.meta.summary == "Body text."
+    assert stored.body_html == "<p>Body <em>text</em>.</p>\n" and stored.source == source
+    page = world.site.get("posts/hello/index.html")
+    assert page is not None and page.content_type == "text/html; charset=utf-8"
+    assert b'<h1 class="p-name">Hello</h1>' in page.body and b"<em>text</em>" in page.body
+    [(update, group, dedup)] = world.index_queue.sent
+    assert isinstance(update, IndexUpdate)
+    assert (update.action, update.slug, update.source, group) == ("upsert", "hello", source, "site")
+    assert dedup is not None and len(dedup) == 64
+
+
+@pytest.mark.parametrize(("front", "status"), [("draft: true", "draft"), ("date: 2030-01-01", "scheduled")])
+def test_drafts_and_scheduled_posts_get_no_page_but_reach_index(front: str, status: str) -> None:
+    world = World()
+    source = world.upload("posts/later.md", post(f"title: Later\n{front}"))
+    assert world.handle(source) == "rendered"
+    assert world.rendered(source).status == status
+    assert world.site.objects == {}
+    assert [u.action for u, _, _ in world.index_queue.sent] == ["upsert"]
+
+
+def test_a_duplicate_request_renders_nothing_new() -> None:
+    world = World()
+    source = world.upload("posts/hello.md", post("title: Hello\ndate: 2026-01-01"))
+    world.handle(source)
+    first = world.source.get(f"rendered/posts/hello.md/{source.version_id}.json")
+    assert world.handle(source) == "rendered"
+    again = world.source.get(f"rendered/posts/hello.md/{source.version_id}.json")
+    assert first is not None and again is not None and again.body == first.body and again.etag == first.etag
+    assert world.index_queue.sent[0][2] == world.index_queue.sent[1][2]  # same dedup id: FIFO drops it
+
+
+def test_a_version_that_is_gone_is_stale() -> None:
+    world = World()
+    source = world.upload("posts/a.md", post("title: A"))
+    world.upload("posts/a.md", post("title: A, again"))
+    assert world.handle(source) == "stale"
+    assert world.site.objects == {} and world.index_queue.sent == []
+
+
+def test_a_slug_taken_meanwhile_is_rejected_with_a_report() -> None:
+    world = World(owners={"hello": "posts/other.md"})
+    source = world.upload("posts/hello.md", post("title: Hello"))
+    assert world.handle(source) == "rejected"
+    stored = world.source.get("reports/posts/hello.md.json")
+    assert stored is not None
+    report = Report.model_validate_json(stored.body)
+    assert report.status == "rejected" and report.errors[0].field == "slug"
+    assert world.site.objects == {} and world.index_queue.sent == []
+
+
+def test_warnings_travel_to_index_in_the_rendered_post() -> None:
+    world = World()
+    source = world.upload("posts/w.md", post("title: W\nlayout: x\nimage: notes.txt", "![d](d.svg) text\n"))
+    world.handle(source)
+    warnings = [(w.field, w.line) for w in world.rendered(source).warnings]
+    assert warnings == [("layout", 3), ("body", None), ("image", None)]
+
+
+def test_cover_images_are_stored_as_public_paths() -> None:
+    world = World()
+    source = world.upload("posts/2026/p.md", post("title: P\nimage: cover.jpg"))
+    world.handle(source)
+    assert world.rendered(source).meta.image == "/media/2026/cover.jpg"
+
+
+def test_a_post_too_large_for_sqs_travels_by_reference() -> None:
+    world = World()
+    paragraphs = [f"Paragraph {i} " + "lorem ipsum dolor sit amet " * 30 for i in range(1200)]
+    raw = post("title: Long\ndate: 2026-01-01", "\n\n".join(paragraphs) + "\n")
+    assert 256 * 1024 < len(raw) <= 1024 * 1024  # bigger than any SQS message
+    source = world.upload("posts/long.md", raw)
+    assert world.handle(source) == "rendered"
+    [(update, _, _)] = world.index_queue.sent
+    assert len(update.model_dump_json()) < 1024  # the message names the version, nothing more
+    page = world.site.get("posts/long/index.html")
+    assert page is not None
+    text = page.body.decode()
+    assert all(f"<p>Paragraph {i} " in text for i in range(1200))  # never truncated
+
+
+@pytest.mark.parametrize("body", ["{}", "nonsense", '{"source": {"bucket": "b"}}'])
+def test_a_malformed_request_is_poison(body: str) -> None:
+    with pytest.raises(PoisonMessageError):
+        render.handle_message(body, World().deps)
