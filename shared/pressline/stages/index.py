@@ -423,3 +423,20 @@ def _reject_slug(
 
 def parse_update(body: str) -> IndexUpdate:
     return IndexUpdate.model_validate(json.loads(body))
+
+
+# --------------------------------------------------------------------------- Lambda shell
+def dependencies_from_settings() -> IndexDeps:
+    from pressline.adapters.queue import SqsQueue
+    from pressline.adapters.store import S3Store
+    from pressline.config import settings
+    from pressline.indexing.dynamo import DynamoCatalog
+
+    config = settings()
+    return IndexDeps(
+        source=S3Store(config.source_bucket),
+        site_store=S3Store(config.site_bucket),
+        catalog=DynamoCatalog(config.posts_table),
+        notify=SqsQueue(config.notify_queue_url),
+        site=Site.from_settings(config),
+    )
