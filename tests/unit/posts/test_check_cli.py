@@ -1,0 +1,97 @@
+"""``pressline check``: the same rules locally, ``file:line: message``, exit 1 on errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from posts_helpers import EXAMPLES
+
+from pressline.cli import main
+
+
+def write(directory: Path, name: str, content: str | bytes) -> Path:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def test_problems_are_printed_as_file_line_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = write(tmp_path, "posts/bad.md", "---\ntitle: Hi\ndate: 2022-13-01\ntags: python\nlayout: x\n---\nBody\n")
+    assert main(["check", str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"{bad}:3: date: '2022-13-01' is not a date; use YYYY-MM-DD, YYYY-MM-DD HH:MM or ISO 8601 "
+        "(2022-01-07T18:48:00+01:00)",
+        f"{bad}:4: tags: must be a list of strings, like [news, python], not text",
+        f"{bad}:5: warning: layout: is not a known field and is ignored",
+    ]
+    assert "1 file(s) checked: 2 error(s), 1 warning(s)" in err
+
+
+def test_warnings_only_fail_with_strict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = write(tmp_path, "good.md", "---\ntitle: Good\nextra: 1\n---\nBody\n")
+    assert main(["check", str(good)]) == 0
+    assert main(["check", "--strict", str(good)]) == 1
+    assert capsys.readouterr().out.count("warning: extra") == 2
+
+
+def test_problems_without_a_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    binary = write(tmp_path, "bin.md", b"\x00\x01\x02binary")
+    assert main(["check", "--quiet", str(binary)]) == 1
+    assert capsys.readouterr().out == f"{binary}: file: is binary, not a Markdown text file\n"
+
+
+def test_folders_are_searched_and_slugs_must_be_unique(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "posts/a/hello.md", "---\ntitle: One\n---\nBody\n")
+    second = write(tmp_path, "posts/b/other.md", "---\ntitle: Two\nslug: hello\n---\nBody\n")
+    write(tmp_path, "posts/b/notes.txt", "not checked: not a post")
+    assert main(["check", "--quiet", str(tmp_path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{second}:3: slug: 'hello' is also the slug of {tmp_path / 'posts/a/hello.md'}"
+    ]
+
+
+def test_images_beside_posts_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    post = write(tmp_path, "posts/p.md", "---\ntitle: P\nimage: cover.png\n---\n![a](pic.png) ![b](d.svg)\n")
+    write(tmp_path, "posts/pic.png", (EXAMPLES / "harbour-at-dawn.png").read_bytes())
+    svg = write(tmp_path, "posts/d.svg", "<svg/>")
+    assert main(["check", "--quiet", str(post), str(svg)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{post}: warning: body: posts/d.svg is an SVG image, which is not published; use PNG, JPEG, GIF or WebP",
+        f"{post}: warning: image: cover.png is not beside the post",
+        f"{svg}: file: is an SVG image, which is not published (SVG can carry scripts); upload PNG, JPEG, GIF or WebP",
+    ]
+
+
+def test_missing_images_are_warned_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    post = write(tmp_path, "posts/p.md", "---\ntitle: P\n---\n![a](img/missing.png)\n")
+    assert main(["check", "--quiet", str(post)]) == 0
+    assert (
+        capsys.readouterr().out
+        == f"{post}: warning: body: image img/missing.png is not beside the post; upload it too\n"
+    )
+
+
+def test_the_time_zone_applies_and_must_exist(tmp_path: Path) -> None:
+    post = write(tmp_path, "p.md", "---\ntitle: P\n---\nBody\n")
+    assert main(["check", "--timezone", "Europe/Paris", str(post)]) == 0
+    assert main(["check", "--timezone", "Mars/Olympus", str(post)]) == 2
+
+
+def test_the_examples_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--strict", str(EXAMPLES)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_the_installed_command(tmp_path: Path) -> None:
+    command = shutil.which("pressline", path=str(Path(sys.executable).parent))
+    assert command is not None
+    bad = write(tmp_path, "bad.md", "no front matter\n")
+    done = subprocess.run([command, "check", str(bad)], capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert done.stdout.startswith(f"{bad}:1: title: is missing")
