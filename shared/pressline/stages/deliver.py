@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pressline.config import Settings, settings
 from pressline.models import DeliveryBatch
 from pressline.subscribers import runtime
 from pressline.subscribers.delivery import Delivery
@@ -29,12 +30,10 @@ def override(delivery: Delivery | None) -> None:
 
 
 @cache
-def _aws_delivery() -> Delivery:
-    from pressline.config import settings
+def _aws_delivery(config: Settings) -> Delivery:
     from pressline.subscribers.aws import SesMailer
     from pressline.subscribers.dynamodb import DynamoLedger, DynamoSubscriberRepository
 
-    config = settings()
     return Delivery(
         repository=DynamoSubscriberRepository(config.subscribers_table),
         ledger=DynamoLedger(config.ledger_table),
@@ -46,7 +45,7 @@ def _aws_delivery() -> Delivery:
 
 
 def delivery() -> Delivery:
-    return _override or _aws_delivery()
+    return _override or _aws_delivery(settings())
 
 
 def record_handler(record: SQSRecord) -> None:

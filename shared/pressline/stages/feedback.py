@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pressline.config import Settings, settings
 from pressline.subscribers import runtime
 from pressline.subscribers.feedback import suppressions
 from pressline.subscribers.ports import SubscriberRepository
@@ -29,11 +30,10 @@ def override(repository: SubscriberRepository | None, keys: Keys | None = None) 
 
 
 @cache
-def _aws() -> tuple[SubscriberRepository, Keys]:
-    from pressline.config import settings
+def _aws(config: Settings) -> tuple[SubscriberRepository, Keys]:
     from pressline.subscribers.dynamodb import DynamoSubscriberRepository
 
-    return DynamoSubscriberRepository(settings().subscribers_table), runtime.keys()
+    return DynamoSubscriberRepository(config.subscribers_table), runtime.keys()
 
 
 @logger.inject_lambda_context
@@ -41,7 +41,7 @@ def _aws() -> tuple[SubscriberRepository, Keys]:
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Suppress every address a record reports; an error fails the invocation so that
     Lambda's asynchronous retries run it again (suppressing twice changes nothing)."""
-    repository, keys = _override or _aws()
+    repository, keys = _override or _aws(settings())
     suppressed = 0
     for record in event.get("Records", []):
         message = json.loads(record["Sns"]["Message"])

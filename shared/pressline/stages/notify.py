@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pressline.config import Settings, settings
 from pressline.models import PostPublished
 from pressline.subscribers import runtime
 from pressline.subscribers.fanout import Fanout
@@ -50,12 +51,10 @@ def override(services: Services | None) -> None:
 
 
 @cache
-def _aws_services() -> Services:
-    from pressline.config import settings
+def _aws_services(config: Settings) -> Services:
     from pressline.subscribers.aws import SnsAnnouncer, SqsNotifyQueue, SqsTaskQueue
     from pressline.subscribers.dynamodb import DynamoLedger, DynamoSubscriberRepository
 
-    config = settings()
     ledger = DynamoLedger(config.ledger_table)
     fanout = Fanout(
         repository=DynamoSubscriberRepository(config.subscribers_table),
@@ -69,7 +68,7 @@ def _aws_services() -> Services:
 
 
 def services() -> Services:
-    return _override or _aws_services()
+    return _override or _aws_services(settings())
 
 
 _context: LambdaContext | None = None

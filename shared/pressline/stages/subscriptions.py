@@ -29,6 +29,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pressline.config import Settings, settings
 from pressline.errors import RetryableError
 from pressline.subscribers import runtime
 from pressline.subscribers.addresses import InvalidAddress, InvalidTags
@@ -69,12 +70,10 @@ def override(subscriptions: Subscriptions | None) -> None:
 
 
 @cache
-def _aws_subscriptions() -> Subscriptions:
-    from pressline.config import settings
+def _aws_subscriptions(config: Settings) -> Subscriptions:
     from pressline.subscribers.aws import SesMailer
     from pressline.subscribers.dynamodb import DynamoSubscriberRepository
 
-    config = settings()
     return Subscriptions(
         repository=DynamoSubscriberRepository(config.subscribers_table),
         mailer=SesMailer(config.ses_configuration_set),
@@ -85,7 +84,7 @@ def _aws_subscriptions() -> Subscriptions:
 
 
 def subscriptions() -> Subscriptions:
-    return _override or _aws_subscriptions()
+    return _override or _aws_subscriptions(settings())
 
 
 # --------------------------------------------------------------------------- responses

@@ -1,13 +1,13 @@
 """Wiring: the AWS-backed objects a stage uses, built once per container from settings.
 
-Tests replace them with ``override(...)`` (fakes) or rebuild them with ``reset()``
-after pointing the environment at moto.
+Stages cache what they build per Settings value, so a changed environment (a new local
+stack: ``settings.cache_clear()``) gets new objects. Tests swap in fakes with the
+stages' ``override(...)``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
 
 from pressline.config import settings
 from pressline.subscribers.messages import Site
@@ -23,8 +23,8 @@ def site() -> Site:
     return Site(title=config.site_title, url=config.base_url, api_url=config.api_url, sender=config.sender_email)
 
 
-@cache
 def keys() -> Keys:
+    """The deployment's keys (cached per secret ARN, so a new stack gets its own)."""
     from pressline.subscribers.aws import load_keys
 
     return load_keys(settings().token_secret_arn)
@@ -38,7 +38,6 @@ def reset() -> None:
     from pressline.subscribers.aws import load_keys
 
     settings.cache_clear()
-    keys.cache_clear()
     load_keys.cache_clear()
     reset_clients()
     parameters.clear_caches()  # type: ignore[no-untyped-call]
