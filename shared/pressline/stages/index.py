@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from pressline.adapters.queue import Queue
 from pressline.adapters.store import ObjectStore
@@ -285,7 +286,7 @@ def _write_month(
     writer.put(shard_key, search.dump_shard(month, search.update_shard(docs, remove, add)), "application/json")
 
 
-def write_structure(summary: Summary, site: Site, writer: _Writer) -> None:
+def write_structure(summary: Summary, site: Site, writer: SiteWriter) -> None:
     """The files that depend only on which months and tags exist (and the static chrome)."""
     writer.put(paths.ARCHIVE_INDEX, views.archive_index_page(summary, site))
     writer.put(paths.TAGS_INDEX, views.tags_page(summary, site))
@@ -296,7 +297,7 @@ def write_structure(summary: Summary, site: Site, writer: _Writer) -> None:
     write_chrome(site, writer)
 
 
-def write_chrome(site: Site, writer: _Writer) -> None:
+def write_chrome(site: Site, writer: SiteWriter) -> None:
     from importlib.resources import files
 
     writer.put(paths.ROBOTS, sitemaps.robots(site), "text/plain; charset=utf-8", paths.STATIC_CACHE)
@@ -306,7 +307,7 @@ def write_chrome(site: Site, writer: _Writer) -> None:
     writer.put(paths.SEARCH_SCRIPT, script, "text/javascript; charset=utf-8", paths.STATIC_CACHE)
 
 
-def write_newest(recent: Recent, site: Site, writer: _Writer, now: datetime) -> None:
+def write_newest(recent: Recent, site: Site, writer: SiteWriter, now: datetime) -> None:
     newest = [item.post.entry() for item in recent.posts]
     writer.put(paths.HOME, views.home_page(newest, site))
     writer.put(paths.ATOM, feeds.atom(recent.posts, site, now), "application/atom+xml; charset=utf-8")
@@ -315,6 +316,11 @@ def write_newest(recent: Recent, site: Site, writer: _Writer, now: datetime) -> 
 
 
 # --------------------------------------------------------------------------- helpers
+class SiteWriter(Protocol):
+    def put(self, key: str, text: str, content_type: str = ..., cache_control: str = ...) -> None: ...
+    def delete(self, key: str) -> None: ...
+
+
 class _Writer:
     """Writes to the site bucket and records what was written."""
 

@@ -1,0 +1,276 @@
+"""``pressline rebuild``: regenerate every page, listing, feed, sitemap and search shard
+from the catalog, after a template or configuration change (or to repair a site).
+
+The hot path never does this; it is O(posts) on purpose. It reads the published posts
+from the catalog (gsi1, no scan), recomputes the listings and the summary, rewrites
+every generated object, and removes generated objects that no post backs any more.
+Run it while no upload is in flight (the Index function may be paused by disabling its
+event source mapping); the next update after it starts from the rebuilt state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pressline.adapters.store import ObjectStore
+from pressline.indexing import layout as paths
+from pressline.indexing import search, sitemaps, views
+from pressline.indexing.catalog import (
+    RECENT_SIZE,
+    TAG_FRONT_SIZE,
+    Catalog,
+    CatalogPost,
+    Entry,
+    Listing,
+    Recent,
+    RecentPost,
+    Summary,
+    TagSummary,
+    month_listing,
+    month_of,
+    rendered_object_key,
+    tag_front_listing,
+    tag_year_listing,
+)
+from pressline.models import PostMeta, RenderedPost
+from pressline.posts.paths import post_page_key
+from pressline.site.pages import Site
+
+logger = logging.getLogger("pressline.rebuild")
+
+# Prefixes of the site bucket that only Index generates (pruned of what no post backs).
+HTML = "text/html; charset=utf-8"
+GENERATED_PREFIXES = ("posts/", "archive/", "tags/", "sitemaps/", "search/shards/")
+
+
+def derive(posts: Iterable[CatalogPost], timezone: str) -> tuple[Summary, dict[str, Listing]]:
+    """Every listing and the summary, from the published posts (pure)."""
+    months: dict[str, list[Entry]] = {}
+    tag_years: dict[tuple[str, str], list[Entry]] = {}
+    names: dict[str, str] = {}
+    for post in posts:
+        if not post.public:
+            continue
+        month = month_of(post.date, timezone)
+        entry = post.entry()
+        months.setdefault(month, []).append(entry)
+        for tag, name in zip(post.tag_slugs, _names(post), strict=True):
+            tag_years.setdefault((tag, month[:4]), []).append(entry)
+            names.setdefault(tag, name)
+    listings: dict[str, Listing] = {}
+    for month, entries in months.items():
+        listings[month_listing(month)] = _sorted(entries)
+    tags: dict[str, TagSummary] = {}
+    for (tag, year), entries in tag_years.items():
+        listings[tag_year_listing(tag, year)] = _sorted(entries)
+        tags.setdefault(tag, TagSummary(name=names[tag])).years[year] = len(entries)
+    for tag, info in tags.items():
+        newest: list[Entry] = []
+        for year in sorted(info.years, reverse=True):
+            newest.extend(listings[tag_year_listing(tag, year)].entries)
+            if len(newest) >= TAG_FRONT_SIZE:
+                break
+        listings[tag_front_listing(tag)] = Listing(entries=tuple(newest[:TAG_FRONT_SIZE]))
+    summary = Summary(
+        months={month: len(entries) for month, entries in sorted(months.items())},
+        tags=dict(sorted(tags.items())),
+    )
+    return summary, listings
+
+
+def _names(post: CatalogPost) -> list[str]:
+    """The author's spelling of each of the post's tag slugs (first spelling wins)."""
+    from pressline.posts.slug import tag_slug
+
+    spelled: dict[str, str] = {}
+    for tag in post.tags:
+        spelled.setdefault(tag_slug(tag), tag)
+    return [spelled[slug] for slug in post.tag_slugs]
+
+
+def _sorted(entries: list[Entry]) -> Listing:
+    return Listing(entries=tuple(sorted(entries, key=lambda entry: entry.order, reverse=True)))
+
+
+@dataclass
+class RebuildResult:
+    posts: int = 0
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # posts without a rendered version
+
+
+class _Collector:
+    def __init__(self, store: ObjectStore, result: RebuildResult) -> None:
+        self.store = store
+        self.result = result
+
+    def put(
+        self,
+        key: str,
+        text: str,
+        content_type: str = "text/html; charset=utf-8",
+        cache_control: str = paths.LISTING_CACHE,
+    ) -> None:
+        self.store.put(key, text.encode("utf-8"), content_type, cache_control=cache_control)
+        self.result.written.append(key)
+
+    def delete(self, key: str) -> None:
+        self.store.delete(key)
+        self.result.deleted.append(key)
+
+
+def _meta(entry: CatalogPost | None) -> PostMeta | None:
+    if entry is None:
+        return None
+    return PostMeta(slug=entry.slug, title=entry.title, date=entry.date, updated=entry.updated, tags=entry.tags)
+
+
+def rebuild_site(
+    catalog: Catalog,
+    source: ObjectStore,
+    site_store: ObjectStore,
+    site: Site,
+    *,
+    existing_keys: Iterable[str] = (),
+    now: datetime | None = None,
+) -> RebuildResult:
+    """Regenerate everything. ``existing_keys``: the site bucket's generated keys, to prune."""
+    from pressline.site.pages import render_post_page
+    from pressline.stages.index import write_newest, write_structure
+
+    now = now or datetime.now(UTC)
+    result = RebuildResult()
+    writer = _Collector(site_store, result)
+    posts = list(catalog.all_published())  # newest first
+    result.posts = len(posts)
+    summary, listings = derive(posts, site.timezone)
+    catalog.replace_derived(summary, listings)
+
+    shards: dict[str, list[dict[str, Any]]] = {}
+    contents: dict[str, RenderedPost] = {}
+    for index, post in enumerate(posts):
+        stored = source.get(rendered_object_key(post.source_key, post.version))
+        if stored is None:
+            result.missing.append(post.source_key)
+            logger.warning("No rendered version %s of %s: its page is not rewritten", post.version, post.source_key)
+            continue
+        rendered = RenderedPost.model_validate_json(stored.body)
+        if index < RECENT_SIZE:
+            contents[post.source_key] = rendered
+        newer = posts[index - 1] if index > 0 else None
+        older = posts[index + 1] if index + 1 < len(posts) else None
+        writer.put(post_page_key(post.slug), render_post_page(rendered, site, _meta(older), _meta(newer)))
+        shards.setdefault(month_of(post.date, site.timezone), []).append(search.document(post, rendered.body_html))
+
+    for month in summary.months:
+        entries = listings[month_listing(month)].entries
+        writer.put(paths.directory_key(paths.month_path(month)), views.month_page(month, entries, site))
+        writer.put(paths.month_sitemap_key(month), sitemaps.month_sitemap(entries, site), "application/xml")
+        docs = search.update_shard(shards.get(month, []), (), None)
+        writer.put(paths.search_shard_key(month), search.dump_shard(month, docs), "application/json")
+    for tag, info in summary.tags.items():
+        front = listings[tag_front_listing(tag)].entries
+        writer.put(paths.directory_key(paths.tag_front_path(tag)), views.tag_page(tag, summary, front, site))
+        for year in info.years:
+            entries = listings[tag_year_listing(tag, year)].entries
+            page = paths.directory_key(paths.tag_year_path(tag, year))
+            writer.put(page, views.tag_page(tag, summary, entries, site, year=year))
+    write_structure(summary, site, writer)
+
+    recent = Recent(
+        posts=tuple(
+            RecentPost(post=post, rendered=contents[post.source_key])
+            for post in posts[:RECENT_SIZE]
+            if post.source_key in contents
+        )
+    )
+    write_newest(recent, site, writer, now)
+    source.put(paths.RECENT_STATE, recent.model_dump_json().encode(), "application/json")
+
+    produced = set(result.written)
+    for key in sorted(existing_keys):
+        if key.startswith(GENERATED_PREFIXES) and key not in produced:
+            writer.delete(key)
+    return result
+
+
+# --------------------------------------------------------------------------- command
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--outputs", type=Path, default=None, help="stack outputs JSON (pressline local writes .local/outputs.json)"
+    )
+    parser.add_argument("--site-url", default=None, help="the public site URL (default: SITE_URL or the outputs')")
+    parser.add_argument("--keep-stale", action="store_true", help="do not delete generated objects no post backs")
+
+
+def _config(args: argparse.Namespace) -> dict[str, str]:
+    outputs: dict[str, str] = {}
+    path: Path | None = args.outputs
+    if path is None and Path(".local/outputs.json").exists():
+        path = Path(".local/outputs.json")
+    if path is not None:
+        outputs = json.loads(path.read_text(encoding="utf-8"))
+    if outputs.get("Endpoint"):
+        os.environ["AWS_ENDPOINT_URL"] = outputs["Endpoint"]
+        os.environ.setdefault("AWS_DEFAULT_REGION", outputs.get("Region", "us-east-1"))
+    return {
+        "source_bucket": outputs.get("SourceBucketName") or os.environ.get("SOURCE_BUCKET", ""),
+        "site_bucket": outputs.get("SiteBucketName") or os.environ.get("SITE_BUCKET", ""),
+        "posts_table": outputs.get("PostsTableName") or os.environ.get("POSTS_TABLE", ""),
+        "site_url": args.site_url or outputs.get("SiteUrl") or os.environ.get("SITE_URL", ""),
+        "api_url": outputs.get("ApiUrl") or os.environ.get("API_URL", ""),
+    }
+
+
+def list_generated(s3: Any, bucket: str, prefixes: Sequence[str] = GENERATED_PREFIXES) -> list[str]:
+    keys: list[str] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for prefix in prefixes:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+def run(args: argparse.Namespace) -> int:
+    from pressline.adapters.aws import client, reset_clients
+    from pressline.adapters.store import S3Store
+    from pressline.config import settings
+    from pressline.indexing.dynamo import DynamoCatalog
+
+    config = _config(args)
+    missing = [name for name in ("source_bucket", "site_bucket", "posts_table", "site_url") if not config[name]]
+    if missing:
+        print(f"pressline rebuild: missing {', '.join(missing)} (give --outputs or set the env vars)")
+        return 2
+    reset_clients()
+    settings.cache_clear()
+    base = Site.from_settings()
+    site = Site(
+        title=base.title,
+        url=config["site_url"].rstrip("/"),
+        api_url=config["api_url"] or base.api_url,
+        timezone=base.timezone,
+        date_format=base.date_format,
+        language=base.language,
+    )
+    existing = [] if args.keep_stale else list_generated(client("s3"), config["site_bucket"])
+    result = rebuild_site(
+        DynamoCatalog(config["posts_table"]),
+        S3Store(config["source_bucket"]),
+        S3Store(config["site_bucket"]),
+        site,
+        existing_keys=existing,
+    )
+    print(f"Rebuilt {result.posts} posts: {len(result.written)} objects written, {len(result.deleted)} removed.")
+    for key in result.missing:
+        print(f"  no rendered version for {key}: upload it again to republish it")
+    return 0 if not result.missing else 1
