@@ -184,10 +184,16 @@ def _invoke(function: Any, event: dict[str, Any]) -> Any:
 
 
 def _publish_examples(s3: Any, bucket: str, directory: Path) -> list[str]:
+    """Upload every example file (posts and the images they use) under posts/, as an author would."""
+    import mimetypes
+
     keys = []
-    for path in sorted(directory.glob("*.md")) if directory.is_dir() else []:
+    for path in sorted(directory.iterdir()) if directory.is_dir() else []:
+        if not path.is_file() or path.name.startswith("."):
+            continue
         key = f"posts/{path.name}"
-        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="text/markdown; charset=utf-8")
+        content_type = "text/markdown; charset=utf-8" if path.suffix == ".md" else mimetypes.guess_type(path.name)[0]
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type or "binary/octet-stream")
         keys.append(key)
     return keys
 

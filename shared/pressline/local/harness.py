@@ -6,8 +6,16 @@ handler, ``drain`` runs the queue triggers until no message is visible.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pressline.local.lambda_runtime import invoke
@@ -130,3 +138,79 @@ def sent_emails_from_server(endpoint_url: str) -> list[dict[str, Any]]:
                 }
             )
     return emails
+
+
+# --------------------------------------------------------------------------- server mode
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RunningLocalStack:
+    """A ``pressline local`` process (moto server + runner + HTTP server) and its outputs."""
+
+    def __init__(self, outputs_path: Path, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        import boto3
+
+        self.outputs_path = outputs_path
+        self.outputs: dict[str, str] = json.loads(outputs_path.read_text(encoding="utf-8"))
+        self.process = process
+        self.log_path = log_path
+        self.endpoint_url = self.outputs["Endpoint"]
+        self.site_url = self.outputs["SiteUrl"]
+        self.api_url = self.outputs["ApiUrl"]
+        self._session = boto3.session.Session(region_name=self.outputs["Region"])
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the stack's moto endpoint."""
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+        return self._clients[service]
+
+    def functions(self) -> dict[str, dict[str, Any]]:
+        """The running stack's functions: name, ARN and environment (see ``describe_functions``)."""
+        from pressline.local.cli import functions_path
+
+        described: dict[str, dict[str, Any]] = json.loads(functions_path(self.outputs_path).read_text("utf-8"))
+        return described
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        return sent_emails_from_server(self.endpoint_url)
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@contextlib.contextmanager
+def start_local_stack(workdir: Path, *options: str, timeout_s: float = 60.0) -> Iterator[RunningLocalStack]:
+    """Run ``pressline local`` on free ports until the block ends; stop it with SIGTERM and
+    check that it stopped cleanly."""
+    outputs_path = workdir / "outputs.json"
+    log_path = workdir / "stack.log"
+    command = [
+        sys.executable, "-m", "pressline.cli", "local",
+        "--port", str(free_port()), "--http-port", str(free_port()),
+        "--outputs", str(outputs_path), *options,
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603 (our own command)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not outputs_path.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"pressline local did not start:\n{log_path.read_text(errors='replace')}")
+            time.sleep(0.1)
+        yield RunningLocalStack(outputs_path, process, log_path)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise RuntimeError("pressline local did not stop within 15 s of SIGTERM") from None
+    if code != 0:
+        raise RuntimeError(f"pressline local exited with {code}:\n{log_path.read_text(errors='replace')[-4000:]}")

@@ -123,7 +123,7 @@ class Transformed:
     root: Path
 
 
-def _load_sam(path: Path) -> dict[str, Any]:
+def load_sam(path: Path) -> dict[str, Any]:
     from samtranslator.yaml_helper import yaml_parse
 
     template: dict[str, Any] = yaml_parse(path.read_text(encoding="utf-8"))
@@ -136,7 +136,7 @@ def _transform_cached(path: str, mtime_ns: int, region: str) -> str:
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 
-    sam = _load_sam(Path(path))
+    sam = load_sam(Path(path))
     for resource in sam.get("Resources", {}).values():
         props = resource.get("Properties") or {}
         for uri in ("CodeUri", "ContentUri"):
@@ -154,7 +154,7 @@ def transform(template_path: Path, region: str) -> Transformed:
     """The SAM template and its CloudFormation transform (cached per file version)."""
     path = template_path.resolve()
     cfn = json.loads(_transform_cached(str(path), path.stat().st_mtime_ns, region))
-    return Transformed(sam=_load_sam(path), cfn=cfn, root=path.parent)
+    return Transformed(sam=load_sam(path), cfn=cfn, root=path.parent)
 
 
 def functions(transformed: Transformed) -> dict[str, FunctionSpec]:
