@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from index_world import World  # noqa: E402
+from index_world import World
 
 
 @pytest.fixture

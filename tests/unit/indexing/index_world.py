@@ -56,9 +56,8 @@ class World:
         head = self.source.head(key)
         assert head is not None
         ref = SourceRef(bucket=SOURCE_BUCKET, key=key, version_id=head.version_id, etag=head.etag)
-        meta = PostMeta(
-            slug=slug, title=title, date=date, updated=updated, tags=tags, summary=summary or f"About {title}.", draft=draft
-        )
+        summary = summary or f"About {title}."
+        meta = PostMeta(slug=slug, title=title, date=date, updated=updated, tags=tags, summary=summary, draft=draft)
         status = "draft" if draft else "scheduled" if date > self.now else "published"
         rendered = RenderedPost(
             source=ref, meta=meta, body_html=body or f"<p>The body of {title}.</p>", status=status, rendered_at=self.now

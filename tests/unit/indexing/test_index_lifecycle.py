@@ -51,7 +51,8 @@ def test_an_edit_updates_its_page_listings_and_feeds_without_a_second_email(worl
     world.publish("posts/a.md", "Old Title", START - 2 * DAY, slug="a", tags=("one",))
     world.publish("posts/b.md", "Neighbour", START - DAY, slug="b")
 
-    outcome = world.publish("posts/a.md", "New Title", START - 2 * DAY, slug="a", tags=("two",), body="<p>Fresh words</p>")
+    body = "<p>Fresh words</p>"
+    outcome = world.publish("posts/a.md", "New Title", START - 2 * DAY, slug="a", tags=("two",), body=body)
 
     assert outcome.applied
     for key in ("posts/a/index.html", "index.html", "archive/2026/03/index.html", "feed.xml", "rss.xml"):
@@ -62,7 +63,8 @@ def test_an_edit_updates_its_page_listings_and_feeds_without_a_second_email(worl
     assert "/posts/a/" in world.text("tags/two/index.html")
     assert ">one<" not in world.text("tags/index.html")
     assert [message.slug for message in world.announcements()] == ["a", "b"]
-    assert "fresh" in next(doc for doc in world.json("search/shards/2026-03.json")["posts"] if doc["u"] == "/posts/a/")["w"]
+    [doc] = [doc for doc in world.json("search/shards/2026-03.json")["posts"] if doc["u"] == "/posts/a/"]
+    assert "fresh" in doc["w"]
 
 
 def test_a_delete_removes_the_page_and_every_reference(world: World) -> None:
@@ -129,9 +131,8 @@ def test_a_post_deleted_and_uploaded_again_is_not_announced_again(world: World) 
 
 
 def test_a_scheduled_post_stays_private_until_due(world: World) -> None:
-    from pressline.stages.scheduler import SchedulerDeps, publish_due
-
     from pressline.adapters.queue import MemoryQueue
+    from pressline.stages.scheduler import SchedulerDeps, publish_due
 
     outcome = world.publish("posts/s.md", "Future", START + timedelta(hours=2), tags=("later",))
     assert outcome.status == "scheduled"
@@ -140,7 +141,7 @@ def test_a_scheduled_post_stays_private_until_due(world: World) -> None:
     assert report["status"] == "scheduled" and report["url"] == "https://blog.example/posts/future/"
 
     queue = MemoryQueue()
-    scheduler = SchedulerDeps(catalog=world.catalog, index_queue=queue, source_bucket="source-bucket", clock=lambda: world.now)
+    scheduler = SchedulerDeps(world.catalog, queue, source_bucket="source-bucket", clock=lambda: world.now)
     assert publish_due(scheduler) == []  # not yet
     world.later(hours=2)
     [due] = publish_due(scheduler)
