@@ -21,7 +21,9 @@ from pressline.stages import render
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is still a partial response (all listed), not an invocation
+# error: SQS retries the same records either way, and poison reaches the DLQ by maxReceiveCount.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 METRIC_NAMES = {"rendered": "PostsRendered", "rejected": "PostsRejected", "stale": "StaleRenderRequests"}
 
@@ -37,6 +39,7 @@ def record_handler(record: SQSRecord) -> None:
     try:
         outcome = render.handle_message(record.body, dependencies())
     except PoisonMessageError as error:
+        metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
         logger.error("Malformed render request; it will reach the DLQ after its retries", extra={"reason": str(error)})
         raise
     except RetryableError as error:

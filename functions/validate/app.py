@@ -23,7 +23,9 @@ from pressline.stages import validate
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is still a partial response (all listed), not an invocation
+# error: SQS retries the same records either way, and poison reaches the DLQ by maxReceiveCount.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 METRIC_NAMES = {
     "valid": "PostsValidated",
@@ -46,11 +48,14 @@ def record_handler(record: SQSRecord) -> None:
     try:
         outcomes = validate.handle_message(record.body, dependencies())
     except PoisonMessageError as error:
+        metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
         logger.error("Malformed intake message; it will reach the DLQ after its retries", extra={"reason": str(error)})
         raise
     except RetryableError as error:
         logger.warning("Transient failure; SQS will retry", extra={"reason": str(error)})
         raise
+    if not outcomes:  # s3:TestEvent
+        metrics.add_metric(name="MessagesSkipped", unit=MetricUnit.Count, value=1)
     for outcome in outcomes:
         metrics.add_metric(name=METRIC_NAMES[outcome], unit=MetricUnit.Count, value=1)
 

@@ -1,0 +1,212 @@
+"""Validate and Render on moto: the handlers invoked with the files in events/, against
+every resource of template.yaml (the ``aws_stack`` fixture)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pressline.local.harness import StackHandle
+from pressline.models import IndexUpdate, RenderedPost, RenderRequest, Report, S3Notification
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+EXAMPLES = ROOT / "examples" / "posts"
+
+
+def event(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return data
+
+
+def invoke(stack: StackHandle, function: str, name: str, version: str | None = None) -> Any:
+    """Call a handler with an events/ file pointed at this stack's bucket."""
+    return stack.invoke(function, with_bucket(event(name), stack.outputs["SourceBucketName"], version))
+
+
+def with_bucket(data: dict[str, Any], bucket: str, version: str | None = None) -> dict[str, Any]:
+    """Point an events/ file at this stack's bucket (and a version moto really made)."""
+    for record in data["Records"]:
+        try:
+            body = json.loads(record["body"])
+        except json.JSONDecodeError:
+            continue
+        for s3_record in body.get("Records", []):
+            s3_record["s3"]["bucket"]["name"] = bucket
+            if version:
+                s3_record["s3"]["object"]["versionId"] = version
+        if "source" in body and "key" in body["source"]:
+            body["source"]["bucket"] = bucket
+            if version:
+                body["source"]["version_id"] = version
+        if "Bucket" in body:
+            body["Bucket"] = bucket
+        record["body"] = json.dumps(body)
+    return data
+
+
+def receive(stack: StackHandle, output: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = stack.sqs.receive_message(
+            QueueUrl=stack.outputs[output], MaxNumberOfMessages=10, AttributeNames=["All"]
+        )
+        found = batch.get("Messages", [])
+        if not found:
+            return messages
+        messages.extend(found)
+        for message in found:
+            stack.sqs.delete_message(QueueUrl=stack.outputs[output], ReceiptHandle=message["ReceiptHandle"])
+
+
+def upload(stack: StackHandle, key: str, body: bytes) -> str:
+    response = stack.s3.put_object(Bucket=stack.outputs["SourceBucketName"], Key=key, Body=body)
+    version: str = response["VersionId"]
+    return version
+
+
+def get_json(stack: StackHandle, bucket_output: str, key: str) -> Any:
+    body = stack.s3.get_object(Bucket=stack.outputs[bucket_output], Key=key)["Body"].read()
+    return json.loads(body)
+
+
+def exists(stack: StackHandle, bucket_output: str, key: str) -> bool:
+    listing = stack.s3.list_objects_v2(Bucket=stack.outputs[bucket_output], Prefix=key)
+    return any(item["Key"] == key for item in listing.get("Contents", []))
+
+
+@pytest.fixture
+def stack(aws_stack: StackHandle) -> StackHandle:
+    return aws_stack
+
+
+def test_uploads_under_posts_reach_the_intake_queue(stack: StackHandle) -> None:
+    receive(stack, "IntakeQueueUrl")  # the s3:TestEvent of the notification set-up
+    upload(stack, "posts/pic.PNG", (EXAMPLES / "harbour-at-dawn.png").read_bytes())
+    upload(stack, "posts/welcome-to-pressline.md", (EXAMPLES / "welcome-to-pressline.md").read_bytes())
+    upload(stack, "drafts/elsewhere.md", b"not a post location")
+    keys = {
+        S3Notification.model_validate_json(m["Body"]).Records[0].s3.object.key for m in receive(stack, "IntakeQueueUrl")
+    }
+    assert keys == {"posts/pic.PNG", "posts/welcome-to-pressline.md"}
+
+
+def test_validate_a_created_post_sends_a_render_request(stack: StackHandle) -> None:
+    version = upload(stack, "posts/welcome-to-pressline.md", (EXAMPLES / "welcome-to-pressline.md").read_bytes())
+    bucket = stack.outputs["SourceBucketName"]
+    result = stack.invoke("Validate", with_bucket(event("validate-post-created.json"), bucket))
+    assert result == {"batchItemFailures": []}
+    [message] = receive(stack, "RenderQueueUrl")
+    request = RenderRequest.model_validate_json(message["Body"])
+    assert (request.source.bucket, request.source.key) == (bucket, "posts/welcome-to-pressline.md")
+    assert request.source.version_id == version  # what S3 holds now, not what the event said
+
+
+def test_validate_a_rejected_post_writes_its_report_only(stack: StackHandle) -> None:
+    version = upload(stack, "posts/welcome-to-pressline.md", b"---\ntitle: ''\ntags: news\n---\n")
+    result = stack.invoke(
+        "Validate", with_bucket(event("validate-post-created.json"), stack.outputs["SourceBucketName"])
+    )
+    assert result == {"batchItemFailures": []}  # an invalid post is a report, not a failure
+    report = Report.model_validate(get_json(stack, "SourceBucketName", "reports/posts/welcome-to-pressline.md.json"))
+    assert (report.status, report.version) == ("rejected", version)
+    assert [(e.field, e.line) for e in report.errors] == [("title", 2), ("tags", 3), ("body", 5)]
+    assert receive(stack, "RenderQueueUrl") == [] and receive(stack, "IndexQueueUrl") == []
+
+
+def test_validate_a_removed_post_sends_a_delete_to_the_fifo_index_queue(stack: StackHandle) -> None:
+    result = stack.invoke(
+        "Validate", with_bucket(event("validate-post-removed.json"), stack.outputs["SourceBucketName"])
+    )
+    assert result == {"batchItemFailures": []}
+    [message] = receive(stack, "IndexQueueUrl")
+    update = IndexUpdate.model_validate_json(message["Body"])
+    assert (update.action, update.source.key) == ("delete", "posts/welcome-to-pressline.md")
+    assert message["Attributes"]["MessageGroupId"] == "site"
+    assert len(message["Attributes"]["MessageDeduplicationId"]) == 64
+
+
+def test_validate_an_image_publishes_it_under_media(stack: StackHandle) -> None:
+    png = (EXAMPLES / "harbour-at-dawn.png").read_bytes()
+    upload(stack, "posts/harbour-at-dawn.png", png)
+    result = stack.invoke(
+        "Validate", with_bucket(event("validate-image-created.json"), stack.outputs["SourceBucketName"])
+    )
+    assert result == {"batchItemFailures": []}
+    published = stack.s3.get_object(Bucket=stack.outputs["SiteBucketName"], Key="media/harbour-at-dawn.png")
+    assert published["Body"].read() == png and published["ContentType"] == "image/png"
+    report = get_json(stack, "SourceBucketName", "reports/posts/harbour-at-dawn.png.json")
+    assert report["status"] == "published" and report["url"].endswith("/media/harbour-at-dawn.png")
+
+
+def test_validate_skips_the_test_event(stack: StackHandle) -> None:
+    result = invoke(stack, "Validate", "validate-test-event.json")
+    assert result == {"batchItemFailures": []}
+
+
+def test_validate_fails_only_the_malformed_record(stack: StackHandle) -> None:
+    upload(stack, "posts/welcome-to-pressline.md", (EXAMPLES / "welcome-to-pressline.md").read_bytes())
+    data = with_bucket(event("validate-malformed.json"), stack.outputs["SourceBucketName"])
+    result = stack.invoke("Validate", data)
+    assert result == {"batchItemFailures": [{"itemIdentifier": data["Records"][0]["messageId"]}]}
+    assert len(receive(stack, "RenderQueueUrl")) == 1  # the good record went through
+
+
+def test_render_stores_the_post_writes_its_page_and_updates_index(stack: StackHandle) -> None:
+    key = "posts/city-council-approves-riverside-cycle-lanes.md"
+    version = upload(stack, key, (EXAMPLES / key.removeprefix("posts/")).read_bytes())
+    result = stack.invoke(
+        "Render", with_bucket(event("render-request.json"), stack.outputs["SourceBucketName"], version)
+    )
+    assert result == {"batchItemFailures": []}
+    rendered = RenderedPost.model_validate(get_json(stack, "SourceBucketName", f"rendered/{key}/{version}.json"))
+    assert rendered.status == "published" and rendered.meta.slug == "city-council-approves-riverside-cycle-lanes"
+    page_key = "posts/city-council-approves-riverside-cycle-lanes/index.html"
+    page = stack.s3.get_object(Bucket=stack.outputs["SiteBucketName"], Key=page_key)
+    assert page["ContentType"] == "text/html; charset=utf-8"
+    html = page["Body"].read().decode()
+    assert '<h1 class="p-name">City council approves riverside cycle lanes after a five-hour debate</h1>' in html
+    assert f'<form method="post" action="{os.environ["API_URL"].rstrip("/")}/subscriptions">' in html
+    [message] = receive(stack, "IndexQueueUrl")
+    assert message["Attributes"]["MessageGroupId"] == "site"
+    update = IndexUpdate.model_validate_json(message["Body"])
+    assert (update.action, update.slug, update.source.version_id) == ("upsert", rendered.meta.slug, version)
+
+
+def test_render_of_a_replaced_version_changes_nothing(stack: StackHandle) -> None:
+    key = "posts/city-council-approves-riverside-cycle-lanes.md"
+    old = upload(stack, key, (EXAMPLES / key.removeprefix("posts/")).read_bytes())
+    upload(stack, key, b"---\ntitle: Newer\n---\nNewer text.\n")
+    result = invoke(stack, "Render", "render-request.json", old)
+    assert result == {"batchItemFailures": []}
+    assert not exists(stack, "SiteBucketName", "posts/city-council-approves-riverside-cycle-lanes/index.html")
+    assert receive(stack, "IndexQueueUrl") == []
+
+
+def test_render_fails_a_malformed_request(stack: StackHandle) -> None:
+    data = event("render-malformed.json")
+    result = stack.invoke("Render", data)
+    assert result == {"batchItemFailures": [{"itemIdentifier": data["Records"][0]["messageId"]}]}
+
+
+def test_a_slug_in_the_catalog_is_refused(stack: StackHandle) -> None:
+    stack.dynamodb.put_item(
+        TableName=stack.outputs["PostsTableName"],
+        Item={
+            "pk": {"S": "SLUG#welcome-to-pressline"},
+            "sk": {"S": "SLUG"},
+            "source_key": {"S": "posts/old/welcome.md"},
+        },
+    )
+    upload(stack, "posts/welcome-to-pressline.md", (EXAMPLES / "welcome-to-pressline.md").read_bytes())
+    invoke(stack, "Validate", "validate-post-created.json")
+    report = get_json(stack, "SourceBucketName", "reports/posts/welcome-to-pressline.md.json")
+    assert report["status"] == "rejected"
+    assert (
+        report["errors"][0]["message"]
+        == "'welcome-to-pressline' is already used by posts/old/welcome.md; choose another slug"
+    )
