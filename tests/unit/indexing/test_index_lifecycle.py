@@ -302,3 +302,30 @@ def test_several_uploads_of_one_key_end_in_the_latest_state(world: World) -> Non
     assert "Take 4" in world.text("index.html") and "Take 3" not in world.text("index.html")
     assert set(world.catalog.summary.tags) == {"v4"}
     assert len(world.announcements()) == 1
+
+
+def test_a_burst_of_a_hundred_posts_all_end_up_everywhere(world: World) -> None:
+    rng = random.Random(100)
+    updates = [
+        world.upload(f"posts/burst-{n}.md", f"Burst {n}", START - timedelta(hours=rng.randint(1, 2000)), slug=f"b{n}")
+        for n in range(100)
+    ]
+    rng.shuffle(updates)
+    for update in updates + rng.sample(updates, 20):  # with duplicates
+        world.apply(update)
+
+    slugs = {f"b{n}" for n in range(100)}
+    months = world.catalog.summary.months
+    assert sum(months.values()) == 100
+    listed = {e.slug for m in months for e in world.catalog.lists[f"MONTH#{m}"].entries}
+    assert listed == slugs
+    sitemap = "".join(world.text(f"sitemaps/{m}.xml") for m in months)
+    archives = "".join(world.text(f"archive/{m[:4]}/{m[5:]}/index.html") for m in months)
+    shards = [doc["u"] for m in months for doc in world.json(f"search/shards/{m}.json")["posts"]]
+    for slug in slugs:
+        assert f"https://blog.example/posts/{slug}/" in sitemap
+        assert f'href="/posts/{slug}/"' in archives
+    assert sorted(shards) == sorted(f"/posts/{slug}/" for slug in slugs)
+    newest = sorted(world.catalog.posts.values(), key=lambda post: post.order, reverse=True)[:20]
+    assert world.feed_urls() == [f"https://blog.example/posts/{post.slug}/" for post in newest]
+    assert len(world.announcements()) == 100
