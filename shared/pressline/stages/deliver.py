@@ -12,13 +12,16 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pressline.config import Settings, settings
+from pressline.errors import RetryableError
 from pressline.models import DeliveryBatch
 from pressline.subscribers import runtime
 from pressline.subscribers.delivery import Delivery
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A failed record is reported in batchItemFailures (and retried by SQS), even when it is
+# the only one: the invocation itself does not fail.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 _override: Delivery | None = None
 
@@ -50,7 +53,15 @@ def delivery() -> Delivery:
 
 def record_handler(record: SQSRecord) -> None:
     batch = DeliveryBatch.model_validate_json(record.body)
-    result = delivery().deliver(batch)
+    try:
+        result = delivery().deliver(batch)
+    except RetryableError as error:
+        # Our own message: it names the post and counts, never an address.
+        logger.warning("Delivery batch will be retried: %s", error, extra={"slug": batch.post.slug})
+        raise
+    except Exception as error:
+        logger.error("Delivery batch failed: %s", type(error).__name__, extra={"slug": batch.post.slug})
+        raise
     logger.info(
         "Delivered",
         extra={

@@ -25,7 +25,9 @@ from pressline.subscribers.ports import FanoutLedger, NotifyQueue
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A failed record is reported in batchItemFailures (and retried by SQS), even when it is
+# the only one: the invocation itself does not fail.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 # Saved after every page (a page takes well under a second), so a lease this long only
 # delays the takeover of a fan-out whose invocation died.
@@ -85,7 +87,12 @@ def record_handler(record: SQSRecord) -> None:
     request_id = getattr(_context, "aws_request_id", "local")
     owner = f"{request_id}:{record.message_id}"
     current = services()
-    result = current.fanout.run(post, owner, _time_left, TIME_MARGIN)
+    try:
+        result = current.fanout.run(post, owner, _time_left, TIME_MARGIN)
+    except Exception as error:
+        # The message is retried; the next run resumes from the last checkpoint.
+        logger.warning("Fan-out interrupted: %s: %s", type(error).__name__, error, extra={"slug": post.slug})
+        raise
     logger.info(
         "Fan-out %s",
         result.status,

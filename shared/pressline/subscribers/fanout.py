@@ -1,11 +1,12 @@
 """Notify's core: page through a post's audiences and enqueue delivery batches, resumably.
 
-The fan-out's progress (audience index + cursor) is checkpointed in the ledger after
-every page, under a lease, so that exactly one invocation works on a post at a time and
+The fan-out's progress (audience index + cursor) is checkpointed in the ledger under a
+lease, whenever every recipient read so far is enqueued (and at least every few pages), so that exactly one invocation works on a post at a time and
 any invocation can resume where the last one stopped: after a crash (the SQS retry
 resumes), or when time runs short (it saves, releases and asks for a continuation).
-A page's batches are enqueued before its checkpoint, so a crash between the two enqueues
-that page again; Deliver's ledger makes the repeat harmless. Memory holds one page.
+Batches are enqueued before the checkpoint that covers them, so a crash in between
+enqueues them again; Deliver's ledger makes the repeat harmless. Recipients of small
+audiences share batches. Memory holds one page.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from pressline.subscribers.model import audiences_for_post, first_audience
 from pressline.subscribers.ports import Announcer, FanoutLedger, SubscriberRepository, TaskQueue
 
 BATCH_SIZE = 50  # recipients per delivery message (DeliveryBatch's limit)
-PAGE_SIZE = 1000  # members read per query: 20 batches, 2 SendMessageBatch calls, 1 checkpoint
+PAGE_SIZE = 1000  # members read per query: 20 batches, 2 SendMessageBatch calls
+CHECKPOINT_PAGES = 10  # at most this many pages between checkpoints (re-enqueued after a crash)
+CHECKPOINT_INTERVAL = timedelta(seconds=10)  # and at most this long: the lease must stay fresh
 
 FanoutStatus = Literal["done", "continue", "busy", "duplicate"]
 
@@ -64,30 +67,55 @@ class Fanout:
 
         audiences = audiences_for_post(post.tags)
         recipients = batches = pages = 0
-        while state.audience < len(audiences):
-            if time_left() < margin:
-                self.ledger.save(state, self.clock(), self.lease, release=True)
-                return FanoutResult("continue", recipients, batches, pages)
-            audience = audiences[state.audience]
-            members, cursor = self.repository.audience_page(audience, state.cursor, self.page_size)
-            ids = [member.id for member in members if first_audience(member.tags, post.tags) == audience]
+        pending: list[str] = []  # recipients read but not yet enqueued: less than one batch
+        saved_at = self.clock()
+        pages_unsaved = 0
+
+        def enqueue(ids: list[str]) -> int:
             page_batches = [
                 DeliveryBatch(post=post, subscriber_ids=ids[start : start + BATCH_SIZE])
                 for start in range(0, len(ids), BATCH_SIZE)
             ]
             if page_batches:
                 self.deliveries.send_batches(page_batches)
+            return len(page_batches)
+
+        while state.audience < len(audiences):
+            if time_left() < margin:
+                batches += enqueue(pending)
+                state = replace(state, batches=state.batches + (1 if pending else 0))
+                self.ledger.save(state, self.clock(), self.lease, release=True)
+                return FanoutResult("continue", recipients, batches, pages)
+            audience = audiences[state.audience]
+            members, cursor = self.repository.audience_page(audience, state.cursor, self.page_size)
+            ids = [member.id for member in members if first_audience(member.tags, post.tags) == audience]
+            pending.extend(ids)
+            # Only whole batches go now; the rest waits for the next page (small audiences share batches).
+            whole = len(pending) - len(pending) % BATCH_SIZE
+            sent = enqueue(pending[:whole])
+            pending = pending[whole:]
             recipients += len(ids)
-            batches += len(page_batches)
+            batches += sent
             pages += 1
+            pages_unsaved += 1
             state = replace(
                 state,
                 audience=state.audience if cursor else state.audience + 1,
                 cursor=cursor,
                 recipients=state.recipients + len(ids),
-                batches=state.batches + len(page_batches),
+                batches=state.batches + sent,
                 pages=state.pages + 1,
             )
-            self.ledger.save(state, self.clock(), self.lease)
-        self.ledger.save(replace(state, done=True), self.clock(), self.lease, release=True)
+            # A checkpoint must cover only enqueued recipients: save when nothing is pending,
+            # or flush the remainder now and then so the lease and the progress stay fresh.
+            if not pending or pages_unsaved >= CHECKPOINT_PAGES or self.clock() - saved_at >= CHECKPOINT_INTERVAL:
+                flushed = enqueue(pending)
+                batches += flushed
+                pending = []
+                state = replace(state, batches=state.batches + flushed)
+                self.ledger.save(state, self.clock(), self.lease)
+                saved_at, pages_unsaved = self.clock(), 0
+        batches += enqueue(pending)
+        state = replace(state, batches=state.batches + (1 if pending else 0), done=True)
+        self.ledger.save(state, self.clock(), self.lease, release=True)
         return FanoutResult("done", recipients, batches, pages)

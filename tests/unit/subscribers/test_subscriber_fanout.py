@@ -122,7 +122,7 @@ def test_a_crash_mid_fanout_resumes_from_the_last_checkpoint(
     announcer: MemoryAnnouncer,
     clock: FakeClock,
 ) -> None:
-    everyone = _seed(repository, 40)
+    everyone = _seed(repository, 200)
     calls = {"n": 0}
 
     class CrashingQueue(MemoryTaskQueue):
@@ -132,18 +132,27 @@ def test_a_crash_mid_fanout_resumes_from_the_last_checkpoint(
                 raise RuntimeError("the process died")
             queue.send_batches(batches)
 
-    crashing = Fanout(repository, ledger, CrashingQueue(), announcer, clock, timedelta(seconds=90), page_size=7)
+    # Pages of 10: every 5th page completes a batch of 50, which is enqueued and checkpointed.
+    crashing = Fanout(repository, ledger, CrashingQueue(), announcer, clock, timedelta(seconds=90), page_size=10)
     post = make_post()
     with pytest.raises(RuntimeError):
         crashing.run(post, "owner-1", lambda: PLENTY, MARGIN)
+    assert len(_enqueued(queue)) == 100
     # The crashed invocation still holds the lease: a duplicate must wait it out.
-    again = Fanout(repository, ledger, queue, announcer, clock, timedelta(seconds=90), page_size=7)
+    again = Fanout(repository, ledger, queue, announcer, clock, timedelta(seconds=90), page_size=10)
     assert again.run(post, "owner-2", lambda: PLENTY, MARGIN).status == "busy"
     assert ledger.lease_remaining(post.slug, clock()) == timedelta(seconds=90)
     clock.advance(timedelta(seconds=91))
     assert again.run(post, "owner-2", lambda: PLENTY, MARGIN).status == "done"
-    assert sorted(_enqueued(queue)) == everyone
-    assert len(_enqueued(queue)) == 40  # the page that crashed was never enqueued: no repeats
+    assert sorted(_enqueued(queue)) == everyone  # resumed after the last checkpoint: no repeats
+
+
+def test_small_audiences_share_batches(fanout: Fanout, repository: MemoryRepository, queue: MemoryTaskQueue) -> None:
+    _seed(repository, 3)
+    _seed(repository, 4, ("aws",), "aws")
+    _seed(repository, 5, ("python",), "py")
+    result = fanout.run(make_post(tags=("aws", "python")), "owner-1", lambda: PLENTY, MARGIN)
+    assert result.batches == 1 and len(queue.batches[0].subscriber_ids) == 12
 
 
 def test_an_invocation_that_lost_its_lease_stops(

@@ -1,0 +1,326 @@
+"""Notify -> Deliver -> EmailFeedback on moto: per-tag fan-out, exactly one email per
+(post, subscriber) under duplicates and crashes, suppression, and no address in any log."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_string, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pressline.local.harness import StackHandle
+from pressline.models import DeliveryBatch, PostPublished
+from pressline.subscribers.addresses import subscriber_id
+from pressline.subscribers.dynamodb import DynamoSubscriberRepository
+from pressline.subscribers.memory import FakeClock
+from pressline.subscribers.model import audiences_of
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def load(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return loaded
+
+
+def post_from_event() -> PostPublished:
+    return PostPublished.model_validate_json(load("notify-post-published")["Records"][0]["body"])
+
+
+def emails(stack: StackHandle) -> list[EmailMessage]:
+    return [
+        message_from_string(sent["raw"], policy=policy.default)  # type: ignore[misc]
+        for sent in stack.sent_emails()
+        if sent["raw"]
+    ]
+
+
+def post_emails(stack: StackHandle) -> Counter[str]:
+    """Recipient -> number of post emails (confirmation emails excluded)."""
+    return Counter(str(m["To"]) for m in emails(stack) if not str(m["Subject"]).startswith("Confirm"))
+
+
+def keys() -> Any:
+    from pressline.subscribers import runtime
+
+    return runtime.keys()
+
+
+def seed_confirmed(stack: StackHandle, address: str, tags: tuple[str, ...] = ()) -> str:
+    """A confirmed subscriber, as the API would leave it (without sending a confirmation)."""
+    repository = DynamoSubscriberRepository(stack.outputs["SubscribersTableName"], stack.dynamodb)
+    sid = subscriber_id(keys().id_key, address)
+    now = datetime.now(UTC)
+    assert repository.request_confirmation(sid, address, now, timedelta(minutes=10), timedelta(days=3))
+    assert repository.confirm(sid, tags, now) == "confirmed"
+    return sid
+
+
+def sqs_event(body: str) -> dict[str, Any]:
+    event = load("deliver-batch")
+    event["Records"][0]["body"] = body
+    return event
+
+
+def test_the_notify_event_fans_out_by_tag_and_each_match_gets_one_email(aws_stack: StackHandle) -> None:
+    seed_confirmed(aws_stack, "all@example.com")
+    seed_confirmed(aws_stack, "aws@example.com", ("aws",))
+    seed_confirmed(aws_stack, "both@example.com", ("AWS", "python"))
+    seed_confirmed(aws_stack, "rust@example.com", ("rust",))
+    result = aws_stack.invoke("Notify", load("notify-post-published"))
+    assert result == {"batchItemFailures": []}
+    assert aws_stack.queue_depth("DeliveryQueueUrl") == 1
+    aws_stack.drain()
+    assert post_emails(aws_stack) == Counter({"all@example.com": 1, "aws@example.com": 1, "both@example.com": 1})
+    message = next(m for m in emails(aws_stack) if m["To"] == "both@example.com")
+    post = post_from_event()
+    assert message["Subject"] == post.title
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:8080/api/subscriptions/unsubscribe?token=")
+    for kind in ("plain", "html"):
+        body = message.get_body(preferencelist=(kind,)).get_content()  # type: ignore[union-attr]
+        assert post.title.split(",")[0] in body and post.summary in body and post.url in body
+        assert "/subscriptions/unsubscribe?token=" in body
+
+
+def test_post_published_goes_to_the_topic_once_with_the_tags_as_an_attribute(aws_stack: StackHandle) -> None:
+    sqs, sns = aws_stack.sqs, aws_stack.sns
+    url = sqs.create_queue(QueueName="posts-topic-listener")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=aws_stack.outputs["PostsTopicArn"], Protocol="sqs", Endpoint=arn)
+    aws_stack.invoke("Notify", load("notify-post-published"))
+    aws_stack.invoke("Notify", load("notify-post-published"))  # a duplicate
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 1
+    envelope = json.loads(messages[0]["Body"])
+    assert PostPublished.model_validate_json(envelope["Message"]) == post_from_event()
+    assert envelope["MessageAttributes"]["tags"] == {"Type": "String.Array", "Value": '["aws", "python"]'}
+    assert envelope["MessageAttributes"]["type"]["Value"] == "post.published"
+
+
+def test_duplicated_notify_and_delivery_events_send_each_email_once(aws_stack: StackHandle) -> None:
+    ids = [seed_confirmed(aws_stack, f"reader{n}@example.com") for n in range(60)]
+    for _ in range(3):
+        aws_stack.invoke("Notify", load("notify-post-published"))
+    assert aws_stack.queue_depth("DeliveryQueueUrl") == 2  # 60 recipients: 50 + 10, enqueued once
+    # And the same delivery batch arriving again, directly.
+    duplicate = DeliveryBatch(post=post_from_event(), subscriber_ids=ids[:50]).model_dump_json()
+    aws_stack.drain()
+    aws_stack.invoke("Deliver", sqs_event(duplicate))
+    assert post_emails(aws_stack) == Counter({f"reader{n}@example.com": 1 for n in range(60)})
+
+
+def test_the_deliver_event_file_sends_to_a_confirmed_subscriber(aws_stack: StackHandle) -> None:
+    sid = seed_confirmed(aws_stack, "reader@example.com", ("python",))
+    event = json.loads(json.dumps(load("deliver-batch")).replace("REPLACE_WITH_SUBSCRIBER_ID", sid))
+    assert aws_stack.invoke("Deliver", event) == {"batchItemFailures": []}
+    assert post_emails(aws_stack) == Counter({"reader@example.com": 1})
+
+
+def test_a_crash_mid_batch_and_the_retries_send_each_recipient_exactly_one(
+    aws_stack: StackHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pressline.stages import deliver
+    from pressline.subscribers.aws import SesMailer
+
+    ids = [seed_confirmed(aws_stack, f"reader{n}@example.com") for n in range(12)]
+    event = sqs_event(DeliveryBatch(post=post_from_event(), subscriber_ids=ids).model_dump_json())
+    real_send = SesMailer.send
+    calls = {"n": 0}
+
+    def dies_inside_the_seventh_send(self: SesMailer, email: Any) -> str:
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise ConnectionResetError("the process died inside the send call")
+        return real_send(self, email)
+
+    monkeypatch.setattr(SesMailer, "send", dies_inside_the_seventh_send)
+    first = aws_stack.invoke("Deliver", event)
+    assert len(first["batchItemFailures"]) == 1
+    assert sum(post_emails(aws_stack).values()) == 6
+    # The retry comes while the dead invocation's claim is fresh: the others are sent, it waits.
+    assert len(aws_stack.invoke("Deliver", event)["batchItemFailures"]) == 1
+    assert sum(post_emails(aws_stack).values()) == 11
+    # After the visibility timeout the claim is stale and is taken over.
+    clock = FakeClock(datetime.now(UTC) + timedelta(minutes=6))
+    real = deliver.delivery()
+    deliver.override(type(real)(real.repository, real.ledger, real.mailer, real.keys, real.site, clock))
+    try:
+        assert aws_stack.invoke("Deliver", event) == {"batchItemFailures": []}
+        assert aws_stack.invoke("Deliver", event) == {"batchItemFailures": []}
+    finally:
+        deliver.override(None)
+    assert post_emails(aws_stack) == Counter({f"reader{n}@example.com": 1 for n in range(12)})
+
+
+def test_fanout_resumes_across_invocations_when_time_runs_short(
+    aws_stack: StackHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pressline.stages import notify
+    from pressline.subscribers import fanout
+
+    table = aws_stack.outputs["SubscribersTableName"]
+    with _batch(aws_stack, table) as put:
+        for n in range(230):
+            sid = f"{n:032x}"
+            for audience in audiences_of(()):
+                put(sid, audience)
+    monkeypatch.setattr(fanout, "PAGE_SIZE", 50)
+    budget = iter([timedelta(minutes=5)] * 2)
+    monkeypatch.setattr(notify, "_time_left", lambda: next(budget, timedelta(seconds=1)))
+    real = notify.services().fanout
+    small_pages = type(real)(real.repository, real.ledger, real.deliveries, real.announcer, real.clock, real.lease, 50)
+    notify.override(notify.Services(small_pages, notify.services().ledger, notify.services().continuations))
+    try:
+        aws_stack.invoke("Notify", load("notify-post-published"))
+        assert aws_stack.queue_depth("NotifyQueueUrl") == 1  # the continuation
+        assert aws_stack.queue_depth("DeliveryQueueUrl") == 2  # two pages of 50
+        budget = iter([timedelta(minutes=5)] * 100)
+        invocations = [i for i in aws_stack.drain() if i.function == "NotifyFunction"]
+    finally:
+        notify.override(None)
+    assert invocations and all(i.ok for i in invocations)
+    state = aws_stack.dynamodb.get_item(
+        TableName=aws_stack.outputs["LedgerTableName"], Key={"id": {"S": "fanout#hello-serverless"}}
+    )["Item"]
+    assert state["done"]["BOOL"] is True and state["recipients"]["N"] == "230"
+
+
+class _batch:
+    """Seeds audience memberships directly (fast), as confirmed subscribers would have them."""
+
+    def __init__(self, stack: StackHandle, table: str) -> None:
+        self.db = stack.dynamodb
+        self.table = table
+        self.items: list[dict[str, Any]] = []
+
+    def __enter__(self) -> Any:
+        def put(sid: str, audience: str) -> None:
+            self.items.append(
+                {
+                    "pk": {"S": f"SUB#{sid}"},
+                    "sk": {"S": f"AUD#{audience}"},
+                    "gsi1pk": {"S": f"AUD#{audience}"},
+                    "gsi1sk": {"S": sid},
+                    "tags": {"L": []},
+                }
+            )
+
+        return put
+
+    def __exit__(self, *_: object) -> None:
+        for start in range(0, len(self.items), 25):
+            chunk = self.items[start : start + 25]
+            self.db.batch_write_item(RequestItems={self.table: [{"PutRequest": {"Item": item}} for item in chunk]})
+
+
+def _subscribe_via_api(stack: StackHandle, address: str, tags: list[str] | None = None) -> dict[str, Any]:
+    event = load("subscriptions-subscribe-json")
+    event["body"] = json.dumps({"email": address, "tags": tags or []})
+    response: dict[str, Any] = stack.invoke("Subscriptions", event)
+    return response
+
+
+@pytest.mark.parametrize("kind", ["bounce", "complaint"])
+def test_bounces_and_complaints_suppress_the_address_for_good(aws_stack: StackHandle, kind: str) -> None:
+    address = f"{kind}@simulator.amazonses.com"
+    sid = seed_confirmed(aws_stack, address)
+    assert aws_stack.invoke("EmailFeedback", load(f"feedback-{kind}")) == {"suppressed": 1}
+    table = aws_stack.outputs["SubscribersTableName"]
+    items = aws_stack.dynamodb.query(
+        TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": f"SUB#{sid}"}}
+    )["Items"]
+    assert [item["sk"]["S"] for item in items] == ["SUPPRESSION"]
+    assert "address" not in items[0]
+    # Nothing more: no post email, and signing up again sends no confirmation (same answer).
+    aws_stack.invoke("Notify", load("notify-post-published"))
+    aws_stack.drain()
+    assert post_emails(aws_stack) == Counter()
+    assert _subscribe_via_api(aws_stack, address)["statusCode"] == 202
+    assert emails(aws_stack) == []
+
+
+def test_transient_bounces_suppress_nothing(aws_stack: StackHandle) -> None:
+    seed_confirmed(aws_stack, "bounce@simulator.amazonses.com")
+    event = load("feedback-bounce")
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    message["bounce"]["bounceType"] = "Transient"
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    assert aws_stack.invoke("EmailFeedback", event) == {"suppressed": 0}
+
+
+@pytest.fixture
+def all_output(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
+    """Everything logged while the test runs: stdout/stderr, stdlib logging, and the
+    Powertools loggers' own handlers (redirected here, whatever stream they were given)."""
+    buffer = io.StringIO()
+    caplog.set_level(logging.INFO)  # as deployed (POWERTOOLS_LOG_LEVEL=INFO; botocore stays quiet)
+    redirected: list[tuple[logging.StreamHandler[Any], Any]] = []
+
+    def redirect() -> None:
+        for name in ("subscriptions", "notify", "deliver", "feedback", "pressline-tests"):
+            for handler in logging.getLogger(name).handlers:
+                if isinstance(handler, logging.StreamHandler) and handler.stream is not buffer:
+                    redirected.append((handler, handler.setStream(buffer)))
+
+    buffer.redirect = redirect  # type: ignore[attr-defined]
+    yield buffer
+    for handler, stream in redirected:
+        handler.setStream(stream)
+
+
+def test_no_address_appears_in_any_log(
+    aws_stack: StackHandle,
+    all_output: io.StringIO,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    addresses = ["Secret.Reader@Example.com", "hidden.person@example.org", "bounce@simulator.amazonses.com"]
+    # Import every stage once so their loggers exist, then capture their output.
+    for name in ("subscriptions-confirm-get", "subscriptions-unsubscribe-get"):
+        aws_stack.invoke("Subscriptions", load(name))
+    aws_stack.invoke("EmailFeedback", {"Records": []})
+    aws_stack.invoke(
+        "Deliver", sqs_event(DeliveryBatch(post=post_from_event(), subscriber_ids=["x"]).model_dump_json())
+    )
+    all_output.redirect()  # type: ignore[attr-defined]
+
+    for address in addresses:
+        _subscribe_via_api(aws_stack, address, ["aws"])
+        _subscribe_via_api(aws_stack, address)  # rate-limited
+    _subscribe_via_api(aws_stack, "hidden.person@example.org\r\nBcc: x@example.org")
+    for message in emails(aws_stack):
+        token = message.get_body(("plain",)).get_content().split("token=")[1].split()[0]  # type: ignore[union-attr]
+        confirm = load("subscriptions-confirm-post")
+        confirm["rawQueryString"] = f"token={token}"
+        confirm["queryStringParameters"] = {"token": token}
+        assert aws_stack.invoke("Subscriptions", confirm)["statusCode"] == 200
+    aws_stack.invoke("Notify", load("notify-post-published"))
+    aws_stack.drain()
+    assert sum(post_emails(aws_stack).values()) == 3
+    unsubscribe_link = next(
+        m for m in emails(aws_stack) if m["To"] == "hidden.person@example.org" and m["List-Unsubscribe"]
+    )
+    token = unsubscribe_link["List-Unsubscribe"].split("token=")[1].rstrip(">")
+    one_click = load("subscriptions-unsubscribe-one-click")
+    one_click["rawQueryString"] = f"token={token}"
+    one_click["queryStringParameters"] = {"token": token}
+    assert aws_stack.invoke("Subscriptions", one_click)["statusCode"] == 200
+    aws_stack.invoke("EmailFeedback", load("feedback-bounce"))
+
+    captured = capsys.readouterr()
+    logged = all_output.getvalue() + captured.out + captured.err + caplog.text
+    logged += logged.lower()
+    assert '"subscriber"' in logged  # the logs are there, keyed by subscriber id...
+    for address in addresses:
+        assert address not in logged and address.lower() not in logged  # ...never by address
+    for local_part in ("secret.reader", "hidden.person"):  # not even masked-but-recognisable
+        assert local_part not in logged
