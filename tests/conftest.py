@@ -52,7 +52,7 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHandle]:
     from moto import mock_aws
 
     from pressline.local.runner import Runner
-    from pressline.local.stack import Clients, provision
+    from pressline.local.stack import clients_for, provision
 
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
@@ -60,7 +60,7 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[StackHandle]:
         for name, value in stack.environment().items():
             monkeypatch.setenv(name, value)
         _reset_process_caches()
-        clients = Clients(stack.region, None)
+        clients = clients_for(stack.region, None)
         yield StackHandle(stack=stack, clients=clients, runner=Runner(stack, clients))
     _reset_process_caches()
 

@@ -177,3 +177,37 @@ def test_conflicting_variables_fail_loudly(aws_stack: StackHandle) -> None:
     )
     with pytest.raises(EnvironmentConflictError, match="SITE_TITLE"):
         merged_environment([first, changed])
+
+
+def test_drain_runs_the_pipeline_in_process(aws_stack: StackHandle) -> None:
+    post = ROOT / "examples" / "posts" / "welcome-to-pressline.md"
+    aws_stack.s3.put_object(
+        Bucket=aws_stack.outputs["SourceBucketName"], Key="posts/welcome-to-pressline.md", Body=post.read_bytes()
+    )
+    ran = aws_stack.drain()
+    assert [inv for inv in ran if not inv.ok] == []
+    assert {"ValidateFunction", "RenderFunction", "IndexFunction"} <= {inv.function for inv in ran}
+    site = aws_stack.outputs["SiteBucketName"]
+    page = aws_stack.s3.get_object(Bucket=site, Key="posts/welcome-to-pressline/index.html")["Body"].read()
+    assert b"Welcome to Pressline" in page
+    home = aws_stack.s3.get_object(Bucket=site, Key="index.html")["Body"].read()
+    assert b"/posts/welcome-to-pressline/" in home
+    for key in ("IntakeQueueUrl", "RenderQueueUrl", "IndexQueueUrl", "NotifyQueueUrl", "DeliveryQueueUrl"):
+        assert aws_stack.queue_depth(key) == 0, key
+
+
+def test_a_topic_message_reaches_the_sns_triggered_function(aws_stack: StackHandle) -> None:
+    bounce = json.loads((ROOT / "events" / "feedback-bounce.json").read_text())["Records"][0]["Sns"]["Message"]
+    aws_stack.sns.publish(TopicArn=aws_stack.outputs["EmailFeedbackTopicArn"], Message=bounce)
+    ran = aws_stack.drain()
+    [feedback] = [inv for inv in ran if inv.function == "EmailFeedbackFunction"]
+    assert feedback.ok and feedback.records == 1
+    assert feedback.source.startswith("SNS ")
+
+
+def test_invoke_calls_a_handler_with_an_event_file(aws_stack: StackHandle) -> None:
+    event = json.loads((ROOT / "events" / "subscriptions-subscribe-json.json").read_text())
+    response = aws_stack.invoke("Subscriptions", event)
+    assert 200 <= response["statusCode"] < 300
+    with pytest.raises(KeyError, match="no function 'Nope'"):
+        aws_stack.invoke("Nope", event)

@@ -52,7 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--schedule-every", type=float, default=10.0, metavar="SECONDS", help="run scheduled functions this often"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every site request and scheduled run")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log every site request and scheduled run, and print the functions' metrics (EMF)",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     invoke = actions.add_parser(
         "invoke", help="call one function's handler with an event file, against the running stack"
@@ -104,6 +109,9 @@ def serve(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     region = DEFAULT_REGION
+    if not args.verbose:
+        # Metrics have no CloudWatch here: their EMF lines would bury the functions' logs.
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.update(FAKE_CREDENTIALS)  # before moto starts: never a real account
     moto = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     moto.start()

@@ -129,8 +129,10 @@ class SqsTrigger:
         retry_after: int | None = None,
         record_builder: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         on_invocation: Callable[[Invocation], None] | None = None,
+        source: str | None = None,
     ) -> None:
         self.name = name
+        self.source = source or queue_url.rsplit("/", 1)[-1]  # for logs: the queue's logical id if known
         self.call = call
         self.sqs = sqs
         self.queue_url = queue_url
@@ -181,7 +183,7 @@ class SqsTrigger:
         self._settle(messages, set(failed))
         invocation = Invocation(
             function=self.name,
-            source=self.queue_url.rsplit("/", 1)[-1],
+            source=self.source,
             records=len(ids),
             failed_ids=tuple(failed),
             error=error,
@@ -299,6 +301,7 @@ class Runner:
         self._lock = threading.Lock()
         self.triggers: list[SqsTrigger] = []
         sqs = self.clients("sqs")
+        logical_ids = {physical: logical for logical, physical in self.stack.resources.items()}
         for function in self.stack.functions.values():
             call = self._caller(function)
             for event in function.events_of("SQS"):
@@ -316,6 +319,7 @@ class Runner:
                         region=self.stack.region,
                         retry_after=self.retry_after,
                         on_invocation=self._record,
+                        source=logical_ids.get(url),
                     )
                 )
             for event in function.events_of("SNS"):
@@ -330,6 +334,7 @@ class Runner:
                         region=self.stack.region,
                         retry_after=self.retry_after,
                         on_invocation=self._record,
+                        source=f"SNS {str(event.properties['Topic']).rsplit(':', 1)[-1]}",
                     )
                 )
         self.schedules = [

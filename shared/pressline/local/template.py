@@ -44,6 +44,7 @@ NOT_NEEDED_LOCALLY = frozenset(
         "AWS::S3::BucketPolicy",  # moto does not enforce policies
         "AWS::SQS::QueuePolicy",
         "AWS::Lambda::Permission",
+        "AWS::IAM::Role",  # moto does not enforce IAM, and no local resource assumes a role
         "AWS::Lambda::LayerVersion",  # handlers import the pressline package from the working tree
         "AWS::Lambda::EventSourceMapping",  # moto would run them in Docker: the runner polls instead
         "AWS::Scheduler::Schedule",  # the runner calls scheduled functions itself
@@ -124,10 +125,17 @@ class Transformed:
 
 
 def load_sam(path: Path) -> dict[str, Any]:
+    """template.yaml as written, short-form tags (!Ref...) as intrinsic dicts."""
+    path = path.resolve()
+    template: dict[str, Any] = json.loads(_load_sam_cached(str(path), path.stat().st_mtime_ns))
+    return template
+
+
+@cache
+def _load_sam_cached(path: str, mtime_ns: int) -> str:
     from samtranslator.yaml_helper import yaml_parse
 
-    template: dict[str, Any] = yaml_parse(path.read_text(encoding="utf-8"))
-    return template
+    return json.dumps(yaml_parse(Path(path).read_text(encoding="utf-8")))
 
 
 @cache
