@@ -7,6 +7,8 @@ import base64
 import hashlib
 import json
 import re
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -535,3 +537,17 @@ def test_subscribe_confirm_publish_and_exactly_one_email(local_stack: RunningLoc
     assert len(emails) == 2, [email["Subject"] for email in emails]  # the confirmation and the post, once
     post_email = emails[1]
     assert title in str(post_email["Subject"]) or title in _text_of(post_email)
+
+
+def test_invoke_command_calls_a_handler_against_the_running_stack(local_stack: RunningLocalStack) -> None:
+    def pressline_local_invoke(*arguments: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "pressline.cli", "local", "invoke", *arguments,
+                   "--outputs", str(local_stack.outputs_path)]  # fmt: skip
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    done = pressline_local_invoke("Subscriptions", str(ROOT / "events" / "subscriptions-subscribe-json.json"))
+    assert done.returncode == 0, done.stderr
+    response = json.loads(done.stdout[done.stdout.index("{\n") :])  # the function's own logs come first
+    assert 200 <= response["statusCode"] < 300
+    unknown = pressline_local_invoke("Nope", str(ROOT / "events" / "subscriptions-subscribe-json.json"))
+    assert unknown.returncode == 2 and "no function 'Nope'" in unknown.stderr

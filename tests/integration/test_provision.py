@@ -211,3 +211,11 @@ def test_invoke_calls_a_handler_with_an_event_file(aws_stack: StackHandle) -> No
     assert 200 <= response["statusCode"] < 300
     with pytest.raises(KeyError, match="no function 'Nope'"):
         aws_stack.invoke("Nope", event)
+
+
+def test_scheduled_functions_run_with_the_schedulers_event(aws_stack: StackHandle) -> None:
+    scheduled = {f.logical_id for f in aws_stack.functions.values() if f.events_of("Schedule", "ScheduleV2")}
+    assert scheduled, "the template has a scheduled function"
+    ran = aws_stack.run_schedules()
+    assert {inv.function for inv in ran} == scheduled
+    assert all(inv.ok for inv in ran), [inv.error for inv in ran]

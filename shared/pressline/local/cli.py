@@ -109,6 +109,12 @@ def serve(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     region = DEFAULT_REGION
+    for path in (args.outputs, functions_path(args.outputs)):
+        path.unlink(missing_ok=True)  # a stale file would point `invoke` at a dead stack
+    problem = _port_problem(args.host, args.port) or _port_problem(args.host, args.http_port)
+    if problem:
+        logger.error("%s", problem)
+        return 1
     if not args.verbose:
         # Metrics have no CloudWatch here: their EMF lines would bury the functions' logs.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -167,7 +173,27 @@ def serve(args: argparse.Namespace) -> int:
         if runner is not None:
             runner.stop()
         moto.stop()
+        for path in (args.outputs, functions_path(args.outputs)):
+            path.unlink(missing_ok=True)
         logger.info("Local stack stopped.")
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    """Why ``port`` cannot be used, checked up front: moto's server thread would hang on it."""
+    import socket
+
+    if port == 0:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return (
+                f"Cannot listen on {host}:{port} ({error.strerror}). "
+                "Is another stack running? Choose other ports with --port / --http-port."
+            )
+    return None
 
 
 def functions_path(outputs_path: Path) -> Path:
@@ -223,7 +249,7 @@ def _print_banner(outputs: dict[str, str], outputs_path: Path, published: list[s
         f"  AWS:       {outputs['Endpoint']}  (moto; any credentials)",
         f"  Outputs:   {outputs_path}",
         "",
-        "Publish a post:",
+        "Publish a post (moto accepts any credentials, e.g. AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local):",
         f"  aws --endpoint-url {outputs['Endpoint']} s3 cp my-post.md s3://{bucket}/posts/",
         "Read its report:",
         f"  aws --endpoint-url {outputs['Endpoint']} s3 cp s3://{bucket}/reports/posts/my-post.md.json -",

@@ -301,7 +301,8 @@ class Runner:
         self._lock = threading.Lock()
         self.triggers: list[SqsTrigger] = []
         sqs = self.clients("sqs")
-        logical_ids = {physical: logical for logical, physical in self.stack.resources.items()}
+        # Queue name -> logical id, for readable logs (moto's URLs differ by endpoint, names do not).
+        logical_ids = {physical.rsplit("/", 1)[-1]: logical for logical, physical in self.stack.resources.items()}
         for function in self.stack.functions.values():
             call = self._caller(function)
             for event in function.events_of("SQS"):
@@ -319,7 +320,7 @@ class Runner:
                         region=self.stack.region,
                         retry_after=self.retry_after,
                         on_invocation=self._record,
-                        source=logical_ids.get(url),
+                        source=logical_ids.get(url.rsplit("/", 1)[-1]),
                     )
                 )
             for event in function.events_of("SNS"):
