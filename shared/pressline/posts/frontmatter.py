@@ -88,7 +88,7 @@ def _loader_class() -> Any:
     import yaml
 
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = type("PostLoader", (base,), {})
+    loader: Any = type("PostLoader", (base,), {})
     loader.add_constructor("tag:yaml.org,2002:timestamp", lambda self, node: self.construct_scalar(node))
     return loader
 

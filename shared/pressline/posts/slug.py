@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 MAX_SLUG_LENGTH = 80
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -22,6 +23,7 @@ _SPECIAL = str.maketrans(
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
+@lru_cache(maxsize=4096)  # tags are slugified on every page that shows them
 def slugify(text: str, max_length: int = MAX_SLUG_LENGTH) -> str:
     """Transliterate accents and keep ASCII letters and digits, joined by single hyphens.
 

@@ -30,6 +30,9 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        # Templates do not change while a function runs: skip the mtime check (one stat
+        # per template and include) that every render would otherwise pay.
+        auto_reload=False,
     )
     return env
 

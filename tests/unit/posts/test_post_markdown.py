@@ -64,3 +64,10 @@ def test_short_posts_are_their_own_summary() -> None:
     assert render_body("Just a line.\n", KEY).summary == "Just a line."
     assert first_words("a b c", 2) == "a b…"
     assert html_to_text("<p>a&amp;b</p><p>c</p>") == "a&b c"
+
+
+def test_a_long_body_summary_only_reads_its_lead() -> None:
+    paragraphs = "\n\n".join(f"Paragraph {i} has some words in it." for i in range(400))
+    result = render_body(paragraphs + "\n\n```\nsecret code\n```\n\nEnd[^1].\n\n[^1]: note\n", KEY)
+    assert result.summary.startswith("Paragraph 0 has some words in it. Paragraph 1")
+    assert len(result.summary.split()) == 50 and result.summary.endswith("…")

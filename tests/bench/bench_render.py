@@ -1,0 +1,118 @@
+"""Benchmark: one ~600-word post from uploaded bytes to its finished page, in-process.
+
+Steps timed: check_post (YAML front matter with libyaml + the pydantic rules), render_body
+(cmarkgfm + nh3 + summary), render_post_page (Jinja2). Target (issue 7): the whole path
+in <= 0.75 ms median. Baseline measured in the same run: markdown-it-py rendering the same
+body if installed, else PyYAML's pure-Python SafeLoader on the same front matter.
+
+Run: .venv/bin/python tests/bench/bench_render.py   (exit 1 if the target is missed)
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "shared"))
+
+from pressline.models import RenderedPost, SourceRef  # noqa: E402
+from pressline.posts.markdown import render_body  # noqa: E402
+from pressline.posts.rules import check_post  # noqa: E402
+from pressline.site.pages import Site, render_post_page  # noqa: E402
+
+TARGET_MS = 0.75
+ROUNDS = 2000
+EXAMPLES = ROOT / "examples" / "posts"
+SITE = Site(title="Bench", url="https://blog.example", api_url="https://api.example", timezone="Europe/Paris")
+SOURCE = SourceRef(bucket="bench", key="posts/bench.md", version_id="v1")
+ZONE = ZoneInfo("Europe/Paris")
+UPLOADED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def sample_post() -> bytes:
+    """The news article example plus the guide's links, footnotes, table, code and quote: ~600 words."""
+    article = (EXAMPLES / "city-council-approves-riverside-cycle-lanes.md").read_text(encoding="utf-8")
+    guide = (EXAMPLES / "markdown-in-pressline.md").read_text(encoding="utf-8").split("---", 2)[2]
+    features = guide[guide.index("## Emphasis") : guide.index("## Raw HTML")]
+    return (article + "\n" + features).encode("utf-8")
+
+
+def median_ms(function: Callable[[], object], rounds: int = ROUNDS, repeats: int = 5) -> float:
+    """The lowest of ``repeats`` medians: on a shared machine, other processes only ever
+    add time, so the quietest block is the closest to the code's own cost."""
+    for _ in range(50):  # warm up caches and lazy imports
+        function()
+    medians = []
+    for _ in range(repeats):
+        samples = []
+        for _ in range(rounds // repeats):
+            start = time.perf_counter_ns()
+            function()
+            samples.append(time.perf_counter_ns() - start)
+        medians.append(statistics.median(samples))
+    return min(medians) / 1e6
+
+
+def main() -> int:
+    raw = sample_post()
+    text = raw.decode("utf-8")
+    words = len(text.split("---", 2)[2].split())
+    result = check_post(raw, SOURCE.key, uploaded_at=UPLOADED, timezone=ZONE)
+    assert result.post is not None, result.errors
+    post = result.post
+    body = render_body(post.body, SOURCE.key)
+    rendered = RenderedPost(
+        source=SOURCE, meta=post.meta.model_copy(update={"summary": body.summary}),
+        body_html=body.html, status="published", rendered_at=UPLOADED,
+    )  # fmt: skip
+
+    def whole() -> str:
+        checked = check_post(raw, SOURCE.key, uploaded_at=UPLOADED, timezone=ZONE)
+        assert checked.post is not None
+        made = render_body(checked.post.body, SOURCE.key, checked.post.meta.summary)
+        page = RenderedPost(
+            source=SOURCE, meta=checked.post.meta.model_copy(update={"summary": made.summary}),
+            body_html=made.html, status="published", rendered_at=UPLOADED,
+        )  # fmt: skip
+        return render_post_page(page, SITE)
+
+    steps = {
+        "check_post (libyaml + rules)": lambda: check_post(raw, SOURCE.key, uploaded_at=UPLOADED, timezone=ZONE),
+        "render_body (cmarkgfm + nh3)": lambda: render_body(post.body, SOURCE.key),
+        "render_post_page (Jinja2)": lambda: render_post_page(rendered, SITE),
+    }
+    print(f"post: {len(raw):,} bytes, ~{words} words; {ROUNDS} rounds, lowest median of 5 blocks")
+    for name, function in steps.items():
+        print(f"  {name:<34} {median_ms(function):7.3f} ms")
+    total = median_ms(whole)
+    print(f"  {'whole path: bytes -> page':<34} {total:7.3f} ms   (target <= {TARGET_MS} ms)")
+
+    try:
+        from markdown_it import MarkdownIt
+
+        parser = MarkdownIt("commonmark").enable("table").enable("strikethrough")
+        baseline_name, baseline = "markdown-it-py (commonmark + table, strikethrough)", lambda: parser.render(post.body)
+    except ImportError:
+        import yaml
+
+        front = text.split("---", 2)[1]
+        baseline_name, baseline = (
+            "PyYAML pure-Python SafeLoader, front matter only",
+            lambda: yaml.load(front, Loader=yaml.SafeLoader),
+        )
+    base = median_ms(baseline)
+    print(f"baseline: {baseline_name}: {base:.3f} ms; whole path / baseline = {total / base:.2f}")
+    if total > TARGET_MS:
+        print(f"MISSED: {total:.3f} ms > {TARGET_MS} ms")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
