@@ -210,3 +210,30 @@ def test_a_slug_in_the_catalog_is_refused(stack: StackHandle) -> None:
         report["errors"][0]["message"]
         == "'welcome-to-pressline' is already used by posts/old/welcome.md; choose another slug"
     )
+
+
+def test_the_examples_go_through_the_whole_pipeline(stack: StackHandle) -> None:
+    for path in sorted(EXAMPLES.iterdir()):
+        upload(stack, f"posts/{path.name}", path.read_bytes())
+    stack.drain()
+    statuses = {
+        path.name: get_json(stack, "SourceBucketName", f"reports/posts/{path.name}.json")["status"]
+        for path in EXAMPLES.iterdir()
+    }
+    assert statuses == {
+        "welcome-to-pressline.md": "published",
+        "city-council-approves-riverside-cycle-lanes.md": "published",
+        "markdown-in-pressline.md": "published",
+        "a-photo-walk-along-the-harbour.md": "published",
+        "harbour-at-dawn.png": "published",
+        "roadmap-next-quarter.md": "draft",
+        "looking-back-on-ten-years.md": "scheduled",
+    }
+    assert not exists(stack, "SiteBucketName", "posts/roadmap-next-quarter/index.html")
+    assert not exists(stack, "SiteBucketName", "posts/looking-back-on-ten-years/index.html")
+    page_key = "posts/a-photo-walk-along-the-harbour/index.html"
+    html = stack.s3.get_object(Bucket=stack.outputs["SiteBucketName"], Key=page_key)["Body"].read().decode()
+    assert 'src="/media/harbour-at-dawn.png"' in html
+    assert exists(stack, "SiteBucketName", "media/harbour-at-dawn.png")
+    for queue in ("IntakeDeadLetterQueueUrl", "RenderDeadLetterQueueUrl", "IndexDeadLetterQueueUrl"):
+        assert stack.queue_depth(queue) == 0, queue

@@ -203,3 +203,19 @@ def test_every_example_renders(example: str) -> None:
     page = Page(render_post_page(post, SITE))
     assert page.texts["h1"] == [result.post.meta.title]
     assert body.warnings == []
+
+
+def test_a_site_can_override_the_templates(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pressline.site.templating import environment
+
+    (tmp_path / "_subscribe.html").write_text('<p class="custom">Join the {{ site.title }} list</p>')
+    monkeypatch.setenv("PRESSLINE_TEMPLATES", str(tmp_path))
+    environment.cache_clear()
+    try:
+        page = Page(render_post_page(rendered(), SITE))
+    finally:
+        monkeypatch.delenv("PRESSLINE_TEMPLATES")
+        environment.cache_clear()
+    assert "Join the Harbour Notes list" in page.texts["p"]
+    assert "To be informed of the latest articles, subscribe:" not in page.texts["p"]
+    assert page.texts["h1"] == ["Hello, world"]  # the rest is the shipped post.html
