@@ -74,22 +74,32 @@ def parse_message(body: str) -> RenderRequest:
         raise PoisonMessageError(f"not a RenderRequest ({error.error_count()} problems)") from error
 
 
-def render(raw: bytes, source: SourceRef, *, uploaded_at: datetime, site: Site, now: datetime) -> RenderedPost | None:
-    """The pure part: one post version -> RenderedPost, or None if it breaks the rules."""
+@dataclass(frozen=True)
+class Rendering:
+    """What ``render`` made of one version: the post, or the problems that stop it."""
+
+    post: RenderedPost | None
+    errors: list[Problem]
+    warnings: list[Problem]
+
+
+def render(raw: bytes, source: SourceRef, *, uploaded_at: datetime, site: Site, now: datetime) -> Rendering:
+    """The pure part: one post version -> RenderedPost, with the same rules as Validate."""
     from pressline.posts.markdown import render_body
     from pressline.posts.sanitize import resolve_image
 
     result = check_post(raw, source.key, uploaded_at=uploaded_at, timezone=site.zone)
     if result.post is None or result.errors:
-        return None
+        return Rendering(None, result.errors, result.warnings)
     post = result.post
     body = render_body(post.body, source.key, post.meta.summary)
     image = resolve_image(post.meta.image, source.key) if post.meta.image else None
     warnings = list(result.warnings) + body.warnings
     if post.meta.image and image is None:
-        warnings.append(Problem(field="image", message=f"'{post.meta.image}' is not an image beside the post; ignored"))
+        message = f"'{post.meta.image}' is not an image beside the post; ignored"
+        warnings.append(Problem(field="image", message=message))
     meta = post.meta.model_copy(update={"summary": body.summary, "image": image})
-    return RenderedPost(
+    rendered = RenderedPost(
         source=source,
         meta=meta,
         body_html=body.html,
@@ -97,6 +107,7 @@ def render(raw: bytes, source: SourceRef, *, uploaded_at: datetime, site: Site, 
         rendered_at=now,
         warnings=warnings,
     )
+    return Rendering(rendered, [], warnings)
 
 
 def handle_message(body: str, deps: Dependencies) -> Outcome:
@@ -114,15 +125,14 @@ def handle_message(body: str, deps: Dependencies) -> Outcome:
             logger.info("Stale: %s version %s is gone", source.key, source.version_id)
             return "stale"
         uploaded_at = version.last_modified or source.last_modified or now
-        candidate = render(version.body, source, uploaded_at=uploaded_at, site=deps.site_info, now=now)
-        if candidate is None:
-            # Validate accepted this version, so only the environment can differ (a rule
-            # changed in a deploy): report it the same way Validate would.
-            result = check_post(version.body, source.key, uploaded_at=uploaded_at, timezone=deps.site_info.zone)
-            report = build_report(source, "rejected", processed_at=now, errors=result.errors, warnings=result.warnings)
+        made = render(version.body, source, uploaded_at=uploaded_at, site=deps.site_info, now=now)
+        if made.post is None:
+            # Validate accepted this version, so only a rule changed by a deploy in between
+            # can refuse it here: report it exactly as Validate would have.
+            report = build_report(source, "rejected", processed_at=now, errors=made.errors, warnings=made.warnings)
             write_report(deps.source, report)
             return "rejected"
-        rendered = candidate
+        rendered = made.post
 
     slug = rendered.meta.slug
     taken = slug_taken(slug, deps.slugs.owner_of(slug), source.key)

@@ -134,3 +134,15 @@ def test_a_post_too_large_for_sqs_travels_by_reference() -> None:
 def test_a_malformed_request_is_poison(body: str) -> None:
     with pytest.raises(PoisonMessageError):
         render.handle_message(body, World().deps)
+
+
+def test_a_version_that_breaks_the_rules_is_rejected_like_validate_would() -> None:
+    world = World()
+    source = world.upload("posts/bad.md", post("title: T\ndraft: maybe"))
+    assert world.handle(source) == "rejected"
+    stored = world.source.get("reports/posts/bad.md.json")
+    assert stored is not None
+    report = Report.model_validate_json(stored.body)
+    assert [(e.field, e.message, e.line) for e in report.errors] == [("draft", "must be true or false", 3)]
+    assert world.source.get(f"rendered/posts/bad.md/{source.version_id}.json") is None
+    assert world.site.objects == {} and world.index_queue.sent == []
