@@ -22,6 +22,7 @@ from typing import Protocol
 
 from pressline.adapters.queue import Queue
 from pressline.adapters.store import ObjectStore
+from pressline.config import Settings
 from pressline.errors import RetryableError
 from pressline.indexing import feeds, search, sitemaps, views
 from pressline.indexing import layout as paths
@@ -432,13 +433,11 @@ def parse_update(body: str) -> IndexUpdate:
 
 
 # --------------------------------------------------------------------------- Lambda shell
-def dependencies_from_settings() -> IndexDeps:
+def dependencies_from_settings(config: Settings) -> IndexDeps:
     from pressline.adapters.queue import SqsQueue
     from pressline.adapters.store import S3Store
-    from pressline.config import settings
     from pressline.indexing.dynamo import DynamoCatalog
 
-    config = settings()
     return IndexDeps(
         source=S3Store(config.source_bucket),
         site_store=S3Store(config.site_bucket),

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from pressline.config import Settings, settings
 from pressline.errors import PoisonMessageError, RetryableError
 from pressline.stages.index import IndexDeps, apply_update, dependencies_from_settings, parse_update
 
@@ -39,12 +40,13 @@ def override(deps: IndexDeps | None) -> None:
 
 
 @cache
-def _aws_dependencies() -> IndexDeps:
-    return dependencies_from_settings()
+def _aws_dependencies(config: Settings) -> IndexDeps:
+    """Once per container (and per configuration: tests provision a new stack per case)."""
+    return dependencies_from_settings(config)
 
 
 def dependencies() -> IndexDeps:
-    return _override or _aws_dependencies()
+    return _override or _aws_dependencies(settings())
 
 
 def dead_letter(record: SQSRecord, reason: str) -> None:

@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pressline.adapters.queue import Queue
+from pressline.config import Settings, settings
 from pressline.indexing.catalog import Catalog, CatalogPost
 from pressline.models import IndexUpdate, SourceRef
 
@@ -68,12 +69,11 @@ def override(deps: SchedulerDeps | None) -> None:
 
 
 @cache
-def _aws_dependencies() -> SchedulerDeps:
+def _aws_dependencies(config: Settings) -> SchedulerDeps:
+    """Once per container (and per configuration: tests provision a new stack per case)."""
     from pressline.adapters.queue import SqsQueue
-    from pressline.config import settings
     from pressline.indexing.dynamo import DynamoCatalog
 
-    config = settings()
     return SchedulerDeps(
         catalog=DynamoCatalog(config.posts_table),
         index_queue=SqsQueue(config.index_queue_url),
@@ -84,7 +84,7 @@ def _aws_dependencies() -> SchedulerDeps:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    sent = publish_due(_override or _aws_dependencies())
+    sent = publish_due(_override or _aws_dependencies(settings()))
     for update in sent:
         logger.info("Scheduled post is due", extra={"key": update.source.key, "slug": update.slug})
     metrics.add_metric(name="ScheduledPostsDue", unit=MetricUnit.Count, value=len(sent))

@@ -1,0 +1,246 @@
+"""Index and PublishScheduled on moto: every resource of template.yaml (``aws_stack``),
+posts uploaded to the source bucket and taken through Validate -> Render -> Index by
+the local runner, and the handlers invoked with the files in events/."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pressline.local.harness import StackHandle
+from pressline.local.runner import Invocation
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+
+
+def post(title: str, date: datetime, *, tags: tuple[str, ...] = (), draft: bool = False, slug: str | None = None) -> bytes:
+    lines = ["---", f'title: "{title}"', f"date: {date.isoformat()}", f"tags: [{', '.join(tags)}]"]
+    lines.append(f"slug: {slug or title.lower().replace(' ', '-')}")
+    if draft:
+        lines.append("draft: true")
+    lines += ["---", "", f"The body of {title}, with enough words to be a post.", ""]
+    return "\n".join(lines).encode()
+
+
+class Site:
+    """The stack seen from outside: upload posts, run the pipeline, read the site."""
+
+    def __init__(self, stack: StackHandle) -> None:
+        self.stack = stack
+        self.source = stack.outputs["SourceBucketName"]
+        self.bucket = stack.outputs["SiteBucketName"]
+        self.site_url = stack.stack.environment()["SITE_URL"].rstrip("/")
+        self.calls: list[Invocation] = []
+
+    def upload(self, key: str, body: bytes) -> str:
+        version: str = self.stack.s3.put_object(Bucket=self.source, Key=key, Body=body)["VersionId"]
+        return version
+
+    def run(self) -> None:
+        self.calls.extend(self.stack.drain())
+
+    def text(self, key: str) -> str | None:
+        try:
+            return str(self.stack.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode())
+        except self.stack.s3.exceptions.NoSuchKey:
+            return None
+
+    def report(self, key: str) -> dict[str, Any]:
+        body = self.stack.s3.get_object(Bucket=self.source, Key=f"reports/{key}.json")["Body"].read()
+        return dict(json.loads(body))
+
+    def feed_urls(self) -> list[str]:
+        return [item["url"] for item in json.loads(self.text("feed.json") or '{"items": []}')["items"]]
+
+    def sitemap_urls(self) -> set[str]:
+        urls: set[str] = set()
+        index = ET.fromstring(self.text("sitemap.xml") or "")
+        for loc in index.iter(f"{SITEMAP}loc"):
+            child = ET.fromstring(self.text(loc.text.removeprefix(self.site_url + "/")) or "")
+            urls.update(url.text for url in child.iter(f"{SITEMAP}loc"))
+        return urls
+
+    def post_url(self, slug: str) -> str:
+        return f"{self.site_url}/posts/{slug}/"
+
+    def announced(self) -> int:
+        """PostPublished messages Notify received from Index so far."""
+        return sum(call.records for call in self.calls if call.function.startswith("Notify"))
+
+    def first_published(self, slug: str) -> bool:
+        key = {"pk": {"S": f"FIRST#SLUG#{slug}"}, "sk": {"S": "FIRST"}}
+        return "Item" in self.stack.dynamodb.get_item(TableName=self.stack.outputs["PostsTableName"], Key=key)
+
+
+@pytest.fixture
+def site(aws_stack: StackHandle) -> Site:
+    return Site(aws_stack)
+
+
+def index_event(name: str, site: Site, **source: Any) -> dict[str, Any]:
+    """An events/ file pointed at this stack's bucket (and the given source fields)."""
+    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    for record in data["Records"]:
+        try:
+            body = json.loads(record["body"])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(body.get("source"), dict):
+            body["source"].update({"bucket": site.source, **source})
+        record["body"] = json.dumps(body)
+    return data
+
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def test_an_upload_goes_live_everywhere_through_the_pipeline(site: Site) -> None:
+    site.upload("posts/first.md", post("First light", NOW - timedelta(days=2), tags=("photo",)))
+    site.upload("posts/second.md", post("Second wind", NOW - timedelta(days=1), tags=("photo", "news")))
+    site.run()
+
+    assert site.feed_urls() == [site.post_url("second-wind"), site.post_url("first-light")]
+    assert {site.post_url("first-light"), site.post_url("second-wind")} <= site.sitemap_urls()
+    assert 'href="/posts/second-wind/"' in site.text("posts/first-light/index.html")  # neighbour relinked
+    assert "/posts/first-light/" in site.text("tags/photo/index.html")
+    assert site.report("posts/first.md")["status"] == "published"
+    assert site.announced() == 2 and site.first_published("first-light") and site.first_published("second-wind")
+    # The catalog answers Validate's question: who owns a slug?
+    item = site.stack.dynamodb.get_item(
+        TableName=site.stack.outputs["PostsTableName"], Key={"pk": {"S": "SLUG#first-light"}, "sk": {"S": "SLUG"}}
+    )["Item"]
+    assert item["source_key"]["S"] == "posts/first.md"
+
+
+def test_edits_and_several_quick_uploads_end_in_the_latest_state(site: Site) -> None:
+    for take in range(4):
+        site.upload("posts/draft.md", post(f"Take {take}", NOW - timedelta(hours=3), slug="evolving"))
+    site.run()
+
+    page = site.text("posts/evolving/index.html") or ""
+    assert "Take 3" in page and "Take 2" not in page
+    assert "Take 3" in (site.text("feed.xml") or "")
+    assert site.announced() == 1
+
+
+def test_a_draft_takes_a_live_post_down_and_a_delete_removes_every_reference(site: Site) -> None:
+    site.upload("posts/p.md", post("Going away", NOW - timedelta(days=1), tags=("t",)))
+    site.upload("posts/q.md", post("Staying", NOW - timedelta(days=2)))
+    site.run()
+    assert site.post_url("going-away") in site.feed_urls()
+
+    site.upload("posts/p.md", post("Going away", NOW - timedelta(days=1), tags=("t",), draft=True))
+    site.run()
+    assert site.text("posts/going-away/index.html") is None
+    assert site.post_url("going-away") not in site.feed_urls()
+    assert site.report("posts/p.md")["status"] == "draft"
+
+    # moto sends no event when a versioned object is deleted: Validate's delete is sent by hand.
+    site.upload("posts/p.md", post("Going away", NOW - timedelta(days=1), tags=("t",)))
+    site.run()
+    site.stack.s3.delete_object(Bucket=site.source, Key="posts/p.md")
+    result = site.stack.invoke("Index", index_event("index-delete.json", site, key="posts/p.md"))
+    assert result == {"batchItemFailures": []}
+    assert site.text("posts/going-away/index.html") is None
+    assert site.post_url("going-away") not in site.sitemap_urls()
+    assert site.text("tags/t/index.html") is None
+    assert "/posts/going-away/" not in (site.text("posts/staying/index.html") or "")
+    assert site.report("posts/p.md")["status"] == "unpublished"
+    assert site.announced() == 2  # going-away once, whatever came after; staying once
+
+
+def test_a_scheduled_post_goes_live_when_the_scheduler_finds_it_due(site: Site) -> None:
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    site.upload("posts/soon.md", post("Coming soon", due))
+    site.run()
+    assert site.report("posts/soon.md")["status"] == "scheduled"
+    assert site.text("posts/coming-soon/index.html") is None
+
+    [result] = site.stack.run_schedules()
+    assert result.ok
+    site.run()
+    assert site.text("posts/coming-soon/index.html") is None  # not yet due
+
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1.1)  # the date has to pass
+    site.stack.run_schedules()
+    site.run()
+    assert site.text("posts/coming-soon/index.html") is not None
+    assert site.post_url("coming-soon") in site.feed_urls()
+    assert site.report("posts/soon.md")["status"] == "published"
+    assert site.announced() == 1 and site.first_published("coming-soon")
+
+
+def test_a_burst_of_a_hundred_uploads_loses_no_update(site: Site) -> None:
+    for n in range(100):
+        site.upload(f"posts/burst/{n}.md", post(f"Burst {n}", NOW - timedelta(hours=n * 7), slug=f"burst-{n}"))
+    site.run()
+
+    expected = {site.post_url(f"burst-{n}") for n in range(100)}
+    assert expected <= site.sitemap_urls()
+    assert site.feed_urls() == [site.post_url(f"burst-{n}") for n in range(20)]
+    archives = "".join(
+        site.text(f"archive/{month[:4]}/{month[5:]}/index.html") or ""
+        for month in {(NOW - timedelta(hours=n * 7)).strftime("%Y-%m") for n in range(100)}
+    )
+    assert all(f'href="/posts/burst-{n}/"' in archives for n in range(100))
+    assert site.announced() == 100
+    assert site.stack.queue_depth("IndexDeadLetterQueueUrl") == 0
+
+
+def test_the_index_handler_with_events_files(site: Site) -> None:
+    version = site.upload("posts/welcome-to-pressline.md", post("Welcome", NOW - timedelta(days=1)))
+    site.run()
+    before = site.text("index.html")
+
+    # The upsert event for a version that is no longer current: dropped.
+    assert site.stack.invoke("Index", index_event("index-upsert.json", site)) == {"batchItemFailures": []}
+    # The current version again (a duplicate), and a "due" for it: nothing changes.
+    upsert = index_event("index-upsert.json", site, version_id=version, etag=None, sequencer=None)
+    assert site.stack.invoke("Index", upsert) == {"batchItemFailures": []}
+    due = index_event("index-due.json", site, version_id=version, etag=None)
+    assert site.stack.invoke("Index", due) == {"batchItemFailures": []}
+    assert site.text("index.html") == before
+    # A delete while the key exists: stale, dropped.
+    assert site.stack.invoke("Index", index_event("index-delete.json", site)) == {"batchItemFailures": []}
+    assert site.text("posts/welcome/index.html") is not None
+    # A malformed update goes to the DLQ at once instead of holding the FIFO group.
+    assert site.stack.invoke("Index", index_event("index-malformed.json", site)) == {"batchItemFailures": []}
+    assert site.stack.queue_depth("IndexDeadLetterQueueUrl") == 1
+
+
+def test_the_scheduler_handler_with_its_event_file(site: Site) -> None:
+    site.upload("posts/later.md", post("Much later", NOW + timedelta(days=365)))
+    site.run()
+    event = json.loads((EVENTS / "scheduler-tick.json").read_text())
+    assert site.stack.invoke("PublishScheduled", event) == {"due": []}
+
+
+def test_rebuild_regenerates_the_same_site(site: Site, tmp_path: Path) -> None:
+    from pressline.indexing import rebuild
+
+    for n in range(5):
+        site.upload(f"posts/{n}.md", post(f"Post {n}", NOW - timedelta(days=n * 9), tags=("a", f"t{n % 2}")))
+    site.run()
+    keys = [item["Key"] for item in site.stack.s3.list_objects_v2(Bucket=site.bucket)["Contents"]]
+    before = {key: site.text(key) for key in keys}
+    site.stack.s3.put_object(Bucket=site.bucket, Key="archive/1999/01/index.html", Body=b"stale")
+    site.stack.s3.delete_object(Bucket=site.bucket, Key="feed.xml")
+
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(site.stack.outputs))
+    parser = argparse.ArgumentParser()
+    rebuild.add_arguments(parser)
+    assert rebuild.run(parser.parse_args(["--outputs", str(outputs), "--site-url", site.site_url])) == 0
+
+    after_keys = [item["Key"] for item in site.stack.s3.list_objects_v2(Bucket=site.bucket)["Contents"]]
+    assert sorted(after_keys) == sorted(keys)  # the stale page is gone, the feed is back
+    assert {key: site.text(key) for key in keys} == before
