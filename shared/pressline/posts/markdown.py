@@ -58,6 +58,32 @@ def html_to_text(fragment: str) -> str:
     return " ".join(html.unescape(_TAG.sub("", text)).split())  # split() is ~20x faster than re's \s+
 
 
+_HEADING = re.compile(r"<h([1-6])>(.*?)</h\1>", re.DOTALL)
+# Ids the page itself uses, and the footnotes' own: a heading never takes them.
+RESERVED_IDS = frozenset({"content", "subscribe-title", "subscribe-email"})
+
+
+def anchor_headings(fragment: str) -> str:
+    """Give each heading of a sanitized body an id from its text (``## Getting started`` ->
+    ``id="getting-started"``), unique within the page, so sections can be linked to.
+    Added after sanitizing: the ids are slugs (a-z, 0-9, hyphens) made here, not author input."""
+    from pressline.posts.slug import slugify
+
+    used: set[str] = set(RESERVED_IDS)
+
+    def anchor(match: re.Match[str]) -> str:
+        base = slugify(html_to_text(match.group(2)), max_length=60) or "section"
+        if base.startswith(("fn-", "fnref-")):
+            base = "section-" + base
+        candidate, number = base, 1
+        while candidate in used:
+            candidate, number = f"{base}-{number}", number + 1
+        used.add(candidate)
+        return f'<h{match.group(1)} id="{candidate}">{match.group(2)}</h{match.group(1)}>'
+
+    return _HEADING.sub(anchor, fragment)
+
+
 def lead(fragment: str, chars: int = 2500) -> str:
     """Enough of a body for a 50-word summary: up to the first paragraph end after ``chars``
     characters (footnotes come last, so they are never before the cut)."""
@@ -76,7 +102,7 @@ def render_body(markdown: str, source_key: str, summary: str = "") -> RenderedBo
     """Render and sanitize a post body, and make its summary when none was given:
     the text before ``<!--more-->``, else the first ~50 words."""
     references = References()
-    body_html = sanitize(markdown_to_html(markdown), source_key, references)
+    body_html = anchor_headings(sanitize(markdown_to_html(markdown), source_key, references))
     if not summary:
         divider = MORE_DIVIDER.search(markdown)
         if divider:

@@ -81,6 +81,7 @@ class Rendering:
     post: RenderedPost | None
     errors: list[Problem]
     warnings: list[Problem]
+    images: list[str] = field(default_factory=list)  # source keys of the images it shows
 
 
 def render(raw: bytes, source: SourceRef, *, uploaded_at: datetime, site: Site, now: datetime) -> Rendering:
@@ -107,7 +108,7 @@ def render(raw: bytes, source: SourceRef, *, uploaded_at: datetime, site: Site, 
         rendered_at=now,
         warnings=warnings,
     )
-    return Rendering(rendered, [], warnings)
+    return Rendering(rendered, [], warnings, body.images)
 
 
 def handle_message(body: str, deps: Dependencies) -> Outcome:
@@ -133,6 +134,9 @@ def handle_message(body: str, deps: Dependencies) -> Outcome:
             write_report(deps.source, report)
             return "rejected"
         rendered = made.post
+        missing = _missing_images(made.images, deps)
+        if missing:
+            rendered = rendered.model_copy(update={"warnings": [*rendered.warnings, *missing]})
 
     slug = rendered.meta.slug
     taken = slug_taken(slug, deps.slugs.owner_of(slug), source.key)
@@ -156,6 +160,18 @@ def handle_message(body: str, deps: Dependencies) -> Outcome:
     deps.index_queue.send(update, group_id=messages.INDEX_GROUP, dedup_id=dedup_id)
     logger.info("Rendered %s as /posts/%s/ (%s)", source.key, slug, rendered.status)
     return "rendered"
+
+
+MAX_IMAGES_CHECKED = 20
+
+
+def _missing_images(images: list[str], deps: Dependencies) -> list[Problem]:
+    """Warnings for images the body shows that are not in the source bucket (yet)."""
+    return [
+        Problem(field="body", message=f"image {key} is not uploaded (yet); upload it beside the post")
+        for key in images[:MAX_IMAGES_CHECKED]
+        if deps.source.head(key) is None
+    ]
 
 
 def _is_current(source: SourceRef, deps: Dependencies) -> bool:

@@ -9,7 +9,7 @@ KEY = "posts/guide.md"
 
 def test_commonmark_basics() -> None:
     output = render_body("# Title\n\nA *b* **c** `d`\n\n- one\n- two\n\n> quoted\n", KEY).html
-    assert "<h1>Title</h1>" in output
+    assert '<h1 id="title">Title</h1>' in output
     assert "<p>A <em>b</em> <strong>c</strong> <code>d</code></p>" in output
     assert "<ul>\n<li>one</li>\n<li>two</li>\n</ul>" in output
     assert "<blockquote>\n<p>quoted</p>\n</blockquote>" in output
@@ -71,3 +71,20 @@ def test_a_long_body_summary_only_reads_its_lead() -> None:
     result = render_body(paragraphs + "\n\n```\nsecret code\n```\n\nEnd[^1].\n\n[^1]: note\n", KEY)
     assert result.summary.startswith("Paragraph 0 has some words in it. Paragraph 1")
     assert len(result.summary.split()) == 50 and result.summary.endswith("…")
+
+
+def test_headings_get_unique_linkable_ids() -> None:
+    output = render_body("## Getting *started*\n\n## Getting started\n\n## Content\n\n## Fn 1\n\n## ¿?\n", KEY).html
+    assert [part.split('"')[1] for part in output.split(" id=")[1:]] == [
+        "getting-started",
+        "getting-started-1",
+        "content-1",  # "content" is the page's own <main id>
+        "section-fn-1",  # never a footnote's id
+        "section",
+    ]
+    assert '<h2 id="getting-started">Getting <em>started</em></h2>' in output
+
+
+def test_author_ids_on_headings_are_dropped() -> None:
+    output = render_body('<h2 id="fn-1">Fake</h2>\n\n<h2 id="content" onclick="x()">Other</h2>\n', KEY).html
+    assert 'id="fn-1"' not in output and 'id="content"' not in output and "onclick" not in output

@@ -146,3 +146,13 @@ def test_a_version_that_breaks_the_rules_is_rejected_like_validate_would() -> No
     assert [(e.field, e.message, e.line) for e in report.errors] == [("draft", "must be true or false", 3)]
     assert world.source.get(f"rendered/posts/bad.md/{source.version_id}.json") is None
     assert world.site.objects == {} and world.index_queue.sent == []
+
+
+def test_images_the_post_shows_but_nobody_uploaded_are_warned_about() -> None:
+    world = World()
+    world.source.put("posts/2026/here.png", b"\x89PNG\r\n\x1a\n", "image/png")
+    source = world.upload("posts/2026/p.md", post("title: P", "![a](here.png) ![b](img/missing.jpg)\n"))
+    world.handle(source)
+    assert [(w.field, w.message) for w in world.rendered(source).warnings] == [
+        ("body", "image posts/2026/img/missing.jpg is not uploaded (yet); upload it beside the post")
+    ]
