@@ -219,3 +219,55 @@ def test_scheduled_functions_run_with_the_schedulers_event(aws_stack: StackHandl
     ran = aws_stack.run_schedules()
     assert {inv.function for inv in ran} == scheduled
     assert all(inv.ok for inv in ran), [inv.error for inv in ran]
+
+
+def _cfn(environment: dict[str, Any], extra_resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Resources": {
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "Fn": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {"Handler": "app.handler", "Environment": {"Variables": environment}},
+            },
+            **extra_resources,
+        },
+        "Outputs": {},
+    }
+
+
+def test_localize_resolves_stand_ins_and_prebuilt_values() -> None:
+    from pressline.local.template import localize
+
+    cfn = _cfn(
+        {
+            "API": {"Fn::Sub": "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
+            "SECRET": {"Ref": "Secret"},
+            "QUEUE": {"Ref": "Queue"},
+            "PLAIN": "x",
+        },
+        {
+            "Api": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {}},
+            "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {}},
+        },
+    )
+    localized = localize(
+        cfn,
+        frozenset({"AWS::SQS::Queue", "AWS::Lambda::Function"}),
+        {"api_url": "http://127.0.0.1:8080/api", "site_host": "127.0.0.1:8080"},
+        {"Secret": {"Ref": "arn:secret"}, "Fn": {"Ref": "fn", "Arn": "arn:fn"}},
+    )
+    assert set(localized.template["Resources"]) == {"Queue"}  # the function is run by the runner
+    env = localized.environments["Fn"]
+    assert env["API"] == "http://127.0.0.1:8080/api"
+    assert env["SECRET"] == "arn:secret"
+    assert env["PLAIN"] == "x"
+    marker = env["QUEUE"]["__resolve__"]  # moto evaluates it, as an extra stack output
+    assert localized.template["Outputs"][marker] == {"Value": {"Ref": "Queue"}}
+
+
+def test_localize_fails_loudly_on_a_reference_it_cannot_provide() -> None:
+    from pressline.local.template import TemplateError, localize
+
+    cfn = _cfn({"ALARM": {"Ref": "Alarm"}}, {"Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}}})
+    with pytest.raises(TemplateError, match=r"Fn\.Environment\.ALARM refers to \['Alarm'\]"):
+        localize(cfn, frozenset({"AWS::SQS::Queue"}), {"api_url": "", "site_host": ""}, {"Fn": {"Ref": "fn"}})
