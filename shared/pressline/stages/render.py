@@ -151,7 +151,9 @@ def handle_message(body: str, deps: Dependencies) -> Outcome:
     if not _is_current(source, deps):
         logger.info("Stale: %s version %s is no longer current", source.key, source.version_id)
         return "stale"
-    if rendered.status == "published":
+    # Only the first rendering of a version writes its page: on a redelivery Index may
+    # already have written it with its previous/next links, and may skip the duplicate.
+    if rendered.status == "published" and stored is None:
         from pressline.site.pages import render_post_page
 
         page = render_post_page(rendered, deps.site_info)
