@@ -22,7 +22,9 @@ EVENTS = ROOT / "events"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 
-def post(title: str, date: datetime, *, tags: tuple[str, ...] = (), draft: bool = False, slug: str | None = None) -> bytes:
+def post(
+    title: str, date: datetime, *, tags: tuple[str, ...] = (), draft: bool = False, slug: str | None = None
+) -> bytes:
     lines = ["---", f'title: "{title}"', f"date: {date.isoformat()}", f"tags: [{', '.join(tags)}]"]
     lines.append(f"slug: {slug or title.lower().replace(' ', '-')}")
     if draft:
