@@ -19,6 +19,7 @@ from typing import Any
 
 from pressline.local.template import (
     BUILT_LOCALLY,
+    CONDITION_KEY,
     NOT_NEEDED_LOCALLY,
     PREBUILT,
     RESOLVE_PREFIX,
@@ -189,7 +190,9 @@ def provision(
     for logical_id, (kind, props) in localized.ignored_properties.items():
         _apply_ignored(clients, resources[logical_id], kind, resolve(props, evaluated))
     for logical_id, (kind, props) in localized.built_after.items():
-        _build_after(clients, logical_id, kind, resolve(props, evaluated))
+        resolved = resolve(props, evaluated)
+        if resolved.pop(CONDITION_KEY, "true") == "true":
+            _build_after(clients, logical_id, kind, resolved)
 
     local_functions: dict[str, LocalFunction] = {}
     resolved_events = resolve(localized.extra, evaluated)

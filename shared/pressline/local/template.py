@@ -67,6 +67,7 @@ LOCAL_STAND_INS = {
     "AWS::CloudFront::Distribution": "site_host",
 }
 RESOLVE_PREFIX = "PresslineLocalValue"
+CONDITION_KEY = "__condition__"
 
 _SUB_NAMES = re.compile(r"\$\{([A-Za-z0-9_:.]+)\}")
 
@@ -290,6 +291,8 @@ def localize(
                 ignored[logical_id] = (kind, skipped)
             continue
         if kind in BUILT_LOCALLY and kind not in PREBUILT:
+            if "Condition" in resource:  # moto evaluates it: built only if "true"
+                props = {**props, CONDITION_KEY: {"Fn::If": [resource["Condition"], "true", "false"]}}
             built[logical_id] = (kind, props)
         elif kind not in BUILT_LOCALLY | NOT_NEEDED_LOCALLY | PREBUILT:
             unknown.add(kind)
