@@ -246,3 +246,87 @@ def test_rebuild_regenerates_the_same_site(site: Site, tmp_path: Path) -> None:
     after_keys = [item["Key"] for item in site.stack.s3.list_objects_v2(Bucket=site.bucket)["Contents"]]
     assert sorted(after_keys) == sorted(keys)  # the stale page is gone, the feed is back
     assert {key: site.text(key) for key in keys} == before
+
+
+# --------------------------------------------------------------------------- the catalog port
+def catalogs(stack: StackHandle) -> list[Any]:
+    from pressline.indexing.dynamo import DynamoCatalog
+    from pressline.indexing.memory import MemoryCatalog
+
+    return [MemoryCatalog(), DynamoCatalog(stack.outputs["PostsTableName"], dynamodb=stack.dynamodb)]
+
+
+def catalog_post(n: int, status: str = "published", days: float = 0, version: str = "v1") -> Any:
+    from pressline.indexing.catalog import CatalogPost
+
+    date = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(days=n + days)
+    return CatalogPost(
+        source_key=f"posts/{n}.md",
+        version=version,
+        status=status,  # type: ignore[arg-type]
+        slug=f"p{n}",
+        title=f"P{n}",
+        date=date,
+        applied_at=date,
+    )
+
+
+def test_dynamo_and_memory_catalogs_keep_the_same_contract(aws_stack: StackHandle) -> None:
+    from pressline.indexing.catalog import CatalogConflictError, Commit, Entry, Listing, Summary
+
+    for catalog in catalogs(aws_stack):
+        for n in range(5):
+            catalog.commit(
+                Commit(source_key=f"posts/{n}.md", expected_version=None, post=catalog_post(n), claim_slugs=(f"p{n}",))
+            )
+        catalog.commit(
+            Commit(source_key="posts/9.md", expected_version=None, post=catalog_post(9, "scheduled", days=30))
+        )
+        with pytest.raises(CatalogConflictError):  # the guard: it exists now
+            catalog.commit(Commit(source_key="posts/0.md", expected_version=None, post=catalog_post(0)))
+        with pytest.raises(CatalogConflictError):  # the guard: another version was applied
+            catalog.commit(Commit(source_key="posts/0.md", expected_version="v0", post=catalog_post(0, version="v2")))
+
+        assert [post.slug for post in catalog.published(limit=3)] == ["p4", "p3", "p2"]
+        middle = catalog_post(2).order
+        assert [post.slug for post in catalog.published(older_than=middle, limit=5)] == ["p1", "p0"]
+        assert [post.slug for post in catalog.published(newer_than=middle, limit=1)] == ["p3"]
+        assert [post.slug for post in catalog.all_published()] == ["p4", "p3", "p2", "p1", "p0"]
+        assert catalog.due(datetime(2026, 3, 20, tzinfo=UTC)) == []
+        assert [post.slug for post in catalog.due(datetime(2026, 4, 30, tzinfo=UTC))] == ["p9"]
+
+        # More than a transaction holds (100 items): written in chunks, the post item last.
+        entry = Entry(
+            slug="p1", title="P1", date=datetime(2026, 3, 2, tzinfo=UTC), source_key="posts/1.md", version="v2"
+        )
+        listings = {f"TAGYEAR#t{n}#2026": Listing(entries=(entry,)) for n in range(120)}
+        commit = Commit(
+            source_key="posts/1.md",
+            expected_version="v1",
+            post=catalog_post(1, version="v2"),
+            first_published={"KEY#posts/1.md": datetime(2026, 3, 2, tzinfo=UTC)},
+            listings=listings,
+            summary=Summary(months={"2026-03": 5}),
+        )
+        catalog.commit(commit)
+        snapshot = catalog.snapshot("posts/1.md", ["p1", "nobody"], ["KEY#posts/1.md", "SLUG#p1"], list(listings)[:3])
+        assert snapshot.post is not None and snapshot.post.version == "v2"
+        assert snapshot.slug_owners == {"p1": "posts/1.md"}
+        assert set(snapshot.first_published) == {"KEY#posts/1.md"}
+        assert snapshot.summary.months == {"2026-03": 5}
+        assert len(snapshot.listings) == 3
+        assert len(catalog.listings(list(listings))) == 120
+
+        # Removal: the post item goes, the slug is released, the first publication stays.
+        catalog.commit(
+            Commit(
+                source_key="posts/1.md",
+                expected_version="v2",
+                post=None,
+                release_slugs=("p1",),
+                listings=dict.fromkeys(listings),
+            )
+        )
+        snapshot = catalog.snapshot("posts/1.md", ["p1"], ["KEY#posts/1.md"], list(listings)[:3])
+        assert snapshot.post is None and snapshot.slug_owners == {} and snapshot.listings == {}
+        assert set(snapshot.first_published) == {"KEY#posts/1.md"}
