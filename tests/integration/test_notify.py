@@ -324,3 +324,37 @@ def test_no_address_appears_in_any_log(
         assert address not in logged and address.lower() not in logged  # ...never by address
     for local_part in ("secret.reader", "hidden.person"):  # not even masked-but-recognisable
         assert local_part not in logged
+
+
+def test_a_fanout_held_by_another_invocation_is_retried_after_its_lease(aws_stack: StackHandle) -> None:
+    from pressline.subscribers.dynamodb import DynamoLedger
+
+    seed_confirmed(aws_stack, "reader@example.com")
+    ledger = DynamoLedger(aws_stack.outputs["LedgerTableName"], aws_stack.dynamodb)
+    assert ledger.acquire("hello-serverless", "another-invocation", datetime.now(UTC), timedelta(seconds=90))
+    assert aws_stack.invoke("Notify", load("notify-post-published")) == {"batchItemFailures": []}
+    attributes = aws_stack.sqs.get_queue_attributes(
+        QueueUrl=aws_stack.outputs["NotifyQueueUrl"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"  # comes back when the lease has run out
+    assert aws_stack.queue_depth("DeliveryQueueUrl") == 0
+
+
+def test_a_confirmation_click_after_a_bounce_does_not_subscribe(aws_stack: StackHandle) -> None:
+    address = "bounce@simulator.amazonses.com"
+    assert _subscribe_via_api(aws_stack, address)["statusCode"] == 202
+    [confirmation] = emails(aws_stack)
+    token = confirmation.get_body(("plain",)).get_content().split("token=")[1].split()[0]  # type: ignore[union-attr]
+    aws_stack.invoke("EmailFeedback", load("feedback-bounce"))
+    confirm = load("subscriptions-confirm-post")
+    confirm["rawQueryString"] = f"token={token}"
+    confirm["queryStringParameters"] = {"token": token}
+    response = aws_stack.invoke("Subscriptions", confirm)
+    assert response["statusCode"] == 409
+    sid = subscriber_id(keys().id_key, address)
+    items = aws_stack.dynamodb.query(
+        TableName=aws_stack.outputs["SubscribersTableName"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"SUB#{sid}"}},
+    )["Items"]
+    assert [item["sk"]["S"] for item in items] == ["SUPPRESSION"]

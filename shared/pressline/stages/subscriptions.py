@@ -125,6 +125,7 @@ def _json(status: int, payload: Mapping[str, Any]) -> Response[str]:
 
 
 def _bad_request(message: str, *, html: bool, field: str = "email") -> Response[str]:
+    metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
     if html:
         return _page(400, "error.html", page_title="Please check your address", message=message, back=True)
     return _json(400, {"error": "invalid_request", "field": field, "message": message})
@@ -172,6 +173,7 @@ def subscribe() -> Response[str]:
     content_type = _content_type()
     html = content_type == FORM
     if content_type not in (FORM, "application/json"):
+        metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
         return _json(
             415,
             {"error": "unsupported_media_type", "message": "send JSON or a form (application/x-www-form-urlencoded)"},
@@ -197,10 +199,8 @@ def subscribe() -> Response[str]:
     try:
         sid, outcome = subscriptions().subscribe(request.email, request.tags)
     except InvalidAddress as error:
-        metrics.add_metric(name="InvalidSubscribeRequests", unit=MetricUnit.Count, value=1)
         return _bad_request(str(error), html=html, field="email")
     except InvalidTags as error:
-        metrics.add_metric(name="InvalidSubscribeRequests", unit=MetricUnit.Count, value=1)
         return _bad_request(str(error), html=html, field="tags")
     logger.info("Subscribe request", extra={"subscriber": sid, "outcome": outcome})
     metrics.add_metric(
@@ -225,6 +225,7 @@ def confirm_page() -> Response[str]:
         claims = subscriptions().check(token, Purpose.CONFIRM)
     except TokenError as error:
         return _token_error(error, "confirm")
+    metrics.add_metric(name="ConfirmPageViews", unit=MetricUnit.Count, value=1)
     return _page(
         200,
         "confirm.html",
@@ -270,6 +271,7 @@ def unsubscribe_page() -> Response[str]:
         subscriptions().check(token, Purpose.UNSUBSCRIBE)
     except TokenError as error:
         return _token_error(error, "unsubscribe")
+    metrics.add_metric(name="UnsubscribePageViews", unit=MetricUnit.Count, value=1)
     return _page(
         200,
         "unsubscribe.html",
@@ -295,6 +297,7 @@ def unsubscribe() -> Response[str]:
 @app.not_found
 def not_found(_: Exception) -> Response[str]:
     path = app.current_event.path
+    metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
     if path.rstrip("/").endswith(("/subscriptions", "/subscriptions/confirm", "/subscriptions/unsubscribe")):
         return _json(405, {"error": "method_not_allowed", "message": "use GET or POST"})
     return _json(404, {"error": "not_found", "message": "no such resource"})

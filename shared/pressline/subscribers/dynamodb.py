@@ -195,7 +195,8 @@ class DynamoSubscriberRepository:
                 self.db.get_item, TableName=self.table, Key=_key(subscriber_id, PROFILE), ConsistentRead=True
             ).get("Item")
             if profile is None:
-                return "missing"
+                # Suppression deletes the profile: say why, rather than "expired".
+                return "suppressed" if self.is_suppressed(subscriber_id) else "missing"
             version = int(profile.get("version", {}).get("N", "0"))
             old = (
                 set(audiences_of(_read_strings(profile.get("tags"))))

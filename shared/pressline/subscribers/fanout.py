@@ -1,9 +1,10 @@
 """Notify's core: page through a post's audiences and enqueue delivery batches, resumably.
 
 The fan-out's progress (audience index + cursor) is checkpointed in the ledger under a
-lease, whenever every recipient read so far is enqueued (and at least every few pages), so that exactly one invocation works on a post at a time and
-any invocation can resume where the last one stopped: after a crash (the SQS retry
-resumes), or when time runs short (it saves, releases and asks for a continuation).
+lease whenever every recipient read so far is enqueued (and at least every few pages).
+The lease lets exactly one invocation work on a post at a time; the checkpoint lets any
+invocation resume where the last one stopped: after a crash (the SQS retry resumes), or
+when time runs short (it saves, releases the lease and asks for a continuation).
 Batches are enqueued before the checkpoint that covers them, so a crash in between
 enqueues them again; Deliver's ledger makes the repeat harmless. Recipients of small
 audiences share batches. Memory holds one page.
