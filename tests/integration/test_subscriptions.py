@@ -96,6 +96,9 @@ def test_form_subscribe_answers_a_small_html_page(aws_stack: StackHandle) -> Non
     assert response["headers"]["Content-Type"].startswith("text/html")
     assert "Check your inbox" in response["body"]
     assert response["headers"]["X-Frame-Options"] == "DENY"
+    # The site's relative links (home, tags, feeds) lead to the site, not to the API's host.
+    assert '<base href="http://127.0.0.1:8080/">' in response["body"]
+    assert "base-uri http://127.0.0.1:8080" in response["headers"]["Content-Security-Policy"]
     sent = emails(aws_stack)
     assert len(sent) == 1 and "posts tagged aws, python" in sent[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
 

@@ -102,7 +102,7 @@ def _security_headers() -> dict[str, str]:
         "X-Frame-Options": "DENY",
         "Content-Security-Policy": (
             f"default-src 'none'; style-src 'self' 'unsafe-inline' {site_origin}; img-src 'self' {site_origin}; "
-            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+            f"form-action 'self'; frame-ancestors 'none'; base-uri {site_origin}"
         ),
     }
 
