@@ -271,3 +271,19 @@ def test_localize_fails_loudly_on_a_reference_it_cannot_provide() -> None:
     cfn = _cfn({"ALARM": {"Ref": "Alarm"}}, {"Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}}})
     with pytest.raises(TemplateError, match=r"Fn\.Environment\.ALARM refers to \['Alarm'\]"):
         localize(cfn, frozenset({"AWS::SQS::Queue"}), {"api_url": "", "site_host": ""}, {"Fn": {"Ref": "fn"}})
+
+
+def test_drain_can_retry_failures_at_once_until_the_dlq(aws_stack: StackHandle) -> None:
+    render_queue = aws_stack.outputs["RenderQueueUrl"]
+    aws_stack.sqs.send_message(QueueUrl=render_queue, MessageBody="not a render request")
+    ran = aws_stack.drain(retry_after=0)
+    attempts = [inv for inv in ran if inv.function == "RenderFunction"]
+    redrive = json.loads(
+        aws_stack.sqs.get_queue_attributes(QueueUrl=render_queue, AttributeNames=["RedrivePolicy"])["Attributes"][
+            "RedrivePolicy"
+        ]
+    )
+    assert len(attempts) == int(redrive["maxReceiveCount"])
+    assert all(not inv.ok for inv in attempts)
+    assert aws_stack.queue_depth("RenderQueueUrl") == 0
+    assert aws_stack.queue_depth("RenderDeadLetterQueueUrl") == 1

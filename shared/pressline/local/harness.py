@@ -73,9 +73,21 @@ class StackHandle:
         """Call that function's handler with ``event`` (e.g. a file from events/)."""
         return invoke(self.function(function_logical_id), event)
 
-    def drain(self, max_rounds: int = 200) -> list[Invocation]:
-        """Run every queue-triggered function until no message is visible."""
-        return self.runner.drain(max_rounds)
+    def drain(self, max_rounds: int = 200, *, retry_after: int | None = None) -> list[Invocation]:
+        """Run every queue-triggered function until no message is visible.
+
+        A failed message stays invisible for its queue's visibility timeout (minutes), so a
+        drain ends without it; ``retry_after=0`` retries it at once, until it succeeds or
+        moto moves it to the DLQ after maxReceiveCount receives.
+        """
+        saved = [trigger.retry_after for trigger in self.runner.triggers]
+        for trigger in self.runner.triggers:
+            trigger.retry_after = retry_after if retry_after is not None else trigger.retry_after
+        try:
+            return self.runner.drain(max_rounds)
+        finally:
+            for trigger, value in zip(self.runner.triggers, saved, strict=True):
+                trigger.retry_after = value
 
     def run_schedules(self) -> list[Invocation]:
         return self.runner.run_schedules()

@@ -109,6 +109,16 @@ def context_for(function: LocalFunction) -> LambdaContext:
     )
 
 
+_call_locks: dict[str, threading.Lock] = {}
+
+
 def invoke(function: LocalFunction, event: dict[str, Any], handler: Handler | None = None) -> Any:
-    """Call the function's handler with ``event`` and a fresh context; return its result."""
-    return (handler or load_handler(function))(event, context_for(function))
+    """Call the function's handler with ``event`` and a fresh context; return its result.
+
+    Calls to one function are serialized, as in one Lambda container: a handler's module
+    state (Powertools' logger keys, cached clients) never sees two events at once.
+    """
+    with _import_lock:
+        lock = _call_locks.setdefault(function.logical_id, threading.Lock())
+    with lock:
+        return (handler or load_handler(function))(event, context_for(function))
