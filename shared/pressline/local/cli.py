@@ -122,14 +122,14 @@ def serve(args: argparse.Namespace) -> int:
     moto = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
-    endpoint_url = f"http://{host}:{port}"
+    endpoint_url = f"http://{_reachable_host(host)}:{port}"
     _use_local_aws(endpoint_url, region)
     http_server: LocalHttpServer | None = None
     runner: Runner | None = None
     try:
         # Bind the HTTP port first: the functions' SITE_URL and API_URL need its number.
         http_server = LocalHttpServer.bind(args.host, args.http_port)
-        site_url = f"http://{args.host}:{http_server.port}"
+        site_url = f"http://{_reachable_host(args.host)}:{http_server.port}"
         api_url = f"{site_url}/api"
         stack = provision(template_path=args.template, region=region, endpoint_url=endpoint_url, site_url=site_url)
         os.environ.update(stack.environment())
@@ -176,6 +176,11 @@ def serve(args: argparse.Namespace) -> int:
         for path in (args.outputs, functions_path(args.outputs)):
             path.unlink(missing_ok=True)
         logger.info("Local stack stopped.")
+
+
+def _reachable_host(host: str) -> str:
+    """The address to put in URLs: listening on every interface still means 127.0.0.1 here."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104 (compared, not bound)
 
 
 def _port_problem(host: str, port: int) -> str | None:
@@ -283,6 +288,8 @@ def invoke_command(args: argparse.Namespace) -> int:
         print(str(error.args[0]), file=sys.stderr)
         return 2
     os.environ.update(function.environment)
+    if not args.verbose:
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # as in the running stack
     try:
         result = invoke(function, event)
     except Exception as error:  # reported as Lambda reports a function error
