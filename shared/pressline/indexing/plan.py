@@ -144,7 +144,12 @@ class ListingChange:
     tag_years: set[tuple[str, str]] = field(default_factory=set)
     tags: set[str] = field(default_factory=set)  # tag front pages to rewrite
     short_fronts: set[str] = field(default_factory=set)  # tag fronts that lost an entry and must refill
-    structure_changed: bool = False  # a month or a tag appeared or disappeared
+    months_changed: bool = False  # a month appeared or disappeared
+    tags_changed: bool = False  # a tag appeared or disappeared
+
+    @property
+    def structure_changed(self) -> bool:
+        return self.months_changed or self.tags_changed
 
 
 def change_listings(
@@ -183,14 +188,11 @@ def change_listings(
             tag, _, year = rest.rpartition("#")
             change.tag_years.add((tag, year))
     change.summary = recount(summary, change.listings, names=tag_names(new))
-    change.structure_changed = shape(change.summary) != shape(summary)
+    # The archive index, sitemap index and search manifest list months; the tags page and
+    # the pages sitemap list tags. They are rewritten only when those sets change.
+    change.months_changed = set(change.summary.months) != set(summary.months)
+    change.tags_changed = set(change.summary.tags) != set(summary.tags)
     return change
-
-
-def shape(summary: Summary) -> tuple[set[str], set[tuple[str, str]]]:
-    """Which months and tag-years exist: what the archive index, the tags page, the sitemap
-    index and the search manifest show. They are rewritten only when this changes."""
-    return set(summary.months), {(tag, year) for tag, info in summary.tags.items() for year in info.years}
 
 
 def tag_names(post: CatalogPost | None) -> dict[str, str]:

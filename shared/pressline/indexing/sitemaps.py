@@ -8,7 +8,7 @@ and the index below its 50,000 children (over 4,000 years of months).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from xml.sax.saxutils import escape
 
 from pressline.indexing.catalog import Entry
@@ -17,10 +17,8 @@ from pressline.indexing.layout import (
     PAGES_SITEMAP,
     SITEMAP_INDEX,
     absolute_post_url,
-    month_path,
     month_sitemap_key,
     tag_front_path,
-    tag_year_path,
 )
 from pressline.site.pages import Site
 
@@ -44,13 +42,11 @@ def month_sitemap(entries: Sequence[Entry], site: Site) -> str:
     return _urlset((absolute_post_url(site, entry.slug), rfc3339(entry.modified)) for entry in entries)
 
 
-def pages_sitemap(months: Iterable[str], tags: Mapping[str, Iterable[str]], site: Site) -> str:
-    """The listing pages: home, archives, tag pages (``tags``: tag slug -> years)."""
+def pages_sitemap(tags: Iterable[str], site: Site) -> str:
+    """The listing pages that do not change with every post: home, archives, search and the
+    tag front pages (archive months and tag years are linked from those)."""
     paths = ["/", "/archive/", "/tags/", "/search/"]
-    paths += [month_path(month) for month in sorted(months, reverse=True)]
-    for tag, years in sorted(tags.items()):
-        paths.append(tag_front_path(tag))
-        paths += [tag_year_path(tag, year) for year in sorted(years, reverse=True)]
+    paths += [tag_front_path(tag) for tag in sorted(tags)]
     return _urlset((site.absolute(path), None) for path in paths)
 
 

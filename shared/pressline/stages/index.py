@@ -207,8 +207,9 @@ def _apply(
             writer.put(page, views.tag_page(tag, change.summary, entries, site))
         else:
             writer.delete(page)
-    if change.structure_changed:
-        write_structure(change.summary, site, writer)
+    write_structure(
+        change.summary, site, writer, months=change.months_changed, tags=change.tags_changed, chrome=not recent_stored
+    )
 
     # Newest posts: home page and feeds, from the newest-posts state.
     others = recent_without(recent, key)
@@ -287,15 +288,20 @@ def _write_month(
     writer.put(shard_key, search.dump_shard(month, search.update_shard(docs, remove, add)), "application/json")
 
 
-def write_structure(summary: Summary, site: Site, writer: SiteWriter) -> None:
-    """The files that depend only on which months and tags exist (and the static chrome)."""
-    writer.put(paths.ARCHIVE_INDEX, views.archive_index_page(summary, site))
-    writer.put(paths.TAGS_INDEX, views.tags_page(summary, site))
-    writer.put(paths.SITEMAP_INDEX, sitemaps.sitemap_index(summary.months, site), "application/xml")
-    tag_years = {tag: list(info.years) for tag, info in summary.tags.items()}
-    writer.put(paths.PAGES_SITEMAP, sitemaps.pages_sitemap(summary.months, tag_years, site), "application/xml")
-    writer.put(paths.SEARCH_MANIFEST, search.manifest(summary.months), "application/json")
-    write_chrome(site, writer)
+def write_structure(
+    summary: Summary, site: Site, writer: SiteWriter, *, months: bool = True, tags: bool = True, chrome: bool = True
+) -> None:
+    """The files that depend only on which months (``months``) or tags (``tags``) exist,
+    and the static chrome (robots.txt, 404, the search page), written with the first post."""
+    if months:
+        writer.put(paths.ARCHIVE_INDEX, views.archive_index_page(summary, site))
+        writer.put(paths.SITEMAP_INDEX, sitemaps.sitemap_index(summary.months, site), "application/xml")
+        writer.put(paths.SEARCH_MANIFEST, search.manifest(summary.months), "application/json")
+    if tags:
+        writer.put(paths.TAGS_INDEX, views.tags_page(summary, site))
+        writer.put(paths.PAGES_SITEMAP, sitemaps.pages_sitemap(summary.tags, site), "application/xml")
+    if chrome:
+        write_chrome(site, writer)
 
 
 def write_chrome(site: Site, writer: SiteWriter) -> None:

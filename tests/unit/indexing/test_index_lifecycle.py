@@ -329,3 +329,35 @@ def test_a_burst_of_a_hundred_posts_all_end_up_everywhere(world: World) -> None:
     newest = sorted(world.catalog.posts.values(), key=lambda post: post.order, reverse=True)[:20]
     assert world.feed_urls() == [f"https://blog.example/posts/{post.slug}/" for post in newest]
     assert len(world.announcements()) == 100
+
+
+def test_a_new_post_rewrites_only_the_pages_it_appears_on(world: World) -> None:
+    for day in range(40, 0, -1):
+        world.publish(f"posts/{day}.md", f"Post {day}", START - day * DAY, slug=f"p{day}", tags=("t", f"x{day % 3}"))
+
+    outcome = world.publish("posts/new.md", "Newest", START - timedelta(hours=1), slug="new", tags=("t",))
+
+    assert set(outcome.written) == {
+        "posts/new/index.html",
+        "posts/p1/index.html",  # the previous newest gains its "next" link
+        "archive/2026/03/index.html",
+        "sitemaps/2026-03.xml",
+        "search/shards/2026-03.json",
+        "tags/t/index.html",
+        "tags/t/2026/index.html",
+        "index.html",
+        "feed.xml",
+        "rss.xml",
+        "feed.json",
+    }
+    assert outcome.deleted == []
+
+
+def test_author_text_is_escaped_in_every_listing(world: World) -> None:
+    world.publish("posts/x.md", "<script>alert(1)</script>", START - DAY, slug="x", tags=("<b>tag</b>",))
+
+    for key in ("index.html", "archive/2026/03/index.html", "tags/b-tag-b/index.html", "tags/index.html"):
+        page = world.text(key)
+        assert "<script>alert" not in page and "<b>tag" not in page, key
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in world.text("index.html")
+    assert "&lt;script&gt;" in world.text("feed.xml")  # escaped once in XML: a reader sees the text
