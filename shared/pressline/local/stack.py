@@ -167,12 +167,14 @@ def provision(
         logger.warning("Not created locally (no moto support): %s", ", ".join(sorted(localized.unknown_types)))
 
     template_parameters = cfn.get("Parameters") or {}
-    values = {"SiteUrl": site_url, **(parameters or {})}
+    parameter_values = {"SiteUrl": site_url, **(parameters or {})}
     cfn_client = clients("cloudformation")
     cfn_client.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(localized.template),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items() if k in template_parameters],
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": v} for k, v in parameter_values.items() if k in template_parameters
+        ],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     stack = cfn_client.describe_stacks(StackName=stack_name)["Stacks"][0]
@@ -185,7 +187,7 @@ def provision(
     outputs = {key: value for key, value in all_outputs.items() if not key.startswith(RESOLVE_PREFIX)}
     summaries = cfn_client.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
     resources = {item["LogicalResourceId"]: item["PhysicalResourceId"] for item in summaries}
-    resources.update({logical_id: values["Ref"] for logical_id, values in prebuilt.items()})
+    resources.update({logical_id: known["Ref"] for logical_id, known in prebuilt.items()})
 
     for logical_id, (kind, props) in localized.ignored_properties.items():
         _apply_ignored(clients, resources[logical_id], kind, resolve(props, evaluated))

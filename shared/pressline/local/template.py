@@ -3,8 +3,9 @@
 
 The template is the only list of resources. This module decides, per resource type,
 what moto's CloudFormation builds itself, what the local stack builds by hand (types
-moto skips but the pipeline needs), and what has no local meaning (CloudFront, alarms,
-policies: the local HTTP server and runner stand in for them).
+moto skips but the pipeline needs), what the local runner runs (functions) and what has
+no local meaning (CloudFront, API Gateway, alarms, policies: the local HTTP server and
+runner stand in for them).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-# Local placeholder for every CodeUri/ContentUri: moto only needs an object to exist.
+# Placeholder for every local CodeUri/ContentUri: the transform wants an S3 location, and
+# nothing is uploaded (functions are run from the working tree, never created in moto).
 CODE_BUCKET = "pressline-local-code"
 CODE_KEY = "code.zip"
 
