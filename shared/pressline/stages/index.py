@@ -297,7 +297,7 @@ def write_structure(
         writer.put(paths.ARCHIVE_INDEX, views.archive_index_page(summary, site))
         writer.put(paths.SITEMAP_INDEX, sitemaps.sitemap_index(summary.months, site), "application/xml")
         writer.put(paths.SEARCH_MANIFEST, search.manifest(summary.months), "application/json")
-    if tags:
+    if tags or chrome:  # the first post writes them even without tags: the sitemap index names one
         writer.put(paths.TAGS_INDEX, views.tags_page(summary, site))
         writer.put(paths.PAGES_SITEMAP, sitemaps.pages_sitemap(summary.tags, site), "application/xml")
     if chrome:

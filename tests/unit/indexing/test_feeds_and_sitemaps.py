@@ -147,3 +147,10 @@ def test_the_sitemap_index_leads_to_every_published_post(world: World) -> None:
 
 def test_robots_names_the_sitemap(site: World) -> None:
     assert site.text("robots.txt").splitlines()[-1] == "Sitemap: https://blog.example/sitemap.xml"
+
+
+def test_a_site_without_tags_has_every_sitemap_the_index_names(world: World) -> None:
+    world.publish("posts/a.md", "Untagged", START - DAY)
+
+    assert "https://blog.example/posts/untagged/" in sitemap_urls(world)
+    assert "No tags yet" in world.text("tags/index.html")
