@@ -13,11 +13,16 @@ from playwright.sync_api import sync_playwright
 from pressline_e2e.browser import WIDTHS, launch, new_context
 from pressline_e2e.stack import REPO, LocalSite, local_site
 
+# A short post with a photo and tags: the whole page fits one screenshot.
+SHOWCASE = "posts/a-photo-walk-along-the-harbour.md"
+
 
 def showcase_post(site: LocalSite) -> str:
-    """The published example post that shows the most: tags, then length."""
-    post = max(site.published, key=lambda p: (bool(p.tags), len(p.body_markdown)))
-    return post.path
+    """The showcase post; else the shortest published post with tags."""
+    for post in site.published:
+        if post.key == SHOWCASE:
+            return post.path
+    return min(site.published, key=lambda p: (not p.tags, len(p.body_markdown))).path
 
 
 def take(site: LocalSite, out: Path) -> list[Path]:
@@ -37,8 +42,8 @@ def take(site: LocalSite, out: Path) -> list[Path]:
                         page.evaluate("document.fonts.ready")
                         suffix = "" if scheme == "light" else "-dark"
                         target = out / f"{name}-{width}{suffix}.png"
-                        # The whole page at 375 px (a phone scrolls); the first screen at 1280.
-                        page.screenshot(path=str(target), full_page=width < 1000, animations="disabled")
+                        # Whole pages: the subscribe box and the neighbours are at the bottom.
+                        page.screenshot(path=str(target), full_page=True, animations="disabled")
                         written.append(target)
                         context.close()
         finally:

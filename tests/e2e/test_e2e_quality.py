@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pressline_e2e import axe
 from pressline_e2e.browser import WIDTHS, horizontal_overflow, new_context
-from pressline_e2e.pages import archive_path, search_page_path, tag_page_path
+from pressline_e2e.pages import archive_path, month_paths, search_page_path, tag_page_path
 from pressline_e2e.site_map import NOT_FOUND_PATH
 from pressline_e2e.stack import LocalSite
 
@@ -24,11 +24,12 @@ def paths(browser: Any, site: LocalSite) -> dict[str, list[str]]:
     page = context.new_page()
     try:
         tagged = next(post for post in site.published if post.tags)
+        archive = archive_path(page, site)
         return {
             "home": ["/"],
             "post": [post.path for post in site.published],
-            "tag": [tag_page_path(page, site, tagged, tagged.tags[0])],
-            "archive": [archive_path(page, site)],
+            "tag": [tag_page_path(page, site, tagged, tagged.tags[0]), "/tags/"],
+            "archive": [archive, *month_paths(page, site, archive)[:1]],
             "search": [search_page_path(page, site)],
             "not-found": [NOT_FOUND_PATH],
         }
@@ -44,20 +45,23 @@ def open_page(browser: Any, site: LocalSite, path: str, width: int = 1280, schem
     return page
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_no_serious_accessibility_violations(
-    browser: Any, site: LocalSite, paths: dict[str, list[str]], kind: str, scheme: str
+    browser: Any, site: LocalSite, paths: dict[str, list[str]], kind: str, scheme: str, width: int
 ) -> None:
+    """Both widths: a narrow screen makes code blocks and tables scroll, and colours differ in
+    dark mode."""
     failures = []
     for path in paths[kind]:
-        page = open_page(browser, site, path, scheme=scheme)
+        page = open_page(browser, site, path, width=width, scheme=scheme)
         try:
             found = axe.serious(axe.violations(page))
         finally:
             page.context.close()
         if found:
-            failures.append(f"{path} ({scheme}):\n{axe.describe(found)}")
+            failures.append(f"{path} ({scheme}, {width} px):\n{axe.describe(found)}")
     assert not failures, "axe-core found serious violations:\n" + "\n".join(failures)
 
 

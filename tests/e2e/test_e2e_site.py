@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from pressline_e2e.pages import archive_path, goto, post_links, search_page_path, tag_page_path
+from pressline_e2e.pages import archive_path, goto, month_paths, post_links, search_page_path, tag_page_path
 from pressline_e2e.site_map import FEED_TYPES, NOT_FOUND_PATH, links, path_of, same_origin
 from pressline_e2e.stack import LocalSite, PublishedPost
 
@@ -74,14 +74,20 @@ def test_tag_page_lists_every_post_with_the_tag(page: Any, site: LocalSite) -> N
     assert post_links(page, site) >= {post.path for post in tagged}
 
 
-def test_archive_lists_every_published_post(page: Any, site: LocalSite) -> None:
-    path = archive_path(page, site)
-    goto(page, site, path)
-    listed = post_links(page, site)
-    assert listed == {post.path for post in site.published}
-    newest, oldest = site.published[-1].path, site.published[0].path
-    order = page.eval_on_selector_all("main a[href]", "els => els.map(e => new URL(e.href).pathname)")
-    assert order.index(newest) < order.index(oldest), "the archive does not list the newest post first"
+def test_archive_leads_to_every_published_post_month_by_month(page: Any, site: LocalSite) -> None:
+    archive = archive_path(page, site)
+    months = month_paths(page, site, archive)
+    assert months, f"{archive} links to no month"
+    assert months == sorted(months, reverse=True), f"{archive}: months not newest first: {months}"
+    listed: list[str] = []
+    for month in months:
+        goto(page, site, month)
+        order = page.eval_on_selector_all("main a[href]", "els => els.map(e => new URL(e.href).pathname)")
+        on_page = [path for path in order if path in {post.path for post in site.published}]
+        assert on_page, f"{month} lists no post"
+        listed += list(dict.fromkeys(on_page))
+    expected = [post.path for post in reversed(site.published)]
+    assert listed == expected, f"the archive lists {listed}, expected newest first {expected}"
 
 
 def test_not_found_page_answers_404_and_links_home(page: Any, site: LocalSite) -> None:

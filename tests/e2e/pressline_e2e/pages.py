@@ -31,8 +31,8 @@ def tag_page_path(page: Any, site: LocalSite, post: PublishedPost, tag: str) -> 
 
 def archive_path(page: Any, site: LocalSite) -> str:
     goto(page, site, "/")
-    link = page.get_by_role("link", name=re.compile(r"archive", re.I))
-    assert link.count(), "the home page has no link to the archive"
+    link = page.get_by_role("link", name=re.compile(r"archive|all posts|every post", re.I))
+    assert link.count(), "the home page has no link to the archive (archive, all posts, every post)"
     return path_of(str(link.first.evaluate("a => a.href")))
 
 
@@ -44,3 +44,11 @@ def search_page_path(page: Any, site: LocalSite) -> str:
     form = page.locator("form[role=search], search form, form:has(input[type=search])")
     assert form.count(), "the home page has neither a search link nor a search form"
     return path_of(str(form.first.evaluate("f => f.action")))
+
+
+def month_paths(page: Any, site: LocalSite, archive: str) -> list[str]:
+    """The archive's links to its month pages, in the page's order."""
+    goto(page, site, archive)
+    hrefs = page.eval_on_selector_all("main a[href]", "els => els.map(e => e.href)")
+    months = [path_of(href) for href in hrefs if same_origin(href, site.site_url)]
+    return [path for path in months if path.startswith(archive) and path != archive]

@@ -81,10 +81,22 @@ class LocalSite:
     def url(self, path: str) -> str:
         return self.site_url + path
 
-    def s3(self) -> Any:
-        import boto3  # lazily: the plain test run never needs it here
+    def client(self, service: str) -> Any:
+        """A client of the local stack's moto server, with fake credentials whatever the
+        environment says: nothing here may reach a real account."""
+        import boto3  # lazily: the plain test run never imports this module's users
 
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=FAKE_AWS["AWS_REGION"],
+            aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=FAKE_AWS["AWS_SESSION_TOKEN"],
+        )
+
+    def s3(self) -> Any:
+        return self.client("s3")
 
     def log_tail(self, lines: int = 60) -> str:
         try:
@@ -192,9 +204,7 @@ PIPELINE_QUEUES = ("IntakeQueueUrl", "RenderQueueUrl", "IndexQueueUrl", "NotifyQ
 
 def pipeline_idle(site: LocalSite) -> bool:
     """True when no stage has a message waiting or in flight: everything sent so far is handled."""
-    import boto3
-
-    sqs = boto3.client("sqs", endpoint_url=site.endpoint, region_name="us-east-1")
+    sqs = site.client("sqs")
     names = [
         "ApproximateNumberOfMessages",
         "ApproximateNumberOfMessagesNotVisible",
