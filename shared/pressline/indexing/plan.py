@@ -334,6 +334,30 @@ def neighbours_to_rerender(
     return sorted(pages, key=lambda page: page.entry.order)
 
 
+def uncovered_positions(
+    positions: Iterable[tuple[str, str]],
+    month_entries: Iterable[Entry],
+    newest: Iterable[Entry],
+    source_key: str,
+    *,
+    complete: bool,
+) -> list[tuple[str, str]]:
+    """The positions whose neighbours the newest posts and the post's own month do not
+    already reveal. The newest posts are every post since the oldest of them, and a month
+    listing every post of its month: where a position lies within the newest posts, their
+    union holds its nearest neighbours, so a new post at the top of a new month reads no
+    other month."""
+    newest = [entry for entry in newest if entry.source_key != source_key]
+    cutoff = "" if complete or not newest else min(entry.order for entry in newest)
+    union = {entry.source_key: entry for entry in [*month_entries, *newest] if entry.source_key != source_key}
+    left = []
+    for month, order in positions:
+        older = sum(1 for entry in union.values() if entry.order < order)
+        if order < cutoff or (older < NEIGHBOUR_REACH and not complete):
+            left.append((month, order))
+    return left
+
+
 def months_for_neighbours(
     positions: Iterable[tuple[str, str]], months: Mapping[str, int], have: Mapping[str, Listing]
 ) -> list[str]:

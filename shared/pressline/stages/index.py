@@ -66,6 +66,7 @@ from pressline.indexing.plan import (
     recent_without,
     refill_front,
     target_post,
+    uncovered_positions,
 )
 from pressline.models import IndexUpdate, PostMeta, PostPublished, PostStatus, Problem, RenderedPost, SourceRef
 from pressline.posts.paths import post_page_key, post_path, rendered_key, version_token
@@ -165,15 +166,15 @@ def _apply(
     known = {**listings, **change.listings}
 
     # Post pages: the post itself, and neighbours whose previous/next links change.
+    recent, recent_stored = _load_recent(deps, snapshot.summary.total)
     positions = [(month_of(post.date, tz), post.order) for post in (old, new) if post is not None and post.public]
-    all_months = {**snapshot.summary.months, **change.summary.months}
-    extra = months_for_neighbours(positions, all_months, known)
+    known_entries = [entry for i, item in known.items() if i.startswith("MONTH#") for entry in item.entries]
+    newest = [item.post.entry() for item in recent.posts]
+    positions = uncovered_positions(positions, known_entries, newest, key, complete=len(newest) < RECENT_SIZE)
+    extra = months_for_neighbours(positions, {**snapshot.summary.months, **change.summary.months}, known)
     if extra:
         known.update(deps.catalog.listings([month_listing(month) for month in extra]))
-    fragment = [
-        entry for listing_id, item in known.items() if listing_id.startswith("MONTH#") for entry in item.entries
-    ]
-    recent, recent_stored = _load_recent(deps, snapshot.summary.total)
+    fragment = [entry for i, item in known.items() if i.startswith("MONTH#") for entry in item.entries] + newest
     contents = {item.post.source_key: item.rendered for item in recent.posts}
     if new is not None and new.public and rendered is not None:
         previous, following = links(build_chain(fragment, key, new), key)

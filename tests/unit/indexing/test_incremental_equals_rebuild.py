@@ -21,12 +21,12 @@ from pressline.models import IndexUpdate
 from pressline.stages.scheduler import SchedulerDeps, publish_due
 
 # More histories on demand: PRESSLINE_INDEX_SEEDS=500 pytest tests/unit/indexing
-SEEDS = int(os.environ.get("PRESSLINE_INDEX_SEEDS", "12"))
+SEEDS = int(os.environ.get("PRESSLINE_INDEX_SEEDS", "8"))
 TAGS = ("python", "aws", "Go", "notes", "travel")
 
 
-def random_history(world: World, rng: random.Random, steps: int) -> None:
-    keys = [f"posts/{n}.md" for n in range(12)]
+def random_history(world: World, rng: random.Random, steps: int, posts: int = 12) -> None:
+    keys = [f"posts/{n}.md" for n in range(posts)]
     sent: list[IndexUpdate] = []
     for _ in range(steps):
         key = rng.choice(keys)
@@ -57,11 +57,12 @@ def random_history(world: World, rng: random.Random, steps: int) -> None:
                 world.apply(due)
 
 
+@pytest.mark.parametrize("posts", [12, 45])  # 45: more than the newest twenty, so feeds refill
 @pytest.mark.parametrize("seed", range(SEEDS))
-def test_incremental_updates_equal_a_full_rebuild(seed: int) -> None:
+def test_incremental_updates_equal_a_full_rebuild(seed: int, posts: int) -> None:
     rng = random.Random(seed)
     world = World()
-    random_history(world, rng, steps=60)
+    random_history(world, rng, steps=60 if posts < 20 else 160, posts=posts)
 
     rebuilt = MemoryStore()
     catalog = MemoryCatalog()
