@@ -123,7 +123,7 @@ def seed(size: int, s3: Any, dynamodb: Any, names: dict[str, str], site: Any) ->
     s3.put_object(Bucket=names["source"], Key=layout.RECENT_STATE, Body=state)
 
 
-def publish_one(n: int, s3: Any, names: dict[str, str], deps: Any) -> Any:
+def publish_one(n: int, s3: Any, names: dict[str, str], deps: Any, date: datetime | None = None) -> Any:
     """What Validate and Render leave behind for a new post, then the update Index receives."""
     from pressline.models import IndexUpdate, PostMeta, RenderedPost, SourceRef
     from pressline.posts.paths import rendered_key
@@ -134,7 +134,7 @@ def publish_one(n: int, s3: Any, names: dict[str, str], deps: Any) -> Any:
     meta = PostMeta(
         slug=f"new-{n}",
         title=f"A new post {n}",
-        date=END + timedelta(minutes=n + 1),
+        date=date or END + timedelta(minutes=n + 1),
         tags=(TAGS[n % len(TAGS)], TAGS[(n + 3) % len(TAGS)]),
         summary="What is new today.",
     )
@@ -229,7 +229,7 @@ class SiteUnderTest:
             catalog=DynamoCatalog(self.names["table"], dynamodb=self.counting.attach(dynamodb)),
             notify=SqsQueue(notify_url, sqs=self.counting.attach(sqs)),
             site=site,
-            clock=lambda: END + timedelta(days=1),
+            clock=lambda: END + timedelta(days=60),
         )
         self.wall: list[float] = []
         self.cpu: list[float] = []
@@ -268,7 +268,9 @@ def measure_all() -> list[SiteUnderTest]:
             for site in sites:
                 site.publish(n)
         for site in sites:
+            next_month = publish_one(RUNS + 1, site.s3, site.names, site.deps, date=END + timedelta(days=20))
             site.other = {
+                "publish the first post of a month": counted(next_month, site.deps, site.counting),
                 "edit an old post": edit_old(site.size // 2, site.s3, site.names, site.deps, site.counting),
                 "delete a recent post": delete_recent(site.s3, site.names, site.deps, site.counting),
             }
