@@ -247,6 +247,12 @@ def test_rebuild_regenerates_the_same_site(site: Site, tmp_path: Path) -> None:
     assert sorted(after_keys) == sorted(keys)  # the stale page is gone, the feed is back
     assert {key: site.text(key) for key in keys} == before
 
+    # A deployed stack by name: outputs and the site parameters come from CloudFormation.
+    site.stack.s3.delete_object(Bucket=site.bucket, Key="index.html")
+    by_name = parser.parse_args(["--stack-name", site.stack.stack.stack_name, "--site-url", site.site_url])
+    assert rebuild.run(by_name) == 0
+    assert site.text("index.html") == before["index.html"]
+
 
 # --------------------------------------------------------------------------- the catalog port
 def catalogs(stack: StackHandle) -> list[Any]:

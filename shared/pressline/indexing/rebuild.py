@@ -208,25 +208,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--outputs", type=Path, default=None, help="stack outputs JSON (pressline local writes .local/outputs.json)"
     )
+    parser.add_argument(
+        "--stack-name", default=None, help="a deployed stack: read its outputs and site parameters from CloudFormation"
+    )
     parser.add_argument("--site-url", default=None, help="the public site URL (default: SITE_URL or the outputs')")
     parser.add_argument("--keep-stale", action="store_true", help="do not delete generated objects no post backs")
 
 
+def _stack(name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A deployed stack's outputs and parameters."""
+    from pressline.adapters.aws import client
+
+    stack = client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
+    parameters = {item["ParameterKey"]: item.get("ParameterValue", "") for item in stack.get("Parameters", [])}
+    return outputs, parameters
+
+
 def _config(args: argparse.Namespace) -> dict[str, str]:
     outputs: dict[str, str] = {}
+    parameters: dict[str, str] = {}
     path: Path | None = args.outputs
-    if path is None and Path(".local/outputs.json").exists():
+    if args.stack_name:
+        outputs, parameters = _stack(args.stack_name)
+    elif path is None and Path(".local/outputs.json").exists():
         path = Path(".local/outputs.json")
     if path is not None:
         outputs = json.loads(path.read_text(encoding="utf-8"))
     if outputs.get("Endpoint"):
         os.environ["AWS_ENDPOINT_URL"] = outputs["Endpoint"]
         os.environ.setdefault("AWS_DEFAULT_REGION", outputs.get("Region", "us-east-1"))
+    # The functions' own settings: the site's title and time zone shape every page.
+    for variable, parameter in (("SITE_TITLE", "SiteTitle"), ("SITE_TIMEZONE", "SiteTimezone")):
+        if parameters.get(parameter):
+            os.environ[variable] = parameters[parameter]
     return {
         "source_bucket": outputs.get("SourceBucketName") or os.environ.get("SOURCE_BUCKET", ""),
         "site_bucket": outputs.get("SiteBucketName") or os.environ.get("SITE_BUCKET", ""),
         "posts_table": outputs.get("PostsTableName") or os.environ.get("POSTS_TABLE", ""),
-        "site_url": args.site_url or outputs.get("SiteUrl") or os.environ.get("SITE_URL", ""),
+        "site_url": args.site_url
+        or outputs.get("SiteUrl")
+        or parameters.get("SiteUrl")
+        or os.environ.get("SITE_URL", ""),
         "api_url": outputs.get("ApiUrl") or os.environ.get("API_URL", ""),
     }
 
@@ -246,12 +269,13 @@ def run(args: argparse.Namespace) -> int:
     from pressline.config import settings
     from pressline.indexing.dynamo import DynamoCatalog
 
+    reset_clients()  # an endpoint from the outputs applies to the clients made from here on
     config = _config(args)
+    reset_clients()
     missing = [name for name in ("source_bucket", "site_bucket", "posts_table", "site_url") if not config[name]]
     if missing:
         print(f"pressline rebuild: missing {', '.join(missing)} (give --outputs or set the env vars)")
         return 2
-    reset_clients()
     settings.cache_clear()
     base = Site.from_settings()
     site = Site(
