@@ -133,8 +133,8 @@ def post_context(
         "canonical": canonical,
         "description": description,
         "image": image,
-        "body_html": Markup(post.body_html),  # noqa: S704 - sanitized by pressline.posts.sanitize
-        "json_ld": Markup(_json_ld(json_ld)),  # noqa: S704 - <, > and & are escaped by _json_ld
+        "body_html": Markup(post.body_html),  # noqa: S704 - sanitized by pressline.posts.sanitize  # nosec B704
+        "json_ld": Markup(_json_ld(json_ld)),  # noqa: S704 - <, > and & are escaped by _json_ld  # nosec B704
         "previous": previous,
         "next": next,
     }
