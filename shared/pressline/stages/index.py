@@ -152,35 +152,76 @@ def _apply(
     now: datetime,
     source: SourceRef,
 ) -> Outcome:
-    site, tz = deps.site, deps.site.timezone
-    key = source.key
-    outcome = Outcome(key, applied=True, status=new.status if new else "unpublished")
+    """Take the site from ``old`` to ``new`` (None: absent): public files first, commit last."""
+    outcome = Outcome(source.key, applied=True, status=new.status if new else "unpublished")
     writer = _Writer(deps.site_store, outcome)
+    change, known = _plan_listings(old, new, snapshot, deps)
+    recent, recent_stored = _load_recent(deps, snapshot.summary.total)
+    _write_post_pages(source.key, old, new, rendered, snapshot, change, known, recent, deps, writer)
+    _write_listings(old, new, rendered, change, deps, writer, chrome=not recent_stored)
+    _write_recent(source.key, new, rendered, change, recent, recent_stored, deps, writer, now)
+    markers = _announce(new, snapshot, deps, outcome, now)
+    _report(source, new, rendered, deps, now)
+    commit = Commit(
+        source_key=source.key,
+        expected_version=old.version if old else None,
+        post=new,
+        claim_slugs=(new.slug,) if new is not None and (old is None or old.slug != new.slug) else (),
+        release_slugs=(old.slug,) if old is not None and (new is None or new.slug != old.slug) else (),
+        first_published=markers,
+        listings={listing_id: (item if item.entries else None) for listing_id, item in change.listings.items()},
+        summary=change.summary if change.listings else None,
+    )
+    try:
+        deps.catalog.commit(commit)
+    except CatalogConflictError as error:
+        raise RetryableError(f"{source.key}: the catalog changed while this update was applied") from error
+    return outcome
 
+
+def _plan_listings(
+    old: CatalogPost | None, new: CatalogPost | None, snapshot: Snapshot, deps: IndexDeps
+) -> tuple[ListingChange, dict[str, Listing]]:
+    """The listings' new values, and every listing read so far (for neighbour links)."""
+    tz = deps.site.timezone
     listings = dict(snapshot.listings)
     missing = [listing_id for listing_id in listing_ids(old, tz) if listing_id not in listings]
-    if missing:  # an edit that moved the post to another month or tags
+    if missing:  # an edit that moved the post to another month or other tags
         listings.update(deps.catalog.listings(missing))
     change = change_listings(old, new, listings, snapshot.summary, tz)
     _refill_fronts(change, listings, deps.catalog)
-    known = {**listings, **change.listings}
+    return change, {**listings, **change.listings}
 
-    # Post pages: the post itself, and neighbours whose previous/next links change.
-    recent, recent_stored = _load_recent(deps, snapshot.summary.total)
+
+def _write_post_pages(
+    key: str,
+    old: CatalogPost | None,
+    new: CatalogPost | None,
+    rendered: RenderedPost | None,
+    snapshot: Snapshot,
+    change: ListingChange,
+    known: dict[str, Listing],
+    recent: Recent,
+    deps: IndexDeps,
+    writer: _Writer,
+) -> None:
+    """The post's own page, and its old and new neighbours' pages where their links change."""
+    site, tz = deps.site, deps.site.timezone
     positions = [(month_of(post.date, tz), post.order) for post in (old, new) if post is not None and post.public]
-    known_entries = [entry for i, item in known.items() if i.startswith("MONTH#") for entry in item.entries]
+    month_entries = [entry for i, item in known.items() if i.startswith("MONTH#") for entry in item.entries]
     newest = [item.post.entry() for item in recent.posts]
-    positions = uncovered_positions(positions, known_entries, newest, key, complete=len(newest) < RECENT_SIZE)
+    positions = uncovered_positions(positions, month_entries, newest, key, complete=len(newest) < RECENT_SIZE)
     extra = months_for_neighbours(positions, {**snapshot.summary.months, **change.summary.months}, known)
     if extra:
-        known.update(deps.catalog.listings([month_listing(month) for month in extra]))
-    fragment = [entry for i, item in known.items() if i.startswith("MONTH#") for entry in item.entries] + newest
-    contents = {item.post.source_key: item.rendered for item in recent.posts}
+        for listing in deps.catalog.listings([month_listing(month) for month in extra]).values():
+            month_entries.extend(listing.entries)
+    fragment = month_entries + newest
     if new is not None and new.public and rendered is not None:
         previous, following = links(build_chain(fragment, key, new), key)
         writer.put(post_page_key(new.slug), render_post_page(rendered, site, _meta(previous), _meta(following)))
     if old is not None and old.public and (new is None or not new.public or new.slug != old.slug):
         writer.delete(post_page_key(old.slug))
+    contents = {item.post.source_key: item.rendered for item in recent.posts}
     for neighbour in neighbours_to_rerender(fragment, old, new):
         entry = neighbour.entry
         content = contents.get(entry.source_key) or _rendered(deps.source, entry)
@@ -190,7 +231,20 @@ def _apply(
         page_html = render_post_page(content, site, _meta(neighbour.previous), _meta(neighbour.next))
         writer.put(post_page_key(entry.slug), page_html)
 
-    # Listings: month archives, sitemaps and search shards; tag pages.
+
+def _write_listings(
+    old: CatalogPost | None,
+    new: CatalogPost | None,
+    rendered: RenderedPost | None,
+    change: ListingChange,
+    deps: IndexDeps,
+    writer: _Writer,
+    *,
+    chrome: bool,
+) -> None:
+    """Month archives with their sitemaps and search shards, tag pages, and the pages that
+    list months or tags when a month or a tag appeared or disappeared."""
+    site = deps.site
     for month in sorted(change.months):
         entries = change.listings[month_listing(month)].entries
         _write_month(month, entries, old, new, rendered, deps, writer)
@@ -208,48 +262,46 @@ def _apply(
             writer.put(page, views.tag_page(tag, change.summary, entries, site))
         else:
             writer.delete(page)
-    write_structure(
-        change.summary, site, writer, months=change.months_changed, tags=change.tags_changed, chrome=not recent_stored
-    )
+    write_structure(change.summary, site, writer, months=change.months_changed, tags=change.tags_changed, chrome=chrome)
 
-    # Newest posts: home page and feeds, from the newest-posts state.
+
+def _write_recent(
+    key: str,
+    new: CatalogPost | None,
+    rendered: RenderedPost | None,
+    change: ListingChange,
+    recent: Recent,
+    recent_stored: bool,
+    deps: IndexDeps,
+    writer: _Writer,
+    now: datetime,
+) -> None:
+    """The newest-posts state, and the home page and feeds made from it, when it changes."""
     others = recent_without(recent, key)
     published_others = change.summary.total - (1 if new is not None and new.public else 0)
     fill = _fill_recent(others, recent_gap(others, published_others), key, deps)
     added = RecentPost(post=new, rendered=rendered) if new is not None and new.public and rendered else None
-    updated_recent = finish_recent(others, fill, added)
-    if recent_signature(updated_recent) != recent_signature(recent) or not recent_stored:
-        write_newest(updated_recent, site, writer, now)
-        deps.source.put(paths.RECENT_STATE, updated_recent.model_dump_json().encode(), "application/json")
+    updated = finish_recent(others, fill, added)
+    if recent_signature(updated) != recent_signature(recent) or not recent_stored:
+        write_newest(updated, deps.site, writer, now)
+        deps.source.put(paths.RECENT_STATE, updated.model_dump_json().encode(), "application/json")
 
-    # Announce a first publication before the commit: if the commit fails, the retry
-    # announces again, and Notify/Deliver's ledger keeps subscribers to one email.
-    markers: dict[str, datetime] = {}
-    if new is not None and new.public:
-        wanted = [key_marker(key), slug_marker(new.slug)]
-        if not any(marker in snapshot.first_published for marker in wanted):
-            deps.notify.send(_announcement(new, site, now))
-            outcome.announced = True
-        markers = {marker: now for marker in wanted if marker not in snapshot.first_published}
 
-    _report(source, new, rendered, deps, now)
-    commit = Commit(
-        source_key=key,
-        expected_version=old.version if old else None,
-        post=new,
-        claim_slugs=(new.slug,) if new is not None and (old is None or old.slug != new.slug) else (),
-        release_slugs=(old.slug,) if old is not None and (new is None or new.slug != old.slug) else (),
-        first_published=markers,
-        listings={
-            listing_id: (listing if listing.entries else None) for listing_id, listing in change.listings.items()
-        },
-        summary=change.summary if change.listings else None,
-    )
-    try:
-        deps.catalog.commit(commit)
-    except CatalogConflictError as error:
-        raise RetryableError(f"{key}: the catalog changed while this update was applied") from error
-    return outcome
+def _announce(
+    new: CatalogPost | None, snapshot: Snapshot, deps: IndexDeps, outcome: Outcome, now: datetime
+) -> dict[str, datetime]:
+    """Send PostPublished when a post goes public for the first time (neither its source key
+    nor its slug was ever public); returns the first-publication markers to commit.
+
+    Sent before the commit: if the commit fails, the retry announces again, and Notify and
+    Deliver's ledger keep subscribers to one email (at least once, never lost)."""
+    if new is None or not new.public:
+        return {}
+    wanted = [key_marker(new.source_key), slug_marker(new.slug)]
+    if not any(marker in snapshot.first_published for marker in wanted):
+        deps.notify.send(_announcement(new, deps.site, now))
+        outcome.announced = True
+    return {marker: now for marker in wanted if marker not in snapshot.first_published}
 
 
 def _refill_fronts(change: ListingChange, listings: dict[str, Listing], catalog: Catalog) -> None:
