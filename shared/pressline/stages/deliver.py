@@ -58,9 +58,11 @@ def record_handler(record: SQSRecord) -> None:
     except RetryableError as error:
         # Our own message: it names the post and counts, never an address.
         logger.warning("Delivery batch will be retried: %s", error, extra={"slug": batch.post.slug})
+        metrics.add_metric(name="DeliveryBatchesRetried", unit=MetricUnit.Count, value=1)
         raise
     except Exception as error:
         logger.error("Delivery batch failed: %s", type(error).__name__, extra={"slug": batch.post.slug})
+        metrics.add_metric(name="DeliveryBatchesRetried", unit=MetricUnit.Count, value=1)
         raise
     logger.info(
         "Delivered",

@@ -246,6 +246,7 @@ def confirm() -> Response[str]:
     if result == "confirmed":
         metrics.add_metric(name="Confirmed", unit=MetricUnit.Count, value=1)
         return _page(200, "confirmed.html", page_title="You are subscribed")
+    metrics.add_metric(name="ConfirmationsRefused", unit=MetricUnit.Count, value=1)
     if result == "suppressed":
         return _page(
             409,
