@@ -278,7 +278,10 @@ def probe(
         check=False,
         timeout=120,
     )
-    assert result.returncode == 0, f"import failed with sys.path {paths}:\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"import failed with sys.path {paths}:\n{result.stderr}\n(runtime code may import only the layer's "
+        f"requirements and boto3; developer-only modules belong under {', '.join(DEV_ONLY_PACKAGES)})"
+    )
     report = json.loads(result.stdout.strip().splitlines()[-1])
     origins: dict[str, str | None] = report["origins"]
     strays = {
