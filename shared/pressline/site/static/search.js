@@ -63,7 +63,7 @@
     return shard.promise;
   }
 
-  function show(results, query, status, done, searched, total) {
+  function show(results, query, done, searched, total) {
     var list = document.getElementById("search-results");
     var statusNode = document.getElementById("search-status");
     results.sort(function (a, b) { return b.score - a.score || (a.doc.d < b.doc.d ? 1 : -1); });
@@ -100,7 +100,7 @@
   function search(query) {
     var mine = ++generation;
     var words = terms(query);
-    if (!words.length) { show([], query, null, true, 0, 0); document.getElementById("search-status").textContent = ""; return; }
+    if (!words.length) { show([], query, true, 0, 0); document.getElementById("search-status").textContent = ""; return; }
     document.getElementById("search-status").textContent = "Searching…";
     loadManifest().then(function (all) {
       var results = [];
@@ -113,14 +113,14 @@
           if (s) results.push({ score: s, doc: doc });
         });
         searched++;
-        show(results, query, null, searched === all.length, searched, all.length);
+        show(results, query, searched === all.length, searched, all.length);
       }
       function worker() {
         if (mine !== generation || next >= all.length) return Promise.resolve();
         var shard = all[next++];
         return loadShard(shard).then(take).then(worker);
       }
-      if (!all.length) { show([], query, null, true, 0, 0); return; }
+      if (!all.length) { show([], query, true, 0, 0); return; }
       var workers = [];
       for (var i = 0; i < PARALLEL; i++) workers.push(worker());
       return Promise.all(workers);
