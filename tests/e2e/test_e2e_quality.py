@@ -37,9 +37,14 @@ def paths(browser: Any, site: LocalSite) -> dict[str, list[str]]:
         context.close()
 
 
-def open_page(browser: Any, site: LocalSite, path: str, width: int = 1280, scheme: str = "light") -> Any:
+def open_page(
+    browser: Any, site: LocalSite, path: str, width: int = 1280, scheme: str = "light", errors: list[str] | None = None
+) -> Any:
     context = new_context(browser, width=width, color_scheme=scheme)
     page = context.new_page()
+    if errors is not None:
+        page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+        page.on("console", lambda message: message.type == "error" and errors.append(f"console: {message.text}"))
     page.goto(site.url(path), wait_until="load")
     page.evaluate("document.fonts.ready")
     return page
@@ -93,3 +98,62 @@ def test_dark_mode_follows_the_reader_preference(browser: Any, site: LocalSite) 
         finally:
             page.context.close()
     assert colours["light"] != colours["dark"], f"prefers-color-scheme: dark changes nothing: {colours}"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_script_errors(browser: Any, site: LocalSite, paths: dict[str, list[str]], kind: str) -> None:
+    failures = []
+    for path in paths[kind]:
+        errors: list[str] = []
+        page = open_page(browser, site, path, errors=errors)
+        try:
+            page.wait_for_load_state("networkidle")
+        finally:
+            page.context.close()
+        # The 404 page's own status is reported as a failed resource load; nothing else may be.
+        expected = [e for e in errors if kind == "not-found" and "404" in e and "Failed to load resource" in e]
+        if unexpected := [e for e in errors if e not in expected]:
+            failures.append(f"{path}: {unexpected}")
+    assert not failures, "script errors:\n" + "\n".join(failures)
+
+
+def test_post_text_is_readable(browser: Any, site: LocalSite) -> None:
+    """Body text at least 16 px, lines spaced at least 1.4, at most about 80 characters a line."""
+    page = open_page(browser, site, site.published[-1].path)
+    try:
+        metrics = page.evaluate(
+            """() => {
+              const p = document.querySelector('article p, main p');
+              const style = getComputedStyle(p);
+              const size = parseFloat(style.fontSize);
+              const probe = document.createElement('span');
+              probe.textContent = 'abcdefghijklmnopqrstuvwxyz'.repeat(4);
+              p.appendChild(probe);
+              const perChar = probe.getBoundingClientRect().width / 104;
+              probe.remove();
+              return {size, lineHeight: parseFloat(style.lineHeight) / size,
+                      charsPerLine: p.getBoundingClientRect().width / perChar};
+            }"""
+        )
+    finally:
+        page.context.close()
+    assert metrics["size"] >= 16, metrics
+    assert metrics["lineHeight"] >= 1.4, metrics
+    assert 45 <= metrics["charsPerLine"] <= 90, metrics
+
+
+def test_keyboard_users_can_skip_to_the_content(browser: Any, site: LocalSite) -> None:
+    page = open_page(browser, site, site.published[-1].path)
+    try:
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => { const el = document.activeElement; const box = el.getBoundingClientRect();
+                       return {text: el.textContent.trim(), href: el.getAttribute('href'),
+                               visible: box.width > 0 && box.left >= 0 && box.top >= 0 &&
+                                        box.right <= innerWidth && box.bottom <= innerHeight}; }"""
+        )
+        assert focused["href"] == "#content" and focused["visible"], f"first Tab stop: {focused}"
+        page.keyboard.press("Enter")
+        assert page.evaluate("() => location.hash") == "#content"
+    finally:
+        page.context.close()

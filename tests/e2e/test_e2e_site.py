@@ -94,6 +94,11 @@ def test_not_found_page_answers_404_and_links_home(page: Any, site: LocalSite) -
     goto(page, site, NOT_FOUND_PATH, status=404)
     assert page.locator("h1").count() == 1, "the 404 page has no heading"
     assert page.locator("a[href='/'], a[href='" + site.site_url + "/']").count(), "the 404 page does not link home"
+    request = page.context.request
+    for link in links(page.content(), page.url):
+        if link.tag != "form" and same_origin(link.url, site.site_url) and link.url != page.url:  # not #content
+            status = request.get(link.url, fail_on_status_code=False).status
+            assert status == 200, f"the 404 page links to {path_of(link.url)}, which answers {status}"
 
 
 def test_every_internal_link_resolves(page: Any, site: LocalSite) -> None:
@@ -164,7 +169,8 @@ def test_feed_links_resolve(page: Any, site: LocalSite) -> None:
 
 
 def distinctive_body_word(site: LocalSite) -> tuple[str, PublishedPost]:
-    """A word from one post's body that no other published post, title or tag contains."""
+    """A word from deep in one post's body (not in its title, tags, summary or first paragraph)
+    that no other published post contains."""
 
     def words(text: str) -> set[str]:
         text = re.sub(r"```.*?```|`[^`]*`|\]\([^)]*\)|<[^>]+>|https?://\S+", " ", text, flags=re.S)
@@ -172,7 +178,8 @@ def distinctive_body_word(site: LocalSite) -> tuple[str, PublishedPost]:
 
     for post in reversed(site.published):
         others = set().union(*(words(p.body_markdown + " " + p.title) for p in site.published if p is not post))
-        candidates = sorted(words(post.body_markdown) - others - words(post.title + " " + " ".join(post.tags)))
+        own = words(post.body_markdown) - words(post.lead) - words(post.title + " " + " ".join(post.tags))
+        candidates = sorted(own - others)
         if candidates:
             return max(candidates, key=len), post
     raise AssertionError("no published post has a word of its own")

@@ -36,12 +36,18 @@ class Seen:
     text: str
     serious_violations: str
     overflow: dict[int, Any]
+    # The page with the button, when the link led to one (checked like the final page).
+    before: Seen | None = None
 
 
 def look(page: Any) -> Seen:
-    """Record the page as it is, with its accessibility and its width at 1280 and 375 px."""
+    """Record the page as it is, with its accessibility (light and dark) and its width at 1280
+    and 375 px."""
     page.wait_for_load_state("load")
     found = axe.serious(axe.violations(page))
+    page.emulate_media(color_scheme="dark")
+    found += [{**v, "id": f"{v['id']} (dark)"} for v in axe.serious(axe.violations(page))]
+    page.emulate_media(color_scheme="light")
     overflow = {}
     for width in (1280, 375):
         page.set_viewport_size({"width": width, "height": 900})
@@ -55,13 +61,15 @@ def follow(page: Any, url: str, button: re.Pattern[str]) -> Seen:
     change nothing), give it."""
     response = page.goto(url, wait_until="load")
     status = response.status if response is not None else None
+    before = None
     action = page.get_by_role("button", name=button)
     if action.count():
+        before = look(page)
         with page.expect_navigation(wait_until="load") as navigation:
-            action.first.click()
+            page.get_by_role("button", name=button).first.click()
         status = navigation.value.status if navigation.value is not None else status
     seen = look(page)
-    return Seen(seen.url, status, seen.text, seen.serious_violations, seen.overflow)
+    return Seen(seen.url, status, seen.text, seen.serious_violations, seen.overflow, before)
 
 
 def wait_for_email(site: LocalSite, address: str, about: re.Pattern[str]) -> list[SentEmail]:
@@ -136,6 +144,8 @@ def unsubscribed(reader: Reader, next_post: tuple[str, dict[str, Any], list[Sent
 
 
 def assert_good_page(seen: Seen) -> None:
+    if seen.before is not None:
+        assert_good_page(seen.before)
     assert not seen.serious_violations, f"{seen.url}: axe-core found serious violations:\n{seen.serious_violations}"
     wide = {width: found for width, found in seen.overflow.items() if found}
     assert not wide, f"{seen.url}: horizontal scrolling {wide}"

@@ -53,6 +53,15 @@ class PublishedPost:
     date: str  # ISO 8601, from the front matter: orders the posts as the site should
     tags: tuple[str, ...]
     body_markdown: str
+    summary: str = ""  # the front matter's summary, if any
+
+    @property
+    def lead(self) -> str:
+        """What listings may show of the post: its summary, the text before ``<!--more-->``
+        and the first paragraph. A search that finds only these does not search bodies."""
+        body = self.body_markdown.strip()
+        paragraphs = [p for p in body.split("\n\n") if p.strip() and not p.lstrip().startswith("#")]
+        return " ".join([self.summary, body.split("<!--more-->")[0] if "<!--more-->" in body else "", *paragraphs[:1]])
 
 
 @dataclass
@@ -190,7 +199,11 @@ def wait_until_published(site: LocalSite) -> None:
         tags = (tags,) if isinstance(tags, str) else tuple(str(tag) for tag in tags)
         date = meta.get("date")
         iso = date.isoformat() if hasattr(date, "isoformat") else str(date)
-        published.append(PublishedPost(key, report["url"], path, str(meta.get("title", "")), iso, tags, body))
+        published.append(
+            PublishedPost(
+                key, report["url"], path, str(meta.get("title", "")), iso, tags, body, str(meta.get("summary") or "")
+            )
+        )
     if len(published) < 2:
         raise StackError(f"need at least two published example posts, got reports {site.reports}")
     for post in published:
