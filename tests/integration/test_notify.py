@@ -358,3 +358,20 @@ def test_a_confirmation_click_after_a_bounce_does_not_subscribe(aws_stack: Stack
         ExpressionAttributeValues={":pk": {"S": f"SUB#{sid}"}},
     )["Items"]
     assert [item["sk"]["S"] for item in items] == ["SUPPRESSION"]
+
+
+def test_an_invocation_whose_lease_was_taken_over_cannot_checkpoint(aws_stack: StackHandle) -> None:
+    from pressline.subscribers.dynamodb import DynamoLedger
+    from pressline.subscribers.ports import LeaseLost
+
+    ledger = DynamoLedger(aws_stack.outputs["LedgerTableName"], aws_stack.dynamodb)
+    now = datetime.now(UTC)
+    first = ledger.acquire("a-post", "first", now, timedelta(seconds=90))
+    assert first is not None
+    assert ledger.acquire("a-post", "second", now + timedelta(seconds=30), timedelta(seconds=90)) is None
+    second = ledger.acquire("a-post", "second", now + timedelta(seconds=91), timedelta(seconds=90))
+    assert second is not None and second.owner == "second"
+    with pytest.raises(LeaseLost):
+        ledger.save(first, now + timedelta(seconds=92), timedelta(seconds=90))
+    ledger.save(second, now + timedelta(seconds=92), timedelta(seconds=90), release=True)
+    assert ledger.lease_remaining("a-post", now + timedelta(seconds=93)) == timedelta(0)

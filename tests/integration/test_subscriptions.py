@@ -286,3 +286,24 @@ def test_the_local_api_prefix_is_accepted(aws_stack: StackHandle) -> None:
     request = event("subscriptions-subscribe-json")
     request["rawPath"] = request["requestContext"]["http"]["path"] = "/api/subscriptions"
     assert aws_stack.invoke("Subscriptions", request)["statusCode"] == 202
+
+
+def test_signing_up_again_with_other_tags_changes_them_only_on_confirmation(aws_stack: StackHandle) -> None:
+    from pressline.stages import subscriptions as stage
+
+    clock = FakeClock(datetime.now(UTC))
+    real = stage.subscriptions()
+    stage.override(type(real)(real.repository, real.mailer, real.keys, real.site, clock))
+    try:
+        subscribe_and_confirm(aws_stack)  # aws, python
+        clock.advance(timedelta(minutes=11))
+        assert call(aws_stack, "subscriptions-subscribe-json", email=READER, tags=["Rust"])["statusCode"] == 202
+        assert sorted(profile(aws_stack, READER) or {}) == ["AUD#TAG#aws", "AUD#TAG#python", "PROFILE"]
+        token = link_token(emails(aws_stack)[-1], "confirm")
+        assert call(aws_stack, "subscriptions-confirm-post", token)["statusCode"] == 200
+    finally:
+        stage.override(None)
+    items = profile(aws_stack, READER) or {}
+    assert sorted(items) == ["AUD#TAG#rust", "PROFILE"]
+    assert items["PROFILE"]["tags"] == {"L": [{"S": "rust"}]}
+    assert items["AUD#TAG#rust"]["gsi1pk"] == {"S": "AUD#TAG#rust"}
