@@ -402,3 +402,22 @@ def test_functions_touch_only_the_resources_they_are_configured_with(cfn: dict[s
                 granted |= referenced_ids(statement.get("Resource"))
         unexpected = (granted & data_resources) - configured
         assert not unexpected, f"{function} may access {sorted(unexpected)}, which its environment does not name"
+
+
+def test_resource_policies_allow_only_service_principals_bound_to_this_account(cfn: dict[str, Any]) -> None:
+    """Bucket and queue policies: no wildcard actions, and every Allow names an AWS service and is
+    tied to this stack's resource or account (no confused deputy)."""
+    policies = {**of_type(cfn, "AWS::S3::BucketPolicy"), **of_type(cfn, "AWS::SQS::QueuePolicy")}
+    assert policies
+    for name, policy in policies.items():
+        for statement in as_list(props(policy)["PolicyDocument"]["Statement"]):
+            if statement["Effect"] != "Allow":
+                continue
+            where = f"{name}: {statement.get('Sid', statement)}"
+            assert all("*" not in action for action in as_list(statement["Action"])), f"{where}: wildcard action"
+            principal = statement.get("Principal")
+            assert isinstance(principal, dict) and set(principal) == {"Service"}, f"{where}: not a service"
+            conditions = {key for operator in statement.get("Condition", {}).values() for key in operator}
+            assert conditions & {"aws:SourceArn", "AWS:SourceArn", "aws:SourceAccount"}, (
+                f"{where}: no aws:SourceArn / aws:SourceAccount condition"
+            )
