@@ -480,11 +480,24 @@ def _report(
 def _reject_slug(
     source: SourceRef, target: CatalogPost, owner: str, rendered: RenderedPost, deps: IndexDeps, now: datetime
 ) -> Outcome:
-    """Two source files claim one slug (both passed Validate at once): the first keeps it."""
+    """Two source files claim one slug (both passed Validate at once): the first keeps it.
+
+    Render may already have written the loser's page over the owner's: the owner's page is
+    written again from the catalog."""
     problem = Problem(field="slug", message=f"the slug {target.slug!r} is already used by {owner}")
     report = build_report(source, "rejected", processed_at=now, errors=[problem], warnings=rendered.warnings)
     write_report(deps.source, report)
-    return Outcome(source.key, applied=False, reason=f"slug {target.slug} belongs to {owner}", status="rejected")
+    outcome = Outcome(source.key, applied=False, reason=f"slug {target.slug} belongs to {owner}", status="rejected")
+    snapshot = deps.catalog.snapshot(owner, (), (), ())
+    kept = snapshot.post
+    content = _rendered(deps.source, kept) if kept is not None and kept.public else None
+    if kept is not None and content is not None:
+        known = deps.catalog.listings([month_listing(month_of(kept.date, deps.site.timezone))])
+        recent, _ = _load_recent(deps, snapshot.summary.total)
+        unchanged = ListingChange(summary=snapshot.summary)
+        writer = _Writer(deps.site_store, outcome)
+        _write_post_pages(owner, kept, kept, content, snapshot, unchanged, known, recent, deps, writer)
+    return outcome
 
 
 def parse_update(body: str) -> IndexUpdate:

@@ -227,6 +227,20 @@ def test_a_slug_taken_by_another_file_is_rejected(world: World) -> None:
     report = world.report("posts/two.md")
     assert report["status"] == "rejected" and report["errors"][0]["field"] == "slug"
     assert world.catalog.slugs["same"] == "posts/one.md"
+    assert "Same Again" not in world.text("posts/same/index.html")
+
+
+def test_the_owner_page_is_restored_when_a_losing_upload_overwrote_it(world: World) -> None:
+    world.publish("posts/one.md", "Owner", START - 2 * DAY, slug="same")
+    world.publish("posts/zero.md", "Older", START - 3 * DAY, slug="older")
+    update = world.upload("posts/two.md", "Intruder", START - DAY, slug="same")
+    world.site_store.put("posts/same/index.html", b"<p>Intruder</p>", "text/html")  # Render raced
+
+    outcome = world.apply(update)
+
+    assert outcome.status == "rejected" and outcome.written == ["posts/same/index.html"]
+    page = world.text("posts/same/index.html")
+    assert "Owner" in page and 'rel="prev" href="/posts/older/"' in page
 
 
 def test_previous_and_next_links_follow_the_chronology(world: World) -> None:
