@@ -22,6 +22,22 @@ Listings are the unit of constant cost. Each is bounded by time, never by site s
 ``TAGNEW#<tag>`` (a tag's newest posts: the tag's front page). A new post changes the
 listings of its month and tags and nothing else, and all of them are read with one
 BatchGetItem and written with one TransactWriteItems, whatever the size of the site.
+
+What one new post costs (``make bench``: 22 AWS calls at 100, 1,000 and 10,000 posts):
+HeadObject of the source (is this version current?), GetObject of its rendered version,
+of the newest-posts state (``state/index/recent.json``: the newest 20 with content, from
+which the home page, the three feeds and the newest posts' neighbour links are made) and
+of its month's search shard; one BatchGetItem; then PutObject of its page, of the
+previous newest post's page (its "next" link), of its month's archive page, sitemap and
+search shard, of each tag's front and year page, of the home page, the three feeds, the
+state and the report; one SendMessage (first publication) and one TransactWriteItems.
+Pages that list months or tags (archive index, sitemap index, search manifest, tags
+page) are written only when a month or a tag appears or disappears.
+
+Limits this layout accepts: a month's listing is one item (DynamoDB's 400 KB: several
+hundred posts in one month), and the summary grows with months and tags (thousands).
+The gsi1 index is eventually consistent and is only used where that is harmless (the
+scheduler, refilling the newest posts after a removal, ``pressline rebuild``).
 """
 
 from __future__ import annotations
