@@ -160,6 +160,10 @@ def test_feed_links_resolve(page: Any, site: LocalSite) -> None:
         assert same_origin(feed.url, site.site_url), f"feed {feed.url} is not on the local site {site.site_url}"
         response = request.get(feed.url, fail_on_status_code=False)
         assert response.status == 200, f"{feed.url}: {response.status}"
+        served = response.headers.get("content-type", "").split(";")[0].strip()
+        assert served == feed.type or (feed.type, served) == ("application/feed+json", "application/json"), (
+            f"{feed.url} is advertised as {feed.type} but served as {served}"
+        )
         entries = feed_entry_links(response.body(), response.headers.get("content-type", ""))
         assert {post.url for post in site.published} <= set(entries), f"{feed.url} lacks published posts"
         for entry in entries:
@@ -196,3 +200,29 @@ def test_search_finds_a_post_by_a_word_from_its_body(page: Any, site: LocalSite)
     assert post.title in result.inner_text() or post.title in page.locator("main").inner_text()
     result.click()
     page.wait_for_url(site.url(post.path))
+
+
+def test_robots_txt_names_a_sitemap_whose_urls_resolve(page: Any, site: LocalSite) -> None:
+    request = page.context.request
+    robots = request.get(site.url("/robots.txt"), fail_on_status_code=False)
+    assert robots.status == 200, f"/robots.txt: {robots.status}"
+    sitemaps = re.findall(r"(?im)^sitemap:\s*(\S+)", robots.text())
+    assert sitemaps, "robots.txt names no sitemap"
+    namespace = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+    urls: set[str] = set()
+    while sitemaps:
+        url = sitemaps.pop()
+        assert same_origin(url, site.site_url), f"sitemap {url} is not on the site"
+        response = request.get(url, fail_on_status_code=False)
+        assert response.status == 200, f"{url}: {response.status}"
+        root = ET.fromstring(response.body())
+        locations = [loc.text or "" for loc in root.iter(f"{namespace}loc")]
+        if root.tag == f"{namespace}sitemapindex":
+            sitemaps += locations
+        else:
+            urls.update(locations)
+    assert {post.url for post in site.published} <= urls, "the sitemap lacks published posts"
+    for url in sorted(urls):
+        assert same_origin(url, site.site_url), f"sitemap URL {url} is not on the site"
+        status = request.get(url, fail_on_status_code=False).status
+        assert status == 200, f"sitemap URL {url} -> {status}"
