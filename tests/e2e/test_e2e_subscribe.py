@@ -216,3 +216,25 @@ def test_subscription_pages_pass_axe_and_fit_both_widths(request: pytest.Fixture
     assert not seen.serious_violations, f"{seen.url}: axe-core found serious violations:\n{seen.serious_violations}"
     wide = {width: found for width, found in seen.overflow.items() if found}
     assert not wide, f"{seen.url}: horizontal scrolling {wide}"
+
+
+@pytest.mark.parametrize("which", ["confirmation", "new-post"])
+def test_emails_read_well_in_a_browser_at_both_widths(request: pytest.FixtureRequest, browser: Any, which: str) -> None:
+    """The HTML part as a webmail would show it: no serious axe violation, no sideways scrolling."""
+    message = (
+        request.getfixturevalue("confirmed")[0]
+        if which == "confirmation"
+        else request.getfixturevalue("next_post")[2][0]
+    )
+    assert message.html, f"the {which} email has no HTML part"
+    assert message.text, f"the {which} email has no plain-text part"
+    context = new_context(browser)
+    try:
+        page = context.new_page()
+        page.set_content(message.html, wait_until="load")
+        seen = look(page)
+    finally:
+        context.close()
+    assert not seen.serious_violations, f"{which} email: axe-core found serious violations:\n{seen.serious_violations}"
+    wide = {width: found for width, found in seen.overflow.items() if found}
+    assert not wide, f"{which} email: horizontal scrolling {wide}"
