@@ -4,6 +4,7 @@ out without horizontal scrolling at 375 px and 1280 px."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from pressline_e2e import axe
@@ -24,13 +25,17 @@ def paths(browser: Any, site: LocalSite) -> dict[str, list[str]]:
     page = context.new_page()
     try:
         tagged = next(post for post in site.published if post.tags)
+        tag = tag_page_path(page, site, tagged, tagged.tags[0])
         archive = archive_path(page, site)
+        search = search_page_path(page, site)
+        word = tagged.title.split()[-1]
         return {
             "home": ["/"],
             "post": [post.path for post in site.published],
-            "tag": [tag_page_path(page, site, tagged, tagged.tags[0]), "/tags/"],
+            # The tag's page, its first year page (listed under it like the archive's months) and all tags.
+            "tag": [tag, *month_paths(page, site, tag)[:1], "/tags/"],
             "archive": [archive, *month_paths(page, site, archive)[:1]],
-            "search": [search_page_path(page, site)],
+            "search": [search, f"{search}?q={quote(word)}"],
             "not-found": [NOT_FOUND_PATH],
         }
     finally:
@@ -46,6 +51,8 @@ def open_page(
         page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
         page.on("console", lambda message: message.type == "error" and errors.append(f"console: {message.text}"))
     page.goto(site.url(path), wait_until="load")
+    if "?q=" in path:  # search results are rendered by script: check them once they are there
+        page.locator("main a[href*='/posts/']").first.wait_for()
     page.evaluate("document.fonts.ready")
     return page
 

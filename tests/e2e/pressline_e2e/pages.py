@@ -47,7 +47,8 @@ def search_page_path(page: Any, site: LocalSite) -> str:
 
 
 def month_paths(page: Any, site: LocalSite, archive: str) -> list[str]:
-    """The archive's links to its month pages, in the page's order."""
+    """The links from a listing to the pages under it, in the page's order: the archive's
+    months, a tag's years."""
     goto(page, site, archive)
     hrefs = page.eval_on_selector_all("main a[href]", "els => els.map(e => e.href)")
     months = [path_of(href) for href in hrefs if same_origin(href, site.site_url)]
