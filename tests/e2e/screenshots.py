@@ -13,8 +13,9 @@ from playwright.sync_api import sync_playwright
 from pressline_e2e.browser import WIDTHS, launch, new_context
 from pressline_e2e.stack import REPO, LocalSite, local_site
 
-# A short post with a photo and tags: the whole page fits one screenshot.
-SHOWCASE = "posts/a-photo-walk-along-the-harbour.md"
+# The post that shows what a post can contain (headings, a table, code, a quotation, footnotes)
+# and sits between two others, so both neighbour links show.
+SHOWCASE = "posts/markdown-in-pressline.md"
 
 
 def showcase_post(site: LocalSite) -> str:
