@@ -23,7 +23,7 @@ from typing import Protocol
 from pressline.adapters.queue import Queue
 from pressline.adapters.store import ObjectStore
 from pressline.config import Settings
-from pressline.errors import RetryableError
+from pressline.errors import PoisonMessageError, RetryableError
 from pressline.indexing import feeds, search, sitemaps, views
 from pressline.indexing import layout as paths
 from pressline.indexing.catalog import (
@@ -120,8 +120,9 @@ def apply_update(update: IndexUpdate, deps: IndexDeps) -> Outcome:
         return Outcome(source.key, applied=False, reason=early.reason)
     stored = deps.source.get(rendered_key(source))
     if stored is None:
-        # Render writes the rendered post before it sends the update: this is not normal.
-        raise RetryableError(f"{source.key}: rendered version {head_version} is missing")
+        # Render stores it before it sends the update, and S3 reads are consistent: it will
+        # not appear later. Retrying would hold the whole site's FIFO group for nothing.
+        raise PoisonMessageError(f"{source.key}: rendered version {head_version} is missing; upload the post again")
     rendered = RenderedPost.model_validate_json(stored.body)
     target = target_post(rendered, source, now)
     snapshot = deps.catalog.snapshot(
