@@ -50,17 +50,15 @@ def test_post_page_shows_title_date_tags_subscribe_box_and_neighbours(page: Any,
 
 
 def test_next_and_previous_links_lead_to_the_neighbouring_posts(page: Any, site: LocalSite) -> None:
+    """ "Next" is the newer post, "Previous" the older one, as a reader follows them."""
     older, middle, newer = site.published[-3:] if len(site.published) >= 3 else (None, *site.published[-2:])
     goto(page, site, middle.path)
-    page.locator(f"a[href$='{newer.path}']").first.click()
-    page.wait_for_url(site.url(newer.path))
-    assert page.locator("h1").first.inner_text().strip() == newer.title
-    page.locator(f"a[href$='{middle.path}']").first.click()
-    page.wait_for_url(site.url(middle.path))
-    if older is not None:
-        page.locator(f"a[href$='{older.path}']").first.click()
-        page.wait_for_url(site.url(older.path))
-        assert page.locator("h1").first.inner_text().strip() == older.title
+    for label, target in (("next", newer), ("previous", middle), ("previous", older)):
+        if target is None:
+            break
+        page.get_by_role("link", name=re.compile(rf"\b{label}\b", re.I)).first.click()
+        page.wait_for_url(site.url(target.path))
+        assert page.locator("h1").first.inner_text().strip() == target.title
 
 
 def test_tag_page_lists_every_post_with_the_tag(page: Any, site: LocalSite) -> None:
