@@ -1,7 +1,10 @@
 """Constant cost: publishing one post into sites of 100, 1,000 and 10,000 posts.
 
 Counts the AWS API calls Index makes (a botocore ``before-call`` hook on its clients) and
-times ``apply_update`` for a new post, on in-process moto. The catalog is seeded
+times ``apply_update`` for a new post, on in-process moto. Everything, the fake AWS
+included, runs in this process, so its CPU time (``time.process_time``) is the work a
+publish takes; wall time is printed too but not judged, as on a shared machine it also
+measures the neighbours. The catalog is seeded
 directly (post and slug items, listings and summary as ``pressline rebuild`` derives
 them, the newest-posts state): posts arrive one a day, as on a real site, so a bigger
 site has more months, not bigger months. Prints medians and the 10,000/100 ratios;
@@ -296,11 +299,11 @@ def main() -> int:
     breakdown = ", ".join(f"{name} {count}" for name, count in sorted(sites[-1].breakdown.items()))
     print(f"Calls of one publish: {breakdown}")
     base, top = sites[0], sites[-1]
-    time_ratio = statistics.median(top.wall) / statistics.median(base.wall)
-    cpu_ratio = statistics.median(top.cpu) / statistics.median(base.cpu)
+    time_ratio = statistics.median(top.cpu) / statistics.median(base.cpu)
+    wall_ratio = statistics.median(top.wall) / statistics.median(base.wall)
     calls_ratio = statistics.median(top.calls) / statistics.median(base.calls)
     print(
-        f"ratio {top.size:,}/{base.size:,}: time {time_ratio:.2f}x (cpu {cpu_ratio:.2f}x),"
+        f"ratio {top.size:,}/{base.size:,}: time {time_ratio:.2f}x (wall {wall_ratio:.2f}x),"
         f" AWS calls {calls_ratio:.2f}x (target <= {MAX_RATIO}x)"
     )
     failures = []

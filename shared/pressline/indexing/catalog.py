@@ -37,7 +37,7 @@ page) are written only when a month or a tag appears or disappears.
 Limits this layout accepts: a month's listing is one item (DynamoDB's 400 KB: several
 hundred posts in one month), and the summary grows with months and tags (thousands).
 The gsi1 index is eventually consistent and is only used where that is harmless (the
-scheduler, refilling the newest posts after a removal, ``pressline rebuild``).
+scheduler, ``pressline rebuild``, and rebuilding a lost newest-posts state).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The Catalog on DynamoDB (the posts table; layout in ``pressline.indexing.catalog``).
 
 Reads are strongly consistent BatchGetItem calls on the base table; the gsi1 index
-(eventually consistent) serves only what tolerates a short lag: the scheduler, refilling
-the newest posts after a removal, and ``pressline rebuild``. A change is written with one
-TransactWriteItems, guarded by the post item's version.
+(eventually consistent) serves only what tolerates a short lag: the scheduler,
+``pressline rebuild``, and rebuilding a lost newest-posts state. A change is written with
+one TransactWriteItems, guarded by the post item's version.
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ def _apply(
     recent, recent_stored = _load_recent(deps, snapshot.summary.total)
     _write_post_pages(source.key, old, new, rendered, snapshot, change, known, recent, deps, writer)
     _write_listings(old, new, rendered, change, deps, writer, chrome=not recent_stored)
-    _write_recent(source.key, new, rendered, change, recent, recent_stored, deps, writer, now)
+    _write_recent(source.key, new, rendered, change, known, recent, recent_stored, deps, writer, now)
     markers = _announce(new, snapshot, deps, outcome, now)
     _report(source, new, rendered, deps, now)
     commit = Commit(
@@ -271,6 +271,7 @@ def _write_recent(
     new: CatalogPost | None,
     rendered: RenderedPost | None,
     change: ListingChange,
+    known: dict[str, Listing],
     recent: Recent,
     recent_stored: bool,
     deps: IndexDeps,
@@ -280,7 +281,7 @@ def _write_recent(
     """The newest-posts state, and the home page and feeds made from it, when it changes."""
     others = recent_without(recent, key)
     published_others = change.summary.total - (1 if new is not None and new.public else 0)
-    fill = _fill_recent(others, recent_gap(others, published_others), key, deps)
+    fill = _fill_recent(others, recent_gap(others, published_others), key, change, known, deps)
     added = RecentPost(post=new, rendered=rendered) if new is not None and new.public and rendered else None
     updated = finish_recent(others, fill, added)
     if recent_signature(updated) != recent_signature(recent) or not recent_stored:
@@ -429,15 +430,64 @@ def _load_recent(deps: IndexDeps, total: int) -> tuple[Recent, bool]:
     return Recent(posts=tuple(_recent_items(deps.catalog.published(limit=RECENT_SIZE), deps))), False
 
 
-def _fill_recent(others: Recent, gap: int, key: str, deps: IndexDeps) -> list[RecentPost]:
+def _fill_recent(
+    others: Recent, gap: int, key: str, change: ListingChange, known: dict[str, Listing], deps: IndexDeps
+) -> list[RecentPost]:
+    """The next older posts after the newest-posts state, from the month listings (the
+    base table, strongly consistent: a post removed a moment ago cannot come back, as it
+    could from the eventually consistent gsi1). The summary's counts say which months to
+    read, so one BatchGetItem serves, plus one GetObject per post brought in."""
     if gap <= 0:
         return []
-    older_than = others.posts[-1].post.order if others.posts else None
+    tz = deps.site.timezone
+    last = others.posts[-1].post if others.posts else None
+    start = month_of(last.date, tz) if last else "9999-99"
+    months, enough = [], 0
+    for month in sorted(change.summary.months, reverse=True):
+        if month <= start and enough < gap + RECENT_SIZE:
+            months.append(month)
+            enough += change.summary.months[month]
+    ids = [month_listing(month) for month in months]
+    listings = {i: known[i] for i in ids if i in known}
+    listings.update(deps.catalog.listings([i for i in ids if i not in known]))
     have = {item.post.source_key for item in others.posts} | {key}
-    candidates = [
-        post for post in deps.catalog.published(older_than=older_than, limit=gap + 1) if post.source_key not in have
-    ]
-    return _recent_items(candidates[:gap], deps)
+    entries = sorted(
+        (
+            entry
+            for listing in listings.values()
+            for entry in listing.entries
+            if entry.source_key not in have and (last is None or entry.order < last.order)
+        ),
+        key=lambda entry: entry.order,
+        reverse=True,
+    )
+    items = []
+    for entry in entries[:gap]:
+        content = _rendered(deps.source, entry)
+        if content is None:
+            logger.warning("No rendered post for %s; left out of the feeds", entry.source_key)
+            continue
+        items.append(RecentPost(post=_catalog_post(entry, content), rendered=content))
+    return items
+
+
+def _catalog_post(entry: Entry, content: RenderedPost) -> CatalogPost:
+    """A published post's catalog record, from its listing entry and its rendered version."""
+    return CatalogPost(
+        source_key=entry.source_key,
+        version=entry.version,
+        version_id=content.source.version_id,
+        etag=content.source.etag,
+        sequencer=content.source.sequencer,
+        status="published",
+        slug=entry.slug,
+        title=entry.title,
+        date=entry.date,
+        updated=entry.updated,
+        tags=entry.tags,
+        summary=entry.summary,
+        applied_at=content.rendered_at,
+    )
 
 
 def _recent_items(posts: Iterable[CatalogPost], deps: IndexDeps) -> list[RecentPost]:
