@@ -38,12 +38,18 @@ test: install tools
 	PRESSLINE_TOOLS_BIN=$(abspath $(TOOLS))/bin $(BIN)/python -m pytest
 
 # Each tests/bench/bench_*.py is a standalone script (run from the repository root) that prints
-# medians and ratios against a baseline measured in the same run; a non-zero exit fails the target.
-bench: install
-	@set -e; for script in tests/bench/bench_*.py; do \
+# medians and ratios against a baseline measured in the same run; a non-zero exit fails the target
+# (after every script has printed its figures). Hugo (bench_hugo) is Debian's, installed if root.
+bench: install $(BIN)/.bench-installed
+	@command -v hugo >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q hugo; } || echo "hugo not installed: bench_hugo skips"
+	@failed=""; for script in tests/bench/bench_*.py; do \
 		test -e "$$script" || { echo "no benchmarks in tests/bench/"; exit 0; }; \
-		echo "== $$script"; $(OFFLINE_AWS) $(BIN)/python "$$script"; \
-	done
+		echo "== $$script"; $(OFFLINE_AWS) $(BIN)/python "$$script" || failed="$$failed $$script"; \
+	done; test -z "$$failed" || { echo "missed targets:$$failed"; exit 1; }
+$(BIN)/.bench-installed: pyproject.toml $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	@touch $@
 
 # Style, types, code and dependency security, template checks. Every step runs offline except
 # the dependency audit, which needs PyPI's JSON API for advisories: where that is unreachable it
