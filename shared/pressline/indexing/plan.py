@@ -86,6 +86,19 @@ def check_source(
     return Fetch(update.source)
 
 
+SUMMARY_LIMIT = 500  # characters a listing, feed entry or announcement carries
+
+
+def clip(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    """At most ``limit`` characters, cut at a space where there is one. Bounds every copy of
+    a summary (listing items under DynamoDB's 400 KB, PostPublished under SQS's 256 KB),
+    whatever the post: fifty "words" of a body can be a megabyte."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut).rstrip() + "…"
+
+
 def target_post(rendered: RenderedPost, source: SourceRef, now: datetime) -> CatalogPost:
     """The catalog state a rendered version leads to. Scheduled vs published is decided
     against ``now``, not at render time: a message delayed past the date publishes."""
@@ -108,7 +121,7 @@ def target_post(rendered: RenderedPost, source: SourceRef, now: datetime) -> Cat
         date=meta.date,
         updated=meta.updated,
         tags=meta.tags,
-        summary=meta.summary,
+        summary=clip(meta.summary),
         applied_at=now,
     )
 

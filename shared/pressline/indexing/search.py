@@ -24,6 +24,7 @@ from pressline.posts.paths import post_path
 MAX_WORDS = 600  # distinct body words kept per post: bounds a shard whatever a post's length
 _TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]+>", re.DOTALL | re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]{2,}", re.UNICODE)
+MAX_WORD = 40  # longer "words" (hashes, data) are not worth a place in the index
 _STOP_WORDS = (
     "the and for are but not you all any can her was one our out day get has him his how man new now old see"
     " two way who its did yes this that with from they will have been were what when your which their there"
@@ -37,7 +38,7 @@ def body_words(body_html: str) -> str:
     text = unescape(_TAG.sub(" ", body_html)).lower()
     words: dict[str, None] = {}
     for word in _WORD.findall(text):
-        if word not in _STOP:
+        if len(word) <= MAX_WORD and word not in _STOP:
             words.setdefault(word, None)
             if len(words) >= MAX_WORDS:
                 break
@@ -50,7 +51,7 @@ def document(post: CatalogPost, body_html: str) -> dict[str, Any]:
         "t": post.title,
         "d": rfc3339(post.date),
         "g": list(post.tags),
-        "s": post.summary,
+        "s": post.summary,  # already clipped by the catalog
         "w": body_words(body_html),
     }
 

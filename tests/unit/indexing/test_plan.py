@@ -183,3 +183,19 @@ def test_the_rendered_object_key_matches_the_posts_helper() -> None:
     assert rendered_object_key(source.key, "3HL4kqtJvjVBH40Nrjfkd") == rendered_key(source)
     etag_only = SourceRef(bucket="b", key="posts/a.md", etag='"abc"')
     assert rendered_object_key(etag_only.key, "etag-abc") == rendered_key(etag_only)
+
+
+def test_summaries_are_clipped_to_a_bounded_size() -> None:
+    from pressline.indexing.plan import SUMMARY_LIMIT, clip
+
+    assert clip("short") == "short"
+    words = clip("word " * 400)
+    assert len(words) <= SUMMARY_LIMIT and words.endswith("word…")
+    one_word = clip("x" * 1_000_000)
+    assert len(one_word) == SUMMARY_LIMIT and one_word.endswith("…")
+
+
+def test_search_words_skip_giant_tokens() -> None:
+    from pressline.indexing.search import body_words
+
+    assert body_words("<p>Hello " + "z" * 5000 + " harbour &amp; the ferry</p>") == "hello harbour ferry"
