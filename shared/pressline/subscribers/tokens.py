@@ -110,7 +110,7 @@ def verify(keys: Keys, token: str, purpose: Purpose, now: datetime) -> Claims:
         expected = _sign(keys, payload)
     except UnicodeEncodeError:
         raise TokenInvalid("the link is malformed") from None
-    if not hmac.compare_digest(expected, signature):
+    if not signature.isascii() or not hmac.compare_digest(expected, signature):  # compare_digest refuses non-ASCII str
         raise TokenInvalid("the link is not valid (it may have been altered or cut short)")
     try:
         body = json.loads(_b64decode(payload))
@@ -120,7 +120,7 @@ def verify(keys: Keys, token: str, purpose: Purpose, now: datetime) -> Claims:
             expires_at=datetime.fromtimestamp(int(body["x"]), tz=now.tzinfo) if "x" in body else None,
             tags=tuple(str(tag) for tag in body.get("t", ())),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):  # OverflowError: an expiry beyond time_t
         raise TokenInvalid("the link is malformed") from None
     if claims.purpose is not purpose:
         raise TokenWrongPurpose(f"this link is for {claims.purpose.value}, not {purpose.value}")
