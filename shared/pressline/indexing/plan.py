@@ -242,9 +242,17 @@ def recount(summary: Summary, listings: Mapping[str, Listing], names: Mapping[st
 
 
 def front_refill_ids(tag: str, summary: Summary) -> list[str]:
-    """The tag-year listings (newest years first) a tag's front page is refilled from."""
+    """The tag-year listings a tag's front page is refilled from: the newest years, as many
+    as the summary's counts say hold its newest TAG_FRONT_SIZE posts."""
     info = summary.tags.get(tag)
-    return [tag_year_listing(tag, year) for year in sorted(info.years, reverse=True)] if info else []
+    ids: list[str] = []
+    covered = 0
+    for year in sorted(info.years if info else {}, reverse=True):
+        if covered >= TAG_FRONT_SIZE:
+            break
+        ids.append(tag_year_listing(tag, year))
+        covered += info.years[year] if info else 0
+    return ids
 
 
 def refill_front(tag: str, summary: Summary, year_listings: Mapping[str, Listing]) -> Listing:
@@ -349,7 +357,7 @@ def neighbours_to_rerender(
 
 def uncovered_positions(
     positions: Iterable[tuple[str, str]],
-    month_entries: Iterable[Entry],
+    months: Mapping[str, Listing],
     newest: Iterable[Entry],
     source_key: str,
     *,
@@ -357,14 +365,15 @@ def uncovered_positions(
 ) -> list[tuple[str, str]]:
     """The positions whose neighbours the newest posts and the post's own month do not
     already reveal. The newest posts are every post since the oldest of them, and a month
-    listing every post of its month: where a position lies within the newest posts, their
-    union holds its nearest neighbours, so a new post at the top of a new month reads no
-    other month."""
+    listing every post of its month: where a position lies within the newest posts, the
+    union of the two holds its nearest neighbours (no other month may be counted: it would
+    leave a gap), so a new post at the top of a new month reads no other month."""
     newest = [entry for entry in newest if entry.source_key != source_key]
     cutoff = "" if complete or not newest else min(entry.order for entry in newest)
-    union = {entry.source_key: entry for entry in [*month_entries, *newest] if entry.source_key != source_key}
     left = []
     for month, order in positions:
+        own = months.get(month_listing(month), Listing()).entries
+        union = {entry.source_key: entry for entry in [*own, *newest] if entry.source_key != source_key}
         older = sum(1 for entry in union.values() if entry.order < order)
         if order < cutoff or (older < NEIGHBOUR_REACH and not complete):
             left.append((month, order))

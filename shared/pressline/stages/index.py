@@ -211,7 +211,7 @@ def _write_post_pages(
     positions = [(month_of(post.date, tz), post.order) for post in (old, new) if post is not None and post.public]
     month_entries = [entry for i, item in known.items() if i.startswith("MONTH#") for entry in item.entries]
     newest = [item.post.entry() for item in recent.posts]
-    positions = uncovered_positions(positions, month_entries, newest, key, complete=len(newest) < RECENT_SIZE)
+    positions = uncovered_positions(positions, known, newest, key, complete=len(newest) < RECENT_SIZE)
     extra = months_for_neighbours(positions, {**snapshot.summary.months, **change.summary.months}, known)
     if extra:
         for listing in deps.catalog.listings([month_listing(month) for month in extra]).values():

@@ -35,7 +35,7 @@ def random_history(world: World, rng: random.Random, steps: int, posts: int = 12
             update = world.remove(key)
         else:
             number = keys.index(key)
-            date = START - timedelta(days=rng.randint(0, 75), hours=rng.randint(0, 23))
+            date = START - timedelta(days=rng.randint(0, 75 if posts < 20 else 1000), hours=rng.randint(0, 23))
             if roll > 0.93:
                 date = START + timedelta(hours=rng.randint(1, 48))  # scheduled
             update = world.upload(
