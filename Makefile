@@ -93,8 +93,10 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-liberation fonts-dejavu-core
 
 # Not part of `make test`: tests/e2e is collected only when `-m e2e` selects it.
+# Extra pytest arguments: make e2e E2E_ARGS="-k search -x"
+E2E_ARGS ?=
 e2e: e2e-install
-	$(OFFLINE_AWS) $(BIN)/python -m pytest -m e2e $(E2E)
+	$(OFFLINE_AWS) $(BIN)/python -m pytest -m e2e $(E2E) $(E2E_ARGS)
 
 # docs/screenshots/: the home page and a post page at 375 and 1280 px, light (and one dark).
 screenshots: e2e-install
