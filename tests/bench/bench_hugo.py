@@ -152,7 +152,7 @@ def main() -> int:
             f"{size:>7,} posts: Hugo full build {hugo_s:6.2f} s ({pages:,} pages,"
             f" {hugo_s / max(pages, 1) * 1000:.2f} ms/page, {hugo_s / size * 1000:.2f} ms/post);"
             f" Pressline one publish {publish_s * 1000:5.0f} ms on moto"
-            f" ({publish_cpu * 1000:.0f} ms CPU in the functions, {calls} AWS calls):"
+            f" ({publish_cpu * 1000:.0f} ms CPU in the function calls, in-process moto included, {calls} AWS calls):"
             f" {hugo_s / publish_s:5.1f}x faster than Hugo's rebuild"
         )
     if len(rows) > 1:
