@@ -593,6 +593,14 @@ def report_bulk(result: dict[str, Any]) -> list[str]:
         f"   the functions were busy {handler_wall:.1f} s (wall, summed over concurrent functions), of which"
         f" {aws_wall:.1f} s ({100 * aws_wall / max(handler_wall, 1e-9):.0f}%) waiting on moto's answers"
     )
+    index_wall = result["wall"].get("IndexFunction", 0.0)
+    index_aws = result["aws_wall"].get("IndexFunction", 0.0)
+    print(
+        f"   per post: moto {moto['cpu'] / count * 1000:.0f} ms CPU, the functions {handler_cpu / count * 1000:.0f} ms"
+        f" CPU. Index (FIFO, one batch at a time) was busy {index_wall:.1f} s ="
+        f" {100 * index_wall / result['live_s']:.0f}%"
+        f" of the wall time, {100 * index_aws / max(index_wall, 1e-9):.0f}% of it waiting on moto: the critical path"
+    )
     return []
 
 
