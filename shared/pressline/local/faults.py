@@ -51,6 +51,7 @@ class FaultStats:
     injected: Counter[str] = field(default_factory=Counter)
     sdk_retries: int = 0  # attempts after the first, made by the clients' retry policy
     kills: int = 0
+    kills_postponed: int = 0  # kills moved past a shielded step (see ``no_kill_after``)
 
     @property
     def injected_total(self) -> int:
@@ -62,15 +63,18 @@ class _Invocation:
     calls: int = 0
     kill_at: int | None = None
     killed: bool = False
+    shielded: bool = False
 
 
 class AwsFaults:
     """Make ``rate`` of the AWS call attempts made while active fail transiently.
 
     ``never_lose``: operations whose response must never be lost after the work was done
-    (``lost-response`` would repeat them on retry); ``no_kill_after``: operations right
-    after which a kill is postponed by one call (a kill there is a crash *inside* that
-    call, e.g. between an email leaving SES and its ledger record)."""
+    (``lost-response`` would repeat them on retry); ``no_kill_after``: operations after
+    which a kill waits until the next call has succeeded (a kill there is a crash between
+    an email leaving SES and its ledger record, which repeats the email whatever the
+    design); ``decide``: instead of ``rate``, a function of the operation name returning
+    the fault kind for this attempt, or None (targeted tests)."""
 
     def __init__(
         self,
@@ -80,12 +84,14 @@ class AwsFaults:
         kinds: tuple[str, ...] = KINDS,
         never_lose: frozenset[str] = frozenset(),
         no_kill_after: frozenset[str] = frozenset(),
+        decide: Callable[[str], str | None] | None = None,
     ) -> None:
         self.rng = rng
         self.rate = rate
         self.kinds = kinds
         self.never_lose = never_lose
         self.no_kill_after = no_kill_after
+        self.decide = decide
         self.stats = FaultStats()
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -145,22 +151,28 @@ class AwsFaults:
             if int((context or {}).get("retries", {}).get("attempt", 1)) > 1:
                 self.stats.sdk_retries += 1
         invocation.calls += 1
-        if invocation.killed or (invocation.kill_at is not None and invocation.calls >= invocation.kill_at):
+        due = invocation.kill_at is not None and invocation.calls >= invocation.kill_at
+        if due and invocation.shielded and not invocation.killed:
+            invocation.kill_at = invocation.calls + 1  # after the shielded step completes
+            with self._lock:
+                self.stats.kills_postponed += 1
+        elif invocation.killed or due:
             if not invocation.killed:
                 with self._lock:
                     self.stats.kills += 1
             invocation.killed = True
             raise HandlerKilled(f"killed before {name}")
-        if self.rng.random() >= self.rate:
+        kind = (
+            self.decide(name)
+            if self.decide
+            else (self.rng.choice(self.kinds) if self.rng.random() < self.rate else None)
+        )
+        if kind is None:
             response = original(endpoint, request, operation, context)
-            if (
-                name in self.no_kill_after
-                and invocation.kill_at is not None
-                and invocation.calls + 1 >= invocation.kill_at
-            ):
-                invocation.kill_at = invocation.calls + 2
+            # The call after a shielded one (an email's ledger mark after SES took it) completes
+            # before a kill: a crash between the two would repeat the email, which no design avoids.
+            invocation.shielded = name in self.no_kill_after
             return response
-        kind = self.rng.choice(self.kinds)
         if kind == "lost-response" and name in self.never_lose:
             kind = "read-timeout"
         with self._lock:
