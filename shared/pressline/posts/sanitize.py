@@ -123,7 +123,11 @@ def _cleaner() -> Any:
         link_rel=LINK_REL,
         url_schemes=set(URL_SCHEMES),
         url_relative=_rewrite_relative,
-        set_tag_attribute_values={"img": {"loading": "lazy", "decoding": "async"}},
+        set_tag_attribute_values={
+            "img": {"loading": "lazy", "decoding": "async"},
+            # A code block scrolls sideways on small screens: keyboard users must be able to reach it.
+            "pre": {"tabindex": "0"},
+        },
     )
 
 

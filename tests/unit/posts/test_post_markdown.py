@@ -35,7 +35,7 @@ def test_footnotes() -> None:
 
 def test_fenced_code_keeps_its_text_and_language() -> None:
     output = render_body("```js\nif (a < b && c) { alert('<b>'); }\n```\n", KEY).html
-    assert '<pre><code class="language-js">' in output
+    assert '<pre tabindex="0"><code class="language-js">' in output
     assert "if (a &lt; b &amp;&amp; c) { alert('&lt;b&gt;'); }" in output
 
 

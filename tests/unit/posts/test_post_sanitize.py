@@ -225,3 +225,9 @@ def test_cover_images_resolve_like_body_images() -> None:
 def test_raw_markdown_html_is_unsafe_before_sanitizing() -> None:
     # The reason sanitize() exists: cmark passes raw HTML through with UNSAFE on.
     assert "<script>" in markdown_to_html("<script>alert(1)</script>\n")
+
+
+def test_code_blocks_are_reachable_by_keyboard_whatever_the_author_set() -> None:
+    output = render_body('```\nwide line\n```\n\n<pre tabindex="-1" onfocus="x()">raw</pre>\n', KEY).html
+    assert output.count('<pre tabindex="0">') == 2
+    assert "onfocus" not in output and 'tabindex="-1"' not in output
