@@ -252,6 +252,22 @@ def test_every_dead_letter_queue_has_an_alarm(cfn: dict[str, Any]) -> None:
     assert not missing, f"dead-letter queues without an alarm: {sorted(missing)}"
 
 
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_every_function_has_an_error_and_a_throttle_alarm(cfn: dict[str, Any], metric: str) -> None:
+    alarmed: set[str] = set()
+    for alarm in of_type(cfn, "AWS::CloudWatch::Alarm").values():
+        p = props(alarm)
+        if p.get("Namespace") != "AWS/Lambda" or p.get("MetricName") != metric:
+            continue
+        assert p.get("AlarmActions"), f"{metric} alarm on {p.get('Dimensions')} notifies no one"
+        assert p.get("ComparisonOperator") == "GreaterThanThreshold" and int(p["Threshold"]) == 0
+        for dimension in p.get("Dimensions", []):
+            if dimension["Name"] == "FunctionName":
+                alarmed |= referenced_ids(dimension["Value"])
+    missing = set(of_type(cfn, "AWS::Lambda::Function")) - alarmed
+    assert not missing, f"functions without a {metric} alarm: {sorted(missing)}"
+
+
 def test_asynchronous_event_sources_have_a_dead_letter_queue(sam: dict[str, Any]) -> None:
     """Lambda retries an async (SNS) invocation twice, then drops it unless a DLQ catches it."""
     for name, resource in sam["Resources"].items():
