@@ -56,6 +56,8 @@ class Model:
     ever_public_slugs: set[str] = field(default_factory=set)
     subscribers: dict[str, Subscriber] = field(default_factory=dict)
     expected_emails: Counter[tuple[str, str]] = field(default_factory=Counter)  # (address, slug)
+    announced_when_due: int = 0  # first publications of posts that were scheduled before
+    scheduled_seen: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------------ the author
     def upload(self, key: str, version: Version) -> None:
@@ -79,6 +81,7 @@ class Model:
         """The pipeline has caught up at ``now``: announce first publications. Returns the
         slugs announced."""
         announced = []
+        self.scheduled_seen.update(k for k, v in self.live.items() if v.status(now) == "scheduled")
         for key, version in sorted(self.public(now), key=lambda item: item[1].date):
             if key in self.ever_public_keys or version.slug in self.ever_public_slugs:
                 self.ever_public_keys.add(key)
@@ -87,6 +90,7 @@ class Model:
             self.ever_public_keys.add(key)
             self.ever_public_slugs.add(version.slug)
             announced.append(version.slug)
+            self.announced_when_due += key in self.scheduled_seen
             for subscriber in self.subscribers.values():
                 if subscriber.confirmed and not subscriber.left and subscriber.wants(version.tags):
                     self.expected_emails[(subscriber.address, version.slug)] += 1

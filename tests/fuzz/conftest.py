@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "corpus"))
 
 _COMMON = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("ci", _COMMON, max_examples=150, derandomize=True, print_blob=True)
+settings.register_profile("ci", _COMMON, max_examples=300, derandomize=True, print_blob=True)
 settings.register_profile("dev", _COMMON, max_examples=150)
 settings.register_profile("deep", _COMMON, max_examples=5_000)
 settings.load_profile(
