@@ -232,8 +232,8 @@ def main() -> int:
         )
     print(
         "  cmarkgfm's misses are cmark-gfm's known choices, not unsafe output: it collapses nested strong"
-        " emphasis (****foo**** -> one <strong>), applies spec 0.31's Unicode-punctuation flanking rule to"
-        " currency symbols, and decodes an out-of-range numeric reference to U+FFFD; as configured, GFM's"
+        " emphasis (****foo**** -> one <strong>), does not yet count symbols such as £ and € as punctuation"
+        " for emphasis (spec 0.31), and decodes an over-long numeric reference to U+FFFD; as configured, GFM's"
         " autolink extension also links bare URLs the plain spec leaves as text."
     )
     return 0
