@@ -42,6 +42,7 @@ from urllib.parse import quote_plus, unquote
 from zoneinfo import ZoneInfo
 
 import pytest
+from chaos_clock import START, Clocks
 from chaos_model import Model, Subscriber, Version
 
 from pressline.local.faults import AwsFaults, HandlerKilled
@@ -52,7 +53,6 @@ OPERATIONS = int(os.environ.get("CHAOS_OPERATIONS", "300"))
 FAULT_RATE = 0.10
 KILL_RATE = 0.15
 TAGS = ("aws", "python", "security", "ops", "notes")
-START = datetime(2030, 1, 10, 9, 0, tzinfo=UTC)
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 POST_LINK = re.compile(r'href="(?:https?://[^"/]+)?/posts/([a-z0-9-]+)/"')
 # What each stage logs (with the reason) for a message that can never be processed.
@@ -63,42 +63,6 @@ POISON_LOGGED = {
 }
 # An email is a post announcement if it links a post page; confirmations link the API.
 EMAIL_POST_LINK = re.compile(r"/posts/([a-z0-9-]+)/")
-
-
-# --------------------------------------------------------------------------- clocks
-@dataclass
-class Clocks:
-    """The calendar (publication decisions: Render, Index, the scheduler) moves only when
-    the run says so; the subscriber clock (Notify's and Deliver's leases, tokens) also moves
-    by a visibility timeout whenever a batch fails, as it would between SQS retries."""
-
-    calendar: datetime = START
-    lease_offset: timedelta = timedelta(0)
-
-    def lease_now(self) -> datetime:
-        return self.calendar + self.lease_offset
-
-
-def _frozen(source: Callable[[], datetime]) -> type[datetime]:
-    class FrozenDateTime(datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
-            moment = source()
-            return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
-
-    return FrozenDateTime
-
-
-@pytest.fixture
-def clocks(monkeypatch: pytest.MonkeyPatch) -> Clocks:
-    from pressline.stages import index, render, scheduler, validate
-    from pressline.subscribers import runtime
-
-    state = Clocks()
-    for module in (index, render, scheduler, validate):
-        monkeypatch.setattr(module, "datetime", _frozen(lambda: state.calendar))
-    monkeypatch.setattr(runtime, "datetime", _frozen(state.lease_now))
-    return state
 
 
 # --------------------------------------------------------------------------- figures
