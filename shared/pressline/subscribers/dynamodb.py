@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -122,6 +123,9 @@ class DynamoSubscriberRepository:
     ) -> bool:
         from botocore.exceptions import ClientError
 
+        # The SDK retries a write whose answer was lost; the retry carries the same request id,
+        # so it passes its own condition instead of reading as "rate limited" and sending nothing.
+        request = uuid.uuid4().hex
         try:
             response = _call(
                 self.db.update_item,
@@ -130,9 +134,13 @@ class DynamoSubscriberRepository:
                 # One conditional write is the rate limit: concurrent requests cannot both pass.
                 UpdateExpression=(
                     "SET address = if_not_exists(address, :address), #status = if_not_exists(#status, :pending),"
-                    " created_at = if_not_exists(created_at, :now_iso), confirmation_sent_at = :now"
+                    " created_at = if_not_exists(created_at, :now_iso), confirmation_sent_at = :now,"
+                    " confirmation_request = :request"
                 ),
-                ConditionExpression="attribute_not_exists(confirmation_sent_at) OR confirmation_sent_at <= :cutoff",
+                ConditionExpression=(
+                    "attribute_not_exists(confirmation_sent_at) OR confirmation_sent_at <= :cutoff"
+                    " OR confirmation_request = :request"
+                ),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":address": _s(address),
@@ -140,6 +148,7 @@ class DynamoSubscriberRepository:
                     ":now_iso": _s(now.isoformat()),
                     ":now": _n(_epoch(now)),
                     ":cutoff": _n(_epoch(now - window)),
+                    ":request": _s(request),
                 },
                 ReturnValues="ALL_NEW",
             )
@@ -172,7 +181,7 @@ class DynamoSubscriberRepository:
                 self.db.update_item,
                 TableName=self.table,
                 Key=_key(subscriber_id, PROFILE),
-                UpdateExpression="REMOVE confirmation_sent_at",
+                UpdateExpression="REMOVE confirmation_sent_at, confirmation_request",
                 ConditionExpression="confirmation_sent_at = :claimed",
                 ExpressionAttributeValues={":claimed": _n(_epoch(claimed_at))},
             )
