@@ -304,6 +304,12 @@ def not_found(_: Exception) -> Response[str]:
     return _json(404, {"error": "not_found", "message": "no such resource"})
 
 
+@app.exception_handler(UnicodeDecodeError)  # type: ignore[untyped-decorator]
+def not_text(_: UnicodeDecodeError) -> Response[str]:
+    # API Gateway passes a body that is not UTF-8 base64-encoded; decoding it is the client's fault.
+    return _bad_request("the request body is not UTF-8 text", html=_content_type() == FORM, field="body")
+
+
 @app.exception_handler(RetryableError)  # type: ignore[untyped-decorator]
 def unavailable(error: RetryableError) -> Response[str]:
     logger.warning("Temporarily unavailable: %s", type(error.__cause__ or error).__name__)
