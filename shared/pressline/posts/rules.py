@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from pressline.models import PostMeta, Problem
@@ -96,6 +96,22 @@ class FrontMatter(BaseModel):
     canonical_url: str | None = None
     image: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_not_given(cls, data: object) -> object:
+        """An optional field left empty (``author:``, ``~``, ``null``) is YAML null: the same
+        as not giving the field, so every optional field gets its default here, in one place,
+        and the field validators only ever see a value. A required field keeps its null, so
+        ``title:`` is reported as "must be text, not empty"."""
+        if isinstance(data, dict) and None in data.values():
+            fields = cls.model_fields
+            return {
+                name: value
+                for name, value in data.items()
+                if value is not None or (name in fields and fields[name].is_required())
+            }
+        return data
+
     @field_validator("title")
     @classmethod
     def _title(cls, value: str) -> str:
@@ -108,9 +124,7 @@ class FrontMatter(BaseModel):
 
     @field_validator("date", "updated", mode="before")
     @classmethod
-    def _date(cls, value: object, info: ValidationInfo) -> datetime | None:
-        if value is None:
-            return None
+    def _date(cls, value: object, info: ValidationInfo) -> datetime:
         zone: tzinfo = (info.context or {})["timezone"]
         try:
             return parse_datetime(value, zone)
@@ -132,8 +146,6 @@ class FrontMatter(BaseModel):
     @field_validator("tags", mode="before")
     @classmethod
     def _tags_shape(cls, value: object) -> object:
-        if value is None:
-            return ()
         if isinstance(value, list):
             return tuple(value)
         raise _fail(f"must be a list of strings, like [news, python], not {_describe(value)}")

@@ -50,6 +50,17 @@ def test_empty_title_is_rejected(value: str) -> None:
     assert message in ("is empty", "must be text, not empty")
 
 
+@pytest.mark.parametrize("empty", ["", " ~", " null"])
+def test_an_empty_optional_field_is_not_given(empty: str) -> None:
+    fields = ["author", "summary", "canonical_url", "image", "slug", "date", "updated", "tags", "draft"]
+    result = check(post("title: Hello\n" + "\n".join(f"{name}:{empty}" for name in fields)))
+    assert result.ok and result.post is not None, result.errors
+    meta = result.post.meta
+    assert (meta.author, meta.summary, meta.canonical_url, meta.image) == (None, "", None, None)
+    assert (meta.slug, meta.date, meta.updated, meta.tags, meta.draft) == ("hello-world", UPLOADED, None, (), False)
+    assert not result.post.summary_given
+
+
 def test_title_over_200_characters_is_rejected() -> None:
     assert only_error(post("title: " + "x" * 201)) == (
         "title",
