@@ -9,15 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pressline.adapters.aws import client
-from pressline.errors import RetryableError
-
-_TRANSIENT = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-}
+from pressline.adapters.errors import call_dynamodb
 
 
 class DynamoSlugRegistry:
@@ -26,23 +18,14 @@ class DynamoSlugRegistry:
         self._dynamodb = dynamodb
 
     def owner_of(self, slug: str) -> str | None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         dynamodb = self._dynamodb or client("dynamodb")
-        try:
-            response = dynamodb.get_item(
-                TableName=self.table,
-                Key={"pk": {"S": f"SLUG#{slug}"}, "sk": {"S": "SLUG"}},
-                ProjectionExpression="source_key",
-                ConsistentRead=True,
-            )
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in _TRANSIENT:
-                raise RetryableError(f"DynamoDB get slug {slug}: {code}") from error
-            raise
-        except BotoCoreError as error:
-            raise RetryableError(f"DynamoDB get slug {slug}: {error}") from error
+        response = call_dynamodb(
+            dynamodb.get_item,
+            TableName=self.table,
+            Key={"pk": {"S": f"SLUG#{slug}"}, "sk": {"S": "SLUG"}},
+            ProjectionExpression="source_key",
+            ConsistentRead=True,
+        )
         item = response.get("Item") or {}
         owner = item.get("source_key", {}).get("S")
         return str(owner) if owner else None

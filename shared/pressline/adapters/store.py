@@ -7,10 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pressline.adapters.aws import client
-from pressline.errors import RetryableError
-
-# S3 error codes that mean "try again later", not "this will never work".
-_TRANSIENT = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503", "500"}
+from pressline.adapters.errors import S3_MISSING, S3_TRANSIENT, call_aws, error_code
 
 
 @dataclass(frozen=True)
@@ -39,11 +36,6 @@ class ObjectStore(Protocol):
     def delete(self, key: str) -> None: ...
 
 
-def _code(error: Exception) -> str:
-    response: dict[str, Any] = getattr(error, "response", {}) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 class S3Store:
     """One bucket. Missing objects are ``None``; transient faults raise RetryableError."""
 
@@ -58,19 +50,16 @@ class S3Store:
         return self._s3
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
+        """Call S3 on this bucket; a missing object or version is ``None``."""
+        from botocore.exceptions import ClientError
 
+        what = f"S3 {method} {kwargs.get('Key')}"
         try:
-            return getattr(self.s3, method)(Bucket=self.bucket, **kwargs)
+            return call_aws(getattr(self.s3, method), what, S3_TRANSIENT, Bucket=self.bucket, **kwargs)
         except ClientError as error:
-            code = _code(error)
-            if code in {"NoSuchKey", "404", "NoSuchVersion", "NotFound"}:
+            if error_code(error) in S3_MISSING:
                 return None
-            if code in _TRANSIENT:
-                raise RetryableError(f"S3 {method} {kwargs.get('Key')}: {code}") from error
             raise
-        except BotoCoreError as error:  # connection and timeout errors
-            raise RetryableError(f"S3 {method} {kwargs.get('Key')}: {error}") from error
 
     def get(self, key: str, version_id: str | None = None) -> StoredObject | None:
         kwargs: dict[str, Any] = {"Key": key}

@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from pressline.adapters.aws import client
+from pressline.adapters.errors import error_code
 from pressline.errors import RetryableError
 from pressline.models import DeliveryBatch, PostPublished
 from pressline.subscribers.messages import OutgoingEmail
@@ -17,11 +18,6 @@ from pressline.subscribers.tokens import Keys
 
 # SES refused the request for this one address (malformed): sending again cannot help.
 _RECIPIENT_ERRORS = {"InvalidParameterValue", "BadRequestException"}
-
-
-def _code(error: Exception) -> str:
-    response: dict[str, Any] = getattr(error, "response", {}) or {}
-    return str(response.get("Error", {}).get("Code", ""))
 
 
 class SesMailer:
@@ -52,7 +48,7 @@ class SesMailer:
         try:
             response = sesv2.send_email(**kwargs)
         except ClientError as error:
-            code = _code(error)
+            code = error_code(error)
             if code in _RECIPIENT_ERRORS:
                 raise RecipientRejected(f"SES {code}") from None
             raise RetryableError(f"SES refused the send: {code}") from None
@@ -108,7 +104,7 @@ def _sqs_call(method: Any, **kwargs: Any) -> Any:
     try:
         return method(**kwargs)
     except (ClientError, BotoCoreError) as error:
-        raise RetryableError(f"SQS {type(error).__name__}: {_code(error)}") from error
+        raise RetryableError(f"SQS {type(error).__name__}: {error_code(error)}") from error
 
 
 class SnsAnnouncer:
@@ -135,7 +131,7 @@ class SnsAnnouncer:
                 },
             )
         except (ClientError, BotoCoreError) as error:
-            raise RetryableError(f"SNS publish: {_code(error) or type(error).__name__}") from error
+            raise RetryableError(f"SNS publish: {error_code(error) or type(error).__name__}") from error
 
 
 @cache

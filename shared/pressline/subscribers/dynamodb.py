@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pressline.adapters.aws import client
+from pressline.adapters.errors import call_dynamodb, error_code, is_condition_failure
 from pressline.errors import RetryableError
 from pressline.subscribers.model import Member, Subscriber, audiences_of
 from pressline.subscribers.ports import ClaimResult, ConfirmResult, Cursor, FanoutState, LeaseLost
@@ -38,40 +39,6 @@ INDEX = "gsi1"
 
 DELIVERY_RETENTION = timedelta(days=30)  # longer than any delivery message can live in SQS (14 days)
 FANOUT_RETENTION = timedelta(days=400)
-
-_TRANSIENT = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "TransactionConflictException",
-    "TransactionInProgressException",
-}
-
-
-def _code(error: Exception) -> str:
-    response: dict[str, Any] = getattr(error, "response", {}) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def _call(method: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call DynamoDB; throttling and server faults become RetryableError."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        return method(**kwargs)
-    except ClientError as error:
-        if _code(error) in _TRANSIENT:
-            raise RetryableError(f"DynamoDB {_code(error)}") from error
-        raise
-    except BotoCoreError as error:
-        raise RetryableError(f"DynamoDB: {type(error).__name__}") from error
-
-
-def _is_condition_failure(error: Exception) -> bool:
-    return _code(error) == "ConditionalCheckFailedException"
-
 
 def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
@@ -127,7 +94,7 @@ class DynamoSubscriberRepository:
         # so it passes its own condition instead of reading as "rate limited" and sending nothing.
         request = uuid.uuid4().hex
         try:
-            response = _call(
+            response = call_dynamodb(
                 self.db.update_item,
                 TableName=self.table,
                 Key=_key(subscriber_id, PROFILE),
@@ -153,13 +120,13 @@ class DynamoSubscriberRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return False
             raise
         if response["Attributes"]["status"]["S"] == "pending":
             # A pending subscriber disappears by TTL unless confirmed; confirmed ones never expire.
             try:
-                _call(
+                call_dynamodb(
                     self.db.update_item,
                     TableName=self.table,
                     Key=_key(subscriber_id, PROFILE),
@@ -169,7 +136,7 @@ class DynamoSubscriberRepository:
                     ExpressionAttributeValues={":expires": _n(_epoch(now + pending_ttl)), ":pending": _s("pending")},
                 )
             except ClientError as error:
-                if not _is_condition_failure(error):  # confirmed meanwhile: no expiry, as wanted
+                if not is_condition_failure(error):  # confirmed meanwhile: no expiry, as wanted
                     raise
         return True
 
@@ -177,7 +144,7 @@ class DynamoSubscriberRepository:
         from botocore.exceptions import ClientError
 
         try:
-            _call(
+            call_dynamodb(
                 self.db.update_item,
                 TableName=self.table,
                 Key=_key(subscriber_id, PROFILE),
@@ -186,11 +153,11 @@ class DynamoSubscriberRepository:
                 ExpressionAttributeValues={":claimed": _n(_epoch(claimed_at))},
             )
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
 
     def is_suppressed(self, subscriber_id: str) -> bool:
-        response = _call(
+        response = call_dynamodb(
             self.db.get_item, TableName=self.table, Key=_key(subscriber_id, SUPPRESSION), ConsistentRead=True
         )
         return "Item" in response
@@ -200,7 +167,7 @@ class DynamoSubscriberRepository:
         from botocore.exceptions import ClientError
 
         for _attempt in range(3):
-            profile = _call(
+            profile = call_dynamodb(
                 self.db.get_item, TableName=self.table, Key=_key(subscriber_id, PROFILE), ConsistentRead=True
             ).get("Item")
             if profile is None:
@@ -252,10 +219,10 @@ class DynamoSubscriberRepository:
                 ),
             ]
             try:
-                _call(self.db.transact_write_items, TransactItems=actions)
+                call_dynamodb(self.db.transact_write_items, TransactItems=actions)
                 return "confirmed"
             except ClientError as error:
-                if _code(error) != "TransactionCanceledException":
+                if error_code(error) != "TransactionCanceledException":
                     raise
                 reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
                 if reasons and reasons[0] == "ConditionalCheckFailed":
@@ -276,7 +243,7 @@ class DynamoSubscriberRepository:
             "ConsistentRead": True,
         }
         while True:
-            response = _call(self.db.query, **kwargs)
+            response = call_dynamodb(self.db.query, **kwargs)
             keys.extend(response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return keys
@@ -286,7 +253,7 @@ class DynamoSubscriberRepository:
         for start in range(0, len(requests), 25):
             pending = {self.table: requests[start : start + 25]}
             for attempt in range(8):
-                response = _call(self.db.batch_write_item, RequestItems=pending)
+                response = call_dynamodb(self.db.batch_write_item, RequestItems=pending)
                 pending = response.get("UnprocessedItems") or {}
                 if not pending:
                     break
@@ -300,7 +267,7 @@ class DynamoSubscriberRepository:
         return any(key["sk"]["S"] == PROFILE for key in keys)
 
     def suppress(self, subscriber_id: str, reason: str, now: datetime) -> None:
-        _call(
+        call_dynamodb(
             self.db.put_item,
             TableName=self.table,
             Item={**_key(subscriber_id, SUPPRESSION), "reason": _s(reason), "suppressed_at": _s(now.isoformat())},
@@ -314,7 +281,7 @@ class DynamoSubscriberRepository:
         for start in range(0, len(keys), 100):
             pending: dict[str, Any] = {self.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
             for attempt in range(8):
-                response = _call(self.db.batch_get_item, RequestItems=pending)
+                response = call_dynamodb(self.db.batch_get_item, RequestItems=pending)
                 items.extend(response.get("Responses", {}).get(self.table, []))
                 pending = response.get("UnprocessedKeys") or {}
                 if not pending:
@@ -350,7 +317,7 @@ class DynamoSubscriberRepository:
         }
         if cursor:
             kwargs["ExclusiveStartKey"] = cursor
-        response = _call(self.db.query, **kwargs)
+        response = call_dynamodb(self.db.query, **kwargs)
         members = [Member(id=item["gsi1sk"]["S"], tags=_read_strings(item.get("tags"))) for item in response["Items"]]
         return members, response.get("LastEvaluatedKey")
 
@@ -378,7 +345,7 @@ class DynamoLedger:
 
         key = self._delivery_id(post, subscriber_id)
         try:
-            _call(
+            call_dynamodb(
                 self.db.put_item,
                 TableName=self.table,
                 Item={
@@ -395,15 +362,16 @@ class DynamoLedger:
             )
             return "claimed"
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
             old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
             if not old:
-                old = _call(self.db.get_item, TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
+                current = call_dynamodb(self.db.get_item, TableName=self.table, Key=key, ConsistentRead=True)
+                old = current.get("Item", {})
             return "busy" if old.get("status", {}).get("S") == "sending" else "done"
 
     def mark_sent(self, post: str, subscriber_id: str, message_id: str, now: datetime) -> None:
-        _call(
+        call_dynamodb(
             self.db.update_item,
             TableName=self.table,
             Key=self._delivery_id(post, subscriber_id),
@@ -413,7 +381,7 @@ class DynamoLedger:
         )
 
     def mark_rejected(self, post: str, subscriber_id: str, reason: str, now: datetime) -> None:
-        _call(
+        call_dynamodb(
             self.db.update_item,
             TableName=self.table,
             Key=self._delivery_id(post, subscriber_id),
@@ -426,7 +394,7 @@ class DynamoLedger:
         from botocore.exceptions import ClientError
 
         try:
-            _call(
+            call_dynamodb(
                 self.db.delete_item,
                 TableName=self.table,
                 Key=self._delivery_id(post, subscriber_id),
@@ -435,7 +403,7 @@ class DynamoLedger:
                 ExpressionAttributeValues={":sending": _s("sending")},
             )
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
 
     # ------------------------------------------------------------------ fan-outs
@@ -477,7 +445,7 @@ class DynamoLedger:
         return item
 
     def _get(self, post: str) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = _call(
+        item: dict[str, Any] | None = call_dynamodb(
             self.db.get_item, TableName=self.table, Key=self._fanout_id(post), ConsistentRead=True
         ).get("Item")
         return item
@@ -490,7 +458,7 @@ class DynamoLedger:
         if item is None:
             state = FanoutState(post=post, owner=owner)
             try:
-                _call(
+                call_dynamodb(
                     self.db.put_item,
                     TableName=self.table,
                     Item=self._item(state, until, now),
@@ -498,7 +466,7 @@ class DynamoLedger:
                 )
                 return state
             except ClientError as error:
-                if not _is_condition_failure(error):
+                if not is_condition_failure(error):
                     raise
                 item = self._get(post)
                 if item is None:
@@ -509,7 +477,7 @@ class DynamoLedger:
         if state.owner != owner and float(item["lease_until"]["N"]) > now.timestamp():
             return None
         try:
-            _call(
+            call_dynamodb(
                 self.db.update_item,
                 TableName=self.table,
                 Key=self._fanout_id(post),
@@ -525,7 +493,7 @@ class DynamoLedger:
                 },
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return None
             raise
         return FanoutState(**{**state.__dict__, "owner": owner})
@@ -534,7 +502,7 @@ class DynamoLedger:
         from botocore.exceptions import ClientError
 
         try:
-            _call(
+            call_dynamodb(
                 self.db.put_item,
                 TableName=self.table,
                 Item=self._item(state, 0 if release else (now + lease).timestamp(), now),
@@ -543,7 +511,7 @@ class DynamoLedger:
                 ExpressionAttributeValues={":owner": _s(state.owner)},
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 raise LeaseLost(f"fan-out of {state.post} is now owned by another invocation") from error
             raise
 
