@@ -87,7 +87,7 @@ def check_file(path: Path, timezone: ZoneInfo, slugs: dict[str, Path]) -> tuple[
         message = f"'{slug}' is also the slug of {slugs[slug]}"
         errors.append(Problem(field="slug", message=message, line=result.post.slug_line))
     slugs.setdefault(slug, path)
-    body = render_body(result.post.body, key, result.post.meta.summary)
+    body = render_body(result.post.body, key, result.post.meta.summary, result.post.unsafe_html)
     warnings.extend(body.warnings)
     base = path.parent
     for image_key in body.images:

@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from pressline.models import PostMeta, Problem
 from pressline.posts import frontmatter
+from pressline.posts.markdown import MAX_NESTING, markdown_to_html, nests_deeper_than
 from pressline.posts.slug import MAX_SLUG_LENGTH, is_valid_slug, slugify, tag_slug
 
 MAX_POST_BYTES = 1024 * 1024
@@ -203,6 +204,8 @@ class ParsedPost:
     body_line: int
     summary_given: bool
     slug_line: int | None = None
+    # cmark's output, NOT sanitized: made here to measure the nesting, reused by the renderer.
+    unsafe_html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -306,10 +309,20 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
         fields = FrontMatter.model_validate(document.fields, context={"timezone": timezone})
     except ValidationError as error:
         errors.extend(_problems(error, document))
+    unsafe_html: str | None = None
     if _body_is_empty(document.body):
         errors.append(
             Problem(field="body", message="is empty: write the post below the front matter", line=document.body_line)
         )
+    else:
+        # Rejected here, cheaply, because sanitizing such a body would take Render for ever.
+        unsafe_html = markdown_to_html(document.body)
+        if nests_deeper_than(unsafe_html):
+            message = (
+                f"is nested more than {MAX_NESTING} levels deep (block quotes, lists or HTML elements inside "
+                "each other); flatten it"
+            )
+            errors.append(Problem(field="body", message=message, line=document.body_line))
     if fields is None or errors:
         return CheckResult(None, errors, warnings)
 
@@ -337,6 +350,7 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
         body_line=document.body_line,
         summary_given=bool(fields.summary),
         slug_line=document.line_of("slug"),
+        unsafe_html=unsafe_html,
     )
     return CheckResult(post, [], warnings)
 

@@ -93,7 +93,7 @@ def render(raw: bytes, source: SourceRef, *, uploaded_at: datetime, site: Site, 
     if result.post is None or result.errors:
         return Rendering(None, result.errors, result.warnings)
     post = result.post
-    body = render_body(post.body, source.key, post.meta.summary)
+    body = render_body(post.body, source.key, post.meta.summary, post.unsafe_html)
     image = resolve_image(post.meta.image, source.key) if post.meta.image else None
     warnings = list(result.warnings) + body.warnings
     if post.meta.image and image is None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from posts_helpers import EXAMPLES, PARIS, UPLOADED, check, post
 
 from pressline.models import PostMeta
+from pressline.posts.markdown import MAX_NESTING
 from pressline.posts.rules import MAX_POST_BYTES, default_slug, slug_taken, status_of
 
 
@@ -161,6 +163,44 @@ def test_a_file_over_1_mib_is_rejected() -> None:
     field, message, line = only_error(raw)
     assert field == "file" and line is None
     assert message == f"is {len(raw):,} bytes; the limit is 1 MiB (1,048,576)"
+
+
+def _nested_list(depth: int) -> str:
+    return "".join("  " * level + "- item\n" for level in range(depth))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda depth: ">" * depth + " deep\n",
+        _nested_list,
+        lambda depth: "<div>" * depth + "deep" + "</div>" * depth + "\n",
+        lambda depth: "<DIV><b>" * (depth // 2) + "x\n",  # unclosed, any case
+    ],
+    ids=["block-quotes", "list", "html", "unclosed-html"],
+)
+def test_a_body_nested_beyond_the_limit_is_rejected_before_rendering(make: Callable[[int], str]) -> None:
+    assert check(post("title: T", make(MAX_NESTING))).ok
+    assert only_error(post("title: T", make(MAX_NESTING + 2))) == (
+        "body",
+        f"is nested more than {MAX_NESTING} levels deep (block quotes, lists or HTML elements inside each other); "
+        "flatten it",
+        4,
+    )
+
+
+def test_long_flat_bodies_and_tags_in_code_are_not_nesting() -> None:
+    siblings = "<ul>\n" + "<li>item\n" * 500 + "</ul>\n\n" + "<p>para\n" * 500 + "text<br>\n" * 500
+    code = "```html\n" + "<div>" * 500 + "\n```\n\n    " + "<div>" * 500 + "\n"
+    quotes = "> quoted\n\n" * 500 + "- a\n  - b\n\n" * 500
+    for body in (siblings, code, quotes):
+        assert check(post("title: T", body)).ok
+
+
+def test_the_rules_hand_the_renderer_the_html_they_measured() -> None:
+    result = check(post("title: T", "> *quoted*\n"))
+    assert result.post is not None
+    assert result.post.unsafe_html == "<blockquote>\n<p><em>quoted</em></p>\n</blockquote>\n"
 
 
 @pytest.mark.parametrize("body", ["", "\n\n   \n", "<!--more-->\n", "<!-- only a comment -->\n"])
