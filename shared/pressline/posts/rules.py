@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import posixpath
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -34,6 +35,18 @@ DATE_HINT = "use YYYY-MM-DD, YYYY-MM-DD HH:MM or ISO 8601 (2022-01-07T18:48:00+0
 _WHITESPACE = re.compile(r"\s+")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# Removed from the one-line texts (title, tags, author, summary), with a warning naming the
+# field, rather than refused: they are invisible and mostly arrive by copy and paste.
+# - Direction embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder what is
+#   shown: "Invoice <U+202E>gnp.exe" reads "Invoice exe.png" in an email subject, a listing or a
+#   feed reader. Right-to-left text is ordered correctly without them; the LRM/RLM marks, which
+#   cannot reorder letters, are kept.
+# - Control characters (Unicode Cc) other than whitespace: shown as nothing or garbage, invalid in
+#   XML feeds, and ESC sequences drive the terminal of whoever reads a log or ``pressline check``.
+_UNSHOWN = re.compile(r"[\u202a-\u202e\u2066-\u2069\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# Letters and symbols that render as blank space, like the format characters (Cf: U+200B-U+200D,
+# U+2060, U+FEFF, ...): a title made only of these and spaces is empty.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 Status = Literal["published", "scheduled", "draft"]
 
@@ -77,7 +90,28 @@ def _describe(value: object) -> str:
 
 
 def _is_web_url(value: str) -> bool:
-    return value.lower().startswith(("https://", "http://")) and " " not in value and len(value) > 8
+    # isprintable: no spaces other than ' ', no control, format (bidi, zero-width) or unassigned characters.
+    return (
+        value.lower().startswith(("https://", "http://"))
+        and " " not in value
+        and len(value) > 8
+        and value.isprintable()
+    )
+
+
+def _one_line(value: str, info: ValidationInfo) -> str:
+    """A text on one line: direction and control characters removed (noted in the validation
+    context's ``removed``, for the warning), whitespace runs made single spaces, ends trimmed."""
+    if _UNSHOWN.search(value):
+        removed: dict[str, set[str]] = (info.context or {}).setdefault("removed", {})
+        removed.setdefault(info.field_name or "", set()).update(_UNSHOWN.findall(value))
+        value = _UNSHOWN.sub("", value)
+    return _WHITESPACE.sub(" ", value).strip()
+
+
+def _is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: only whitespace, format characters and blank letters."""
+    return all(char.isspace() or char in _BLANK_LETTERS or unicodedata.category(char) == "Cf" for char in text)
 
 
 class FrontMatter(BaseModel):
@@ -115,9 +149,9 @@ class FrontMatter(BaseModel):
 
     @field_validator("title")
     @classmethod
-    def _title(cls, value: str) -> str:
-        title = _WHITESPACE.sub(" ", value).strip()
-        if not title:
+    def _title(cls, value: str, info: ValidationInfo) -> str:
+        title = _one_line(value, info)
+        if _is_blank(title):  # zero-width characters alone would make the title invisible everywhere
             raise _fail("is empty")
         if len(title) > MAX_TITLE_LENGTH:
             raise _fail(f"is {len(title)} characters long; the limit is {MAX_TITLE_LENGTH}")
@@ -153,11 +187,11 @@ class FrontMatter(BaseModel):
 
     @field_validator("tags")
     @classmethod
-    def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _tags(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         tags: list[str] = []
         seen: set[str] = set()
         for tag in value:
-            name = _WHITESPACE.sub(" ", tag).strip()
+            name = _one_line(tag, info)
             if not name:
                 raise _fail("has an empty tag")
             if len(name) > MAX_TAG_LENGTH:
@@ -173,8 +207,9 @@ class FrontMatter(BaseModel):
 
     @field_validator("summary", "author")
     @classmethod
-    def _text(cls, value: str) -> str | None:
-        return _WHITESPACE.sub(" ", value).strip() or None
+    def _text(cls, value: str, info: ValidationInfo) -> str | None:
+        text = _one_line(value, info)
+        return None if _is_blank(text) else text
 
     @field_validator("canonical_url")
     @classmethod
@@ -190,7 +225,7 @@ class FrontMatter(BaseModel):
         value = value.strip()
         if _SCHEME.match(value) and not _is_web_url(value):
             raise _fail(f"'{value}' must be a path beside the post or an http(s) URL")
-        if not value or _CONTROL.search(value) or " " in value.strip():
+        if not value or not value.isprintable() or " " in value:
             raise _fail(f"'{value}' is not a usable image path")
         return value
 
@@ -305,10 +340,15 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
             warnings.append(Problem(field=name, message="is not a known field and is ignored", line=line))
     errors: list[Problem] = []
     fields: FrontMatter | None = None
+    context: dict[str, Any] = {"timezone": timezone}
     try:
-        fields = FrontMatter.model_validate(document.fields, context={"timezone": timezone})
+        fields = FrontMatter.model_validate(document.fields, context=context)
     except ValidationError as error:
         errors.extend(_problems(error, document))
+    for name, characters in sorted(context.get("removed", {}).items()):
+        codes = ", ".join(f"U+{ord(char):04X}" for char in sorted(characters))
+        message = f"had invisible direction or control characters ({codes}); they were removed"
+        warnings.append(Problem(field=name, message=message, line=document.line_of(name)))
     unsafe_html: str | None = None
     if _body_is_empty(document.body):
         errors.append(

@@ -63,6 +63,62 @@ def test_an_empty_optional_field_is_not_given(empty: str) -> None:
     assert not result.post.summary_given
 
 
+@pytest.mark.parametrize(
+    "invisible", ["\u200b", "\u200c\u200d", "\u2060", "\ufeff", "\u200b \u3164 \u2800", "\u202e\u200b"]
+)
+def test_a_title_of_invisible_characters_is_empty(invisible: str) -> None:
+    assert only_error(post(f'title: "{invisible}"')) == ("title", "is empty", 2)
+
+
+def test_joiners_inside_a_title_are_kept() -> None:
+    title = "Coder \U0001f469\u200d\U0001f4bb and \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u200eok"
+    result = check(post(f'title: "{title}"'))
+    assert result.post is not None and result.post.meta.title == title
+    assert result.warnings == []
+
+
+def test_direction_and_control_characters_are_removed_from_texts_with_a_warning() -> None:
+    result = check(
+        post(
+            'title: "Invoice \u202egnp.exe\u202c \\e[31mtoday\u2066"\n'
+            'tags: ["\u202egnp.exe", "safe"]\n'
+            'author: "Ann\\a \u2067Lee\u2069"\n'
+            'summary: "Short\\N \u202dsummary."'
+        )
+    )
+    assert result.post is not None, result.errors
+    meta = result.post.meta
+    assert (meta.title, meta.tags, meta.author, meta.summary) == (
+        "Invoice gnp.exe [31mtoday",
+        ("gnp.exe", "safe"),
+        "Ann Lee",
+        "Short summary.",
+    )
+    assert [(w.field, w.message, w.line) for w in result.warnings] == [
+        ("author", "had invisible direction or control characters (U+0007, U+2067, U+2069); they were removed", 4),
+        ("summary", "had invisible direction or control characters (U+0085, U+202D); they were removed", 5),
+        ("tags", "had invisible direction or control characters (U+202E); they were removed", 3),
+        (
+            "title",
+            "had invisible direction or control characters (U+001B, U+202C, U+202E, U+2066); they were removed",
+            2,
+        ),
+    ]
+
+
+def test_an_author_or_summary_of_invisible_characters_is_not_given() -> None:
+    result = check(post('title: T\nauthor: "\u200b"\nsummary: "\u202e \u2060"'))
+    assert result.post is not None
+    assert (result.post.meta.author, result.post.meta.summary, result.post.summary_given) == (None, "", False)
+
+
+@pytest.mark.parametrize("field", ["canonical_url", "image"])
+@pytest.mark.parametrize("hidden", ["\u202e", "\u200b", "\\e"])  # YAML escape: a raw ESC would make the file binary
+def test_urls_with_invisible_characters_are_rejected(field: str, hidden: str) -> None:
+    name, _, line = only_error(post(f'title: T\n{field}: "https://example.com/a{hidden}b.png"'))
+    assert (name, line) == (field, 3)
+
+
 def test_title_over_200_characters_is_rejected() -> None:
     assert only_error(post("title: " + "x" * 201)) == (
         "title",
