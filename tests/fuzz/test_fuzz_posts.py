@@ -137,8 +137,8 @@ def _assert_every_input_gets_a_report(raw: bytes) -> None:
         assert result.errors, "a refused post must say why"
     for problem in result.errors:
         assert problem.field and problem.message
-    for problem in result.warnings:  # a warning about a field with no name (``? :``) has an empty field
-        assert problem.message
+    for problem in result.warnings:  # a value without a field name (``? :``) is a front matter warning
+        assert problem.field and problem.message
     status: PostStatus = "rejected" if result.errors or result.post is None else "published"
     report = build_report(SOURCE, status, processed_at=NOW, errors=result.errors, warnings=result.warnings)
     report.model_dump_json()

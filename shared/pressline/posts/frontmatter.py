@@ -172,8 +172,13 @@ def load_yaml(
     for key_node, value_node in node.value:
         line = first_line + key_node.start_mark.line
         name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-        if not isinstance(name, str) or key_node.tag != "tag:yaml.org,2002:str":
-            warnings.append(Problem(field=str(name), message="is ignored: a field name must be text", line=line))
+        if not name or not name.strip() or key_node.tag == "tag:yaml.org,2002:null":
+            # "": x, ? : x, [a]: x: no name to report the field under, so the front matter is named.
+            message = "has a value without a field name (write 'name: value'); it is ignored"
+            warnings.append(Problem(field="front matter", message=message, line=line))
+            continue
+        if key_node.tag != "tag:yaml.org,2002:str":
+            warnings.append(Problem(field=name, message="is ignored: a field name must be text", line=line))
             continue
         if name in field_lines:
             warnings.append(

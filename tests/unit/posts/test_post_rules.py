@@ -417,6 +417,24 @@ def test_unknown_fields_are_warnings_with_their_line() -> None:
     ]
 
 
+@pytest.mark.parametrize("line", ['"": x', "' ': x", "?\n: x", "~: x", "null: x"])
+def test_a_value_without_a_field_name_is_a_warning_on_the_front_matter(line: str) -> None:
+    result = check(post(f"title: T\n{line}"))
+    assert result.ok
+    assert [(w.field, w.message, w.line) for w in result.warnings] == [
+        ("front matter", "has a value without a field name (write 'name: value'); it is ignored", 3)
+    ]
+
+
+@pytest.mark.parametrize("key", ["1", "true", "2024-01-01"])
+def test_a_field_name_that_is_not_text_is_a_warning_on_that_name(key: str) -> None:
+    result = check(post(f"title: T\n{key}: x"))
+    assert result.ok
+    assert [(w.field, w.message, w.line) for w in result.warnings] == [
+        (key, "is ignored: a field name must be text", 3)
+    ]
+
+
 def test_duplicate_fields_are_warnings() -> None:
     result = check(post("title: First\ntitle: Second"))
     assert result.post is not None and result.post.meta.title == "Second"
