@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 from pressline.models import PostMeta, Problem
 from pressline.posts import frontmatter
 from pressline.posts.markdown import MAX_NESTING, markdown_to_html, nests_deeper_than
-from pressline.posts.slug import MAX_SLUG_LENGTH, is_valid_slug, slugify, tag_slug
+from pressline.posts.slug import MAX_SLUG_LENGTH, is_valid_slug, lost_letters, slugify, tag_slug
 
 MAX_POST_BYTES = 1024 * 1024
 MAX_TITLE_LENGTH = 200
@@ -267,6 +267,21 @@ def default_slug(source_key: str, title: str) -> str:
     return slugify(stem) or slugify(title)
 
 
+def _default_slug_warning(source_key: str, title: str, slug: str) -> Problem | None:
+    """Say so when the default slug left letters out (a script without a Latin form here), so
+    that the author sees the address is not the name they gave and can choose one."""
+    stem = posixpath.splitext(posixpath.basename(source_key))[0]
+    origin, text = ("file name", stem) if slugify(stem) else ("title", title)
+    lost = lost_letters(text)
+    if not lost:
+        return None
+    message = (
+        f"'{slug}' was made from the {origin} without its letters {lost}, which have no Latin form here; "
+        "add 'slug: …' to choose the page address"
+    )
+    return Problem(field="slug", message=message, line=1)
+
+
 def decode(raw: bytes) -> tuple[str | None, Problem | None]:
     """UTF-8 text with newlines normalised, or the problem that stops it."""
     if len(raw) > MAX_POST_BYTES:
@@ -370,6 +385,10 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
     if not slug:
         message = "cannot be made from the file name or the title; add 'slug: …' (letters a-z, digits, hyphens)"
         return CheckResult(None, [Problem(field="slug", message=message, line=1)], warnings)
+    if not fields.slug:
+        lossy = _default_slug_warning(source_key, fields.title, slug)
+        if lossy:
+            warnings.append(lossy)
     if fields.updated and fields.date and fields.updated < fields.date:
         warnings.append(Problem(field="updated", message="is before the post's date", line=document.line_of("updated")))
     meta = PostMeta(

@@ -11,6 +11,7 @@ from posts_helpers import EXAMPLES, PARIS, UPLOADED, check, post
 from pressline.models import PostMeta
 from pressline.posts.markdown import MAX_NESTING
 from pressline.posts.rules import MAX_POST_BYTES, default_slug, slug_taken, status_of
+from pressline.posts.slug import tag_slug
 
 
 def only_error(raw: bytes, key: str = "posts/hello-world.md") -> tuple[str, str, int | None]:
@@ -388,6 +389,49 @@ def test_the_slug_defaults_to_the_file_name_then_the_title() -> None:
     assert default_slug("posts/日本.md", "Crème brûlée à Straße") == "creme-brulee-a-strasse"
     result = check(post("title: 日本語"), key="posts/日本.md")
     assert result.errors[0].field == "slug" and "add 'slug: …'" in result.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("key", "title", "slug"),
+    [
+        ("posts/p\u0430ypal.md", "T", "paypal"),  # a Cyrillic a that looks Latin: the address it appears to be
+        ("posts/привет-мир.md", "T", "privet-mir"),
+        ("posts/日本.md", "Ёлка и ель", "elka-i-el"),
+        ("posts/日本.md", "Ελληνικά άρθρα", "ellinika-arthra"),
+        ("posts/Київ.md", "T", "kiyiv"),
+        ("posts/ОБЪЁМ.md", "T", "obem"),  # hard sign: no letter, and nothing lost
+        ("posts/Q&A ÷ Ça.md", "T", "q-and-a-ca"),
+    ],
+)
+def test_cyrillic_and_greek_names_make_readable_slugs(key: str, title: str, slug: str) -> None:
+    result = check(post(f"title: {title}"), key=key)
+    assert result.post is not None and result.post.meta.slug == slug
+    assert result.warnings == []
+
+
+def test_cyrillic_and_greek_tags_get_readable_pages() -> None:
+    result = check(post("title: T\ntags: [Новости, Ελλάδα, C++ и Rust]"))
+    assert result.post is not None, result.errors
+    assert [tag_slug(tag) for tag in result.post.meta.tags] == ["novosti", "ellada", "c-i-rust"]
+
+
+def test_a_default_slug_that_left_letters_out_is_a_warning() -> None:
+    result = check(post("title: T"), key="posts/日本-trip.md")
+    assert result.post is not None and result.post.meta.slug == "trip"
+    assert [(w.field, w.message, w.line) for w in result.warnings] == [
+        (
+            "slug",
+            "'trip' was made from the file name without its letters 日本, which have no Latin form here; "
+            "add 'slug: …' to choose the page address",
+            1,
+        )
+    ]
+    from_title = check(post("title: 東京 notes"), key="posts/東京.md")
+    assert from_title.post is not None and from_title.post.meta.slug == "notes"
+    assert [w.message.split(" which")[0] for w in from_title.warnings] == [
+        "'notes' was made from the title without its letters 東京,"
+    ]
+    assert check(post("title: T\nslug: trip"), key="posts/日本-trip.md").warnings == []
 
 
 def test_a_slug_published_from_another_key_is_rejected() -> None:
