@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
 from pressline.errors import PoisonMessageError
 from pressline.indexing.catalog import (
@@ -44,6 +45,8 @@ class Fetch:
     """The update names the current version: read its rendered post and apply it."""
 
     source: SourceRef
+    # The newest upload of the key was rejected: its report (why) stays where the author reads it.
+    keep_report: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,61 @@ def check_source(
         if incoming is not None and applied is not None and incoming < applied:
             return Skip(f"stale: sequencer of {key} is older than the applied one")
     return Fetch(update.source)
+
+
+# What S3's current version of a key is, as far as Index can tell, when it is not the
+# version a "due" update names: rendered (valid: its own upsert applies it), rejected
+# (Validate's report says so), or pending (Validate or Render has not decided yet).
+HeadState = Literal["rendered", "rejected", "pending"]
+
+# How long an undecided upload may hold a due post back. Validate and Render decide in
+# seconds; one still undecided after this was lost (a dead-letter queue holds it) and
+# must not keep the post from its date for ever. Redriven later, it applies as an edit.
+PENDING_GRACE = timedelta(minutes=30)
+
+
+def check_due(
+    update: IndexUpdate,
+    current: CatalogPost | None,
+    head: SourceRef,
+    state: HeadState,
+    now: datetime,
+) -> Skip | Fetch:
+    """Reconcile a "due" update when S3's current version (``head``) is not the one it names.
+
+    "Due" is about the catalog's version: it is stale when the catalog's version changed
+    (or is no longer scheduled), not merely because S3 holds a newer upload. A rejected
+    upload changes nothing, so the last valid version goes live at its date; a valid
+    newer version is applied instead (what its own upsert will do; that one is then a
+    duplicate); an undecided one is waited for, within PENDING_GRACE. Every outcome
+    either changes the catalog (the scheduler stops asking for this version) or ends."""
+    key, token = update.source.key, version_token(update.source)
+    if current is None or current.version != token or current.status != "scheduled":
+        return Skip(f"stale due: the catalog no longer holds version {token} of {key} as scheduled")
+    if state == "rendered":
+        return Fetch(head)
+    if state == "rejected":
+        return Fetch(update.source, keep_report=True)
+    uploaded = head.last_modified
+    if uploaded is None or now - uploaded > PENDING_GRACE:  # no age known: no reason to wait
+        return Fetch(update.source)
+    return Skip(f"due: waiting for version {version_token(head)} of {key} to be validated")
+
+
+def check_past_rejected(
+    update: IndexUpdate, current: CatalogPost | None, current_uploaded: datetime | None
+) -> Skip | Fetch:
+    """An upsert whose version S3 no longer holds as current because a *rejected* upload came
+    after it. The rejected upload changes nothing, so this version still stands if it is
+    newer than the catalog's (upload times: S3's LastModified; unknown or equal: not
+    orderable, so the update stays stale). Otherwise the rejection would freeze the
+    post at an older version, the valid edit lost on its way to Index."""
+    key, uploaded = update.source.key, update.source.last_modified
+    if current is None or current.version == version_token(update.source):
+        return Fetch(update.source, keep_report=True)
+    if uploaded is None or current_uploaded is None or uploaded <= current_uploaded:
+        return Skip(f"stale: version {version_token(update.source)} of {key} is not newer than the applied one")
+    return Fetch(update.source, keep_report=True)
 
 
 SUMMARY_LIMIT = 500  # characters a listing, feed entry or announcement carries

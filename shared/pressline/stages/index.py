@@ -47,12 +47,16 @@ from pressline.indexing.catalog import (
     tag_year_listing,
 )
 from pressline.indexing.plan import (
+    PENDING_GRACE,
     Fetch,
+    HeadState,
     ListingChange,
     Remove,
     Skip,
     build_chain,
     change_listings,
+    check_due,
+    check_past_rejected,
     check_source,
     finish_recent,
     front_refill_ids,
@@ -68,8 +72,17 @@ from pressline.indexing.plan import (
     target_post,
     uncovered_positions,
 )
-from pressline.models import IndexUpdate, PostMeta, PostPublished, PostStatus, Problem, RenderedPost, SourceRef
-from pressline.posts.paths import post_page_key, post_path, rendered_key, version_token
+from pressline.models import (
+    IndexUpdate,
+    PostMeta,
+    PostPublished,
+    PostStatus,
+    Problem,
+    RenderedPost,
+    Report,
+    SourceRef,
+)
+from pressline.posts.paths import post_page_key, post_path, rendered_key, report_key, version_token
 from pressline.posts.report import build_report, write_report
 from pressline.site.pages import Site, render_post_page
 
@@ -112,13 +125,33 @@ def apply_update(update: IndexUpdate, deps: IndexDeps) -> Outcome:
         if isinstance(decision, Skip) or snapshot.post is None:
             return Outcome(source.key, applied=False, reason=getattr(decision, "reason", ""))
         return _apply(snapshot.post, None, None, snapshot, deps, now, source)
-    head_version = version_token(
-        SourceRef(bucket=source.bucket, key=source.key, version_id=head.version_id, etag=head.etag)
+    head_ref = SourceRef(
+        bucket=source.bucket,
+        key=source.key,
+        version_id=head.version_id,
+        etag=head.etag,
+        last_modified=head.last_modified,
     )
+    head_version = version_token(head_ref)
+    keep_report = False
+    if update.action == "due" and version_token(source) != head_version:
+        due = _resolve_due(update, head_ref, deps, now)
+        if isinstance(due, Skip):
+            return Outcome(source.key, applied=False, reason=due.reason)
+        # From here on the resolved version is treated as the current one.
+        update = IndexUpdate(action=update.action, source=due.source, slug=update.slug)
+        source, head_version, keep_report = due.source, version_token(due.source), due.keep_report
+    elif update.action == "upsert" and version_token(source) != head_version and _rejected(deps.source, head_ref):
+        past = _check_past_rejected(update, deps)
+        if isinstance(past, Skip):
+            return Outcome(source.key, applied=False, reason=past.reason)
+        head_version, keep_report = version_token(source), True
     early = check_source(update, head_version, exists=True, current=None)
     if isinstance(early, Skip):
         return Outcome(source.key, applied=False, reason=early.reason)
     stored = deps.source.get(rendered_key(source))
+    if stored is None and update.action == "due":
+        return _unschedule(update, deps, now)
     if stored is None:
         # Render stores it before it sends the update, and S3 reads are consistent: it will
         # not appear later. Retrying would hold the whole site's FIFO group for nothing.
@@ -140,7 +173,67 @@ def apply_update(update: IndexUpdate, deps: IndexDeps) -> Outcome:
     owner = snapshot.slug_owners.get(target.slug)
     if owner is not None and owner != source.key:
         return _reject_slug(source, target, owner, rendered, deps, now)
-    return _apply(snapshot.post, target, rendered, snapshot, deps, now, source)
+    return _apply(snapshot.post, target, rendered, snapshot, deps, now, source, report=not keep_report)
+
+
+def _resolve_due(update: IndexUpdate, head: SourceRef, deps: IndexDeps, now: datetime) -> Skip | Fetch:
+    """A "due" update while S3 holds another version than the one it names: find out what
+    that version is (valid and rendered, rejected, or undecided) and let ``check_due`` say
+    which version goes live. Only this rare case costs the extra reads."""
+    current = deps.catalog.snapshot(update.source.key, (), (), ()).post
+    state: HeadState = "pending"
+    if current is not None and current.version == version_token(update.source) and current.status == "scheduled":
+        # The report first: a version Index itself refused (its slug belongs to another
+        # post) is rendered too, and applying it again would change nothing.
+        if _rejected(deps.source, head):
+            state = "rejected"
+        elif deps.source.head(rendered_key(head)) is not None:
+            state = "rendered"
+    decision = check_due(update, current, head, state, now)
+    if isinstance(decision, Fetch) and state == "pending":
+        logger.warning(
+            "Version %s of %s is still undecided after %s; the scheduled version goes live",
+            version_token(head),
+            head.key,
+            PENDING_GRACE,
+        )
+    return decision
+
+
+def _check_past_rejected(update: IndexUpdate, deps: IndexDeps) -> Skip | Fetch:
+    """The upload time of the catalog's version comes from its rendered post (rare path)."""
+    current = deps.catalog.snapshot(update.source.key, (), (), ()).post
+    content = _rendered(deps.source, current) if current is not None else None
+    return check_past_rejected(update, current, content.source.last_modified if content else None)
+
+
+def _rejected(source: ObjectStore, head: SourceRef) -> bool:
+    """Validate's verdict on this exact version, from the report it wrote (its only record)."""
+    stored = source.get(report_key(head.key))
+    if stored is None:
+        return False
+    try:
+        report = Report.model_validate_json(stored.body)
+    except ValueError:
+        return False
+    return report.status == "rejected" and report.version == head.version_id
+
+
+def _unschedule(update: IndexUpdate, deps: IndexDeps, now: datetime) -> Outcome:
+    """A scheduled post whose rendered version is gone can never go live: it leaves the
+    schedule (else the scheduler would ask for it every minute for ever) and the report
+    asks for a new upload. It was never public, so no page changes."""
+    source = update.source
+    snapshot = deps.catalog.snapshot(source.key, (), (), ())
+    post = snapshot.post
+    if post is None or post.version != version_token(source) or post.status != "scheduled":
+        return Outcome(source.key, applied=False, reason=f"stale due: version {version_token(source)} is not scheduled")
+    logger.error("Rendered version %s of %s is missing; taken off the schedule", post.version, source.key)
+    outcome = _apply(post, None, None, snapshot, deps, now, source, report=False)
+    problem = Problem(field="file", message="its rendered version is missing, so it cannot go live; upload it again")
+    write_report(deps.source, build_report(source, "rejected", processed_at=now, errors=[problem]))
+    outcome.reason = "rendered version missing: taken off the schedule"
+    return outcome
 
 
 # --------------------------------------------------------------------------- applying
@@ -152,6 +245,8 @@ def _apply(
     deps: IndexDeps,
     now: datetime,
     source: SourceRef,
+    *,
+    report: bool = True,
 ) -> Outcome:
     """Take the site from ``old`` to ``new`` (None: absent): public files first, commit last."""
     outcome = Outcome(source.key, applied=True, status=new.status if new else "unpublished")
@@ -162,7 +257,8 @@ def _apply(
     _write_listings(old, new, rendered, change, deps, writer, chrome=not recent_stored)
     _write_recent(source.key, new, rendered, change, known, recent, recent_stored, deps, writer, now)
     markers = _announce(new, snapshot, deps, outcome, now)
-    _report(source, new, rendered, deps, now)
+    if report:
+        _report(source, new, rendered, deps, now)
     commit = Commit(
         source_key=source.key,
         expected_version=old.version if old else None,
