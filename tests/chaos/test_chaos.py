@@ -110,6 +110,7 @@ class Chaos:
         self.slug_numbers: Counter[str] = Counter()
         self.subscriber_count = 0
         self.pending_since_drain = False
+        self.rejected_scheduled_edits = 0  # rejected edits of posts still scheduled (they must go live)
         self.problems: list[str] = []  # seen during the run
         for trigger in stack.runner.triggers:
             trigger.call = self._wrap(trigger.call)
@@ -254,11 +255,12 @@ class Chaos:
                 "no front matter at all\n",
             ]
         )
-        # Not a scheduled post's: test_chaos_scenarios shows that one never publishes (a bug).
-        live = sorted(key for key, v in self.model.live.items() if v.status(self.clocks.calendar) != "scheduled")
+        # Scheduled posts included: their last valid version still goes live at its date.
+        live = sorted(self.model.live)
         if live and self.rng.random() < 0.5:
             self.drain()  # what the rejected edit leaves in place must be settled first
             key = self.rng.choice(live)
+            self.rejected_scheduled_edits += self.model.live[key].status(self.clocks.calendar) == "scheduled"
         else:
             key = f"posts/{len(self.keys):03d}-broken.md"
             self.keys.append(key)
@@ -583,4 +585,5 @@ def test_chaos_run(
     assert len(model.public(clocks.calendar)) >= OPERATIONS // 15 and model.deleted and model.announced_when_due > 0
     assert expected > 0 and any(not s.confirmed for s in model.subscribers.values())
     assert any(s.left for s in model.subscribers.values()) and not all(model.last_upload_valid.values())
+    assert chaos.rejected_scheduled_edits > 0, "no scheduled post got a rejected edit"
     assert not problems, f"{len(problems)} difference(s) from the model:\n" + "\n".join(problems[:60])
