@@ -4,7 +4,10 @@ Runs every minute on AWS (every few seconds in the local stack). It only *asks*:
 gsi1 query for scheduled posts dated up to now (no scan), one "due" update per post on
 the Index FIFO queue. Index re-checks S3 and the clock, so an early, late or repeated
 run publishes nothing twice; the FIFO deduplication id (per version) absorbs runs that
-overlap within five minutes.
+overlap within five minutes. Index resolves every "due" for the catalog's version (goes
+live, or the catalog's version changed, or it leaves the schedule; a newer upload still
+undecided holds it back at most ``indexing.plan.PENDING_GRACE``), so no post is asked
+for run after run for ever.
 """
 
 from __future__ import annotations
