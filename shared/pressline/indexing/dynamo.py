@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pressline.adapters.aws import client
+from pressline.adapters.errors import call_dynamodb, error_code
 from pressline.errors import RetryableError
 from pressline.indexing.catalog import (
     CatalogConflictError,
@@ -33,14 +34,6 @@ PUBLISHED = "POSTS"
 SCHEDULED = "SCHEDULED"
 SUMMARY_KEY = {"pk": "SITE", "sk": "SUMMARY"}
 TRANSACTION_LIMIT = 100  # items per TransactWriteItems
-_TRANSIENT = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "TransactionConflictException",
-}
 
 
 def _s(value: str) -> dict[str, str]:
@@ -90,11 +83,6 @@ def _post(item: dict[str, Any]) -> CatalogPost:
     return CatalogPost.model_validate_json(item["data"]["S"])
 
 
-def _code(error: Exception) -> str:
-    response: dict[str, Any] = getattr(error, "response", {}) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 class DynamoCatalog:
     def __init__(self, table: str, dynamodb: Any | None = None) -> None:
         self.table = table
@@ -107,16 +95,7 @@ class DynamoCatalog:
         return self._dynamodb
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return getattr(self.dynamodb, method)(**kwargs)
-        except ClientError as error:
-            if _code(error) in _TRANSIENT:
-                raise RetryableError(f"DynamoDB {method}: {_code(error)}") from error
-            raise
-        except BotoCoreError as error:
-            raise RetryableError(f"DynamoDB {method}: {error}") from error
+        return call_dynamodb(getattr(self.dynamodb, method), **kwargs)
 
     # ----------------------------------------------------------------- reads
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -277,15 +256,14 @@ class DynamoCatalog:
         from botocore.exceptions import ClientError
 
         try:
-            self.dynamodb.transact_write_items(TransactItems=actions)
+            # Throttling, server faults and lost connections become RetryableError in call_dynamodb.
+            call_dynamodb(self.dynamodb.transact_write_items, TransactItems=actions)
         except ClientError as error:
-            if _code(error) == "TransactionCanceledException":
+            if error_code(error) == "TransactionCanceledException":
                 reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
                 if "ConditionalCheckFailed" in reasons:
                     raise CatalogConflictError(source_key) from error
                 raise RetryableError(f"catalog commit of {source_key} cancelled: {reasons}") from error
-            if _code(error) in _TRANSIENT:
-                raise RetryableError(f"catalog commit of {source_key}: {_code(error)}") from error
             raise
 
     def put_posts(self, posts: Iterable[CatalogPost]) -> None:
