@@ -269,12 +269,14 @@ def all_output(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixt
         for name in ("subscriptions", "notify", "deliver", "feedback", "pressline-tests"):
             for handler in logging.getLogger(name).handlers:
                 if isinstance(handler, logging.StreamHandler) and handler.stream is not buffer:
-                    redirected.append((handler, handler.setStream(buffer)))
+                    # Swap without setStream: it flushes the old stream, which may be a closed capture.
+                    redirected.append((handler, handler.stream))
+                    handler.stream = buffer
 
     buffer.redirect = redirect  # type: ignore[attr-defined]
     yield buffer
     for handler, stream in redirected:
-        handler.setStream(stream)
+        handler.stream = stream
 
 
 def test_no_address_appears_in_any_log(
