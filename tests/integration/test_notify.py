@@ -377,3 +377,17 @@ def test_an_invocation_whose_lease_was_taken_over_cannot_checkpoint(aws_stack: S
         ledger.save(first, now + timedelta(seconds=92), timedelta(seconds=90))
     ledger.save(second, now + timedelta(seconds=92), timedelta(seconds=90), release=True)
     assert ledger.lease_remaining("a-post", now + timedelta(seconds=93)) == timedelta(0)
+
+
+def test_log_lines_carry_the_message_id_as_correlation_id(
+    aws_stack: StackHandle, all_output: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_confirmed(aws_stack, "reader@example.com")
+    aws_stack.invoke("Deliver", sqs_event("{}"))  # first import: the stage's logger exists from here on
+    all_output.redirect()  # type: ignore[attr-defined]
+    event = load("notify-post-published")
+    aws_stack.invoke("Notify", event)
+    lines = [json.loads(line) for line in (all_output.getvalue() + capsys.readouterr().out).splitlines()]
+    notify_lines = [line for line in lines if line.get("service") == "notify" and "message" in line]
+    assert notify_lines, lines
+    assert {line.get("correlation_id") for line in notify_lines} == {event["Records"][0]["messageId"]}

@@ -52,6 +52,7 @@ def delivery() -> Delivery:
 
 
 def record_handler(record: SQSRecord) -> None:
+    logger.set_correlation_id(record.message_id)  # every log line of this record carries it
     batch = DeliveryBatch.model_validate_json(record.body)
     try:
         result = delivery().deliver(batch)

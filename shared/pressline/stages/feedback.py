@@ -44,6 +44,7 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     repository, keys = _override or _aws(settings())
     suppressed = 0
     for record in event.get("Records", []):
+        logger.set_correlation_id(record["Sns"].get("MessageId"))
         message = json.loads(record["Sns"]["Message"])
         for address, reason in suppressions(message):
             sid = suppress_address(repository, keys, address, reason, runtime.utc_now())

@@ -83,6 +83,7 @@ def _time_left() -> timedelta:
 
 
 def record_handler(record: SQSRecord) -> None:
+    logger.set_correlation_id(record.message_id)  # every log line of this record carries it
     post = PostPublished.model_validate_json(record.body)
     request_id = getattr(_context, "aws_request_id", "local")
     owner = f"{request_id}:{record.message_id}"
