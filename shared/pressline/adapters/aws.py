@@ -23,3 +23,18 @@ def client(service: str) -> Any:
 def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     client.cache_clear()
+
+
+class DynamoTable:
+    """Base of the DynamoDB adapters: one table, and a client made on first use (the
+    container's shared one unless a test passes its own)."""
+
+    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
+        self.table = table
+        self._dynamodb = dynamodb
+
+    @property
+    def db(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = client("dynamodb")
+        return self._dynamodb

@@ -6,21 +6,14 @@ is the post that holds it. Validate and Render only read it, with one GetItem.
 
 from __future__ import annotations
 
-from typing import Any
-
-from pressline.adapters.aws import client
+from pressline.adapters.aws import DynamoTable
 from pressline.adapters.errors import call_dynamodb
 
 
-class DynamoSlugRegistry:
-    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
-        self.table = table
-        self._dynamodb = dynamodb
-
+class DynamoSlugRegistry(DynamoTable):
     def owner_of(self, slug: str) -> str | None:
-        dynamodb = self._dynamodb or client("dynamodb")
         response = call_dynamodb(
-            dynamodb.get_item,
+            self.db.get_item,
             TableName=self.table,
             Key={"pk": {"S": f"SLUG#{slug}"}, "sk": {"S": "SLUG"}},
             ProjectionExpression="source_key",

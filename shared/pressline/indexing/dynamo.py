@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from pressline.adapters.aws import client
+from pressline.adapters.aws import DynamoTable
 from pressline.adapters.errors import call_dynamodb, error_code
 from pressline.errors import RetryableError
 from pressline.indexing.catalog import (
@@ -83,19 +83,9 @@ def _post(item: dict[str, Any]) -> CatalogPost:
     return CatalogPost.model_validate_json(item["data"]["S"])
 
 
-class DynamoCatalog:
-    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
-        self.table = table
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
-
+class DynamoCatalog(DynamoTable):
     def _call(self, method: str, **kwargs: Any) -> Any:
-        return call_dynamodb(getattr(self.dynamodb, method), **kwargs)
+        return call_dynamodb(getattr(self.db, method), **kwargs)
 
     # ----------------------------------------------------------------- reads
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -257,7 +247,7 @@ class DynamoCatalog:
 
         try:
             # Throttling, server faults and lost connections become RetryableError in call_dynamodb.
-            call_dynamodb(self.dynamodb.transact_write_items, TransactItems=actions)
+            call_dynamodb(self.db.transact_write_items, TransactItems=actions)
         except ClientError as error:
             if error_code(error) == "TransactionCanceledException":
                 reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]

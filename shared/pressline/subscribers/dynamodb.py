@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pressline.adapters.aws import client
+from pressline.adapters.aws import DynamoTable
 from pressline.adapters.errors import call_dynamodb, error_code, is_condition_failure
 from pressline.errors import RetryableError
 from pressline.subscribers.model import Member, Subscriber, audiences_of
@@ -73,17 +73,7 @@ def _membership(subscriber_id: str, audience: str, tags: tuple[str, ...]) -> dic
     }
 
 
-class DynamoSubscriberRepository:
-    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
-        self.table = table
-        self._dynamodb = dynamodb
-
-    @property
-    def db(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
-
+class DynamoSubscriberRepository(DynamoTable):
     # ------------------------------------------------------------------ sign-up
     def request_confirmation(
         self, subscriber_id: str, address: str, now: datetime, window: timedelta, pending_ttl: timedelta
@@ -322,18 +312,8 @@ class DynamoSubscriberRepository:
         return members, response.get("LastEvaluatedKey")
 
 
-class DynamoLedger:
+class DynamoLedger(DynamoTable):
     """LedgerTable: ``delivery#<post>#<subscriber>`` and ``fanout#<post>`` records."""
-
-    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
-        self.table = table
-        self._dynamodb = dynamodb
-
-    @property
-    def db(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = client("dynamodb")
-        return self._dynamodb
 
     # ------------------------------------------------------------------ deliveries
     @staticmethod
