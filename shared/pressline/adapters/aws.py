@@ -38,3 +38,25 @@ class DynamoTable:
         if self._dynamodb is None:
             self._dynamodb = client("dynamodb")
         return self._dynamodb
+
+    def batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Consistent reads of ``keys`` (no duplicates), 100 a request, retrying what DynamoDB
+        leaves unprocessed with a short backoff; what is still unread after that retries the record."""
+        import time
+
+        from pressline.adapters.errors import call_dynamodb
+        from pressline.errors import RetryableError
+
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {self.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+            for attempt in range(8):
+                response = call_dynamodb(self.db.batch_get_item, RequestItems=pending)
+                items.extend(response.get("Responses", {}).get(self.table, []))
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            if pending:
+                raise RetryableError("DynamoDB left keys unprocessed")
+        return items

@@ -90,19 +90,7 @@ class DynamoCatalog(DynamoTable):
     # ----------------------------------------------------------------- reads
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         unique = list({(key["pk"]["S"], key["sk"]["S"]): key for key in keys}.values())
-        items: list[dict[str, Any]] = []
-        for start in range(0, len(unique), 100):
-            request: dict[str, Any] = {self.table: {"Keys": unique[start : start + 100], "ConsistentRead": True}}
-            for attempt in range(8):
-                response = self._call("batch_get_item", RequestItems=request)
-                items.extend(response.get("Responses", {}).get(self.table, []))
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            if request:
-                raise RetryableError("DynamoDB left keys unprocessed")
-        return items
+        return self.batch_get(unique)
 
     def snapshot(
         self, source_key: str, slugs: Iterable[str], markers: Iterable[str], listings: Iterable[str]

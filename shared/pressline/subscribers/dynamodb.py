@@ -267,18 +267,7 @@ class DynamoSubscriberRepository(DynamoTable):
     # ------------------------------------------------------------------ reading
     def get_many(self, subscriber_ids: Sequence[str]) -> dict[str, Subscriber]:
         keys = [_key(sid, sort) for sid in dict.fromkeys(subscriber_ids) for sort in (PROFILE, SUPPRESSION)]
-        items: list[dict[str, Any]] = []
-        for start in range(0, len(keys), 100):
-            pending: dict[str, Any] = {self.table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
-            for attempt in range(8):
-                response = call_dynamodb(self.db.batch_get_item, RequestItems=pending)
-                items.extend(response.get("Responses", {}).get(self.table, []))
-                pending = response.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            if pending:
-                raise RetryableError("DynamoDB left reads unprocessed")
+        items = self.batch_get(keys)
         suppressed = {item["pk"]["S"][4:] for item in items if item["sk"]["S"] == SUPPRESSION}
         found: dict[str, Subscriber] = {}
         for item in items:
