@@ -21,6 +21,8 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
+from pressline.local.template import referenced_ids
+
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 # AWS recommends a source queue visibility timeout of at least six times the function timeout,
@@ -54,7 +56,6 @@ DATA_RESOURCE_TYPES = {
 }
 OUTPUT_REQUIRED_TYPES = {"AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::SNS::Topic"}
 
-_SUB_NAME = re.compile(r"\$\{([A-Za-z0-9_:]+)(?:\.[A-Za-z0-9_.]+)?\}")
 
 
 @cache
@@ -90,28 +91,6 @@ def of_type(cfn: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
 def props(resource: dict[str, Any]) -> dict[str, Any]:
     value: dict[str, Any] = resource.get("Properties") or {}
     return value
-
-
-def referenced_ids(value: Any) -> set[str]:
-    """Logical ids an expression refers to (Ref, Fn::GetAtt, ${Name} / ${Name.Attr} in Fn::Sub)."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if key == "Ref" and isinstance(inner, str):
-                found.add(inner)
-            elif key == "Fn::GetAtt":
-                found.add(inner[0] if isinstance(inner, list) else str(inner).split(".", 1)[0])
-            elif key == "Fn::Sub":
-                text = inner[0] if isinstance(inner, list) else inner
-                found.update(_SUB_NAME.findall(text))
-                if isinstance(inner, list) and len(inner) > 1:
-                    found |= referenced_ids(inner[1])
-            else:
-                found |= referenced_ids(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            found |= referenced_ids(inner)
-    return found
 
 
 def arn_of(logical_id: str) -> dict[str, Any]:
