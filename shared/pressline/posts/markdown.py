@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from functools import cache
 
 from pressline.models import Problem
 from pressline.posts.sanitize import References, sanitize
@@ -22,7 +21,6 @@ SUMMARY_WORDS = 50
 # 20,000: 3.7 s; a 1 MiB body of '>' would take hours, so Render would time out forever).
 MAX_NESTING = 100
 MORE_DIVIDER = re.compile(r"<!--\s*more\s*-->", re.IGNORECASE)
-_EXTENSIONS = ("table", "strikethrough", "autolink")
 
 _NOT_SUMMARY = re.compile(
     r"<pre\b.*?</pre>|<section class=\"footnotes\".*?</section>|<table\b.*?</table>|<figure\b.*?</figure>",
@@ -41,18 +39,11 @@ class RenderedBody:
     warnings: list[Problem] = field(default_factory=list)
 
 
-@cache
-def _options() -> int:
-    from cmarkgfm.cmark import Options
-
-    return int(Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_FOOTNOTES | Options.CMARK_OPT_VALIDATE_UTF8)
-
-
 def markdown_to_html(markdown: str) -> str:
     """CommonMark + GFM tables, strikethrough, autolinks and footnotes; NOT sanitized."""
-    from cmarkgfm import cmark
+    from pressline.posts.commonmark import to_html
 
-    return str(cmark.markdown_to_html_with_extensions(markdown, options=_options(), extensions=_EXTENSIONS))
+    return to_html(markdown)
 
 
 # Counted as nesting: every element except the void ones and those whose start tag closes
@@ -86,11 +77,23 @@ def nests_deeper_than(fragment: str, limit: int = MAX_NESTING) -> bool:
     return False
 
 
+def _text_of(fragment: str) -> str:
+    """``html_to_text`` without joining the whitespace. Each substitution runs only when the
+    text holds what it removes: most of them find nothing in most posts."""
+    cut = fragment.find('<section class="footnotes"')
+    text = fragment if cut == -1 else fragment[:cut]
+    if "<" not in text:  # a heading's usual content
+        return html.unescape(text)
+    if '<sup class="footnote-ref">' in text:
+        text = _FOOTNOTE_REF.sub("", text)
+    if "<pre" in text or "<table" in text or "<figure" in text:
+        text = _NOT_SUMMARY.sub(" ", text)
+    return html.unescape(_TAG.sub("", _BLOCK_END.sub(" ", text)))
+
+
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment, without code blocks, tables, figures and footnotes."""
-    text = _NOT_SUMMARY.sub(" ", _FOOTNOTE_REF.sub("", fragment.split('<section class="footnotes"', 1)[0]))
-    text = _BLOCK_END.sub(" ", text)
-    return " ".join(html.unescape(_TAG.sub("", text)).split())  # split() is ~20x faster than re's \s+
+    return " ".join(_text_of(fragment).split())  # split() is ~20x faster than re's \s+
 
 
 _HEADING = re.compile(r"<h([1-6])>(.*?)</h\1>", re.DOTALL)
@@ -116,7 +119,7 @@ def anchor_headings(fragment: str) -> str:
         used.add(candidate)
         return f'<h{match.group(1)} id="{candidate}">{match.group(2)}</h{match.group(1)}>'
 
-    return _HEADING.sub(anchor, fragment)
+    return _HEADING.sub(anchor, fragment) if "<h" in fragment else fragment
 
 
 def lead(fragment: str, chars: int = 2500) -> str:
@@ -143,12 +146,12 @@ def render_body(markdown: str, source_key: str, summary: str = "", unsafe_html: 
         unsafe_html = markdown_to_html(markdown)
     body_html = anchor_headings(sanitize(unsafe_html, source_key, references))
     if not summary:
-        divider = MORE_DIVIDER.search(markdown)
+        divider = MORE_DIVIDER.search(markdown) if "<!--" in markdown else None
         if divider:
             before = sanitize(markdown_to_html(markdown[: divider.start()]), source_key)
             summary = html_to_text(before)
         else:
-            summary = first_words(html_to_text(lead(body_html)))
+            summary = first_words(_text_of(lead(body_html)))  # first_words joins the whitespace
     warnings = [
         Problem(field="body", message=f"{key} is an SVG image, which is not published; use PNG, JPEG, GIF or WebP")
         for key in dict.fromkeys(references.refused_images)
