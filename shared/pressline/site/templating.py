@@ -33,6 +33,9 @@ def environment() -> jinja2.Environment:
         # Templates do not change while a function runs: skip the mtime check (one stat
         # per template and include) that every render would otherwise pay.
         auto_reload=False,
+        # The templates are a small fixed set: a plain dict instead of the default 400-entry LRU
+        # (a lock and a reordering on every lookup; each page looks up three or four templates).
+        cache_size=-1,
     )
     return env
 
