@@ -12,7 +12,7 @@ CHECKOV := $(TOOLS)/checkov
 OFFLINE_AWS := env -u AWS_PROFILE SAM_CLI_TELEMETRY=0 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 	AWS_SESSION_TOKEN=testing AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 
-.PHONY: install tools test run lint typecheck invoke bench clean
+.PHONY: install tools test run lint typecheck invoke bench build clean
 
 install: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml shared/requirements.txt
@@ -50,6 +50,21 @@ bench: install $(BIN)/.bench-installed
 $(BIN)/.bench-installed: pyproject.toml $(BIN)/.installed
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	@touch $@
+
+# `sam build` without a container: every function and the layer (shared/Makefile) into
+# .aws-sam/build, then the layer's unzipped size. SAM needs the runtime's Python (3.12) on PATH:
+# pyenv's newest 3.12 if pyenv has one, else python3.12 from PATH.
+build: tools
+	@bin=""; \
+	for version in $$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12\.[0-9]+$$' | sort -rV); do \
+		bin="$$(pyenv prefix "$$version")/bin"; break; done; \
+	[ -n "$$bin" ] || bin="$$(dirname "$$(command -v python3.12 || echo /none/python3.12)")"; \
+	"$$bin/python3.12" -c pass 2>/dev/null || { echo "sam build needs Python 3.12 (pyenv or PATH)" >&2; exit 2; }; \
+	$(OFFLINE_AWS) PATH="$$bin:$$PATH" $(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build
+	@layer=.aws-sam/build/SharedLayer; \
+	total=$$(find $$layer -type f -printf '%s\n' | awk '{s += $$1} END {print s}'); \
+	bytecode=$$(find $$layer -type f -name '*.pyc' -printf '%s\n' | awk '{s += $$1} END {print s}'); \
+	awk -v t=$$total -v b=$$bytecode 'BEGIN {printf "SharedLayer, unzipped: %.1f MB (%.1f MB of it bytecode)\n", t / 1e6, b / 1e6}'
 
 # Style, types, code and dependency security, template checks. Every step runs offline except
 # the dependency audit, which needs PyPI's JSON API for advisories: where that is unreachable it
