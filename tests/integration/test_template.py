@@ -7,7 +7,10 @@ PRESSLINE_TOOLS_BIN points there under `make test`).
 
 The import check runs each handler in a fresh Python 3.12 whose sys.path is only the standard
 library, the built function directory, the built layer's python/ directory and boto3 (which the
-Lambda runtime provides and the layer leaves out), in that order, as in Lambda.
+Lambda runtime provides and the layer leaves out), in that order, as in Lambda. The layer is
+built by shared/Makefile, which leaves out what no function imports, strips the C extensions and
+compiles bytecode: the example posts, addresses and Powertools' batch and HTTP paths run in the
+built layer and give the same results as in the development venv.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -237,6 +241,192 @@ def test_layer_holds_the_package_and_its_pinned_dependencies(build: Build) -> No
     source_templates = {p.relative_to(ROOT / "shared") for p in (ROOT / "shared/pressline/site/templates").rglob("*")}
     built_templates = {p.relative_to(build.layer_python) for p in (package / "site/templates").rglob("*")}
     assert source_templates <= built_templates, f"templates missing: {sorted(source_templates - built_templates)}"
+
+
+# What shared/Makefile leaves out: never imported by a function (see the Makefile for why).
+UNUSED_TOP_LEVEL = ("dns", "pycparser")  # dnspython's and pycparser's packages
+UNUSED_DISTRIBUTIONS = ("dnspython", "pycparser")
+UNUSED_FILES = (
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css",
+)
+
+
+def _layer_files(build: Build) -> list[Path]:
+    return [path for path in build.layer_python.rglob("*") if path.is_file()]
+
+
+def test_layer_leaves_out_what_no_function_runs(build: Build) -> None:
+    layer = build.layer_python
+    assert not (layer / "pressline" / "local").exists(), "the local stack (pressline/local) is in the layer"
+    top_level_files = sorted(path.name for path in layer.iterdir() if path.is_file())
+    strays = [name for name in top_level_files if not name.endswith((".py", ".so"))]
+    assert not strays, f"not modules, yet at the layer's top level: {strays}"
+    assert not (layer / "bin").exists(), "console scripts (bin/) are in the layer"
+    present = [name for name in UNUSED_TOP_LEVEL if (layer / name).exists()]
+    assert not present, f"packages no function imports are in the layer: {present}"
+    dist_infos = [path.name for path in layer.glob("*.dist-info")]
+    dropped = [name for name in dist_infos if name.split("-")[0].lower() in UNUSED_DISTRIBUTIONS]
+    assert not dropped, f"metadata of dropped distributions left behind: {dropped}"
+    assert not [name for name in UNUSED_FILES if (layer / name).exists()]
+    files = _layer_files(build)
+    assert not [path for path in files if path.suffix == ".pyi"], "type stubs are in the layer"
+    unstripped = {
+        path.name: sorted(names)
+        for path in files
+        if path.suffix == ".so" and (names := {n for n in _elf_sections(path) if n.startswith((".debug", ".symtab"))})
+    }
+    assert not unstripped, f"C extensions that keep their debug symbols (not stripped): {unstripped}"
+
+
+def _elf_sections(path: Path) -> set[str]:
+    """Section names of a 64-bit little-endian ELF file (the Lambda platform's)."""
+    data = path.read_bytes()
+    assert data[:6] == b"\x7fELF\x02\x01", f"{path.name} is not a 64-bit little-endian ELF file"
+    table = int.from_bytes(data[0x28:0x30], "little")
+    entry, count, names_index = (int.from_bytes(data[at : at + 2], "little") for at in (0x3A, 0x3C, 0x3E))
+
+    def header(index: int) -> tuple[int, int, int]:
+        start = table + index * entry
+        name = int.from_bytes(data[start : start + 4], "little")
+        offset = int.from_bytes(data[start + 0x18 : start + 0x20], "little")
+        size = int.from_bytes(data[start + 0x20 : start + 0x28], "little")
+        return name, offset, size
+
+    _, strings_offset, strings_size = header(names_index)
+    strings = data[strings_offset : strings_offset + strings_size]
+    return {strings[header(i)[0] :].split(b"\0", 1)[0].decode() for i in range(count)}
+
+
+def test_layer_carries_bytecode_for_the_runtime(build: Build) -> None:
+    """Lambda's /opt is read-only: without .pyc files every cold start compiles what it imports.
+    They must be the runtime's (cpython-312, its magic number) and never checked against the
+    source (unchecked-hash: zip timestamps would make timestamp-checked files look stale)."""
+    magic = run([python312(), "-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"])
+    assert magic.returncode == 0, magic.stderr
+    sources = [path for path in _layer_files(build) if path.suffix == ".py"]
+    assert len(sources) > 100
+    missing, wrong = [], []
+    for source in sources:
+        compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        if not compiled.exists():
+            missing.append(str(source.relative_to(build.layer_python)))
+            continue
+        header = compiled.read_bytes()[:8]
+        # Flags (PEP 552): bit 0 hash-based, bit 1 check the source. Unchecked hash: 0b01.
+        if header[:4].hex() != magic.stdout.strip() or int.from_bytes(header[4:8], "little") != 0b01:
+            wrong.append(str(compiled.relative_to(build.layer_python)))
+    assert not missing, f"no bytecode for {len(missing)} modules, e.g. {missing[:5]}"
+    assert not wrong, f"bytecode that is not unchecked-hash for Python 3.12: {wrong[:5]}"
+
+
+# Runs the pure cores and Powertools' batch and HTTP paths, and prints what they made: the same
+# script in the built layer (Python 3.12) and in the development venv must print the same thing.
+_EXERCISE = """
+import json, sys, types
+paths, examples, events = json.loads(sys.argv[1])
+sys.path[:0] = paths
+from datetime import UTC, datetime
+from pathlib import Path
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from pressline.models import SourceRef
+from pressline.site.pages import Site, render_post_page
+from pressline.stages.render import render
+from pressline.subscribers.addresses import InvalidAddress, normalize_address
+
+now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+site = Site(title="Blog", url="https://blog.example", api_url="https://api.example", timezone="Europe/Paris")
+out = {"posts": {}, "addresses": {}}
+for path in examples:
+    source = SourceRef(bucket="source", key="posts/" + Path(path).name, version_id="v1")
+    result = render(Path(path).read_bytes(), source, uploaded_at=now, site=site, now=now)
+    out["posts"][source.key] = {
+        "errors": [problem.model_dump(mode="json") for problem in result.errors],
+        "post": result.post.model_dump(mode="json") if result.post else None,
+        "page": render_post_page(result.post, site) if result.post else None,
+    }
+for raw in ["Ada@Example.COM", "reader@b\u00fccher.example", "two@@example.com"]:
+    try:
+        out["addresses"][raw] = normalize_address(raw)
+    except InvalidAddress as error:
+        out["addresses"][raw] = f"invalid: {error}"
+
+context = types.SimpleNamespace(
+    function_name="probe", function_version="1", memory_limit_in_mb=512, aws_request_id="request-1",
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:probe",
+    get_remaining_time_in_millis=lambda: 30000,
+)
+sqs = json.loads(Path(events["sqs"]).read_text())
+record = sqs["Records"][0]
+sqs["Records"] = [record, {**record, "messageId": "poison", "body": "poison"}]
+def handle_record(record):
+    if record.body == "poison":
+        raise ValueError("poison")
+    return record.body
+processor = BatchProcessor(event_type=EventType.SQS)
+out["batch"] = process_partial_response(sqs, handle_record, processor, context)
+
+logger = Logger(service="probe", level="ERROR")
+app = APIGatewayHttpResolver()
+@app.post("/subscriptions")
+def subscribe():
+    return {"correlation_id": logger.get_correlation_id(), "body": app.current_event.json_body}
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event, context):
+    return app.resolve(event, context)
+out["http"] = handler(json.loads(Path(events["http"]).read_text()), context)
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+def test_the_layer_renders_and_validates_like_the_dev_venv(build: Build) -> None:
+    """Pruned distributions, stripped C extensions and bytecode change nothing the functions do:
+    YAML (libyaml), cmarkgfm (cffi), nh3, Jinja2, pydantic, email-validator (idna) and Powertools
+    (batch, HTTP resolver, jmespath correlation ids) give the dev venv's results."""
+    examples = sorted(str(path) for path in (ROOT / "examples" / "posts").glob("*.md"))
+    events = {
+        "sqs": str(ROOT / "events/render-request.json"),
+        "http": str(ROOT / "events/subscriptions-subscribe-json.json"),
+    }
+    outputs = {}
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    for name, command, paths in (
+        ("layer", [python312(), "-I", "-S"], [str(build.layer_python), str(build.boto3_dir)]),
+        ("venv", [sys.executable, "-I"], []),
+    ):
+        result = subprocess.run(
+            [*map(str, command), "-c", _EXERCISE, json.dumps([paths, examples, events])],
+            capture_output=True, text=True, cwd=build.root, env=env, check=False, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, f"{name}:\n{result.stderr[-3000:]}"
+        outputs[name] = json.loads(result.stdout.strip().splitlines()[-1])
+    layer, venv = outputs["layer"], outputs["venv"]
+    assert len(layer["posts"]) == len(examples) >= 3
+    assert any(post["post"] for post in layer["posts"].values()), "no example post rendered"
+    assert layer["addresses"]["Ada@Example.COM"] == "Ada@example.com"
+    assert layer["batch"] == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
+    assert layer["http"]["statusCode"] == 200 and re.search(r'"correlation_id": ?"', layer["http"]["body"])
+    for part in ("posts", "addresses", "batch", "http"):
+        assert _canonical(layer[part]) == _canonical(venv[part]), f"{part}: the built layer and the dev venv differ"
+
+
+_ATTRIBUTE = re.compile(r'[^\s=>/]+(?:="[^"]*")?')
+_START_TAG = re.compile(r"<([a-zA-Z][\w-]*)((?:\s+[^\s=>/]+(?:=\"[^\"]*\")?)+)\s*(/?)>")
+
+
+def _canonical(value: Any) -> Any:
+    """Attributes of every start tag in sorted order: nh3 adds the attributes it sets (loading,
+    decoding) in an order that varies from one process to the next."""
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    if isinstance(value, str) and "<" in value:
+        return _START_TAG.sub(lambda m: f"<{m[1]} {' '.join(sorted(_ATTRIBUTE.findall(m[2])))}{m[3]}>", value)
+    return value
 
 
 # --------------------------------------------------------------------------- imports
