@@ -9,11 +9,11 @@
    (issue 7): handler / boto3 <= 1.3. Also printed: whether the import pulled in boto3 (a
    handler should create its clients on first use, not at import) and, from one
    ``python -X importtime`` run, the costliest imports under the handler.
-2. The layer. ``.aws-sam/build/SharedLayer`` when ``sam build`` has run, else the layer is
-   built the way SAM builds it: ``pip install -r shared/requirements.txt`` for the Lambda
-   platform (manylinux x86_64, CPython 3.12, wheels only) into a temporary directory, plus
-   the pressline package. Prints its unzipped size against Lambda's 250 MB limit (function
-   code and layers together) and the largest packages.
+2. The layer, built into a temporary directory by the recipe ``sam build`` runs
+   (``make -f shared/Makefile build-SharedLayer``, with a Python 3.12 from pyenv or PATH; else
+   ``.aws-sam/build/SharedLayer`` if ``sam build`` has run). Prints its unzipped size (and the
+   bytecode's share) against Lambda's 250 MB limit (function code and layers together) and the
+   largest packages.
 
 Run: ``make bench`` or ``.venv/bin/python tests/bench/bench_coldstart.py [--runs 7]``.
 Exit 1 if a handler misses the 1.3x target.
@@ -138,23 +138,36 @@ def costliest_imports(name: str, count: int = 5) -> list[tuple[str, float]]:
 
 
 # --------------------------------------------------------------------------- layer
+def python312() -> str | None:
+    """A CPython 3.12 (the runtime's): pyenv's newest, else python3.12 on PATH."""
+    if shutil.which("pyenv"):
+        listed = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False)
+        versions = [v for v in listed.stdout.split() if re.fullmatch(r"3\.12\.\d+", v)]
+        for version in sorted(versions, key=lambda v: int(v.split(".")[2]), reverse=True):
+            prefix = subprocess.run(["pyenv", "prefix", version], capture_output=True, text=True, check=False)
+            candidate = Path(prefix.stdout.strip()) / "bin" / "python3.12"
+            if prefix.returncode == 0 and candidate.exists():
+                return str(candidate)
+    found = shutil.which("python3.12")
+    if found and subprocess.run([found, "-c", "pass"], capture_output=True, check=False).returncode == 0:
+        return found
+    return None
+
+
 def layer_directory(workdir: Path) -> tuple[Path, str]:
+    """The layer as `sam build` makes it: shared/Makefile's recipe, run into ``workdir``."""
+    python = python312()
     built = ROOT / ".aws-sam" / "build" / "SharedLayer"
-    if built.is_dir():
-        return built, "sam build output (.aws-sam/build/SharedLayer)"
-    target = workdir / "python"
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-        "--target", str(target), "--platform", "manylinux2014_x86_64", "--implementation", "cp",
-        "--python-version", "3.12", "--only-binary=:all:", "-r", str(ROOT / "shared" / "requirements.txt"),
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if python is None:
+        if built.is_dir():
+            return built, "no Python 3.12 to build it: .aws-sam/build/SharedLayer, as sam build last left it"
+        raise RuntimeError("no Python 3.12 (pyenv or PATH) to build the layer with shared/Makefile")
+    command = ["make", "--no-print-directory", "-s", "-f", str(ROOT / "shared" / "Makefile"), "build-SharedLayer",
+               f"ARTIFACTS_DIR={workdir}", f"LAYER_PYTHON={python}"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if result.returncode != 0:
-        raise RuntimeError(f"pip could not build the layer:\n{result.stderr[-2000:]}")
-    shutil.copytree(
-        ROOT / "shared" / "pressline", target / "pressline", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
-    return workdir, "pip install -r shared/requirements.txt for manylinux x86_64 / CPython 3.12 + pressline"
+        raise RuntimeError(f"shared/Makefile could not build the layer:\n{result.stderr[-2000:]}")
+    return workdir, "shared/Makefile's build-SharedLayer, the recipe sam build runs"
 
 
 def sizes(directory: Path) -> tuple[int, int, dict[str, int]]:
@@ -224,7 +237,9 @@ def main() -> int:
             print(f"Layer: NOT MEASURED ({error})")
         else:
             total, files, by_package = sizes(directory)
-            print(f"Layer, unzipped: {total / 1e6:.1f} MB in {files:,} files ({how});")
+            bytecode = sum(path.stat().st_size for path in directory.rglob("*.pyc"))
+            print(f"Layer, unzipped: {total / 1e6:.1f} MB in {files:,} files, {bytecode / 1e6:.1f} MB of it bytecode")
+            print(f"  ({how})")
             print(
                 f"  Lambda's limit for code + layers unzipped is {LAMBDA_LIMIT_MB} MB; boto3 is the runtime's, not ours"
             )
