@@ -1,8 +1,9 @@
 """Benchmark: fanning one new post out to 10,000 and 100,000 subscribers.
 
 1. Notify on moto, in-process (template.yaml provisioned by the local stack, the handler
-   invoked as Lambda would, continuations followed): AWS calls by operation, delivery
-   queue messages and wall time, over the whole audience.
+   invoked as Lambda would, continuations followed): its fixed cost per post (a post with
+   two tags and 0, then 1 subscriber), then AWS calls by operation, delivery queue messages
+   and wall time over the whole audience at each size.
 2. Deliver on moto: a sample of those delivery batches, every SES call and ledger write
    for real. A batch's cost does not depend on the audience, so the whole fan-out's
    SES calls are one per recipient; the sample gives the cost per 1,000.
@@ -16,8 +17,8 @@ Baseline, measured in the same run: the first size (10,000). Ratios for 100,000 
 time grows faster than linearly (its GSI query scans and sorts the whole table per page).
 
 Run: .venv/bin/python tests/bench/bench_fanout.py [--sizes 10000,100000] [--repeats 3]
-(about 12 minutes on 2 cores, mostly moto paging through 100,000 items; --sizes 2000,10000
-takes under a minute).
+(about 12 minutes on 2 cores, mostly moto paging through 100,000 items; --sizes 1000,10000
+takes about a minute).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ os.environ.pop("AWS_PROFILE", None)
 
 DEFAULT_SIZES = (10_000, 100_000)
 DELIVERY_SAMPLE_BATCHES = 10  # 500 recipients
+FIXED_TAGS = ("aws", "python")  # the fixed cost is measured with a post reaching three audiences
 
 
 class CallCounter:
@@ -99,14 +101,14 @@ def batch_write(db: Any, table: str, items: list[dict[str, Any]]) -> None:
         db.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}} for item in chunk]})
 
 
-def post_body(slug: str) -> str:
+def post_body(slug: str, tags: tuple[str, ...] = ()) -> str:
     return json.dumps(
         {
             "slug": slug,
             "title": f"Post {slug}",
             "summary": "A benchmark post.",
             "url": f"https://blog.example/{slug}/",
-            "tags": [],
+            "tags": list(tags),
             "published_at": "2026-11-27T08:00:00Z",
             "source_key": f"posts/{slug}.md",
         }
@@ -114,7 +116,9 @@ def post_body(slug: str) -> str:
 
 
 # --------------------------------------------------------------------------- 1 + 2: moto
-def run_moto(sizes: list[int], repeats: int) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+def run_moto(
+    sizes: list[int], repeats: int
+) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]], dict[str, Any]]:
     from pressline.adapters.aws import client, reset_clients
     from pressline.config import settings
     from pressline.local.lambda_runtime import invoke
@@ -153,9 +157,9 @@ def run_moto(sizes: list[int], repeats: int) -> tuple[dict[int, dict[str, Any]],
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
         return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
-    def fan_out(slug: str) -> dict[str, Any]:
+    def fan_out(slug: str, tags: tuple[str, ...] = ()) -> dict[str, Any]:
         """Notify for one new post, following continuations until the fan-out is done."""
-        sqs.send_message(QueueUrl=notify_url, MessageBody=post_body(slug))
+        sqs.send_message(QueueUrl=notify_url, MessageBody=post_body(slug, tags))
         counter.take()
         invocations = 0
         start = time.perf_counter()
@@ -170,12 +174,18 @@ def run_moto(sizes: list[int], repeats: int) -> tuple[dict[int, dict[str, Any]],
         calls.subtract({"sqs.ReceiveMessage": invocations + 1, "sqs.DeleteMessage": invocations})
         return {"seconds": seconds, "calls": +calls, "invocations": invocations, "messages": depth(delivery_url)}
 
-    batch_write(db, table, [membership(f"warm{n:028d}") for n in range(10)])
     fan_out("warm-up")  # imports, the secret, the clients
-    purge(delivery_url)
+
+    # The fixed cost: a post with two tags (three audiences: ALL and one per tag) and nobody,
+    # then one subscriber, to read.
+    fixed: dict[int, dict[str, Any]] = {}
+    for size in (0, 1):
+        batch_write(db, table, [membership(f"{n:032x}") for n in range(size)])
+        fixed[size] = fan_out(f"fixed-{size}", FIXED_TAGS)
+        purge(delivery_url)
 
     results: dict[int, dict[str, Any]] = {}
-    seeded = 10
+    seeded = 1
     for index, size in enumerate(sizes):
         started = time.perf_counter()
         batch_write(db, table, [membership(f"{n:032x}") for n in range(seeded, size)])
@@ -207,7 +217,8 @@ def run_moto(sizes: list[int], repeats: int) -> tuple[dict[int, dict[str, Any]],
 
     sent = len(ses_backends[DEFAULT_ACCOUNT_ID][stack.region].sent_messages)
     assert sent == len(ids), (sent, len(ids))
-    return results, {"batches": len(sample), "recipients": len(ids), "calls": counter.take(), "seconds": seconds}
+    delivery = {"batches": len(sample), "recipients": len(ids), "calls": counter.take(), "seconds": seconds}
+    return fixed, results, delivery
 
 
 # --------------------------------------------------------------------------- 3: memory
@@ -276,10 +287,15 @@ def main() -> int:
     from moto import mock_aws
 
     with mock_aws():
-        moto, delivery = run_moto(sizes, args.repeats)
+        fixed, moto, delivery = run_moto(sizes, args.repeats)
     memory = {size: notify_memory(size) for size in [*sizes, 1_000_000]}
 
     base = sizes[0]
+    print()
+    print(f"Notify's fixed cost per post (tags {', '.join(FIXED_TAGS)}: {len(FIXED_TAGS) + 1} audiences read)")
+    for size, r in fixed.items():
+        detail = ", ".join(f"{name} {count}" for name, count in sorted(r["calls"].items()))
+        print(f"{size:>12,} subscriber(s): {sum(r['calls'].values()):>3} AWS calls  {detail}")
     print()
     print("Notify on moto (whole audience; time is the median of the runs)")
     print(

@@ -22,6 +22,7 @@ from pressline.subscribers.addresses import subscriber_id
 from pressline.subscribers.dynamodb import DynamoSubscriberRepository
 from pressline.subscribers.memory import FakeClock
 from pressline.subscribers.model import audiences_of
+from pressline.subscribers.ports import FanoutState, LeaseHeld
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -178,7 +179,7 @@ def test_fanout_resumes_across_invocations_when_time_runs_short(
     monkeypatch.setattr(notify, "_time_left", lambda: next(budget, timedelta(seconds=1)))
     real = notify.services().fanout
     small_pages = type(real)(real.repository, real.ledger, real.deliveries, real.announcer, real.clock, real.lease, 50)
-    notify.override(notify.Services(small_pages, notify.services().ledger, notify.services().continuations))
+    notify.override(notify.Services(small_pages, notify.services().continuations))
     try:
         aws_stack.invoke("Notify", load("notify-post-published"))
         assert aws_stack.queue_depth("NotifyQueueUrl") == 1  # the continuation
@@ -333,7 +334,8 @@ def test_a_fanout_held_by_another_invocation_is_retried_after_its_lease(aws_stac
 
     seed_confirmed(aws_stack, "reader@example.com")
     ledger = DynamoLedger(aws_stack.outputs["LedgerTableName"], aws_stack.dynamodb)
-    assert ledger.acquire("hello-serverless", "another-invocation", datetime.now(UTC), timedelta(seconds=90))
+    held = ledger.acquire("hello-serverless", "another-invocation", datetime.now(UTC), timedelta(seconds=90))
+    assert isinstance(held, FanoutState)
     assert aws_stack.invoke("Notify", load("notify-post-published")) == {"batchItemFailures": []}
     attributes = aws_stack.sqs.get_queue_attributes(
         QueueUrl=aws_stack.outputs["NotifyQueueUrl"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
@@ -369,14 +371,54 @@ def test_an_invocation_whose_lease_was_taken_over_cannot_checkpoint(aws_stack: S
     ledger = DynamoLedger(aws_stack.outputs["LedgerTableName"], aws_stack.dynamodb)
     now = datetime.now(UTC)
     first = ledger.acquire("a-post", "first", now, timedelta(seconds=90))
-    assert first is not None
-    assert ledger.acquire("a-post", "second", now + timedelta(seconds=30), timedelta(seconds=90)) is None
+    assert isinstance(first, FanoutState)
+    held = ledger.acquire("a-post", "second", now + timedelta(seconds=30), timedelta(seconds=90))
+    assert isinstance(held, LeaseHeld) and abs(held.until - (now + timedelta(seconds=90))) < timedelta(seconds=1)
     second = ledger.acquire("a-post", "second", now + timedelta(seconds=91), timedelta(seconds=90))
-    assert second is not None and second.owner == "second"
+    assert isinstance(second, FanoutState) and second.owner == "second"
     with pytest.raises(LeaseLost):
         ledger.save(first, now + timedelta(seconds=92), timedelta(seconds=90))
     ledger.save(second, now + timedelta(seconds=92), timedelta(seconds=90), release=True)
-    assert ledger.lease_remaining("a-post", now + timedelta(seconds=93)) == timedelta(0)
+    # Released: anyone may take it at once.
+    assert isinstance(
+        ledger.acquire("a-post", "third", now + timedelta(seconds=93), timedelta(seconds=90)), FanoutState
+    )
+
+
+def test_the_lease_is_one_conditional_write_that_keeps_the_saved_progress(aws_stack: StackHandle) -> None:
+    from pressline.subscribers.dynamodb import DynamoLedger
+
+    calls: Counter[str] = Counter()
+    db = aws_stack.dynamodb
+    db.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+    ledger = DynamoLedger(aws_stack.outputs["LedgerTableName"], db)
+    now = datetime.now(UTC)
+    lease = timedelta(seconds=90)
+    created = ledger.acquire("a-post", "first", now, lease)
+    assert created == FanoutState(post="a-post", owner="first")
+    progress = FanoutState(
+        "a-post",
+        "first",
+        audience=2,
+        cursor={"gsi1pk": {"S": "AUD#ALL"}},
+        announced=True,
+        recipients=70,
+        batches=2,
+        pages=3,
+    )
+    ledger.save(progress, now, lease)
+    assert ledger.acquire("a-post", "first", now + timedelta(seconds=1), lease) == progress  # its own: renewed
+    held = ledger.acquire("a-post", "second", now + timedelta(seconds=2), lease)
+    assert isinstance(held, LeaseHeld) and abs(held.until - (now + timedelta(seconds=1) + lease)) < timedelta(
+        milliseconds=1
+    )
+    taken = ledger.acquire("a-post", "second", now + timedelta(seconds=92), lease)
+    assert taken == FanoutState(**{**progress.__dict__, "owner": "second"})  # resumes where "first" stopped
+    ledger.save(FanoutState(**{**progress.__dict__, "owner": "second", "done": True}), now, lease, release=True)
+    done = ledger.acquire("a-post", "third", now + timedelta(seconds=200), lease)
+    assert isinstance(done, FanoutState) and done.done and done.owner == "second"
+    # One call per acquire, whatever its outcome: no read before the write.
+    assert calls == Counter({"UpdateItem": 5, "PutItem": 2})
 
 
 def test_log_lines_carry_the_message_id_as_correlation_id(

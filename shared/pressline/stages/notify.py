@@ -21,7 +21,7 @@ from pressline.config import Settings, settings
 from pressline.models import PostPublished
 from pressline.subscribers import runtime
 from pressline.subscribers.fanout import Fanout
-from pressline.subscribers.ports import FanoutLedger, NotifyQueue
+from pressline.subscribers.ports import NotifyQueue
 
 logger = Logger()
 metrics = Metrics()
@@ -29,17 +29,16 @@ metrics = Metrics()
 # the only one: the invocation itself does not fail.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-# Saved after every page (a page takes well under a second), so a lease this long only
-# delays the takeover of a fan-out whose invocation died.
+# Renewed by every checkpoint (at least every 10 s), so a lease this long only delays the
+# takeover of a fan-out whose invocation died.
 LEASE = timedelta(seconds=90)
 # Stop and hand over with this much time left: several pages' worth, far from the timeout.
 TIME_MARGIN = timedelta(seconds=20)
 
 
 class Services:
-    def __init__(self, fanout: Fanout, ledger: FanoutLedger, continuations: NotifyQueue) -> None:
+    def __init__(self, fanout: Fanout, continuations: NotifyQueue) -> None:
         self.fanout = fanout
-        self.ledger = ledger
         self.continuations = continuations
 
 
@@ -57,16 +56,15 @@ def _aws_services(config: Settings) -> Services:
     from pressline.subscribers.aws import SnsAnnouncer, SqsNotifyQueue, SqsTaskQueue
     from pressline.subscribers.dynamodb import DynamoLedger, DynamoSubscriberRepository
 
-    ledger = DynamoLedger(config.ledger_table)
     fanout = Fanout(
         repository=DynamoSubscriberRepository(config.subscribers_table),
-        ledger=ledger,
+        ledger=DynamoLedger(config.ledger_table),
         deliveries=SqsTaskQueue(config.delivery_queue_url),
         announcer=SnsAnnouncer(config.posts_topic_arn),
         clock=runtime.utc_now,
         lease=LEASE,
     )
-    return Services(fanout, ledger, SqsNotifyQueue(config.notify_queue_url))
+    return Services(fanout, SqsNotifyQueue(config.notify_queue_url))
 
 
 def services() -> Services:
@@ -107,8 +105,7 @@ def record_handler(record: SQSRecord) -> None:
     elif result.status == "busy":
         # Another invocation is on it; come back when its lease would have run out, in
         # case it died (this message is its only heir if the holder's own message is gone).
-        wait = services().ledger.lease_remaining(post.slug, runtime.utc_now())
-        current.continuations.send_post(post, delay_seconds=int(wait.total_seconds()) + 5)
+        current.continuations.send_post(post, delay_seconds=int(result.retry_after.total_seconds()) + 5)
     elif result.status == "duplicate":
         metrics.add_metric(name="DuplicateNotifications", unit=MetricUnit.Count, value=1)
 

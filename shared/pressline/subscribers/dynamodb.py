@@ -30,7 +30,7 @@ from pressline.adapters.aws import DynamoTable
 from pressline.adapters.errors import call_dynamodb, error_code, is_condition_failure
 from pressline.errors import RetryableError
 from pressline.subscribers.model import Member, Subscriber, audiences_of
-from pressline.subscribers.ports import ClaimResult, ConfirmResult, Cursor, FanoutState, LeaseLost
+from pressline.subscribers.ports import ClaimResult, ConfirmResult, Cursor, FanoutState, LeaseHeld, LeaseLost
 
 PROFILE = "PROFILE"
 SUPPRESSION = "SUPPRESSION"
@@ -419,53 +419,50 @@ class DynamoLedger(DynamoTable):
         ).get("Item")
         return item
 
-    def acquire(self, post: str, owner: str, now: datetime, lease: timedelta) -> FanoutState | None:
+    def acquire(self, post: str, owner: str, now: datetime, lease: timedelta) -> FanoutState | LeaseHeld:
         from botocore.exceptions import ClientError
 
-        until = (now + lease).timestamp()
-        item = self._get(post)
-        if item is None:
-            state = FanoutState(post=post, owner=owner)
-            try:
-                call_dynamodb(
-                    self.db.put_item,
-                    TableName=self.table,
-                    Item=self._item(state, until, now),
-                    ConditionExpression="attribute_not_exists(id)",
-                )
-                return state
-            except ClientError as error:
-                if not is_condition_failure(error):
-                    raise
-                item = self._get(post)
-                if item is None:
-                    return None
-        state = self._state(item)
-        if state.done:
-            return state
-        if state.owner != owner and float(item["lease_until"]["N"]) > now.timestamp():
-            return None
+        fresh = self._item(FanoutState(post=post, owner=owner), (now + lease).timestamp(), now)
+        # One conditional write creates the state or takes the lease over: the condition is
+        # the whole decision (new, not done and ours or expired), so no read comes first and
+        # two invocations cannot both pass. Progress fields keep their saved values.
+        progress = ("audience", "announced", "done", "recipients", "batches", "pages")
+        names = {f"#{name}": name for name in ("owner", "post", *progress)}
+        values = {f":{name}": fresh[name] for name in ("owner", "post", *progress)}
         try:
-            call_dynamodb(
+            response = call_dynamodb(
                 self.db.update_item,
                 TableName=self.table,
                 Key=self._fanout_id(post),
-                UpdateExpression="SET #owner = :owner, lease_until = :until",
-                # Only if nobody took it since we read it.
-                ConditionExpression="#owner = :seen_owner AND lease_until = :seen_until",
-                ExpressionAttributeNames={"#owner": "owner"},
+                UpdateExpression="SET #owner = :owner, #post = :post, lease_until = :until, updated_at = :updated,"
+                " expiration = :expiration, "
+                + ", ".join(f"#{name} = if_not_exists(#{name}, :{name})" for name in progress),
+                ConditionExpression="attribute_not_exists(id)"
+                " OR (#done = :not_done AND (#owner = :owner OR lease_until <= :now))",
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues={
-                    ":owner": _s(owner),
-                    ":until": _n(until),
-                    ":seen_owner": item["owner"],
-                    ":seen_until": item["lease_until"],
+                    **values,
+                    ":until": fresh["lease_until"],
+                    ":updated": fresh["updated_at"],
+                    ":expiration": fresh["expiration"],
+                    ":not_done": {"BOOL": False},
+                    ":now": _n(now.timestamp()),
                 },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if is_condition_failure(error):
-                return None
-            raise
-        return FanoutState(**{**state.__dict__, "owner": owner})
+            if not is_condition_failure(error):
+                raise
+            held: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
+            if not held:  # an SDK or emulator that does not return the item: read it
+                held = self._get(post) or {}
+            if not held:  # deleted in between (by TTL, 400 days on): a retry creates it
+                raise RetryableError(f"fan-out state of {post} changed while being acquired") from error
+            if held["done"]["BOOL"]:
+                return self._state(held)
+            return LeaseHeld(datetime.fromtimestamp(float(held["lease_until"]["N"]), UTC))
+        return self._state(response["Attributes"])
 
     def save(self, state: FanoutState, now: datetime, lease: timedelta, *, release: bool = False) -> None:
         from botocore.exceptions import ClientError
@@ -483,9 +480,3 @@ class DynamoLedger(DynamoTable):
             if is_condition_failure(error):
                 raise LeaseLost(f"fan-out of {state.post} is now owned by another invocation") from error
             raise
-
-    def lease_remaining(self, post: str, now: datetime) -> timedelta:
-        item = self._get(post)
-        if item is None:
-            return timedelta(0)
-        return max(datetime.fromtimestamp(float(item["lease_until"]["N"]), UTC) - now, timedelta(0))

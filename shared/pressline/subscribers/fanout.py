@@ -1,13 +1,15 @@
 """Notify's core: page through a post's audiences and enqueue delivery batches, resumably.
 
 The fan-out's progress (audience index + cursor) is checkpointed in the ledger under a
-lease whenever every recipient read so far is enqueued (and at least every few pages).
-The lease lets exactly one invocation work on a post at a time; the checkpoint lets any
-invocation resume where the last one stopped: after a crash (the SQS retry resumes), or
-when time runs short (it saves, releases the lease and asks for a continuation).
+lease. The lease lets exactly one invocation work on a post at a time; the checkpoint lets
+any invocation resume where the last one stopped: after a crash (the SQS retry resumes),
+or when time runs short (it saves, releases the lease and asks for a continuation).
 Batches are enqueued before the checkpoint that covers them, so a crash in between
-enqueues them again; Deliver's ledger makes the repeat harmless. Recipients of small
-audiences share batches. Memory holds one page.
+enqueues them again; Deliver's ledger makes the repeat harmless. A checkpoint is written
+when batches went out since the last one (and every recipient read is enqueued), or every
+few pages / seconds whatever happened (to bound what a crash re-reads and keep the lease
+fresh), and at the end: a post with no or few recipients costs one write besides the
+lease. Recipients of small audiences share batches. Memory holds one page.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from typing import Literal
 
 from pressline.models import DeliveryBatch, PostPublished
 from pressline.subscribers.model import audiences_for_post, first_audience
-from pressline.subscribers.ports import Announcer, FanoutLedger, SubscriberRepository, TaskQueue
+from pressline.subscribers.ports import Announcer, FanoutLedger, LeaseHeld, SubscriberRepository, TaskQueue
 
 BATCH_SIZE = 50  # recipients per delivery message (DeliveryBatch's limit)
 PAGE_SIZE = 1000  # members read per query: 20 batches, 2 SendMessageBatch calls
-CHECKPOINT_PAGES = 10  # at most this many pages between checkpoints (re-enqueued after a crash)
+CHECKPOINT_PAGES = 10  # at most this many pages between checkpoints (re-read, or re-enqueued, after a crash)
 CHECKPOINT_INTERVAL = timedelta(seconds=10)  # and at most this long: the lease must stay fresh
 
 FanoutStatus = Literal["done", "continue", "busy", "duplicate"]
@@ -35,6 +37,7 @@ class FanoutResult:
     recipients: int = 0  # enqueued by this invocation
     batches: int = 0
     pages: int = 0
+    retry_after: timedelta = timedelta(0)  # busy: when the holder's lease runs out
 
 
 @dataclass(frozen=True)
@@ -55,21 +58,25 @@ class Fanout:
         ``done``: every audience read (now or before: ``duplicate``); ``continue``: stopped
         with less than ``margin`` left, progress saved and lease released; ``busy``:
         another invocation holds the lease."""
-        state = self.ledger.acquire(post.slug, owner, self.clock(), self.lease)
-        if state is None:
-            return FanoutResult("busy")
+        now = self.clock()
+        acquired = self.ledger.acquire(post.slug, owner, now, self.lease)
+        if isinstance(acquired, LeaseHeld):
+            return FanoutResult("busy", retry_after=max(acquired.until - now, timedelta(0)))
+        state = acquired
         if state.done:
             return FanoutResult("duplicate")
         if not state.announced:
-            # Under the lease: at most a crash between publish and save repeats it.
+            # Under the lease, before any batch. The first checkpoint records it (no write of
+            # its own): a crash before that announces again, which an SNS subscriber must
+            # bear anyway (SNS itself delivers at least once).
             self.announcer.announce(post)
             state = replace(state, announced=True)
-            self.ledger.save(state, self.clock(), self.lease)
 
         audiences = audiences_for_post(post.tags)
         recipients = batches = pages = 0
         pending: list[str] = []  # recipients read but not yet enqueued: less than one batch
-        saved_at = self.clock()
+        sent_unsaved = False  # batches enqueued since the last checkpoint: a crash sends them again
+        saved_at = now
         pages_unsaved = 0
 
         def enqueue(ids: list[str]) -> int:
@@ -99,6 +106,7 @@ class Fanout:
             batches += sent
             pages += 1
             pages_unsaved += 1
+            sent_unsaved = sent_unsaved or sent > 0
             state = replace(
                 state,
                 audience=state.audience if cursor else state.audience + 1,
@@ -107,15 +115,21 @@ class Fanout:
                 batches=state.batches + sent,
                 pages=state.pages + 1,
             )
-            # A checkpoint must cover only enqueued recipients: save when nothing is pending,
-            # or flush the remainder now and then so the lease and the progress stay fresh.
-            if not pending or pages_unsaved >= CHECKPOINT_PAGES or self.clock() - saved_at >= CHECKPOINT_INTERVAL:
+            # A checkpoint must cover only enqueued recipients: save when batches went out and
+            # nothing is pending, or flush the remainder now and then so that the lease and the
+            # progress stay fresh. Pages that enqueued nothing need no save of their own: a
+            # crash only reads them again (at most CHECKPOINT_PAGES of them). After the last
+            # page, the final save below is the checkpoint.
+            if state.audience == len(audiences):
+                break
+            due = pages_unsaved >= CHECKPOINT_PAGES or self.clock() - saved_at >= CHECKPOINT_INTERVAL
+            if (sent_unsaved and not pending) or due:
                 flushed = enqueue(pending)
                 batches += flushed
                 pending = []
                 state = replace(state, batches=state.batches + flushed)
                 self.ledger.save(state, self.clock(), self.lease)
-                saved_at, pages_unsaved = self.clock(), 0
+                saved_at, pages_unsaved, sent_unsaved = self.clock(), 0, False
         batches += enqueue(pending)
         state = replace(state, batches=state.batches + (1 if pending else 0), done=True)
         self.ledger.save(state, self.clock(), self.lease, release=True)

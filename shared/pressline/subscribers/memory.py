@@ -10,7 +10,15 @@ from pressline.errors import RetryableError
 from pressline.models import DeliveryBatch, PostPublished
 from pressline.subscribers.messages import OutgoingEmail
 from pressline.subscribers.model import Member, Subscriber, audiences_of
-from pressline.subscribers.ports import ClaimResult, ConfirmResult, Cursor, FanoutState, LeaseLost, RecipientRejected
+from pressline.subscribers.ports import (
+    ClaimResult,
+    ConfirmResult,
+    Cursor,
+    FanoutState,
+    LeaseHeld,
+    LeaseLost,
+    RecipientRejected,
+)
 
 
 class FakeClock:
@@ -143,7 +151,7 @@ class MemoryLedger:
             del self.deliveries[(post, subscriber_id)]
 
     # -- FanoutLedger
-    def acquire(self, post: str, owner: str, now: datetime, lease: timedelta) -> FanoutState | None:
+    def acquire(self, post: str, owner: str, now: datetime, lease: timedelta) -> FanoutState | LeaseHeld:
         found = self.fanouts.get(post)
         if found is None:
             state = FanoutState(post=post, owner=owner)
@@ -152,7 +160,7 @@ class MemoryLedger:
             if state.done:
                 return state
             if state.owner != owner and expiry is not None and now < expiry:
-                return None
+                return LeaseHeld(expiry)
             state = replace(state, owner=owner)
         self.fanouts[post] = (state, now + lease)
         return state
@@ -162,10 +170,6 @@ class MemoryLedger:
         if current is None or current.owner != state.owner:
             raise LeaseLost(f"fan-out of {state.post} is now owned by another invocation")
         self.fanouts[state.post] = (state, None if release else now + lease)
-
-    def lease_remaining(self, post: str, now: datetime) -> timedelta:
-        _, expiry = self.fanouts.get(post, (None, None))
-        return max(expiry - now, timedelta(0)) if expiry else timedelta(0)
 
 
 class MemoryMailer:

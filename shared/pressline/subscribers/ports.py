@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pressline.errors import PresslineError
-from pressline.models import DeliveryBatch, PostPublished
 from pressline.subscribers.messages import OutgoingEmail
 from pressline.subscribers.model import Member, Subscriber
+
+if TYPE_CHECKING:
+    from pressline.models import DeliveryBatch, PostPublished  # annotations only (cold start of Subscriptions)
 
 # An opaque position in an audience (DynamoDB's LastEvaluatedKey): JSON-serializable.
 Cursor = dict[str, Any]
@@ -97,17 +99,23 @@ class FanoutState:
     pages: int = 0
 
 
+@dataclass(frozen=True)
+class LeaseHeld:
+    """Another invocation holds the lease on a fan-out until ``until``."""
+
+    until: datetime
+
+
 class FanoutLedger(Protocol):
-    def acquire(self, post: str, owner: str, now: datetime, lease: timedelta) -> FanoutState | None:
-        """Take the lease on ``post``'s fan-out, creating its state the first time.
-        None if another owner holds an unexpired lease; a ``done`` state is returned as is."""
+    def acquire(self, post: str, owner: str, now: datetime, lease: timedelta) -> FanoutState | LeaseHeld:
+        """Take the lease on ``post``'s fan-out, creating its state the first time, in one
+        conditional write. LeaseHeld if another owner holds an unexpired lease; a ``done``
+        state is returned as is."""
         ...
 
     def save(self, state: FanoutState, now: datetime, lease: timedelta, *, release: bool = False) -> None:
         """Checkpoint ``state`` (and extend the lease, or release it); LeaseLost if not the owner."""
         ...
-
-    def lease_remaining(self, post: str, now: datetime) -> timedelta: ...
 
 
 class Mailer(Protocol):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from subscriber_helpers import make_post
 
+from pressline.subscribers import fanout as fanout_module
 from pressline.subscribers.fanout import Fanout
 from pressline.subscribers.memory import (
     FakeClock,
@@ -17,7 +19,7 @@ from pressline.subscribers.memory import (
     MemoryTaskQueue,
 )
 from pressline.subscribers.model import audiences_of
-from pressline.subscribers.ports import LeaseLost
+from pressline.subscribers.ports import FanoutState, LeaseHeld, LeaseLost
 
 PLENTY = timedelta(minutes=5)
 MARGIN = timedelta(seconds=20)
@@ -140,8 +142,8 @@ def test_a_crash_mid_fanout_resumes_from_the_last_checkpoint(
     assert len(_enqueued(queue)) == 100
     # The crashed invocation still holds the lease: a duplicate must wait it out.
     again = Fanout(repository, ledger, queue, announcer, clock, timedelta(seconds=90), page_size=10)
-    assert again.run(post, "owner-2", lambda: PLENTY, MARGIN).status == "busy"
-    assert ledger.lease_remaining(post.slug, clock()) == timedelta(seconds=90)
+    busy = again.run(post, "owner-2", lambda: PLENTY, MARGIN)
+    assert busy.status == "busy" and busy.retry_after == timedelta(seconds=90)
     clock.advance(timedelta(seconds=91))
     assert again.run(post, "owner-2", lambda: PLENTY, MARGIN).status == "done"
     assert sorted(_enqueued(queue)) == everyone  # resumed after the last checkpoint: no repeats
@@ -161,9 +163,9 @@ def test_an_invocation_that_lost_its_lease_stops(
     _seed(repository, 30)
     post = make_post()
     state = ledger.acquire(post.slug, "owner-1", clock(), timedelta(seconds=90))
-    assert state is not None
+    assert isinstance(state, FanoutState)
     clock.advance(timedelta(seconds=91))
-    assert ledger.acquire(post.slug, "owner-2", clock(), timedelta(seconds=90)) is not None
+    assert isinstance(ledger.acquire(post.slug, "owner-2", clock(), timedelta(seconds=90)), FanoutState)
     with pytest.raises(LeaseLost):
         ledger.save(state, clock(), timedelta(seconds=90))
 
@@ -176,3 +178,128 @@ def test_subscribers_who_confirm_are_found_by_their_tags(
     subscribe_confirmed("bob@example.com", ("rust",))
     fanout.run(make_post(tags=("Python",)), "owner-1", lambda: PLENTY, MARGIN)
     assert sorted(_enqueued(queue)) == sorted([ada, eve])
+
+
+class CountingLedger(MemoryLedger):
+    """Counts the ledger's writes (each is one AWS call) and can fail the next save."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.acquires = 0
+        self.saves: list[FanoutState] = []
+        self.writes_at: list[datetime] = []  # acquire and every save: when the lease was renewed
+        self.crash_on_save = False
+
+    def acquire(self, post: str, owner: str, now: datetime, lease: timedelta) -> FanoutState | LeaseHeld:
+        self.acquires += 1
+        self.writes_at.append(now)
+        return super().acquire(post, owner, now, lease)
+
+    def save(self, state: FanoutState, now: datetime, lease: timedelta, *, release: bool = False) -> None:
+        if self.crash_on_save:
+            self.crash_on_save = False
+            raise RuntimeError("the process died before the checkpoint")
+        self.saves.append(state)
+        self.writes_at.append(now)
+        super().save(state, now, lease, release=release)
+
+
+def _counting_fanout(
+    repository: MemoryRepository,
+    ledger: CountingLedger,
+    queue: MemoryTaskQueue,
+    announcer: MemoryAnnouncer,
+    clock: FakeClock,
+    page_size: int = 7,
+) -> Fanout:
+    return Fanout(repository, ledger, queue, announcer, clock, timedelta(seconds=90), page_size=page_size)
+
+
+@pytest.mark.parametrize("members", [0, 1, 49])
+def test_a_post_with_few_recipients_costs_one_lease_and_one_checkpoint(
+    repository: MemoryRepository, queue: MemoryTaskQueue, announcer: MemoryAnnouncer, clock: FakeClock, members: int
+) -> None:
+    everyone = _seed(repository, members)
+    ledger = CountingLedger()
+    post = make_post(tags=("aws", "python", "rust"))  # four audiences, three of them empty
+    result = _counting_fanout(repository, ledger, queue, announcer, clock, page_size=1000).run(
+        post, "owner-1", lambda: PLENTY, MARGIN
+    )
+    assert result.status == "done" and result.pages == 4
+    assert ledger.acquires == 1
+    assert [(state.done, state.announced, state.recipients) for state in ledger.saves] == [(True, True, members)]
+    assert _enqueued(queue) == everyone and queue.calls == (1 if members else 0)
+    assert announcer.announced == [post]
+
+
+def test_each_page_that_enqueued_batches_is_checkpointed(
+    repository: MemoryRepository, queue: MemoryTaskQueue, announcer: MemoryAnnouncer, clock: FakeClock
+) -> None:
+    _seed(repository, 150)
+    ledger = CountingLedger()
+    result = _counting_fanout(repository, ledger, queue, announcer, clock, page_size=50).run(
+        make_post(tags=("aws",)), "owner-1", lambda: PLENTY, MARGIN
+    )
+    assert result.status == "done" and result.batches == 3
+    # A checkpoint after each page of 50 (one batch each), then the end (the empty TAG#aws read).
+    assert [state.recipients for state in ledger.saves] == [50, 100, 150, 150]
+    assert [state.done for state in ledger.saves] == [False, False, False, True]
+
+
+def test_pages_that_enqueue_nothing_are_still_checkpointed_every_few_pages(
+    repository: MemoryRepository, queue: MemoryTaskQueue, announcer: MemoryAnnouncer, clock: FakeClock
+) -> None:
+    # Readers of both tags are sent from TAG#aws; reading TAG#python finds nobody new.
+    _seed(repository, 250, ("aws", "python"), "both")
+    ledger = CountingLedger()
+    result = _counting_fanout(repository, ledger, queue, announcer, clock, page_size=10).run(
+        make_post(tags=("aws", "python")), "owner-1", lambda: PLENTY, MARGIN
+    )
+    assert result.status == "done" and result.recipients == 250
+    pages = [0, *(state.pages for state in ledger.saves)]
+    assert max(after - before for before, after in pairwise(pages)) <= fanout_module.CHECKPOINT_PAGES
+    # TAG#aws's last page (batches sent), then twice in the middle of TAG#python, where nothing
+    # was sent: a crash re-reads at most a few pages.
+    assert [state.cursor for state in ledger.saves if state.audience == 2 and not state.done] == [
+        None,
+        {"offset": 100},
+        {"offset": 200},
+    ]
+
+
+def test_the_lease_is_renewed_at_least_every_interval_even_without_batches(
+    repository: MemoryRepository, queue: MemoryTaskQueue, announcer: MemoryAnnouncer, clock: FakeClock
+) -> None:
+    _seed(repository, 30, ("aws", "python"), "both")
+
+    class SlowRepository(MemoryRepository):
+        def audience_page(self, audience, cursor, limit):  # type: ignore[no-untyped-def]
+            clock.advance(timedelta(seconds=4))  # a slow read
+            return repository.audience_page(audience, cursor, limit)
+
+    ledger = CountingLedger()
+    fanout = Fanout(SlowRepository(), ledger, queue, announcer, clock, timedelta(seconds=90), page_size=1)
+    assert fanout.run(make_post(tags=("aws", "python")), "owner-1", lambda: PLENTY, MARGIN).status == "done"
+    # 61 pages of 4 s: the lease (90 s) is renewed at least every interval, whatever was sent.
+    gaps = [after - before for before, after in pairwise(ledger.writes_at)]
+    assert len(gaps) > 10
+    assert max(gaps) <= fanout_module.CHECKPOINT_INTERVAL + timedelta(seconds=4)
+
+
+def test_a_crash_before_the_first_checkpoint_announces_again_and_finishes(
+    repository: MemoryRepository, queue: MemoryTaskQueue, announcer: MemoryAnnouncer, clock: FakeClock
+) -> None:
+    everyone = _seed(repository, 3)
+    ledger = CountingLedger()
+    ledger.crash_on_save = True
+    fanout = _counting_fanout(repository, ledger, queue, announcer, clock)
+    post = make_post()
+    with pytest.raises(RuntimeError):
+        fanout.run(post, "owner-1", lambda: PLENTY, MARGIN)
+    clock.advance(timedelta(seconds=91))  # the dead invocation's lease runs out
+    assert fanout.run(post, "owner-2", lambda: PLENTY, MARGIN).status == "done"
+    # At least once: the announcement and the batch went out again; Deliver's ledger sends one email.
+    assert announcer.announced == [post, post]
+    assert sorted(_enqueued(queue)) == sorted(everyone * 2)
+    assert fanout.run(post, "owner-3", lambda: PLENTY, MARGIN).status == "duplicate"
+    assert len(announcer.announced) == 2
