@@ -243,6 +243,22 @@ def test_layer_holds_the_package_and_its_pinned_dependencies(build: Build) -> No
     assert source_templates <= built_templates, f"templates missing: {sorted(source_templates - built_templates)}"
 
 
+def test_the_layer_makefile_builds_for_the_template_runtime_and_architecture() -> None:
+    """SAM gives a makefile build no runtime or architecture: shared/Makefile names its own, and
+    they must be the functions' (Globals) and the layer's."""
+    makefile = (ROOT / "shared" / "Makefile").read_text(encoding="utf-8")
+    assigned = dict(re.findall(r"^(LAMBDA_[A-Z]+) :?= *(\S+)$", makefile, re.MULTILINE))
+    sam = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+    function_globals = sam["Globals"]["Function"]
+    layer = sam["Resources"]["SharedLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert function_globals["Runtime"] == f"python{assigned['LAMBDA_PYTHON']}"
+    assert layer["Properties"]["CompatibleRuntimes"] == [function_globals["Runtime"]]
+    assert assigned["LAMBDA_ABI"] == "cp" + assigned["LAMBDA_PYTHON"].replace(".", "")
+    assert function_globals["Architectures"] == [assigned["LAMBDA_ARCH"]]
+    assert layer["Metadata"]["BuildArchitecture"] == assigned["LAMBDA_ARCH"]
+
+
 # What shared/Makefile leaves out: never imported by a function (see the Makefile for why).
 UNUSED_TOP_LEVEL = ("dns", "pycparser")  # dnspython's and pycparser's packages
 UNUSED_DISTRIBUTIONS = ("dnspython", "pycparser")
