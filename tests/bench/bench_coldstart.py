@@ -1,15 +1,34 @@
 """Cold start: importing each handler module against a bare ``import boto3``, and the layer's size.
 
-1. Import cost. Each sample is a fresh interpreter that times one import with
-   ``perf_counter`` (interpreter start-up excluded): ``import boto3`` (the baseline, measured
-   in the same run, same interpreter and site-packages), then each ``functions/<name>/app.py``
-   imported as Lambda does (its directory first on ``sys.path``, the function's environment
-   variables set). Targets are interleaved (boto3, validate, render, ..., boto3, ...) so that
-   the machine's load slows them alike; the figure is the median of ``--runs``. Target
-   (issue 7): handler / boto3 <= 1.3. Also printed: whether the import pulled in boto3 (a
-   handler should create its clients on first use, not at import) and, from one
-   ``python -X importtime`` run, the costliest imports under the handler.
-2. The layer, built into a temporary directory by the recipe ``sam build`` runs
+1. Import cost. Each sample is a fresh interpreter that times one import (interpreter
+   start-up excluded): ``import boto3`` (the baseline, measured in the same run, same
+   interpreter and site-packages), then each ``functions/<name>/app.py`` imported as Lambda
+   does (its directory first on ``sys.path``, the function's environment variables set).
+   Targets are interleaved (boto3, validate, render, ..., boto3, ...); the figure is the
+   median of ``--runs``. Target (issue 7): handler / boto3 <= 1.3, judged on the CPU time of
+   the import (``process_time``): the import is CPU-bound once the files are cached, and CPU
+   time is what the other jobs on a shared machine disturb least; the wall-clock ratio is
+   printed beside it (on an idle machine they agree).
+   - The environment is the one Lambda gives the function: the template's literal values
+     (Globals and the function's own, e.g. ``PYDANTIC_DISABLE_PLUGINS``), placeholders for
+     the values the template computes.
+   - Bytecode as deployed: Lambda's file system is read-only, so a module without a ``.pyc``
+     is compiled at every cold start. Every probe runs with its own bytecode cache
+     (``PYTHONPYCACHEPREFIX``, filled by a warm-up run): the dependencies (and boto3) always
+     from bytecode; pressline from bytecode when the layer's build compiles it
+     (``BuildMethod: makefile`` and ``compileall`` in ``shared/Makefile``), else from source;
+     ``app.py`` from source (SAM's function build compiles nothing). The other case is
+     printed too.
+   Also printed: the heavy modules the import loaded and, from one ``python -X importtime``
+   run, the costliest imports under the handler.
+2. What the import leaves to the first invocation, so that a lazy import is not mistaken for
+   a saved one. In the same interpreter, after the handler's import: ``import boto3`` (the
+   clients are made on first use), then every import statement the handler's code runs
+   inside a function (found in its source: ``app.py`` and the pressline modules it reaches,
+   following imports; ``if TYPE_CHECKING:`` blocks excluded). That is an upper bound: one
+   invocation runs only its own path's imports (a JSON subscribe renders no page). Printed as
+   milliseconds and as import + first invocation / boto3.
+3. The layer, built into a temporary directory by the recipe ``sam build`` runs
    (``make -f shared/Makefile build-SharedLayer``, with a Python 3.12 from pyenv or PATH; else
    ``.aws-sam/build/SharedLayer`` if ``sam build`` has run). Prints its unzipped size (and the
    bytecode's share) against Lambda's 250 MB limit (function code and layers together) and the
@@ -22,6 +41,7 @@ Exit 1 if a handler misses the 1.3x target.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import shutil
@@ -30,18 +50,25 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
+PACKAGE = ROOT / "shared" / "pressline"
+TEMPLATE = ROOT / "template.yaml"
 TARGET_RATIO = 1.3
 LAMBDA_LIMIT_MB = 250  # unzipped: function code plus every layer
 # botocore.session, not botocore: Powertools imports the bare package (~0.4 ms) for its types.
-HEAVY = ("boto3", "botocore.session", "pydantic", "jinja2", "yaml", "cmarkgfm", "nh3", "email_validator", "asyncio")
+HEAVY = (
+    "boto3", "botocore.session", "pydantic", "pressline.models", "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.event_handler", "asyncio", "jinja2", "yaml", "cmarkgfm", "nh3", "email_validator",
+)  # fmt: skip
 
-# What the functions' module-level code may read: the template's globals and per-function values
-# (placeholders: nothing is called at import). Fake credentials: never a real account.
-ENVIRONMENT = {
+# Stand-ins for what the template computes (!Ref, !GetAtt, !Sub): nothing is called at import.
+# The template's literal values are read from it (see environment()). Fake credentials only.
+PLACEHOLDERS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
@@ -69,58 +96,207 @@ ENVIRONMENT = {
     "SES_CONFIGURATION_SET": "pressline",
 }
 
-# Times the import, notes which heavy modules it loaded, then times ``import boto3`` after it:
-# a handler that creates its clients lazily pays for boto3 on its first invocation instead.
+# Times the import (CPU and wall) and notes which heavy modules it loaded; then the CPU time
+# of what the first invocation imports: boto3 (clients are made on first use), then the
+# handler's lazy imports.
 PROBE = """
 import sys, time
 sys.path.insert(0, {directory!r})
-start = time.perf_counter()
+wall, cpu = time.perf_counter(), time.process_time()
 import {module}
-elapsed = time.perf_counter() - start
+cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
 loaded = ",".join(m for m in {heavy!r} if m in sys.modules)
-start = time.perf_counter()
+start = time.process_time()
 import boto3
-then = time.perf_counter() - start
-print(elapsed * 1000, then * 1000, loaded)
+then = time.process_time() - start
+start = time.process_time()
+for statement in {deferred!r}:
+    exec(statement, {{}})
+later = time.process_time() - start
+print(cpu * 1000, wall * 1000, then * 1000, later * 1000, loaded)
 """
+
+
+@dataclass
+class Sample:
+    cpu: float  # ms, the import
+    wall: float  # ms, the import
+    boto3_after: float  # ms CPU, `import boto3` after it
+    lazy: float  # ms CPU, the handler's lazy imports after that
+    heavy: list[str]
 
 
 def handlers() -> list[str]:
     return sorted(path.parent.name for path in FUNCTIONS.glob("*/app.py"))
 
 
-def environment(name: str) -> dict[str, str]:
+def _literal_variables(properties: dict[str, Any]) -> dict[str, str]:
+    variables = (properties.get("Environment") or {}).get("Variables") or {}
+    return {key: str(value) for key, value in variables.items() if isinstance(value, str | int | float)}
+
+
+def template_environment() -> dict[str, dict[str, str]]:
+    """Per function directory name: the literal environment values the template gives it
+    (Globals, then the function's own). Values computed by intrinsics are left out."""
+    from pressline.local.template import load_sam
+
+    sam = load_sam(TEMPLATE)
+    function_globals = (sam.get("Globals") or {}).get("Function") or {}
+    shared = _literal_variables(function_globals)
+    by_directory: dict[str, dict[str, str]] = {}
+    for resource in sam.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource.get("Properties") or {}
+        code_uri = str(properties.get("CodeUri", function_globals.get("CodeUri", "")))
+        by_directory[Path(code_uri).name] = {**shared, **_literal_variables(properties)}
+    return by_directory
+
+
+def environment(name: str, from_template: dict[str, dict[str, str]]) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "POWERTOOLS_"))}
-    env.pop("PYTHONPATH", None)
-    return {**env, **ENVIRONMENT, "POWERTOOLS_SERVICE_NAME": name}
+    for key in ("PYTHONPATH", "PYDANTIC_DISABLE_PLUGINS"):
+        env.pop(key, None)
+    literal = from_template.get(name, {})
+    return {**env, **PLACEHOLDERS, "POWERTOOLS_SERVICE_NAME": name, **literal}
 
 
-def probe(name: str | None) -> tuple[float, float, list[str]]:
-    """One fresh interpreter: milliseconds to import boto3 (name None) or the handler module,
-    then milliseconds to import boto3 after it, and the heavy modules the first import loaded."""
+# --------------------------------------------------------------------------- lazy imports
+def _module_file(module: str) -> Path | None:
+    """The source file of a pressline module, None for any other package."""
+    parts = module.split(".")
+    if parts[0] != "pressline":
+        return None
+    base = PACKAGE.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(tree: ast.AST) -> tuple[list[ast.Import | ast.ImportFrom], list[ast.Import | ast.ImportFrom]]:
+    """(module-level, inside-a-function) import statements; TYPE_CHECKING blocks skipped."""
+    eager: list[ast.Import | ast.ImportFrom] = []
+    lazy: list[ast.Import | ast.ImportFrom] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child):
+                for other in child.orelse:
+                    visit(other, in_function)
+                continue
+            if isinstance(child, ast.Import | ast.ImportFrom):
+                (lazy if in_function else eager).append(child)
+            visit(child, in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda))
+
+    visit(tree, False)
+    return eager, lazy
+
+
+def _modules_of(statement: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(statement, ast.Import):
+        return [alias.name for alias in statement.names]
+    base = statement.module or ""
+    return [base] + [f"{base}.{alias.name}" for alias in statement.names if _module_file(f"{base}.{alias.name}")]
+
+
+def deferred_imports(name: str) -> list[str]:
+    """Every import statement run inside a function by the handler's code: ``app.py`` and the
+    pressline modules reachable from it (a module reached only lazily is deferred whole)."""
+    deferred: dict[str, None] = {}
+    seen: dict[Path, bool] = {}  # file -> reached eagerly
+    pending: list[tuple[Path, bool]] = [(FUNCTIONS / name / "app.py", True)]
+    while pending:
+        path, eagerly = pending.pop()
+        if path in seen and (seen[path] or not eagerly):
+            continue
+        seen[path] = eagerly
+        eager, lazy = _imports(ast.parse(path.read_text(encoding="utf-8")))
+        if not eagerly:
+            lazy = eager + lazy
+            eager = []
+        for statement in lazy:
+            deferred.setdefault(ast.unparse(statement), None)
+        for statement, reached_eagerly in [(s, True) for s in eager] + [(s, False) for s in lazy]:
+            for module in _modules_of(statement):
+                source = _module_file(module)
+                if source is not None:
+                    pending.append((source, reached_eagerly))
+    return list(deferred)
+
+
+def probe(name: str | None, deferred: list[str], env: dict[str, str]) -> Sample:
+    """One fresh interpreter: the import of boto3 (name None) or of the handler module, then
+    ``import boto3`` after it, then the handler's lazy imports."""
     directory, module = (str(ROOT), "boto3") if name is None else (str(FUNCTIONS / name), "app")
-    code = PROBE.format(directory=directory, module=module, heavy=HEAVY)
+    code = PROBE.format(directory=directory, module=module, heavy=HEAVY, deferred=deferred)
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tempfile.gettempdir(),
-        env=environment(name or "boto3"),
+        env=env,
         capture_output=True,
         text=True,
         check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"importing {name or 'boto3'} failed:\n{result.stderr[-3000:]}")
-    milliseconds, boto3_after, *loaded = result.stdout.split()
-    return float(milliseconds), float(boto3_after), [m for m in ",".join(loaded).split(",") if m]
+    cpu, wall, boto3_after, lazy, *loaded = result.stdout.split()
+    heavy = [m for m in ",".join(loaded).split(",") if m]
+    return Sample(float(cpu), float(wall), float(boto3_after), float(lazy), heavy)
 
 
-def costliest_imports(name: str, count: int = 5) -> list[tuple[str, float]]:
+# --------------------------------------------------------------------------- bytecode
+def layer_compiles_pressline() -> bool:
+    """Whether the deployed layer ships pressline's bytecode: built by shared/Makefile, which
+    runs compileall (SAM's python builder ships sources only)."""
+    from pressline.local.template import load_sam
+
+    layer = (load_sam(TEMPLATE).get("Resources") or {}).get("SharedLayer") or {}
+    makefile = ROOT / "shared" / "Makefile"
+    return (
+        str((layer.get("Metadata") or {}).get("BuildMethod", "")).lower() == "makefile"
+        and makefile.is_file()
+        and "compileall" in makefile.read_text(encoding="utf-8")
+    )
+
+
+def bytecode_caches(everything: Path) -> dict[str, Path]:
+    """From a cache of every module's bytecode: one without ``functions/`` (as deployed with
+    compiled pressline) and one without ``functions/`` and ``shared/`` (nothing of ours compiled)."""
+    mirror = everything / ROOT.relative_to(ROOT.anchor)
+    caches = {}
+    for mode, ours in (("pyc", ["functions"]), ("source", ["functions", "shared"])):
+        target = everything.with_name(f"pycache-{mode}")
+        shutil.copytree(everything, target)
+        for directory in ours:
+            shutil.rmtree(target / mirror.relative_to(everything) / directory, ignore_errors=True)
+        caches[mode] = target
+    return caches
+
+
+def with_cache(env: dict[str, str], cache: Path, *, write: bool) -> dict[str, str]:
+    env = {**env, "PYTHONPYCACHEPREFIX": str(cache)}
+    if write:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def costliest_imports(name: str, env: dict[str, str], count: int = 5) -> list[tuple[str, float]]:
     """Top-level packages under the handler by cumulative import time (one -X importtime run)."""
     code = f"import sys; sys.path.insert(0, {str(FUNCTIONS / name)!r}); import app"
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code],
         cwd=tempfile.gettempdir(),
-        env=environment(name),
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -190,44 +366,78 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7, help="samples per target (median)")
     args = parser.parse_args()
     names = handlers()
-    samples: dict[str | None, list[float]] = {None: [], **{name: [] for name in names}}
-    with_boto3: dict[str | None, list[float]] = {name: [] for name in samples}
-    loaded: dict[str | None, list[str]] = {}
-    for name in samples:  # warm the file system cache; not counted
-        loaded[name] = probe(name)[2]
-    for _ in range(args.runs):
-        for name in samples:
-            alone, boto3_after, _ = probe(name)
-            samples[name].append(alone)
-            with_boto3[name].append(alone + boto3_after)
+    from_template = template_environment()
+    deployed = "pyc" if layer_compiles_pressline() else "source"
+    other = "source" if deployed == "pyc" else "pyc"
+    envs: dict[str | None, dict[str, str]] = {None: environment("boto3", {})}
+    envs.update({name: environment(name, from_template) for name in names})
+    deferred: dict[str | None, list[str]] = {None: [], **{name: deferred_imports(name) for name in names}}
+    samples: dict[tuple[str | None, str], list[Sample]] = {}
+    with tempfile.TemporaryDirectory(prefix="pressline-pycache-") as workdir:
+        everything = Path(workdir) / "pycache-all"
+        for name in envs:  # compiles every module into the cache and warms the file system cache
+            probe(name, deferred[name], with_cache(envs[name], everything, write=True))
+        caches = bytecode_caches(everything)
+        targets = [(None, deployed)] + [(name, mode) for name in names for mode in (deployed, other)]
+        for _ in range(args.runs):
+            for name, mode in targets:
+                sample = probe(name, deferred[name], with_cache(envs[name], caches[mode], write=False))
+                samples.setdefault((name, mode), []).append(sample)
+        top_imports = {
+            name: costliest_imports(name, with_cache(envs[name], caches[deployed], write=False)) for name in names
+        }
+
+    def median(name: str | None, field: str, mode: str = deployed) -> float:
+        return float(statistics.median(getattr(sample, field) for sample in samples[(name, mode)]))
+
     load = os.getloadavg()
-    base = statistics.median(samples[None])
+    base, base_wall = median(None, "cpu"), median(None, "wall")
     print(f"Import cost, fresh interpreter each (median of {args.runs}, interleaved; load average {load[0]:.2f})")
-    print(f"python {sys.version.split()[0]}; baseline `import boto3`: {base:.0f} ms (min {min(samples[None]):.0f})")
+    print(f"python {sys.version.split()[0]}; baseline `import boto3`: {base:.0f} ms CPU, {base_wall:.0f} ms wall")
+    template_only = sorted({key for env in from_template.values() for key in env} - set(PLACEHOLDERS))
+    print(f"environment: the template's literal values ({', '.join(template_only)}), placeholders for the rest")
     print(
-        f"{'handler':<14} {'median ms':>9} {'min ms':>7} {'/ boto3':>8}  {'target':>6}"
-        f"  {'+ boto3 ms':>10} {'/ boto3':>8}  heavy modules at import"
+        "bytecode: "
+        + (
+            "pressline's, as the layer ships it (shared/Makefile compiles it); app.py compiled at import"
+            if deployed == "pyc"
+            else "none of ours: the layer ships no pressline bytecode, so it is compiled at import"
+        )
+    )
+    other_label = "no .pyc" if other == "source" else "with .pyc"
+    print(
+        f"{'handler':<14} {'CPU ms':>6} {'/ boto3':>8}  {'target':>6}  {'wall':>6}  {other_label:>9}"
+        f"  {'lazy ms':>7}  {'+boto3+lazy':>11}  heavy modules at import"
     )
     missed = []
     for name in names:
-        median = statistics.median(samples[name])
-        ratio = median / base
+        cpu = median(name, "cpu")
+        ratio = cpu / base
         verdict = "ok" if ratio <= TARGET_RATIO else "MISSED"
         if ratio > TARGET_RATIO:
             missed.append(name)
-        heavy = ", ".join(loaded[name]) or "-"
-        total = statistics.median(with_boto3[name])
+        first_call = statistics.median(
+            sample.cpu + sample.boto3_after + sample.lazy for sample in samples[(name, deployed)]
+        )
+        heavy = ", ".join(samples[(name, deployed)][0].heavy) or "-"
         print(
-            f"{name:<14} {median:>9.0f} {min(samples[name]):>7.0f} {ratio:>7.2f}x  {verdict:>6}"
-            f"  {total:>10.0f} {total / base:>7.2f}x  {heavy}"
+            f"{name:<14} {cpu:>6.0f} {ratio:>7.2f}x  {verdict:>6}  {median(name, 'wall') / base_wall:>5.2f}x"
+            f"  {median(name, 'cpu', other) / base:>8.2f}x  {median(name, 'lazy'):>7.0f}  {first_call / base:>10.2f}x"
+            f"  {heavy}"
         )
     print(
-        "  '+ boto3': the import, then `import boto3` in the same interpreter. The handlers create their"
-        " clients on first use, so the first invocation pays that part; the target is on the import."
+        "  '/ boto3' is the target (CPU time); 'wall' the same ratio in wall-clock time; "
+        f"'{other_label}': the CPU ratio {'without' if other == 'source' else 'with'} pressline's bytecode."
+    )
+    print(
+        "  What the import leaves to the first invocation: 'lazy ms' runs every import statement the"
+        " handler's code has inside a function (an upper bound: an invocation runs only its path's);"
+        " '+boto3+lazy' is the import, then `import boto3` (clients are made on first use), then those,"
+        " in the same interpreter, / the baseline."
     )
     print("Costliest imports per handler (self time summed per top-level package, one -X importtime run):")
     for name in names:
-        top = ", ".join(f"{package} {ms:.0f}" for package, ms in costliest_imports(name))
+        top = ", ".join(f"{package} {ms:.0f}" for package, ms in top_imports[name])
         print(f"  {name:<14} {top} (ms)")
 
     with tempfile.TemporaryDirectory(prefix="pressline-layer-") as workdir:
@@ -243,8 +453,8 @@ def main() -> int:
             print(
                 f"  Lambda's limit for code + layers unzipped is {LAMBDA_LIMIT_MB} MB; boto3 is the runtime's, not ours"
             )
-            top = sorted(by_package.items(), key=lambda item: -item[1])[:10]
-            print("  largest: " + ", ".join(f"{name} {size / 1e6:.1f}" for name, size in top) + " (MB)")
+            largest = sorted(by_package.items(), key=lambda item: -item[1])[:10]
+            print("  largest: " + ", ".join(f"{name} {size / 1e6:.1f}" for name, size in largest) + " (MB)")
     if missed:
         print(f"MISSED: {', '.join(missed)} above {TARGET_RATIO}x boto3")
         return 1
