@@ -9,10 +9,9 @@ and the index below its 50,000 children (over 4,000 years of months).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from xml.sax.saxutils import escape
 
 from pressline.indexing.catalog import Entry
-from pressline.indexing.feeds import rfc3339
+from pressline.indexing.feeds import rfc3339, xml_escape
 from pressline.indexing.layout import (
     PAGES_SITEMAP,
     SITEMAP_INDEX,
@@ -32,7 +31,7 @@ def _urlset(urls: Iterable[tuple[str, str | None]]) -> str:
         if count > MAX_URLS:
             raise ValueError(f"a sitemap holds at most {MAX_URLS} URLs")
         modified = f"<lastmod>{lastmod}</lastmod>" if lastmod else ""
-        lines.append(f"  <url><loc>{escape(loc)}</loc>{modified}</url>")
+        lines.append(f"  <url><loc>{xml_escape(loc)}</loc>{modified}</url>")
     lines.append("</urlset>")
     return "\n".join(lines) + "\n"
 
@@ -53,7 +52,7 @@ def pages_sitemap(tags: Iterable[str], site: Site) -> str:
 def sitemap_index(months: Iterable[str], site: Site) -> str:
     children = [PAGES_SITEMAP] + [month_sitemap_key(month) for month in sorted(months, reverse=True)]
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<sitemapindex xmlns="{NAMESPACE}">']
-    lines += [f"  <sitemap><loc>{escape(site.absolute('/' + child))}</loc></sitemap>" for child in children]
+    lines += [f"  <sitemap><loc>{xml_escape(site.absolute('/' + child))}</loc></sitemap>" for child in children]
     lines.append("</sitemapindex>")
     return "\n".join(lines) + "\n"
 

@@ -154,3 +154,17 @@ def test_a_site_without_tags_has_every_sitemap_the_index_names(world: World) -> 
 
     assert "https://blog.example/posts/untagged/" in sitemap_urls(world)
     assert "No tags yet" in world.text("tags/index.html")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "plain", "Fish & Chips <3 >", "&amp; stays escaped once", 'say "hi"', "it's", "both \" and '", "a\nb\rc\td"],
+)
+def test_feed_escaping_is_byte_for_byte_what_saxutils_gives(value: str) -> None:
+    # The feeds escape without importing xml.sax.saxutils (cold start): the output must not change.
+    from xml.sax.saxutils import escape, quoteattr
+
+    from pressline.indexing.feeds import xml_escape, xml_quoteattr
+
+    assert xml_escape(value) == escape(value)
+    assert xml_quoteattr(value) == quoteattr(value)
