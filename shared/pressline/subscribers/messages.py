@@ -14,11 +14,11 @@ from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from pressline.models import PostPublished
-
 if TYPE_CHECKING:
     from email.message import EmailMessage
     from email.policy import EmailPolicy
+
+    from pressline.models import PostPublished  # annotations only: Subscriptions never loads the models
 
 
 @cache
