@@ -8,24 +8,23 @@ An invalid post is a report, not a failure; a failing record is retried by SQS
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pressline.config import settings
 from pressline.errors import PoisonMessageError, RetryableError
 from pressline.stages import validate
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 logger = Logger()
 metrics = Metrics()
-# A batch whose every record failed is still a partial response (all listed), not an invocation
-# error: SQS retries the same records either way, and poison reaches the DLQ by maxReceiveCount.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 METRIC_NAMES = {
     "valid": "PostsValidated",
@@ -35,6 +34,18 @@ METRIC_NAMES = {
     "image-removed": "ImagesRemoved",
     "ignored": "UploadsIgnored",
 }
+
+
+@cache
+def processor() -> BatchProcessor:
+    """Made by the first invocation, once per container. Powertools' batch module imports
+    asyncio and all its event data classes (~35 ms): the first invocation pays that instead of
+    the import (tests/bench/bench_coldstart.py prints both)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    # A batch whose every record failed is still a partial response (all listed), not an invocation
+    # error: SQS retries the same records either way, and poison reaches the DLQ by maxReceiveCount.
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @cache
@@ -63,4 +74,6 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor(), context=context)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pressline.config import Settings, settings
 from pressline.errors import RetryableError
@@ -17,11 +14,26 @@ from pressline.models import DeliveryBatch
 from pressline.subscribers import runtime
 from pressline.subscribers.delivery import Delivery
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 logger = Logger()
 metrics = Metrics()
-# A failed record is reported in batchItemFailures (and retried by SQS), even when it is
-# the only one: the invocation itself does not fail.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@cache
+def processor() -> BatchProcessor:
+    """Made by the first invocation, once per container. Powertools' batch module imports
+    asyncio and all its event data classes (~35 ms): the first invocation pays that instead of
+    the import (tests/bench/bench_coldstart.py prints both)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    # A failed record is reported in batchItemFailures (and retried by SQS), even when it is
+    # the only one: the invocation itself does not fail.
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
 
 _override: Delivery | None = None
 
@@ -84,7 +96,9 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=processor(), context=context
     )
     return dict(response)

@@ -12,23 +12,35 @@ from __future__ import annotations
 import hashlib
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from pressline.config import Settings, settings
 from pressline.errors import PoisonMessageError, RetryableError
 from pressline.stages.index import IndexDeps, apply_update, dependencies_from_settings, parse_update
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 logger = Logger()
 metrics = Metrics()
-processor = SqsFifoPartialProcessor()
+
+
+@cache
+def processor() -> SqsFifoPartialProcessor:
+    """Made by the first invocation, once per container. Powertools' batch module imports
+    asyncio and all its event data classes (~35 ms): the first invocation pays that instead of
+    the import (tests/bench/bench_coldstart.py prints both)."""
+    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
+
+    return SqsFifoPartialProcessor()
+
 
 _override: IndexDeps | None = None
 
@@ -110,4 +122,6 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handle(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor(), context=context)

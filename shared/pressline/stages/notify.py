@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pressline.config import Settings, settings
 from pressline.models import PostPublished
@@ -23,11 +20,26 @@ from pressline.subscribers import runtime
 from pressline.subscribers.fanout import Fanout
 from pressline.subscribers.ports import NotifyQueue
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 logger = Logger()
 metrics = Metrics()
-# A failed record is reported in batchItemFailures (and retried by SQS), even when it is
-# the only one: the invocation itself does not fail.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@cache
+def processor() -> BatchProcessor:
+    """Made by the first invocation, once per container. Powertools' batch module imports
+    asyncio and all its event data classes (~35 ms): the first invocation pays that instead of
+    the import (tests/bench/bench_coldstart.py prints both)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    # A failed record is reported in batchItemFailures (and retried by SQS), even when it is
+    # the only one: the invocation itself does not fail.
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
 
 # Renewed by every checkpoint (at least every 10 s), so a lease this long only delays the
 # takeover of a fan-out whose invocation died.
@@ -115,7 +127,9 @@ def record_handler(record: SQSRecord) -> None:
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global _context
     _context = context
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=processor(), context=context
     )
     return dict(response)
