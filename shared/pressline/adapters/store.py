@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ class StoredObject:
     etag: str | None
     last_modified: datetime | None
     content_type: str | None = None
+    size: int | None = None  # the whole object's size (``body`` is shorter after a ranged read)
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,21 @@ class ObjectHead:
 
 
 class ObjectStore(Protocol):
-    def get(self, key: str, version_id: str | None = None) -> StoredObject | None: ...
+    def get(self, key: str, version_id: str | None = None, *, limit: int | None = None) -> StoredObject | None:
+        """The object (its current version unless ``version_id``). With ``limit``, at most
+        ``limit + 1`` bytes of it are read: one more than a caller accepts tells it the
+        object is too large, in the same request that names its version."""
+        ...
+
     def head(self, key: str) -> ObjectHead | None: ...
-    def put(self, key: str, body: bytes, content_type: str, cache_control: str | None = None) -> None: ...
+
+    def put(
+        self, key: str, body: bytes, content_type: str, cache_control: str | None = None, *, if_absent: bool = False
+    ) -> bool:
+        """Write ``key``; with ``if_absent`` only if it does not exist yet (an S3 conditional
+        write). Returns whether it was written."""
+        ...
+
     def delete(self, key: str) -> None: ...
 
 
@@ -61,13 +74,23 @@ class S3Store:
                 return None
             raise
 
-    def get(self, key: str, version_id: str | None = None) -> StoredObject | None:
+    def get(self, key: str, version_id: str | None = None, *, limit: int | None = None) -> StoredObject | None:
+        from botocore.exceptions import ClientError
+
         kwargs: dict[str, Any] = {"Key": key}
         if version_id:
             kwargs["VersionId"] = version_id
-        response = self._call("get_object", **kwargs)
+        ranged = {"Range": f"bytes=0-{limit}"} if limit is not None else {}
+        try:
+            response = self._call("get_object", **kwargs, **ranged)
+        except ClientError as error:
+            if limit is None or error_code(error) != "InvalidRange":
+                raise
+            response = self._call("get_object", **kwargs)  # an empty object has no byte 0 to range over
         if response is None:
             return None
+        length = int(response.get("ContentLength", 0))
+        total = response.get("ContentRange", "").rpartition("/")[2]  # "bytes 0-99/12345"
         return StoredObject(
             key=key,
             body=response["Body"].read(),
@@ -75,6 +98,7 @@ class S3Store:
             etag=response.get("ETag"),
             last_modified=response.get("LastModified"),
             content_type=response.get("ContentType"),
+            size=int(total) if total.isdigit() else length,
         )
 
     def head(self, key: str) -> ObjectHead | None:
@@ -89,11 +113,25 @@ class S3Store:
             size=int(response.get("ContentLength", 0)),
         )
 
-    def put(self, key: str, body: bytes, content_type: str, cache_control: str | None = None) -> None:
+    def put(
+        self, key: str, body: bytes, content_type: str, cache_control: str | None = None, *, if_absent: bool = False
+    ) -> bool:
+        from botocore.exceptions import ClientError
+
         kwargs: dict[str, Any] = {"Key": key, "Body": body, "ContentType": content_type}
         if cache_control:
             kwargs["CacheControl"] = cache_control
-        self._call("put_object", **kwargs)
+        if if_absent:
+            kwargs["IfNoneMatch"] = "*"
+        try:
+            self._call("put_object", **kwargs)
+        except ClientError as error:
+            # 412: it exists. 409: a concurrent conditional write of the same key; the other
+            # writer wins, and this one is a duplicate of it (one writer per version).
+            if if_absent and error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise
+        return True
 
     def delete(self, key: str) -> None:
         self._call("delete_object", Key=key)
@@ -106,11 +144,14 @@ class MemoryStore:
         self.objects: dict[str, StoredObject] = {}
         self._versions = 0
 
-    def get(self, key: str, version_id: str | None = None) -> StoredObject | None:
+    def get(self, key: str, version_id: str | None = None, *, limit: int | None = None) -> StoredObject | None:
         found = self.objects.get(key)
         if found is None or (version_id and found.version_id != version_id):
             return None
-        return found
+        size = len(found.body)
+        if limit is not None and size > limit + 1:
+            return replace(found, body=found.body[: limit + 1], size=size)
+        return replace(found, size=size)
 
     def head(self, key: str) -> ObjectHead | None:
         found = self.objects.get(key)
@@ -118,11 +159,16 @@ class MemoryStore:
             return None
         return ObjectHead(key, found.version_id, found.etag, found.last_modified, len(found.body))
 
-    def put(self, key: str, body: bytes, content_type: str, cache_control: str | None = None) -> None:
+    def put(
+        self, key: str, body: bytes, content_type: str, cache_control: str | None = None, *, if_absent: bool = False
+    ) -> bool:
+        if if_absent and key in self.objects:
+            return False
         self._versions += 1
         self.objects[key] = StoredObject(
             key, body, f"v{self._versions}", f'"{self._versions}"', datetime.now().astimezone(), content_type
         )
+        return True
 
     def delete(self, key: str) -> None:
         self.objects.pop(key, None)

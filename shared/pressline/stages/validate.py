@@ -24,9 +24,9 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from pressline.adapters.queue import Queue
-from pressline.adapters.store import ObjectHead, ObjectStore
+from pressline.adapters.store import ObjectStore, StoredObject
 from pressline.config import Settings
-from pressline.errors import PoisonMessageError, RetryableError
+from pressline.errors import PoisonMessageError
 from pressline.models import Problem, RenderRequest, S3EventRecord, S3Notification, SourceRef
 from pressline.posts import messages
 from pressline.posts.images import MAX_IMAGE_BYTES, check_image
@@ -97,24 +97,27 @@ def handle_record(record: S3EventRecord, deps: Dependencies) -> Outcome:
     if not key.startswith(POSTS_PREFIX) or key.endswith("/"):
         logger.info("Ignoring %s: not under posts/", key)
         return "ignored"
-    head = deps.source.head(key)
-    if head is None:
+    # One GET of the current version names it and brings its bytes, up to one byte past
+    # what is accepted: no HEAD first, and a file over the limit is refused unread.
+    limit = {"post": MAX_POST_BYTES, "image": MAX_IMAGE_BYTES}.get(kind, 0)
+    stored = deps.source.get(key, limit=limit)
+    if stored is None:
         return _removed(record, kind, deps)
     source = SourceRef(
         bucket=deps.bucket,
         key=key,
-        version_id=head.version_id,
-        etag=head.etag,
-        last_modified=head.last_modified,
+        version_id=stored.version_id,
+        etag=stored.etag,
+        last_modified=stored.last_modified,
         # The event's sequencer only describes the current version if it is about it.
-        sequencer=record.s3.object.sequencer if record.s3.object.versionId == head.version_id else None,
+        sequencer=record.s3.object.sequencer if record.s3.object.versionId == stored.version_id else None,
     )
     if kind == "post":
-        return _post(source, head, deps)
+        return _post(source, stored, deps)
     if kind == "other":
         message = "is neither a post (.md) nor an image (.png, .jpg, .jpeg, .gif, .webp); it is not published"
         return _reject(source, [Problem(field="file", message=message)], [], deps)
-    return _image(source, head, deps)
+    return _image(source, stored, deps)
 
 
 def _reject(source: SourceRef, errors: list[Problem], warnings: list[Problem], deps: Dependencies) -> Outcome:
@@ -125,19 +128,17 @@ def _reject(source: SourceRef, errors: list[Problem], warnings: list[Problem], d
     return "rejected"
 
 
-def _read(source: SourceRef, deps: Dependencies) -> bytes:
-    stored = deps.source.get(source.key, source.version_id)
-    if stored is None:  # replaced or deleted between HEAD and GET: look again later
-        raise RetryableError(f"{source.key} changed while being read")
-    return stored.body
+def _size(stored: StoredObject) -> int:
+    return stored.size if stored.size is not None else len(stored.body)
 
 
-def _post(source: SourceRef, head: ObjectHead, deps: Dependencies) -> Outcome:
-    if head.size > MAX_POST_BYTES:  # checked before downloading it
-        message = f"is {head.size:,} bytes; the limit is 1 MiB ({MAX_POST_BYTES:,})"
+def _post(source: SourceRef, stored: StoredObject, deps: Dependencies) -> Outcome:
+    size = _size(stored)
+    if size > MAX_POST_BYTES:  # only its first bytes were read
+        message = f"is {size:,} bytes; the limit is 1 MiB ({MAX_POST_BYTES:,})"
         return _reject(source, [Problem(field="file", message=message)], [], deps)
-    uploaded_at = head.last_modified or deps.clock()
-    result = check_post(_read(source, deps), source.key, uploaded_at=uploaded_at, timezone=deps.timezone)
+    uploaded_at = stored.last_modified or deps.clock()
+    result = check_post(stored.body, source.key, uploaded_at=uploaded_at, timezone=deps.timezone)
     errors = list(result.errors)
     if result.post is not None:
         slug = result.post.meta.slug
@@ -151,13 +152,14 @@ def _post(source: SourceRef, head: ObjectHead, deps: Dependencies) -> Outcome:
     return "valid"
 
 
-def _image(source: SourceRef, head: ObjectHead, deps: Dependencies) -> Outcome:
-    if head.size > MAX_IMAGE_BYTES:
-        message = f"is {head.size:,} bytes; the limit for images is 10 MiB"
+def _image(source: SourceRef, stored: StoredObject, deps: Dependencies) -> Outcome:
+    size = _size(stored)
+    if size > MAX_IMAGE_BYTES:
+        message = f"is {size:,} bytes; the limit for images is 10 MiB"
         return _reject(source, [Problem(field="file", message=message)], [], deps)
     if classify(source.key) == "refused-image":
         return _reject(source, check_image(b"", source.key).errors, [], deps)
-    data = _read(source, deps)
+    data = stored.body
     checked = check_image(data, source.key)
     if checked.content_type is None:
         return _reject(source, checked.errors, checked.warnings, deps)
