@@ -139,13 +139,14 @@ class RenderRequest(Contract):
 class IndexUpdate(Contract):
     """-> Index (FIFO, one group): apply a change to the catalog and the listings.
 
-    ``upsert`` comes from Render with the rendered post stored; ``delete`` from Validate
-    when the source object is removed; ``due`` from the scheduler when a scheduled post's
-    date has come."""
+    ``upsert`` comes from Render with the rendered post stored (and, when small, carried
+    here too: Index then need not read it); ``delete`` from Validate when the source
+    object is removed; ``due`` from the scheduler when a scheduled post's date has come."""
 
     action: Literal["upsert", "delete", "due"]
     source: SourceRef
     slug: str | None = None
+    rendered: RenderedPost | None = None
 
 
 class PostPublished(Contract):

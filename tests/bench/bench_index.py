@@ -88,10 +88,10 @@ class Counting:
 
 
 def seed(size: int, s3: Any, dynamodb: Any, names: dict[str, str], site: Any) -> None:
-    from pressline.indexing import layout
-    from pressline.indexing.catalog import CatalogPost, Recent, RecentPost
+    from pressline.indexing import layout, search
+    from pressline.indexing.catalog import CatalogPost, Recent, RecentPost, month_of
     from pressline.indexing.dynamo import DynamoCatalog
-    from pressline.indexing.rebuild import derive
+    from pressline.indexing.rebuild import derive, state_blobs
     from pressline.models import PostMeta, RenderedPost, SourceRef
 
     posts = []
@@ -114,21 +114,25 @@ def seed(size: int, s3: Any, dynamodb: Any, names: dict[str, str], site: Any) ->
     catalog = DynamoCatalog(names["table"], dynamodb=dynamodb)
     catalog.put_posts(posts)
     summary, listings = derive(posts, "UTC")
-    catalog.replace_derived(summary, listings)
+    body = "<p>" + " ".join(f"word{i}" for i in range(600)) + "</p>"
+    shards: dict[str, list[dict[str, Any]]] = {}
+    for post in posts:
+        shards.setdefault(month_of(post.date, "UTC"), []).append(search.document(post, body))
     recent = []
     for post in posts[:20]:
         source = SourceRef(bucket=names["source"], key=post.source_key, version_id=post.version_id)
         meta = PostMeta(slug=post.slug, title=post.title, date=post.date, tags=post.tags, summary=post.summary)
-        body = "<p>" + " ".join(f"word{i}" for i in range(600)) + "</p>"
         rendered = RenderedPost(source=source, meta=meta, body_html=body, status="published", rendered_at=post.date)
         recent.append(RecentPost(post=post, rendered=rendered))
-    state = Recent(posts=tuple(recent)).model_dump_json().encode()
-    s3.put_object(Bucket=names["source"], Key=layout.RECENT_STATE, Body=state)
+    state = Recent(posts=tuple(recent))
+    s3.put_object(Bucket=names["source"], Key=layout.RECENT_STATE, Body=state.model_dump_json().encode())
+    catalog.replace_derived(summary, listings, state_blobs(shards, state))
 
 
 def publish_one(n: int, s3: Any, names: dict[str, str], deps: Any, date: datetime | None = None) -> Any:
     """What Validate and Render leave behind for a new post, then the update Index receives."""
-    from pressline.models import IndexUpdate, PostMeta, RenderedPost, SourceRef
+    from pressline.models import PostMeta, RenderedPost, SourceRef
+    from pressline.posts import messages
     from pressline.posts.paths import rendered_key
 
     key = f"posts/new/{n}.md"
@@ -144,7 +148,7 @@ def publish_one(n: int, s3: Any, names: dict[str, str], deps: Any, date: datetim
     body = "<p>" + " ".join(f"fresh{i}" for i in range(600)) + "</p>"
     rendered = RenderedPost(source=source, meta=meta, body_html=body, status="published", rendered_at=END)
     s3.put_object(Bucket=names["source"], Key=rendered_key(source), Body=rendered.model_dump_json().encode())
-    return IndexUpdate(action="upsert", source=source, slug=meta.slug)
+    return messages.upsert(source, meta.slug, rendered)[0]  # as Render sends it: the rendered post inside
 
 
 def counted(update: Any, deps: Any, counting: Counting) -> int:
@@ -158,7 +162,8 @@ def counted(update: Any, deps: Any, counting: Counting) -> int:
 
 def edit_old(n: int, s3: Any, names: dict[str, str], deps: Any, counting: Counting) -> int:
     """A new title for a post in the middle of the site (its neighbours' links change)."""
-    from pressline.models import IndexUpdate, PostMeta, RenderedPost, SourceRef
+    from pressline.models import PostMeta, RenderedPost, SourceRef
+    from pressline.posts import messages
     from pressline.posts.paths import rendered_key
 
     key = f"posts/seed/{n}.md"
@@ -174,7 +179,7 @@ def edit_old(n: int, s3: Any, names: dict[str, str], deps: Any, counting: Counti
         )
         s3.put_object(Bucket=names["source"], Key=rendered_key(ref), Body=other.model_dump_json().encode())
     s3.put_object(Bucket=names["source"], Key=rendered_key(source), Body=rendered.model_dump_json().encode())
-    return counted(IndexUpdate(action="upsert", source=source), deps, counting)
+    return counted(messages.upsert(source, meta.slug, rendered)[0], deps, counting)
 
 
 def delete_recent(s3: Any, names: dict[str, str], deps: Any, counting: Counting) -> int:

@@ -82,10 +82,10 @@ def site(size: int) -> list[GeneratedPost]:
 
 def seed(posts: list[GeneratedPost], s3: Any, dynamodb: Any, source_bucket: str, posts_table: str) -> None:
     """Write the catalog and Index's state for ``posts`` as ``pressline rebuild`` would."""
-    from pressline.indexing import layout
-    from pressline.indexing.catalog import CatalogPost, Recent, RecentPost
+    from pressline.indexing import layout, search
+    from pressline.indexing.catalog import CatalogPost, Recent, RecentPost, month_of
     from pressline.indexing.dynamo import DynamoCatalog
-    from pressline.indexing.rebuild import derive
+    from pressline.indexing.rebuild import derive, state_blobs
     from pressline.models import PostMeta, RenderedPost, SourceRef
     from pressline.posts.markdown import render_body
 
@@ -107,7 +107,10 @@ def seed(posts: list[GeneratedPost], s3: Any, dynamodb: Any, source_bucket: str,
     catalog = DynamoCatalog(posts_table, dynamodb=dynamodb)
     catalog.put_posts(catalog_posts)
     summary, listings = derive(catalog_posts, "UTC")
-    catalog.replace_derived(summary, listings)
+    shards: dict[str, list[dict[str, Any]]] = {}
+    for item, catalog_post in zip(posts, catalog_posts, strict=True):
+        html = render_body(item.body, catalog_post.source_key).html
+        shards.setdefault(month_of(item.date, "UTC"), []).append(search.document(catalog_post, html))
     recent = []
     for item, catalog_post in zip(posts[:20], catalog_posts[:20], strict=True):
         source = SourceRef(bucket=source_bucket, key=catalog_post.source_key, version_id=catalog_post.version_id)
@@ -115,5 +118,6 @@ def seed(posts: list[GeneratedPost], s3: Any, dynamodb: Any, source_bucket: str,
         html = render_body(item.body, source.key).html
         rendered = RenderedPost(source=source, meta=meta, body_html=html, status="published", rendered_at=item.date)
         recent.append(RecentPost(post=catalog_post, rendered=rendered))
-    state = Recent(posts=tuple(recent)).model_dump_json().encode()
-    s3.put_object(Bucket=source_bucket, Key=layout.RECENT_STATE, Body=state)
+    state = Recent(posts=tuple(recent))
+    s3.put_object(Bucket=source_bucket, Key=layout.RECENT_STATE, Body=state.model_dump_json().encode())
+    catalog.replace_derived(summary, listings, state_blobs(shards, state))

@@ -177,14 +177,18 @@ def test_render_stores_the_post_writes_its_page_and_updates_index(stack: StackHa
     assert (update.action, update.slug, update.source.version_id) == ("upsert", rendered.meta.slug, version)
 
 
-def test_render_of_a_replaced_version_changes_nothing(stack: StackHandle) -> None:
+def test_render_of_a_replaced_version_writes_no_page_and_leaves_the_verdict_to_index(stack: StackHandle) -> None:
     key = "posts/city-council-approves-riverside-cycle-lanes.md"
     old = upload(stack, key, (EXAMPLES / key.removeprefix("posts/")).read_bytes())
     upload(stack, key, b"---\ntitle: Newer\n---\nNewer text.\n")
     result = invoke(stack, "Render", "render-request.json", old)
     assert result == {"batchItemFailures": []}
     assert not exists(stack, "SiteBucketName", "posts/city-council-approves-riverside-cycle-lanes/index.html")
-    assert receive(stack, "IndexQueueUrl") == []
+    # Index judges it (stale, unless the newer upload turns out to be rejected: then it stands).
+    [message] = receive(stack, "IndexQueueUrl")
+    update = IndexUpdate.model_validate_json(message["Body"])
+    assert (update.action, update.source.version_id) == ("upsert", old)
+    assert update.rendered is not None and update.rendered.source.version_id == old
 
 
 def test_render_fails_a_malformed_request(stack: StackHandle) -> None:

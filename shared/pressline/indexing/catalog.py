@@ -14,6 +14,8 @@ pk                          sk          what
 ``FIRST#SLUG#<slug>``                   delete so a post is only ever announced once
 ``SITE``                    ``SUMMARY`` months and tags (per year) with their counts
 ``LIST#<listing id>``       ``LIST``    one materialised listing (see below)
+``BLOB#RECENT`` /           ``BLOB``    Index's working state, zlib-compressed JSON: the
+``BLOB#SEARCH#<yyyy-mm>``               newest-posts state and each month's search shard
 ==========================  ==========  ===============================================
 
 Listings are the unit of constant cost. Each is bounded by time, never by site size:
@@ -23,16 +25,22 @@ Listings are the unit of constant cost. Each is bounded by time, never by site s
 listings of its month and tags and nothing else, and all of them are read with one
 BatchGetItem and written with one TransactWriteItems, whatever the size of the site.
 
-What one new post costs (``make bench``: 22 AWS calls at 100, 1,000 and 10,000 posts):
-HeadObject of the source (is this version current?), GetObject of its rendered version,
-of the newest-posts state (``state/index/recent.json``: the newest 20 with content, from
-which the home page, the three feeds and the newest posts' neighbour links are made) and
-of its month's search shard; one BatchGetItem; then PutObject of its page, of the
-previous newest post's page (its "next" link), of its month's archive page, sitemap and
-search shard, of each tag's front and year page, of the home page, the three feeds, the
-state and the report; one SendMessage (first publication) and one TransactWriteItems.
+What one new post costs (``make bench``: 18 AWS calls for a post with two tags, at 100,
+1,000 and 10,000 posts): HeadObject of the source (is this version current?); one
+BatchGetItem (the post, its slug, its first-publication markers, the summary, its
+listings, and the two blobs: the newest-posts state -- the newest 20 with content, from
+which the home page, the three feeds and the newest posts' neighbour links are made --
+and its month's search shard); then PutObject of its page, of the previous newest post's
+page (its "next" link), of its month's archive page, sitemap and search shard, of each
+tag's front and year page, of the home page, the three feeds and the report; one
+SendMessage (first publication) and one TransactWriteItems, which also stores both blobs.
+The rendered post comes inside the update (Render sends it when it is under 192 KiB).
 Pages that list months or tags (archive index, sitemap index, search manifest, tags
 page) are written only when a month or a tag appears or disappears.
+
+A blob that compresses to more than BLOB_LIMIT bytes is marked "external" and kept in S3
+instead (the shard is public there anyway; the newest-posts state goes to
+``state/index/recent.json``), which costs that update one GetObject more.
 
 Limits this layout accepts: a month's listing is one item (DynamoDB's 400 KB: several
 hundred posts in one month), and the summary grows with months and tags (thousands).
@@ -230,6 +238,42 @@ class Recent(Contract):
         return Recent(posts=self.posts[:RECENT_SIZE])
 
 
+# --------------------------------------------------------------------------- blobs
+# DynamoDB items hold 400 KB; a transaction 4 MB. Compressed JSON above this stays in S3.
+BLOB_LIMIT = 300_000
+RECENT_BLOB = "RECENT"
+
+
+def search_blob(month: str) -> str:
+    return f"SEARCH#{month}"
+
+
+class Blob(Contract):
+    """Index's working state kept in the catalog, so that it is read in the snapshot's one
+    BatchGetItem and written in the commit's one transaction: zlib-compressed JSON, or
+    ``None`` when it was too large and lives in S3 ("external")."""
+
+    packed: bytes | None = None
+
+    @classmethod
+    def of(cls, data: bytes) -> Blob:
+        import zlib
+
+        packed = zlib.compress(data, 6)
+        return cls(packed=packed if len(packed) <= BLOB_LIMIT else None)
+
+    @property
+    def external(self) -> bool:
+        return self.packed is None
+
+    def data(self) -> bytes:
+        import zlib
+
+        if self.packed is None:
+            raise ValueError("an external blob's data is in S3")
+        return zlib.decompress(self.packed)
+
+
 class Snapshot(Contract):
     """What one BatchGetItem returns for one change."""
 
@@ -238,6 +282,7 @@ class Snapshot(Contract):
     first_published: dict[str, datetime] = Field(default_factory=dict)  # marker id -> when
     summary: Summary = Summary()
     listings: dict[str, Listing] = Field(default_factory=dict)  # absent id = empty listing
+    blobs: dict[str, Blob] = Field(default_factory=dict)  # absent name = never stored
 
 
 class Commit(Contract):
@@ -255,6 +300,7 @@ class Commit(Contract):
     first_published: dict[str, datetime] = Field(default_factory=dict)
     listings: dict[str, Listing | None] = Field(default_factory=dict)  # None: delete
     summary: Summary | None = None
+    blobs: dict[str, Blob | None] = Field(default_factory=dict)  # None: delete
 
 
 def key_marker(source_key: str) -> str:
@@ -273,13 +319,22 @@ class Catalog(Protocol):
     """The catalog port. DynamoCatalog is the real one; MemoryCatalog the fake for tests."""
 
     def snapshot(
-        self, source_key: str, slugs: Iterable[str], markers: Iterable[str], listings: Iterable[str]
+        self,
+        source_key: str,
+        slugs: Iterable[str],
+        markers: Iterable[str],
+        listings: Iterable[str],
+        blobs: Iterable[str] = (),
     ) -> Snapshot:
-        """One read of the post item, slug owners, first-publication markers, summary and listings."""
+        """One read of the post item, slug owners, first-publication markers, summary, listings and blobs."""
         ...
 
     def listings(self, ids: Iterable[str]) -> dict[str, Listing]:
         """More listings (an edit that moved the post; a tag front page to refill)."""
+        ...
+
+    def blobs(self, names: Iterable[str]) -> dict[str, Blob]:
+        """More blobs (the search shard of the month a post left)."""
         ...
 
     def published(
@@ -298,6 +353,6 @@ class Catalog(Protocol):
         """Every published post, newest first (``pressline rebuild``)."""
         ...
 
-    def replace_derived(self, summary: Summary, listings: dict[str, Listing]) -> None:
-        """Replace the summary and every listing (``pressline rebuild``)."""
+    def replace_derived(self, summary: Summary, listings: dict[str, Listing], blobs: dict[str, Blob]) -> None:
+        """Replace the summary, every listing and every blob (``pressline rebuild``)."""
         ...

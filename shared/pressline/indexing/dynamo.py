@@ -17,6 +17,7 @@ from pressline.adapters.aws import DynamoTable
 from pressline.adapters.errors import call_dynamodb, error_code
 from pressline.errors import RetryableError
 from pressline.indexing.catalog import (
+    Blob,
     CatalogConflictError,
     CatalogPost,
     Commit,
@@ -24,6 +25,7 @@ from pressline.indexing.catalog import (
     Snapshot,
     Summary,
     month_listing,
+    search_blob,
     tag_front_listing,
     tag_year_listing,
     utc_iso,
@@ -64,6 +66,19 @@ def summary_key() -> dict[str, dict[str, str]]:
     return _key(SUMMARY_KEY["pk"], SUMMARY_KEY["sk"])
 
 
+def blob_key(name: str) -> dict[str, dict[str, str]]:
+    return _key(f"BLOB#{name}", "BLOB")
+
+
+def blob_item(name: str, blob: Blob) -> dict[str, Any]:
+    value = {"z": {"B": blob.packed}} if blob.packed is not None else {"external": {"BOOL": True}}
+    return {**blob_key(name), **value}
+
+
+def _blob(item: dict[str, Any]) -> Blob:
+    return Blob(packed=bytes(item["z"]["B"]) if "z" in item else None)
+
+
 def post_item(post: CatalogPost) -> dict[str, Any]:
     item: dict[str, Any] = {
         **post_key(post.source_key),
@@ -93,18 +108,25 @@ class DynamoCatalog(DynamoTable):
         return self.batch_get(unique)
 
     def snapshot(
-        self, source_key: str, slugs: Iterable[str], markers: Iterable[str], listings: Iterable[str]
+        self,
+        source_key: str,
+        slugs: Iterable[str],
+        markers: Iterable[str],
+        listings: Iterable[str],
+        blobs: Iterable[str] = (),
     ) -> Snapshot:
         listing_ids = list(listings)
         keys = [post_key(source_key), summary_key()]
         keys += [slug_key(slug) for slug in slugs]
         keys += [marker_key(marker) for marker in markers]
         keys += [listing_key(listing_id) for listing_id in listing_ids]
+        keys += [blob_key(name) for name in blobs]
         post: CatalogPost | None = None
         owners: dict[str, str] = {}
         first: dict[str, datetime] = {}
         summary = Summary()
         found: dict[str, Listing] = {}
+        stored: dict[str, Blob] = {}
         for item in self._batch_get(keys):
             pk = item["pk"]["S"]
             if pk.startswith("POST#"):
@@ -117,7 +139,11 @@ class DynamoCatalog(DynamoTable):
                 summary = Summary.model_validate_json(item["data"]["S"])
             elif pk.startswith("LIST#"):
                 found[pk.removeprefix("LIST#")] = Listing.model_validate_json(item["data"]["S"])
-        return Snapshot(post=post, slug_owners=owners, first_published=first, summary=summary, listings=found)
+            elif pk.startswith("BLOB#"):
+                stored[pk.removeprefix("BLOB#")] = _blob(item)
+        return Snapshot(
+            post=post, slug_owners=owners, first_published=first, summary=summary, listings=found, blobs=stored
+        )
 
     def listings(self, ids: Iterable[str]) -> dict[str, Listing]:
         keys = [listing_key(listing_id) for listing_id in ids]
@@ -127,6 +153,12 @@ class DynamoCatalog(DynamoTable):
             item["pk"]["S"].removeprefix("LIST#"): Listing.model_validate_json(item["data"]["S"])
             for item in self._batch_get(keys)
         }
+
+    def blobs(self, names: Iterable[str]) -> dict[str, Blob]:
+        keys = [blob_key(name) for name in names]
+        if not keys:
+            return {}
+        return {item["pk"]["S"].removeprefix("BLOB#"): _blob(item) for item in self._batch_get(keys)}
 
     def _query(self, limit: int | None, **kwargs: Any) -> Iterator[dict[str, Any]]:
         returned = 0
@@ -209,6 +241,11 @@ class DynamoCatalog(DynamoTable):
         if commit.summary is not None:
             item = {**summary_key(), "data": _s(commit.summary.model_dump_json())}
             actions.append({"Put": {"TableName": self.table, "Item": item}})
+        for name, blob in commit.blobs.items():
+            if blob is None:
+                actions.append({"Delete": {"TableName": self.table, "Key": blob_key(name)}})
+            else:
+                actions.append({"Put": {"TableName": self.table, "Item": blob_item(name, blob)}})
         actions.append(self._post_action(commit))
         # More than a transaction holds (a post with very many tags): everything but the post
         # item goes first. Those writes are absolute values, so a retry rewrites them alike.
@@ -264,9 +301,10 @@ class DynamoCatalog(DynamoTable):
             if pending:
                 raise RetryableError("DynamoDB left writes unprocessed")
 
-    def replace_derived(self, summary: Summary, listings: dict[str, Listing]) -> None:
-        """Rebuild: write every listing and the summary; delete listings the old summary
-        names that no longer exist (found from the summary itself, never by a scan)."""
+    def replace_derived(self, summary: Summary, listings: dict[str, Listing], blobs: dict[str, Blob]) -> None:
+        """Rebuild: write every listing, blob and the summary; delete listings and search
+        blobs the old summary names that no longer exist (found from the summary itself,
+        never by a scan)."""
         old = Summary()
         for item in self._batch_get([summary_key()]):
             old = Summary.model_validate_json(item["data"]["S"])
@@ -277,6 +315,9 @@ class DynamoCatalog(DynamoTable):
         requests: list[dict[str, Any]] = [
             {"DeleteRequest": {"Key": listing_key(listing_id)}} for listing_id in sorted(stale - set(listings))
         ]
+        stale_blobs = {search_blob(month) for month in old.months} - set(blobs)
+        requests += [{"DeleteRequest": {"Key": blob_key(name)}} for name in sorted(stale_blobs)]
+        requests += [{"PutRequest": {"Item": blob_item(name, blob)}} for name, blob in blobs.items()]
         for listing_id, listing in listings.items():
             item = {**listing_key(listing_id), "data": _s(listing.model_dump_json())}
             requests.append({"PutRequest": {"Item": item}})

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from pressline.indexing.catalog import (
+    Blob,
     CatalogConflictError,
     CatalogPost,
     Commit,
@@ -24,11 +25,17 @@ class MemoryCatalog:
         self.markers: dict[str, datetime] = {}
         self.summary = Summary()
         self.lists: dict[str, Listing] = {}
+        self.stored_blobs: dict[str, Blob] = {}
         self.commits = 0
         self.fail_next_commit = False  # tests: a crash just before the catalog is written
 
     def snapshot(
-        self, source_key: str, slugs: Iterable[str], markers: Iterable[str], listings: Iterable[str]
+        self,
+        source_key: str,
+        slugs: Iterable[str],
+        markers: Iterable[str],
+        listings: Iterable[str],
+        blobs: Iterable[str] = (),
     ) -> Snapshot:
         return Snapshot(
             post=self.posts.get(source_key),
@@ -36,7 +43,11 @@ class MemoryCatalog:
             first_published={marker: self.markers[marker] for marker in markers if marker in self.markers},
             summary=self.summary,
             listings=self.listings(listings),
+            blobs=self.blobs(blobs),
         )
+
+    def blobs(self, names: Iterable[str]) -> dict[str, Blob]:
+        return {name: self.stored_blobs[name] for name in names if name in self.stored_blobs}
 
     def listings(self, ids: Iterable[str]) -> dict[str, Listing]:
         return {listing_id: self.lists[listing_id] for listing_id in ids if listing_id in self.lists}
@@ -80,10 +91,16 @@ class MemoryCatalog:
                 self.lists[listing_id] = listing
         if commit.summary is not None:
             self.summary = commit.summary
+        for name, blob in commit.blobs.items():
+            if blob is None:
+                self.stored_blobs.pop(name, None)
+            else:
+                self.stored_blobs[name] = blob
 
     def all_published(self) -> Iterator[CatalogPost]:
         yield from self.published(limit=len(self.posts) + 1)
 
-    def replace_derived(self, summary: Summary, listings: dict[str, Listing]) -> None:
+    def replace_derived(self, summary: Summary, listings: dict[str, Listing], blobs: dict[str, Blob]) -> None:
         self.summary = summary
         self.lists = {listing_id: listing for listing_id, listing in listings.items() if listing.entries}
+        self.stored_blobs = dict(blobs)

@@ -24,8 +24,10 @@ from pressline.adapters.store import ObjectStore
 from pressline.indexing import layout as paths
 from pressline.indexing import search, sitemaps, views
 from pressline.indexing.catalog import (
+    RECENT_BLOB,
     RECENT_SIZE,
     TAG_FRONT_SIZE,
+    Blob,
     Catalog,
     CatalogPost,
     Entry,
@@ -37,6 +39,7 @@ from pressline.indexing.catalog import (
     month_listing,
     month_of,
     rendered_object_key,
+    search_blob,
     tag_front_listing,
     tag_year_listing,
 )
@@ -153,7 +156,6 @@ def rebuild_site(
     posts = list(catalog.all_published())  # newest first
     result.posts = len(posts)
     summary, listings = derive(posts, site.timezone)
-    catalog.replace_derived(summary, listings)
 
     shards: dict[str, list[dict[str, Any]]] = {}
     contents: dict[str, RenderedPost] = {}
@@ -175,8 +177,7 @@ def rebuild_site(
         entries = listings[month_listing(month)].entries
         writer.put(paths.directory_key(paths.month_path(month)), views.month_page(month, entries, site))
         writer.put(paths.month_sitemap_key(month), sitemaps.month_sitemap(entries, site), "application/xml")
-        docs = search.update_shard(shards.get(month, []), (), None)
-        writer.put(paths.search_shard_key(month), search.dump_shard(month, docs), "application/json")
+        writer.put(paths.search_shard_key(month), shard_json(month, shards.get(month, [])), "application/json")
     for tag, info in summary.tags.items():
         front = listings[tag_front_listing(tag)].entries
         writer.put(paths.directory_key(paths.tag_front_path(tag)), views.tag_page(tag, summary, front, site))
@@ -194,13 +195,29 @@ def rebuild_site(
         )
     )
     write_newest(recent, site, writer, now)
+    # S3's copy is read only where the catalog's is too large to keep there.
     source.put(paths.RECENT_STATE, recent.model_dump_json().encode(), "application/json")
+    catalog.replace_derived(
+        summary, listings, state_blobs({month: shards.get(month, []) for month in summary.months}, recent)
+    )
 
     produced = set(result.written)
     for key in sorted(existing_keys):
         if key.startswith(GENERATED_PREFIXES) and key not in produced:
             writer.delete(key)
     return result
+
+
+def shard_json(month: str, docs: list[dict[str, Any]]) -> str:
+    return search.dump_shard(month, search.update_shard(docs, (), None))
+
+
+def state_blobs(shards: dict[str, list[dict[str, Any]]], recent: Recent) -> dict[str, Blob]:
+    """Index's working state in the catalog for these search documents (by month) and
+    newest posts: what its updates would have left."""
+    blobs = {search_blob(month): Blob.of(shard_json(month, docs).encode("utf-8")) for month, docs in shards.items()}
+    blobs[RECENT_BLOB] = Blob.of(recent.model_dump_json().encode())
+    return blobs
 
 
 # --------------------------------------------------------------------------- command

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from pressline.models import IndexUpdate, SourceRef
+from pressline.models import IndexUpdate, RenderedPost, SourceRef
 from pressline.posts.paths import version_token
 
 INDEX_GROUP = "site"  # one group: Index applies site-wide changes one at a time
@@ -15,9 +15,17 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def upsert(source: SourceRef, slug: str) -> tuple[IndexUpdate, str]:
+# A rendered post travels inside its update up to this size (SQS takes 256 KiB per
+# message, attributes included); a larger one is read from its stored rendering.
+INLINE_RENDERED_BYTES = 192 * 1024
+
+
+def upsert(source: SourceRef, slug: str, rendered: RenderedPost | None = None) -> tuple[IndexUpdate, str]:
     """Render -> Index: this version is rendered. Dedup id: key + version + action."""
-    return IndexUpdate(action="upsert", source=source, slug=slug), _digest("upsert", source.key, version_token(source))
+    update = IndexUpdate(action="upsert", source=source, slug=slug, rendered=rendered)
+    if rendered is not None and len(update.model_dump_json().encode("utf-8")) > INLINE_RENDERED_BYTES:
+        update = IndexUpdate(action="upsert", source=source, slug=slug)
+    return update, _digest("upsert", source.key, version_token(source))
 
 
 def delete(source: SourceRef, event_time: datetime) -> tuple[IndexUpdate, str]:

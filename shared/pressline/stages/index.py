@@ -27,7 +27,9 @@ from pressline.errors import PoisonMessageError, RetryableError
 from pressline.indexing import feeds, search, sitemaps, views
 from pressline.indexing import layout as paths
 from pressline.indexing.catalog import (
+    RECENT_BLOB,
     RECENT_SIZE,
+    Blob,
     Catalog,
     CatalogConflictError,
     CatalogPost,
@@ -42,6 +44,7 @@ from pressline.indexing.catalog import (
     month_listing,
     month_of,
     rendered_object_key,
+    search_blob,
     slug_marker,
     tag_front_listing,
     tag_year_listing,
@@ -120,7 +123,7 @@ def apply_update(update: IndexUpdate, deps: IndexDeps) -> Outcome:
     now = deps.clock()
     head = deps.source.head(source.key)
     if head is None:
-        snapshot = deps.catalog.snapshot(source.key, (), (), ())
+        snapshot = deps.catalog.snapshot(source.key, (), (), (), blobs=[RECENT_BLOB])
         decision = check_source(update, None, exists=False, current=snapshot.post)
         if isinstance(decision, Skip) or snapshot.post is None:
             return Outcome(source.key, applied=False, reason=getattr(decision, "reason", ""))
@@ -149,20 +152,20 @@ def apply_update(update: IndexUpdate, deps: IndexDeps) -> Outcome:
     early = check_source(update, head_version, exists=True, current=None)
     if isinstance(early, Skip):
         return Outcome(source.key, applied=False, reason=early.reason)
-    stored = deps.source.get(rendered_key(source))
-    if stored is None and update.action == "due":
+    rendered = _carried(update, source) or _rendered_version(deps.source, source)
+    if rendered is None and update.action == "due":
         return _unschedule(update, deps, now)
-    if stored is None:
+    if rendered is None:
         # Render stores it before it sends the update, and S3 reads are consistent: it will
         # not appear later. Retrying would hold the whole site's FIFO group for nothing.
         raise PoisonMessageError(f"{source.key}: rendered version {head_version} is missing; upload the post again")
-    rendered = RenderedPost.model_validate_json(stored.body)
     target = target_post(rendered, source, now)
     snapshot = deps.catalog.snapshot(
         source.key,
         slugs=[target.slug],
         markers=[key_marker(source.key), slug_marker(target.slug)],
         listings=listing_ids(target, deps.site.timezone),
+        blobs=[RECENT_BLOB, *(search_blob(month) for month in _months(target, deps))],
     )
     decision = check_source(update, head_version, exists=True, current=snapshot.post)
     if isinstance(decision, Skip | Remove):
@@ -174,6 +177,23 @@ def apply_update(update: IndexUpdate, deps: IndexDeps) -> Outcome:
     if owner is not None and owner != source.key:
         return _reject_slug(source, target, owner, rendered, deps, now)
     return _apply(snapshot.post, target, rendered, snapshot, deps, now, source, report=not keep_report)
+
+
+def _carried(update: IndexUpdate, source: SourceRef) -> RenderedPost | None:
+    """The rendered post Render sent inside the update, if it is of this very version."""
+    carried = update.rendered
+    if carried is not None and version_token(carried.source) == version_token(source):
+        return carried
+    return None
+
+
+def _rendered_version(store: ObjectStore, source: SourceRef) -> RenderedPost | None:
+    stored = store.get(rendered_key(source))
+    return RenderedPost.model_validate_json(stored.body) if stored is not None else None
+
+
+def _months(post: CatalogPost | None, deps: IndexDeps) -> list[str]:
+    return [month_of(post.date, deps.site.timezone)] if post is not None and post.public else []
 
 
 def _resolve_due(update: IndexUpdate, head: SourceRef, deps: IndexDeps, now: datetime) -> Skip | Fetch:
@@ -224,7 +244,7 @@ def _unschedule(update: IndexUpdate, deps: IndexDeps, now: datetime) -> Outcome:
     schedule (else the scheduler would ask for it every minute for ever) and the report
     asks for a new upload. It was never public, so no page changes."""
     source = update.source
-    snapshot = deps.catalog.snapshot(source.key, (), (), ())
+    snapshot = deps.catalog.snapshot(source.key, (), (), (), blobs=[RECENT_BLOB])
     post = snapshot.post
     if post is None or post.version != version_token(source) or post.status != "scheduled":
         return Outcome(source.key, applied=False, reason=f"stale due: version {version_token(source)} is not scheduled")
@@ -252,10 +272,11 @@ def _apply(
     outcome = Outcome(source.key, applied=True, status=new.status if new else "unpublished")
     writer = _Writer(deps.site_store, outcome)
     change, known = _plan_listings(old, new, snapshot, deps)
-    recent, recent_stored = _load_recent(deps, snapshot.summary.total)
+    recent, recent_stored = _load_recent(deps, snapshot)
+    blobs: dict[str, Blob | None] = {}
     _write_post_pages(source.key, old, new, rendered, snapshot, change, known, recent, deps, writer)
-    _write_listings(old, new, rendered, change, deps, writer, chrome=not recent_stored)
-    _write_recent(source.key, new, rendered, change, known, recent, recent_stored, deps, writer, now)
+    _write_listings(old, new, rendered, change, snapshot, deps, writer, blobs, chrome=not recent_stored)
+    _write_recent(source.key, new, rendered, change, known, recent, recent_stored, deps, writer, blobs, now)
     markers = _announce(new, snapshot, deps, outcome, now)
     if report:
         _report(source, new, rendered, deps, now)
@@ -268,6 +289,7 @@ def _apply(
         first_published=markers,
         listings={listing_id: (item if item.entries else None) for listing_id, item in change.listings.items()},
         summary=change.summary if change.listings else None,
+        blobs=blobs,
     )
     try:
         deps.catalog.commit(commit)
@@ -334,17 +356,25 @@ def _write_listings(
     new: CatalogPost | None,
     rendered: RenderedPost | None,
     change: ListingChange,
+    snapshot: Snapshot,
     deps: IndexDeps,
     writer: _Writer,
+    blobs: dict[str, Blob | None],
     *,
     chrome: bool,
 ) -> None:
     """Month archives with their sitemaps and search shards, tag pages, and the pages that
     list months or tags when a month or a tag appeared or disappeared."""
     site = deps.site
+    shards = dict(snapshot.blobs)
+    # The month an edit or a delete took the post from was not in the snapshot (unknown then).
+    unread = [search_blob(m) for m in change.months if search_blob(m) not in shards and m in snapshot.summary.months]
+    if unread:
+        shards.update(deps.catalog.blobs(unread))
     for month in sorted(change.months):
         entries = change.listings[month_listing(month)].entries
-        _write_month(month, entries, old, new, rendered, deps, writer)
+        known = month in snapshot.summary.months
+        blobs[search_blob(month)] = _write_month(month, entries, old, new, rendered, shards, known, deps, writer)
     for tag, year in sorted(change.tag_years):
         listing = change.listings[tag_year_listing(tag, year)]
         page = paths.directory_key(paths.tag_year_path(tag, year))
@@ -372,9 +402,11 @@ def _write_recent(
     recent_stored: bool,
     deps: IndexDeps,
     writer: _Writer,
+    blobs: dict[str, Blob | None],
     now: datetime,
 ) -> None:
-    """The newest-posts state, and the home page and feeds made from it, when it changes."""
+    """The newest-posts state, and the home page and feeds made from it, when it changes.
+    The state is committed with the catalog (or, too large for it, put in S3 first)."""
     others = recent_without(recent, key)
     published_others = change.summary.total - (1 if new is not None and new.public else 0)
     fill = _fill_recent(others, recent_gap(others, published_others), key, change, known, deps)
@@ -382,7 +414,10 @@ def _write_recent(
     updated = finish_recent(others, fill, added)
     if recent_signature(updated) != recent_signature(recent) or not recent_stored:
         write_newest(updated, deps.site, writer, now)
-        deps.source.put(paths.RECENT_STATE, updated.model_dump_json().encode(), "application/json")
+        state = updated.model_dump_json().encode()
+        blobs[RECENT_BLOB] = blob = Blob.of(state)
+        if blob.external:
+            deps.source.put(paths.RECENT_STATE, state, "application/json")
 
 
 def _announce(
@@ -418,25 +453,41 @@ def _write_month(
     old: CatalogPost | None,
     new: CatalogPost | None,
     rendered: RenderedPost | None,
+    shards: dict[str, Blob],
+    existed: bool,
     deps: IndexDeps,
     writer: _Writer,
-) -> None:
+) -> Blob | None:
+    """A month's archive page, sitemap and search shard; returns the shard's blob to commit
+    (None: the month is gone)."""
     site, tz = deps.site, deps.site.timezone
     page = paths.directory_key(paths.month_path(month))
     shard_key = paths.search_shard_key(month)
     if not entries:
         for gone in (page, paths.month_sitemap_key(month), shard_key):
             writer.delete(gone)
-        return
+        return None
     writer.put(page, views.month_page(month, entries, site))
     writer.put(paths.month_sitemap_key(month), sitemaps.month_sitemap(entries, site), "application/xml")
-    shard = deps.site_store.get(shard_key)
-    docs = search.load_shard(shard.body if shard else None)
+    docs = search.load_shard(_shard_data(month, shards.get(search_blob(month)), existed, deps))
     remove = [post_path(old.slug)] if old is not None and old.public and month_of(old.date, tz) == month else []
     add = None
     if new is not None and new.public and rendered is not None and month_of(new.date, tz) == month:
         add = search.document(new, rendered.body_html)
-    writer.put(shard_key, search.dump_shard(month, search.update_shard(docs, remove, add)), "application/json")
+    shard = search.dump_shard(month, search.update_shard(docs, remove, add))
+    writer.put(shard_key, shard, "application/json")
+    return Blob.of(shard.encode("utf-8"))
+
+
+def _shard_data(month: str, blob: Blob | None, existed: bool, deps: IndexDeps) -> bytes | None:
+    """A month's search shard as last written: from the catalog, else (too large for it, or
+    written before shards were kept there) the public file; a new month has none."""
+    if blob is not None and not blob.external:
+        return blob.data()
+    if blob is None and not existed:
+        return None
+    stored = deps.site_store.get(paths.search_shard_key(month))
+    return stored.body if stored is not None else None
 
 
 def write_structure(
@@ -513,10 +564,16 @@ def _rendered(source: ObjectStore, entry: Entry | CatalogPost) -> RenderedPost |
     return RenderedPost.model_validate_json(stored.body) if stored else None
 
 
-def _load_recent(deps: IndexDeps, total: int) -> tuple[Recent, bool]:
+def _load_recent(deps: IndexDeps, snapshot: Snapshot) -> tuple[Recent, bool]:
     """The newest-posts state, and whether it was stored (if not, the home page and feeds
     are written whatever the change, so the first post creates them)."""
-    stored = deps.source.get(paths.RECENT_STATE)
+    blob = snapshot.blobs.get(RECENT_BLOB)
+    if blob is not None and not blob.external:
+        return Recent.model_validate_json(blob.data()), True
+    total = snapshot.summary.total
+    if blob is None and total == 0:
+        return Recent(), False
+    stored = deps.source.get(paths.RECENT_STATE)  # too large for the catalog, or from before it kept it
     if stored is not None:
         return Recent.model_validate_json(stored.body), True
     if total == 0:
@@ -635,12 +692,12 @@ def _reject_slug(
     report = build_report(source, "rejected", processed_at=now, errors=[problem], warnings=rendered.warnings)
     write_report(deps.source, report)
     outcome = Outcome(source.key, applied=False, reason=f"slug {target.slug} belongs to {owner}", status="rejected")
-    snapshot = deps.catalog.snapshot(owner, (), (), ())
+    snapshot = deps.catalog.snapshot(owner, (), (), (), blobs=[RECENT_BLOB])
     kept = snapshot.post
     content = _rendered(deps.source, kept) if kept is not None and kept.public else None
     if kept is not None and content is not None:
         known = deps.catalog.listings([month_listing(month_of(kept.date, deps.site.timezone))])
-        recent, _ = _load_recent(deps, snapshot.summary.total)
+        recent, _ = _load_recent(deps, snapshot)
         unchanged = ListingChange(summary=snapshot.summary)
         writer = _Writer(deps.site_store, outcome)
         _write_post_pages(owner, kept, kept, content, snapshot, unchanged, known, recent, deps, writer)

@@ -1,12 +1,14 @@
 """Render: a validated version of a post -> sanitized HTML, stored, and its page.
 
-For each RenderRequest it reads that exact version, validates it again with the same
-rules (the slug may have been taken meanwhile), renders the body, and stores the
-result at ``rendered/<source key>/<version>.json`` (immutable per version: the claim
-check Index reads, so no post travels inside a message). If the post is published and
-still the current version, it writes ``posts/<slug>/index.html`` to the site, then it
-sends IndexUpdate(upsert) to the index FIFO queue. A duplicate request finds the stored
-rendering and re-renders nothing.
+For each RenderRequest it reads the post's current version (usually the requested one;
+else that exact version), validates it again with the same rules (a deploy may have
+changed them), renders the body, and stores the result at
+``rendered/<source key>/<version>.json`` with a conditional write (immutable per version:
+the claim check Index and rebuilds read). On that first write, if the post is published
+and the version current, it writes ``posts/<slug>/index.html`` to the site. Then it sends
+IndexUpdate(upsert) to the index FIFO queue, carrying the rendered post when it is small.
+A duplicate request changes nothing: the stored rendering stays, the page is not
+rewritten, and Index recognises the update.
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from pressline.adapters.queue import Queue
-from pressline.adapters.store import ObjectStore
+from pressline.adapters.store import ObjectStore, StoredObject
 from pressline.config import Settings
 from pressline.errors import PoisonMessageError
 from pressline.models import Problem, RenderedPost, RenderRequest, SourceRef
 from pressline.posts import messages
 from pressline.posts.paths import post_page_key, rendered_key
 from pressline.posts.report import build_report, write_report
-from pressline.posts.rules import check_post, slug_taken, status_of
-from pressline.posts.slugs import SlugRegistry
+from pressline.posts.rules import check_post, status_of
 from pressline.site.pages import Site
 
 logger = Logger(child=True)
@@ -48,21 +49,18 @@ class Dependencies:
     source: ObjectStore
     site: ObjectStore
     index_queue: Queue
-    slugs: SlugRegistry
     site_info: Site
     clock: Callable[[], datetime] = field(default=_utc_now)
 
     @classmethod
     def from_settings(cls, config: Settings) -> Dependencies:
         from pressline.adapters.queue import SqsQueue
-        from pressline.adapters.slugs import DynamoSlugRegistry
         from pressline.adapters.store import S3Store
 
         return cls(
             source=S3Store(config.source_bucket),
             site=S3Store(config.site_bucket),
             index_queue=SqsQueue(config.index_queue_url),
-            slugs=DynamoSlugRegistry(config.posts_table),
             site_info=Site.from_settings(config),
         )
 
@@ -116,50 +114,50 @@ def handle_message(body: str, deps: Dependencies) -> Outcome:
     request = parse_message(body)
     source = request.source
     now = deps.clock()
-    stored = deps.source.get(rendered_key(source))
-    if stored is not None:
-        rendered = RenderedPost.model_validate_json(stored.body)
-        rendered = rendered.model_copy(update={"status": status_of(rendered.meta, now)})
-    else:
+    # The current version, in one GET: usually the requested one, so the same read says
+    # whether it is current (only then may its page be written) and brings its bytes.
+    version = deps.source.get(source.key)
+    if version is None:
+        logger.info("Stale: %s is gone", source.key)  # Validate's delete reaches Index
+        return "stale"
+    current = _is_version(version, source)
+    if not current:
         version = deps.source.get(source.key, source.version_id)
         if version is None:
             logger.info("Stale: %s version %s is gone", source.key, source.version_id)
             return "stale"
-        uploaded_at = version.last_modified or source.last_modified or now
-        made = render(version.body, source, uploaded_at=uploaded_at, site=deps.site_info, now=now)
-        if made.post is None:
-            # Validate accepted this version, so only a rule changed by a deploy in between
-            # can refuse it here: report it exactly as Validate would have.
-            report = build_report(source, "rejected", processed_at=now, errors=made.errors, warnings=made.warnings)
-            write_report(deps.source, report)
-            return "rejected"
-        rendered = made.post
-        missing = _missing_images(made.images, deps)
-        if missing:
-            rendered = rendered.model_copy(update={"warnings": [*rendered.warnings, *missing]})
-
-    slug = rendered.meta.slug
-    taken = slug_taken(slug, deps.slugs.owner_of(slug), source.key)
-    if taken:
-        report = build_report(source, "rejected", processed_at=now, errors=[taken], warnings=rendered.warnings)
+    uploaded_at = version.last_modified or source.last_modified or now
+    made = render(version.body, source, uploaded_at=uploaded_at, site=deps.site_info, now=now)
+    if made.post is None:
+        # Validate accepted this version, so only a rule changed by a deploy in between
+        # can refuse it here: report it exactly as Validate would have.
+        report = build_report(source, "rejected", processed_at=now, errors=made.errors, warnings=made.warnings)
         write_report(deps.source, report)
-        logger.info("Rejected %s: slug %s is taken", source.key, slug)
         return "rejected"
-    if stored is None:
-        deps.source.put(rendered_key(source), rendered.model_dump_json().encode("utf-8"), "application/json")
-
-    if not _is_current(source, deps):
-        logger.info("Stale: %s version %s is no longer current", source.key, source.version_id)
-        return "stale"
-    # Only the first rendering of a version writes its page: on a redelivery Index may
-    # already have written it with its previous/next links, and may skip the duplicate.
-    if rendered.status == "published" and stored is None:
+    rendered = made.post
+    missing = _missing_images(made.images, deps)
+    if missing:
+        rendered = rendered.model_copy(update={"warnings": [*rendered.warnings, *missing]})
+    # Written once per version (a conditional write, no read first): a redelivery finds it
+    # there and leaves the page alone, which Index may already have rewritten with its
+    # previous/next links. The slug is Validate's check and Index's decision: a slug
+    # claimed by two uploads at once is settled there, and the owner's page rewritten.
+    first = deps.source.put(
+        rendered_key(source), rendered.model_dump_json().encode("utf-8"), "application/json", if_absent=True
+    )
+    slug = rendered.meta.slug
+    if rendered.status == "published" and current and first:
         from pressline.site.pages import render_post_page
 
         page = render_post_page(rendered, deps.site_info)
         deps.site.put(post_page_key(slug), page.encode("utf-8"), PAGE_CONTENT_TYPE, cache_control=PAGE_CACHE_CONTROL)
-    update, dedup_id = messages.upsert(source, slug)
+    # Sent for a version that is no longer current too: Index decides (a rejected upload
+    # after it leaves it standing). Small posts travel inside the update, saving Index a read.
+    update, dedup_id = messages.upsert(source, slug, rendered if first else None)
     deps.index_queue.send(update, group_id=messages.INDEX_GROUP, dedup_id=dedup_id)
+    if not current:
+        logger.info("Rendered %s version %s, no longer current: Index decides", source.key, source.version_id)
+        return "stale"
     logger.info("Rendered %s as /posts/%s/ (%s)", source.key, slug, rendered.status)
     return "rendered"
 
@@ -176,10 +174,7 @@ def _missing_images(images: list[str], deps: Dependencies) -> list[Problem]:
     ]
 
 
-def _is_current(source: SourceRef, deps: Dependencies) -> bool:
-    head = deps.source.head(source.key)
-    if head is None:
-        return False
+def _is_version(stored: StoredObject, source: SourceRef) -> bool:
     if source.version_id:
-        return head.version_id == source.version_id
-    return head.etag == source.etag
+        return stored.version_id == source.version_id
+    return stored.etag == source.etag

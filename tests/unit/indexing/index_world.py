@@ -49,8 +49,11 @@ class World:
         body: str = "",
         draft: bool = False,
         updated: datetime | None = None,
+        carry: bool = True,
     ) -> IndexUpdate:
-        """What Validate and Render do for an upload: store the source and its rendered post."""
+        """What Validate and Render do for an upload: store the source and its rendered post,
+        and send the update (``carry``: with the rendered post inside, as Render does when
+        it is small; else Index reads the stored one)."""
         slug = slug or title.lower().replace(" ", "-")
         self.source.put(key, f"---\ntitle: {title}\n---\n".encode(), "text/markdown")
         head = self.source.head(key)
@@ -63,7 +66,7 @@ class World:
             source=ref, meta=meta, body_html=body or f"<p>The body of {title}.</p>", status=status, rendered_at=self.now
         )
         self.source.put(rendered_key(ref), rendered.model_dump_json().encode(), "application/json")
-        return IndexUpdate(action="upsert", source=ref, slug=slug)
+        return IndexUpdate(action="upsert", source=ref, slug=slug, rendered=rendered if carry else None)
 
     def remove(self, key: str) -> IndexUpdate:
         self.source.delete(key)

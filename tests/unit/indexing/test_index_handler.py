@@ -105,7 +105,7 @@ def test_a_skipped_update_is_a_success(handled: World) -> None:
 def test_a_missing_rendered_version_is_set_aside_not_retried(handled: World, monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[str] = []
     monkeypatch.setattr(index_handler, "dead_letter", lambda record, reason: sent.append(reason))
-    update = handled.upload("posts/a.md", "Alpha", START - timedelta(days=1))
+    update = handled.upload("posts/a.md", "Alpha", START - timedelta(days=1), carry=False)  # too large to carry
     handled.source.delete(f"rendered/posts/a.md/{update.source.version_id}.json")
 
     result = index_handler.handle(sqs_event([update.model_dump_json()]), context())

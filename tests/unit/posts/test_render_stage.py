@@ -8,10 +8,9 @@ import pytest
 from posts_helpers import post
 
 from pressline.adapters.queue import MemoryQueue
-from pressline.adapters.store import MemoryStore
+from pressline.adapters.store import MemoryStore, StoredObject
 from pressline.errors import PoisonMessageError
 from pressline.models import IndexUpdate, RenderedPost, RenderRequest, Report, SourceRef
-from pressline.posts.slugs import MemorySlugRegistry
 from pressline.site.pages import Site
 from pressline.stages import render
 
@@ -19,15 +18,35 @@ NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 SITE = Site(title="Blog", url="https://blog.example", api_url="https://api.example", timezone="Europe/Paris")
 
 
+class VersionedStore(MemoryStore):
+    """A MemoryStore that keeps every version of a key, as a versioned S3 bucket does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.versions: dict[tuple[str, str], StoredObject] = {}
+
+    def put(
+        self, key: str, body: bytes, content_type: str, cache_control: str | None = None, *, if_absent: bool = False
+    ) -> bool:
+        written = super().put(key, body, content_type, cache_control, if_absent=if_absent)
+        stored = self.objects[key]
+        self.versions[(key, str(stored.version_id))] = stored
+        return written
+
+    def get(self, key: str, version_id: str | None = None, *, limit: int | None = None) -> StoredObject | None:
+        if version_id and (key, version_id) in self.versions:
+            return self.versions[(key, version_id)]
+        return super().get(key, version_id, limit=limit)
+
+
 class World:
-    def __init__(self, owners: dict[str, str] | None = None) -> None:
-        self.source = MemoryStore()
+    def __init__(self) -> None:
+        self.source = VersionedStore()
         self.site = MemoryStore()
         self.index_queue = MemoryQueue()
         self.deps = render.Dependencies(
-            source=self.source, site=self.site, index_queue=self.index_queue,
-            slugs=MemorySlugRegistry(owners), site_info=SITE, clock=lambda: NOW,
-        )  # fmt: skip
+            source=self.source, site=self.site, index_queue=self.index_queue, site_info=SITE, clock=lambda: NOW
+        )
 
     def upload(self, key: str, raw: bytes) -> SourceRef:
         self.source.put(key, raw, "text/markdown")
@@ -58,6 +77,7 @@ def test_a_published_post_is_stored_paged_and_sent_to_index() -> None:
     assert isinstance(update, IndexUpdate)
     assert (update.action, update.slug, update.source, group) == ("upsert", "hello", source, "site")
     assert dedup is not None and len(dedup) == 64
+    assert update.rendered == stored  # small: it travels inside the update, and Index reads nothing
 
 
 @pytest.mark.parametrize(("front", "status"), [("draft: true", "draft"), ("date: 2030-01-01", "scheduled")])
@@ -70,34 +90,59 @@ def test_drafts_and_scheduled_posts_get_no_page_but_reach_index(front: str, stat
     assert [u.action for u, _, _ in world.index_queue.sent] == ["upsert"]
 
 
-def test_a_duplicate_request_renders_nothing_new() -> None:
+def test_a_duplicate_request_changes_nothing() -> None:
     world = World()
     source = world.upload("posts/hello.md", post("title: Hello\ndate: 2026-01-01"))
     world.handle(source)
     first = world.source.get(f"rendered/posts/hello.md/{source.version_id}.json")
+    page = world.site.get("posts/hello/index.html")
     assert world.handle(source) == "rendered"
     again = world.source.get(f"rendered/posts/hello.md/{source.version_id}.json")
     assert first is not None and again is not None and again.body == first.body and again.etag == first.etag
-    assert world.index_queue.sent[0][2] == world.index_queue.sent[1][2]  # same dedup id: FIFO drops it
+    # The page is left alone: Index may have rewritten it with its neighbour links meanwhile.
+    assert page is not None and world.site.get("posts/hello/index.html") == page
+    (first_update, _, first_dedup), (second_update, _, second_dedup) = world.index_queue.sent
+    assert first_dedup == second_dedup  # same dedup id: FIFO drops it
+    # Not the stored rendering (this one was made again): Index reads the stored one.
+    assert first_update.rendered is not None and second_update.rendered is None
 
 
 def test_a_version_that_is_gone_is_stale() -> None:
     world = World()
     source = world.upload("posts/a.md", post("title: A"))
     world.upload("posts/a.md", post("title: A, again"))
+    del world.source.versions[("posts/a.md", str(source.version_id))]
     assert world.handle(source) == "stale"
     assert world.site.objects == {} and world.index_queue.sent == []
 
 
-def test_a_slug_taken_meanwhile_is_rejected_with_a_report() -> None:
-    world = World(owners={"hello": "posts/other.md"})
-    source = world.upload("posts/hello.md", post("title: Hello"))
-    assert world.handle(source) == "rejected"
-    stored = world.source.get("reports/posts/hello.md.json")
-    assert stored is not None
-    report = Report.model_validate_json(stored.body)
-    assert report.status == "rejected" and report.errors[0].field == "slug"
+def test_a_post_that_is_gone_is_stale() -> None:
+    world = World()
+    source = world.upload("posts/a.md", post("title: A"))
+    world.source.delete("posts/a.md")
+    assert world.handle(source) == "stale"
     assert world.site.objects == {} and world.index_queue.sent == []
+
+
+def test_a_version_no_longer_current_is_rendered_for_index_to_judge_but_gets_no_page() -> None:
+    world = World()
+    source = world.upload("posts/a.md", post("title: A\ndate: 2026-01-01"))
+    world.upload("posts/a.md", post("title: A, again\ndate: 2026-01-01"))
+    assert world.handle(source) == "stale"
+    assert world.rendered(source).meta.title == "A"
+    assert world.site.objects == {}  # the newer version's page is never overwritten by an older one
+    # Index decides: usually stale, but if the newer upload was rejected, this one stands.
+    [(update, _, _)] = world.index_queue.sent
+    assert update.source == source and update.rendered is not None and update.rendered.meta.title == "A"
+
+
+def test_slugs_are_validate_s_check_and_index_s_decision_not_render_s() -> None:
+    """Render reads no slug registry: Validate refused a slug already taken, and a slug that
+    two uploads claim at once is settled by Index (the first keeps it; its page is restored)."""
+    world = World()
+    source = world.upload("posts/hello.md", post("title: Hello\ndate: 2026-01-01"))
+    assert world.handle(source) == "rendered"
+    assert [u.slug for u, _, _ in world.index_queue.sent] == ["hello"]
 
 
 def test_warnings_travel_to_index_in_the_rendered_post() -> None:
@@ -124,6 +169,7 @@ def test_a_post_too_large_for_sqs_travels_by_reference() -> None:
     assert world.handle(source) == "rendered"
     [(update, _, _)] = world.index_queue.sent
     assert len(update.model_dump_json()) < 1024  # the message names the version, nothing more
+    assert update.rendered is None and world.rendered(source).meta.title == "Long"  # Index reads it
     page = world.site.get("posts/long/index.html")
     assert page is not None
     text = page.body.decode()
