@@ -98,6 +98,8 @@ def index_event(name: str, site: Site, **source: Any) -> dict[str, Any]:
             continue
         if isinstance(body.get("source"), dict):
             body["source"].update({"bucket": site.source, **source})
+            if isinstance(body.get("rendered"), dict):  # the carried rendering is of the same version
+                body["rendered"]["source"] = body["source"]
         record["body"] = json.dumps(body)
     return data
 
@@ -217,6 +219,20 @@ def test_the_index_handler_with_events_files(site: Site) -> None:
     # A malformed update goes to the DLQ at once instead of holding the FIFO group.
     assert site.stack.invoke("Index", index_event("index-malformed.json", site)) == {"batchItemFailures": []}
     assert site.stack.queue_depth("IndexDeadLetterQueueUrl") == 1
+
+
+def test_an_update_carrying_its_rendering_goes_live_without_reading_one(site: Site) -> None:
+    """events/index-upsert-carried.json is what Render sends for a post under 192 KiB."""
+    key = "posts/harbour-ferry-timetable.md"
+    version = site.upload(key, post("The harbour ferry's winter timetable", NOW - timedelta(days=1)))
+    # Not run through Validate and Render: no rendering is stored, the update carries it.
+    event = index_event("index-upsert-carried.json", site, key=key, version_id=version, etag=None, sequencer=None)
+    assert site.stack.invoke("Index", event) == {"batchItemFailures": []}
+    page = site.text("posts/harbour-ferry-timetable/index.html") or ""
+    assert "<h2>Weekend sailings</h2>" in page
+    assert site.feed_urls() == [site.post_url("harbour-ferry-timetable")]
+    assert site.report(key)["status"] == "published"
+    assert not site.stack.s3.list_objects_v2(Bucket=site.source, Prefix=f"rendered/{key}").get("KeyCount")
 
 
 def test_the_scheduler_handler_with_its_event_file(site: Site) -> None:
