@@ -183,6 +183,22 @@ def test_a_scheduled_post_goes_live_when_the_scheduler_finds_it_due(site: Site) 
     assert site.announced() == 1 and site.first_published("coming-soon")
 
 
+def test_a_valid_edit_followed_at_once_by_a_rejected_upload_is_not_lost(site: Site) -> None:
+    """Both uploaded before Validate runs: every event reconciles with S3's current version,
+    the rejected one, yet the edit before it goes live and the report says why the last
+    upload was refused."""
+    site.upload("posts/e.md", post("First words", NOW - timedelta(days=1), slug="edited"))
+    site.run()
+    site.upload("posts/e.md", post("Better words", NOW - timedelta(days=1), slug="edited"))
+    site.upload("posts/e.md", b"---\ntitle: [unclosed\n---\nBody.\n")
+    site.run()
+    page = site.text("posts/edited/index.html") or ""
+    assert "Better words" in page and "First words" not in page
+    assert "Better words" in (site.text("feed.xml") or "")
+    assert site.report("posts/e.md")["status"] == "rejected"
+    assert site.announced() == 1
+
+
 def test_a_burst_of_a_hundred_uploads_loses_no_update(site: Site) -> None:
     for n in range(100):
         site.upload(f"posts/burst/{n}.md", post(f"Burst {n}", NOW - timedelta(hours=n * 7), slug=f"burst-{n}"))

@@ -70,3 +70,14 @@ def test_a_plain_put_overwrites(s3: Any) -> None:
     assert store.put("site/a.html", b"two", "text/html") is True
     stored = store.get("site/a.html")
     assert stored is not None and (stored.body, stored.content_type) == (b"two", "text/html")
+
+
+def test_history_lists_one_key_s_versions_and_delete_markers_newest_first(s3: Any) -> None:
+    first = s3.put_object(Bucket=BUCKET, Key="posts/a.md", Body=b"1")["VersionId"]
+    s3.put_object(Bucket=BUCKET, Key="posts/a.md.bak", Body=b"other key, same prefix")
+    marker = s3.delete_object(Bucket=BUCKET, Key="posts/a.md")["VersionId"]
+    third = s3.put_object(Bucket=BUCKET, Key="posts/a.md", Body=b"3")["VersionId"]
+    history = S3Store(BUCKET, s3).history("posts/a.md", limit=5)
+    assert [v.version_id for v in history.versions] == [third, first]
+    assert [v.version_id for v in history.delete_markers] == [marker]
+    assert all(v.last_modified is not None for v in [*history.versions, *history.delete_markers])

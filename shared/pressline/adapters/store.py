@@ -30,6 +30,22 @@ class ObjectHead:
     size: int
 
 
+@dataclass(frozen=True)
+class ObjectVersion:
+    version_id: str | None
+    last_modified: datetime | None
+
+
+@dataclass(frozen=True)
+class KeyHistory:
+    """A key's recent history in a versioned bucket, each list newest first. S3 lists
+    versions and delete markers apart, and their times may tie (to the second, on moto):
+    callers compare times and treat a tie as "either order"."""
+
+    versions: list[ObjectVersion]
+    delete_markers: list[ObjectVersion]
+
+
 class ObjectStore(Protocol):
     def get(self, key: str, version_id: str | None = None, *, limit: int | None = None) -> StoredObject | None:
         """The object (its current version unless ``version_id``). With ``limit``, at most
@@ -47,6 +63,10 @@ class ObjectStore(Protocol):
         ...
 
     def delete(self, key: str) -> None: ...
+
+    def history(self, key: str, limit: int) -> KeyHistory:
+        """The key's newest versions and delete markers (about ``limit`` of them)."""
+        ...
 
 
 class S3Store:
@@ -136,17 +156,31 @@ class S3Store:
     def delete(self, key: str) -> None:
         self._call("delete_object", Key=key)
 
+    def history(self, key: str, limit: int) -> KeyHistory:
+        # The prefix also matches longer keys ("a.md" and "a.md.bak"): a few more are asked for.
+        response = self._call("list_object_versions", Prefix=key, MaxKeys=limit + 10) or {}
+
+        def entries(kind: str) -> list[ObjectVersion]:
+            items = response.get(kind, [])
+            return [ObjectVersion(i.get("VersionId"), i.get("LastModified")) for i in items if i.get("Key") == key]
+
+        return KeyHistory(entries("Versions")[:limit], entries("DeleteMarkers")[:limit])
+
 
 class MemoryStore:
     """An in-memory ObjectStore for unit tests of the stages (same contract as S3Store)."""
 
     def __init__(self) -> None:
         self.objects: dict[str, StoredObject] = {}
+        self.log: dict[str, list[StoredObject | ObjectVersion]] = {}  # every version, newest last; markers for deletes
         self._versions = 0
 
     def get(self, key: str, version_id: str | None = None, *, limit: int | None = None) -> StoredObject | None:
         found = self.objects.get(key)
-        if found is None or (version_id and found.version_id != version_id):
+        if version_id and (found is None or found.version_id != version_id):
+            older = [item for item in self.log.get(key, []) if isinstance(item, StoredObject)]
+            found = next((item for item in older if item.version_id == version_id), None)
+        if found is None:
             return None
         size = len(found.body)
         if limit is not None and size > limit + 1:
@@ -168,7 +202,16 @@ class MemoryStore:
         self.objects[key] = StoredObject(
             key, body, f"v{self._versions}", f'"{self._versions}"', datetime.now().astimezone(), content_type
         )
+        self.log.setdefault(key, []).append(self.objects[key])
         return True
 
     def delete(self, key: str) -> None:
-        self.objects.pop(key, None)
+        if self.objects.pop(key, None) is not None:
+            self._versions += 1
+            self.log.setdefault(key, []).append(ObjectVersion(f"v{self._versions}", datetime.now().astimezone()))
+
+    def history(self, key: str, limit: int) -> KeyHistory:
+        newest_first = list(reversed(self.log.get(key, [])))
+        versions = [ObjectVersion(i.version_id, i.last_modified) for i in newest_first if isinstance(i, StoredObject)]
+        markers = [i for i in newest_first if not isinstance(i, StoredObject)]
+        return KeyHistory(versions[:limit], markers[:limit])

@@ -24,7 +24,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from pressline.adapters.queue import Queue
-from pressline.adapters.store import ObjectStore, StoredObject
+from pressline.adapters.store import ObjectStore, ObjectVersion, StoredObject
 from pressline.config import Settings
 from pressline.errors import PoisonMessageError
 from pressline.models import Problem, RenderRequest, S3EventRecord, S3Notification, SourceRef
@@ -137,6 +137,17 @@ def _post(source: SourceRef, stored: StoredObject, deps: Dependencies) -> Outcom
     if size > MAX_POST_BYTES:  # only its first bytes were read
         message = f"is {size:,} bytes; the limit is 1 MiB ({MAX_POST_BYTES:,})"
         return _reject(source, [Problem(field="file", message=message)], [], deps)
+    errors, warnings = _check(source, stored, deps)
+    if errors:
+        outcome = _reject(source, errors, warnings, deps)
+        _send_previous_valid(source, deps)
+        return outcome
+    deps.render_queue.send(RenderRequest(source=source))
+    logger.info("Valid: %s version %s", source.key, source.version_id)
+    return "valid"
+
+
+def _check(source: SourceRef, stored: StoredObject, deps: Dependencies) -> tuple[list[Problem], list[Problem]]:
     uploaded_at = stored.last_modified or deps.clock()
     result = check_post(stored.body, source.key, uploaded_at=uploaded_at, timezone=deps.timezone)
     errors = list(result.errors)
@@ -145,11 +156,47 @@ def _post(source: SourceRef, stored: StoredObject, deps: Dependencies) -> Outcom
         taken = slug_taken(slug, deps.slugs.owner_of(slug), source.key, result.post.slug_line)
         if taken:
             errors.append(taken)
-    if errors:
-        return _reject(source, errors, result.warnings, deps)
-    deps.render_queue.send(RenderRequest(source=source))
-    logger.info("Valid: %s version %s", source.key, source.version_id)
-    return "valid"
+    return errors, list(result.warnings)
+
+
+PREVIOUS_VERSIONS_CHECKED = 3
+
+
+def _send_previous_valid(rejected: SourceRef, deps: Dependencies) -> None:
+    """A rejected upload changes nothing: the post stays at its last *valid* version. When
+    that version was uploaded just before the rejected one, Validate may never have judged
+    it (each event is reconciled with the current version, and S3 already held the
+    rejected one), and the edit would be lost. So the versions before a rejected one are
+    checked, newest first, back to the first valid one (or a delete), which goes to Render
+    like any other: Index applies it only if it is newer than the version the site shows,
+    and a version already applied changes nothing. Costs calls only on a rejection."""
+    history = deps.source.history(rejected.key, limit=PREVIOUS_VERSIONS_CHECKED + 1)
+    older = [version for version in history.versions if version.version_id != rejected.version_id]
+    for version in older[:PREVIOUS_VERSIONS_CHECKED]:
+        if version.version_id is None or _deleted_since(version, history.delete_markers):
+            return  # deleted before the rejected upload: there is nothing to keep
+        stored = deps.source.get(rejected.key, version.version_id, limit=MAX_POST_BYTES)
+        if stored is None or _size(stored) > MAX_POST_BYTES:
+            continue
+        source = SourceRef(
+            bucket=deps.bucket,
+            key=rejected.key,
+            version_id=stored.version_id,
+            etag=stored.etag,
+            last_modified=stored.last_modified,
+        )
+        errors, _ = _check(source, stored, deps)
+        if not errors:
+            deps.render_queue.send(RenderRequest(source=source))
+            logger.info("The version before the rejected one is valid: %s version %s", source.key, source.version_id)
+            return
+
+
+def _deleted_since(version: ObjectVersion, markers: list[ObjectVersion]) -> bool:
+    """A delete marker at or after the version (a tie counts: the order is unknown)."""
+    if version.last_modified is None:
+        return bool(markers)
+    return any(marker.last_modified is None or marker.last_modified >= version.last_modified for marker in markers)
 
 
 def _image(source: SourceRef, stored: StoredObject, deps: Dependencies) -> Outcome:

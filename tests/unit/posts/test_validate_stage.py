@@ -84,6 +84,44 @@ def test_a_rejected_post_gets_a_report_and_nothing_else() -> None:
     assert set(world.source.objects) == {"posts/a/b.md", "reports/posts/a/b.md.json"}
 
 
+def test_a_valid_edit_overtaken_by_a_rejected_upload_still_goes_to_render() -> None:
+    """Both uploaded before Validate saw the first: S3's current version is the rejected one,
+    but a rejected upload changes nothing, so the valid edit before it must not be lost."""
+    world = World()
+    world.source.put("posts/a.md", post("title: Good edit"), "text/markdown")  # v1
+    world.source.put("posts/a.md", post("title: ''"), "text/markdown")  # v2, invalid
+    assert world.handle("posts/a.md", version="v1") == ["rejected"]
+    report = world.report("posts/a.md")
+    assert report is not None and (report.version, report.status) == ("v2", "rejected")  # the author sees why
+    [(message, _, _)] = world.render_queue.sent
+    assert isinstance(message, RenderRequest) and message.source.version_id == "v1"
+
+
+def test_the_last_valid_version_is_found_behind_several_rejected_ones() -> None:
+    world = World()
+    world.source.put("posts/a.md", post("title: Good"), "text/markdown")  # v1
+    world.source.put("posts/a.md", post("title: T\ndate: someday"), "text/markdown")  # v2, invalid
+    world.source.put("posts/a.md", post("title: ''"), "text/markdown")  # v3, invalid
+    assert world.handle("posts/a.md") == ["rejected"]
+    assert [message.source.version_id for message, _, _ in world.render_queue.sent] == ["v1"]
+
+
+def test_a_post_deleted_before_its_rejected_upload_stays_deleted() -> None:
+    world = World()
+    world.source.put("posts/a.md", post("title: Good"), "text/markdown")  # v1
+    world.source.delete("posts/a.md")  # v2, a delete marker
+    world.source.put("posts/a.md", post("title: ''"), "text/markdown")  # v3, invalid
+    assert world.handle("posts/a.md") == ["rejected"]
+    assert world.render_queue.sent == []
+
+
+def test_a_new_file_rejected_has_no_version_to_fall_back_to() -> None:
+    world = World()
+    world.source.put("posts/a.md", post("title: ''"), "text/markdown")
+    assert world.handle("posts/a.md") == ["rejected"]
+    assert world.render_queue.sent == []
+
+
 def test_a_slug_owned_by_another_key_is_rejected_with_its_line() -> None:
     world = World(owners={"taken": "posts/first.md", "mine": "posts/second.md"})
     world.source.put("posts/second.md", post("title: T\nslug: taken"), "text/markdown")
