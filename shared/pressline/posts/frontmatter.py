@@ -132,6 +132,55 @@ def _measure(node: Any) -> None:
     size(node, 0)
 
 
+_TAG = "tag:yaml.org,2002:"
+_AS_WRITTEN = frozenset({_TAG + "str", _TAG + "timestamp"})  # dates stay text (see _loader_class)
+_NOT_PLAIN = object()
+
+
+def _plain_mapping(node: Any) -> dict[str, Any] | None:
+    """The usual front matter, built without PyYAML's constructors (half the cost of loading
+    it): a mapping of text keys to text, dates, booleans, nulls or lists of those. ``None``
+    for anything else, which then goes the general way (``_measure``, ``construct_document``).
+    Gives exactly what the constructors would; aliases are counted like ``_measure`` counts
+    them, so a document past its limits goes the general way and is refused there."""
+    from yaml import MappingNode, ScalarNode, SequenceNode
+
+    if type(node) is not MappingNode or node.tag != _TAG + "map":
+        return None
+    data: dict[str, Any] = {}
+    expanded = 1
+    for key, value in node.value:
+        if type(key) is not ScalarNode or key.tag != _TAG + "str":
+            return None
+        if type(value) is ScalarNode:
+            item = _plain_scalar(value)
+            expanded += 2
+        elif type(value) is SequenceNode and value.tag == _TAG + "seq":
+            items = [_plain_scalar(child) if type(child) is ScalarNode else _NOT_PLAIN for child in value.value]
+            item = _NOT_PLAIN if _NOT_PLAIN in items else items
+            expanded += 2 + len(items)
+        else:
+            return None
+        if item is _NOT_PLAIN or expanded > MAX_EXPANDED_NODES:
+            return None
+        data[key.value] = item
+    return data
+
+
+def _plain_scalar(node: Any) -> Any:
+    """What SafeConstructor makes of a text, date, null or boolean scalar, else _NOT_PLAIN."""
+    tag = node.tag
+    if tag in _AS_WRITTEN:
+        return node.value
+    if tag == _TAG + "null":
+        return None
+    if tag == _TAG + "bool":
+        from yaml.constructor import SafeConstructor
+
+        return SafeConstructor.bool_values.get(node.value.lower(), _NOT_PLAIN)
+    return _NOT_PLAIN
+
+
 class _Limit(Exception):
     def __init__(self, reason: str, node: Any) -> None:
         super().__init__(reason)
@@ -159,10 +208,12 @@ def load_yaml(
         node = loader.get_single_node()
         if node is None:
             return {}, {}, {}, []
-        _measure(node)
-        if not isinstance(node, yaml.MappingNode):
-            raise problem("must be a mapping of 'field: value' lines", node.start_mark)
-        data = loader.construct_document(node)
+        data = _plain_mapping(node)
+        if data is None:
+            _measure(node)
+            if not isinstance(node, yaml.MappingNode):
+                raise problem("must be a mapping of 'field: value' lines", node.start_mark)
+            data = loader.construct_document(node)
     except _Limit as limit:
         raise problem(limit.reason, limit.node.start_mark) from None
     except yaml.MarkedYAMLError as error:
@@ -172,6 +223,8 @@ def load_yaml(
         raise problem(f"is not valid YAML: {error}") from None
     except (ValueError, TypeError, OverflowError) as error:  # a scalar its tag cannot build
         raise problem(f"has a value that cannot be read: {error}") from None
+    except KeyError as error:  # !!bool maybe: PyYAML looks the value up in its table of booleans
+        raise problem(f"has a value that cannot be read: {error} is not a value of its type") from None
     finally:
         loader.dispose()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from unittest import mock
 
 import pytest
 from posts_helpers import EXAMPLES, PARIS, UPLOADED, check, post
@@ -173,6 +174,53 @@ def test_alias_expansion_is_bounded() -> None:
     field, message, line = only_error(post("\n".join(lines)))
     assert field == "front matter" and line is not None
     assert "expands to more than 10000 values" in message
+
+
+def test_a_list_repeated_by_aliases_is_bounded_too() -> None:
+    # Flat (each alias is one list of plain values): the fast way of loading counts like _measure.
+    lines = ["a: &a [" + ", ".join(["x"] * 100) + "]", *(f"k{number}: *a" for number in range(200)), "title: T"]
+    field, message, line = only_error(post("\n".join(lines)))
+    assert field == "front matter" and line is not None
+    assert "expands to more than 10000 values" in message
+
+
+def test_a_value_its_tag_cannot_take_is_refused_not_a_crash() -> None:
+    assert only_error(post("title: T\ndraft: !!bool maybe")) == (
+        "front matter",
+        "has a value that cannot be read: 'maybe' is not a value of its type",
+        1,
+    )
+
+
+def test_the_usual_front_matter_loads_as_pyyamls_constructors_would() -> None:
+    from pressline.posts import frontmatter
+
+    text = (
+        "title: 'Quoted: yes'\ndate: 2026-01-02 10:00\ntags: [a, &t b, *t, 'on']\ndraft: Off\nauthor: ~\n"
+        "summary: >-\n  folded\n  text\nextra: !!bool true\ntitle: Twice\nlist:\n  - yes\n  - '1'\n"
+    )
+    built: list[object] = []
+    original = frontmatter._plain_mapping
+
+    def plain_mapping(node: object) -> object:
+        built.append(original(node))
+        return built[-1]
+
+    with mock.patch.object(frontmatter, "_plain_mapping", plain_mapping):
+        fast = frontmatter.load_yaml(text, first_line=2)
+    assert built == [fast[0]]  # the fast way was taken
+    assert fast[0] == {
+        "title": "Twice",
+        "date": "2026-01-02 10:00",
+        "tags": ["a", "b", "b", "on"],
+        "draft": False,
+        "author": None,
+        "summary": "folded text",
+        "extra": True,
+        "list": [True, "1"],
+    }
+    with mock.patch.object(frontmatter, "_plain_mapping", return_value=None):
+        assert frontmatter.load_yaml(text, first_line=2) == fast  # PyYAML's constructors agree
 
 
 def test_self_referencing_alias_is_refused() -> None:
