@@ -109,11 +109,12 @@ loaded = ",".join(m for m in {heavy!r} if m in sys.modules)
 start = time.process_time()
 import boto3
 then = time.process_time() - start
-start = time.process_time()
+each = []
 for statement in {deferred!r}:
+    start = time.process_time()
     exec(statement, {{}})
-later = time.process_time() - start
-print(cpu * 1000, wall * 1000, then * 1000, later * 1000, loaded)
+    each.append(time.process_time() - start)
+print(cpu * 1000, wall * 1000, then * 1000, ",".join(str(t * 1000) for t in each) or "-", loaded or "-")
 """
 
 
@@ -122,8 +123,12 @@ class Sample:
     cpu: float  # ms, the import
     wall: float  # ms, the import
     boto3_after: float  # ms CPU, `import boto3` after it
-    lazy: float  # ms CPU, the handler's lazy imports after that
+    each: list[float]  # ms CPU, each of the handler's lazy import statements after that, in order
     heavy: list[str]
+
+    @property
+    def lazy(self) -> float:
+        return sum(self.each)
 
 
 def handlers() -> list[str]:
@@ -247,9 +252,16 @@ def probe(name: str | None, deferred: list[str], env: dict[str, str]) -> Sample:
     )
     if result.returncode != 0:
         raise RuntimeError(f"importing {name or 'boto3'} failed:\n{result.stderr[-3000:]}")
-    cpu, wall, boto3_after, lazy, *loaded = result.stdout.split()
-    heavy = [m for m in ",".join(loaded).split(",") if m]
-    return Sample(float(cpu), float(wall), float(boto3_after), float(lazy), heavy)
+    cpu, wall, boto3_after, each, loaded = result.stdout.split()
+    lazy = [float(ms) for ms in each.split(",")] if each != "-" else []
+    heavy = [m for m in loaded.split(",") if m and m != "-"]
+    return Sample(float(cpu), float(wall), float(boto3_after), lazy, heavy)
+
+
+def _short(statement: str) -> str:
+    """``from a.b import c, d`` -> ``a.b``; ``import a.b`` -> ``a.b``."""
+    words = statement.split()
+    return words[1].rstrip(",")
 
 
 # --------------------------------------------------------------------------- bytecode
@@ -435,6 +447,14 @@ def main() -> int:
         " '+boto3+lazy' is the import, then `import boto3` (clients are made on first use), then those,"
         " in the same interpreter, / the baseline."
     )
+    print("Costliest lazy imports per handler (ms CPU, median; each after boto3 and the ones before it):")
+    for name in names:
+        runs = samples[(name, deployed)]
+        costs = [
+            (statistics.median(run.each[i] for run in runs), deferred[name][i]) for i in range(len(deferred[name]))
+        ]
+        costliest = sorted(costs, key=lambda item: -item[0])[:4]
+        print(f"  {name:<14} " + "; ".join(f"{_short(statement)} {ms:.0f}" for ms, statement in costliest))
     print("Costliest imports per handler (self time summed per top-level package, one -X importtime run):")
     for name in names:
         top = ", ".join(f"{package} {ms:.0f}" for package, ms in top_imports[name])
