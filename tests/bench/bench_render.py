@@ -124,7 +124,8 @@ def profile(function: Callable[[], object], rounds: int = 3000, top: int = 10) -
 
     walk(root, "")
     total = sum(by_part.values())
-    print(f"profile (pyinstrument, {rounds} whole paths; C extensions count as the call into them), self time:")
+    print(f"profile (pyinstrument, {rounds} whole paths; C extensions count as the call into them), self time;")
+    print("  the profiler's cost per Python call inflates pure-Python parts (the page): the medians above do not")
     for name, seconds in sorted(by_part.items(), key=lambda item: -item[1]):
         print(f"  {100 * seconds / total:5.1f}%  {name}")
     print("  costliest functions:")
