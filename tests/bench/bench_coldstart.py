@@ -228,7 +228,8 @@ def deferred_imports(name: str) -> list[str]:
             lazy = eager + lazy
             eager = []
         for statement in lazy:
-            deferred.setdefault(ast.unparse(statement), None)
+            if not (isinstance(statement, ast.ImportFrom) and statement.module == "__future__"):
+                deferred.setdefault(ast.unparse(statement), None)
         for statement, reached_eagerly in [(s, True) for s in eager] + [(s, False) for s in lazy]:
             for module in _modules_of(statement):
                 source = _module_file(module)
