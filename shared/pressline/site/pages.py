@@ -89,10 +89,14 @@ class Site:
         return self.subscribe_action()
 
 
+# json.dumps with options builds an encoder per call; one serves every page.
+_JSON_LD = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _json_ld(data: dict[str, Any]) -> str:
     """JSON for a <script> element: ``<``, ``>`` and ``&`` escaped so no author text can
     close the element or open a comment."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = _JSON_LD.encode(data)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
