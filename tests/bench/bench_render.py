@@ -2,11 +2,12 @@
 
 Steps timed: check_post (YAML front matter with libyaml + the pydantic rules + cmark-gfm, whose
 HTML the rules measure for nesting), render_body (nh3 + heading ids + summary, on the rules'
-HTML), render_post_page (Jinja2). Target (issue 7): the whole path in <= 0.75 ms median (wall
+HTML), render_post_page (Jinja2); the whole path is the Render stage's pure ``render`` (those two
+steps and the RenderedPost) and the page. Target (issue 7): the whole path in <= 0.75 ms median (wall
 clock, the lowest of 5 block medians; its CPU time is printed beside it). Baseline measured in
 the same run: markdown-it-py rendering the same body if installed, else PyYAML's pure-Python
 SafeLoader on the same front matter. Then, when pyinstrument is installed, a profile of the
-whole path: self time by function (C extensions count as the call that enters them).
+whole path: self time by part and by function (C extensions count as the call that enters them).
 
 Run: .venv/bin/python tests/bench/bench_render.py [--no-profile]   (exit 1 if the target is missed)
 """
@@ -27,10 +28,11 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "shared"))
 
-from pressline.models import RenderedPost, SourceRef  # noqa: E402
+from pressline.models import SourceRef  # noqa: E402
 from pressline.posts.markdown import render_body  # noqa: E402
 from pressline.posts.rules import check_post  # noqa: E402
 from pressline.site.pages import Site, render_post_page  # noqa: E402
+from pressline.stages.render import render  # noqa: E402
 
 TARGET_MS = 0.75
 ROUNDS = 2000
@@ -39,6 +41,7 @@ SITE = Site(title="Bench", url="https://blog.example", api_url="https://api.exam
 SOURCE = SourceRef(bucket="bench", key="posts/bench.md", version_id="v1")
 ZONE = ZoneInfo("Europe/Paris")
 UPLOADED = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = datetime(2026, 6, 1, tzinfo=UTC)  # after the post's date: published, so it gets its page
 
 
 def sample_post() -> bytes:
@@ -85,7 +88,7 @@ PARTS = (
     ("heading ids, summary, nesting check", ("posts/markdown.py",)),
     ("page: Jinja2 + markupsafe + context", ("/site/", "/jinja2/", "/markupsafe/")),
 )
-RULES = "rules: decoding, pydantic models and checks"
+RULES = "rules and the stage's own code: decoding, pydantic models, checks"
 
 
 def profile(function: Callable[[], object], rounds: int = 3000, top: int = 10) -> None:
@@ -115,7 +118,7 @@ def profile(function: Callable[[], object], rounds: int = 3000, top: int = 10) -
         where = path.split("/site-packages/", 1)[-1].split("/")[0] if "/site-packages/" in path else path
         where = where.split("/pressline/", 1)[-1]
         own = frame.time - sum(child.time for child in children)
-        label = part or "the bench's own loop (RenderedPost, model_copy)"
+        label = part or "the bench's own loop"
         by_part[label] = by_part.get(label, 0.0) + own
         key = f"{name} ({where})"
         by_function[key] = by_function.get(key, 0.0) + own
@@ -140,24 +143,18 @@ def main() -> int:
     raw = sample_post()
     text = raw.decode("utf-8")
     words = len(text.split("---", 2)[2].split())
-    result = check_post(raw, SOURCE.key, uploaded_at=UPLOADED, timezone=ZONE)
-    assert result.post is not None, result.errors
-    post = result.post
-    body = render_body(post.body, SOURCE.key)
-    rendered = RenderedPost(
-        source=SOURCE, meta=post.meta.model_copy(update={"summary": body.summary}),
-        body_html=body.html, status="published", rendered_at=UPLOADED,
-    )  # fmt: skip
+    made = render(raw, SOURCE, uploaded_at=UPLOADED, site=SITE, now=NOW)
+    assert made.post is not None and made.post.status == "published", made.errors
+    rendered = made.post
+    post = check_post(raw, SOURCE.key, uploaded_at=UPLOADED, timezone=ZONE).post
+    assert post is not None
 
     def whole() -> str:
-        checked = check_post(raw, SOURCE.key, uploaded_at=UPLOADED, timezone=ZONE)
-        assert checked.post is not None
-        made = render_body(checked.post.body, SOURCE.key, checked.post.meta.summary, checked.post.unsafe_html)
-        page = RenderedPost(
-            source=SOURCE, meta=checked.post.meta.model_copy(update={"summary": made.summary}),
-            body_html=made.html, status="published", rendered_at=UPLOADED,
-        )  # fmt: skip
-        return render_post_page(page, SITE)
+        """What the Render stage does in-process: its pure ``render`` (check_post, render_body,
+        the RenderedPost), then the page."""
+        made = render(raw, SOURCE, uploaded_at=UPLOADED, site=SITE, now=NOW)
+        assert made.post is not None
+        return render_post_page(made.post, SITE)
 
     steps = {
         "check_post (libyaml, rules, cmark)": lambda: check_post(raw, SOURCE.key, uploaded_at=UPLOADED, timezone=ZONE),
