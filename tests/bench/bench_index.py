@@ -72,6 +72,7 @@ class Counting:
     def __init__(self) -> None:
         self.on = False
         self.calls: Counter[str] = Counter()
+        self.round_trip = 0.0  # seconds added to every call while on: AWS's latency, which moto has not
 
     def attach(self, client: Any) -> Any:
         service = client.meta.service_model.service_name
@@ -79,6 +80,8 @@ class Counting:
         def count(**kwargs: Any) -> None:
             if self.on:
                 self.calls[f"{service}:{kwargs['model'].name}"] += 1
+                if self.round_trip:
+                    time.sleep(self.round_trip)
 
         client.meta.events.register("before-call.*.*", count)
         return client
@@ -244,6 +247,7 @@ class SiteUnderTest:
         self.calls: list[int] = []
         self.breakdown: Counter[str] = Counter()
         self.other: dict[str, int] = {}
+        self.latency: dict[int, list[float]] = {}
 
     def publish(self, n: int, measured: bool = True) -> None:
         update = publish_one(n, self.s3, self.names, self.deps)
@@ -261,6 +265,35 @@ class SiteUnderTest:
             self.breakdown = self.counting.calls.copy()
 
 
+ROUND_TRIP_MS = 20  # a typical S3 PUT from Lambda in the same region
+LATENCY_RUNS = 9
+
+
+def latency_runs(site: SiteUnderTest) -> None:
+    """Index's time per publish when every AWS call also waits a round trip (moto answers at
+    once; AWS does not): its page writes one after another (1 writer) against in parallel."""
+    from pressline.stages import index
+
+    site.latency = {1: [], index.PARALLEL_WRITES: []}
+    default = index.PARALLEL_WRITES
+    site.counting.round_trip = ROUND_TRIP_MS / 1000
+    try:
+        for n in range(LATENCY_RUNS):
+            for writers in (1, default):  # interleaved: load on the machine hits both alike
+                index.PARALLEL_WRITES = writers
+                update = publish_one(1000 + n * 2 + (writers > 1), site.s3, site.names, site.deps)
+                site.counting.on = True
+                started = time.perf_counter()
+                outcome = apply_update(update, site.deps)
+                site.latency[writers].append((time.perf_counter() - started) * 1000)
+                site.counting.on = False
+                assert outcome.applied, outcome
+    finally:
+        index.PARALLEL_WRITES = default
+        site.counting.round_trip = 0.0
+        site.counting.on = False
+
+
 def measure_all() -> list[SiteUnderTest]:
     """Every site lives in one moto backend and the publishes take turns (100, 1,000,
     10,000, 100, ...), so that whatever else the machine is doing slows all sizes alike."""
@@ -275,6 +308,7 @@ def measure_all() -> list[SiteUnderTest]:
         for n in range(1, RUNS + 1):
             for site in sites:
                 site.publish(n)
+        latency_runs(sites[1])
         for site in sites:
             next_month = publish_one(RUNS + 1, site.s3, site.names, site.deps, date=END + timedelta(days=20))
             site.other = {
@@ -301,6 +335,12 @@ def main() -> int:
     for name in sites[0].other:
         figures = ", ".join(f"{site.size:,} posts: {site.other[name]}" for site in sites)
         print(f"AWS calls to {name}: {figures}")
+    (_, one_ms), (many, many_ms) = ((w, statistics.median(ms)) for w, ms in sorted(sites[1].latency.items()))
+    print(
+        f"With a {ROUND_TRIP_MS} ms round trip added to every AWS call ({sites[1].size:,} posts, median of"
+        f" {LATENCY_RUNS}): Index takes {one_ms:.0f} ms writing pages one at a time, {many_ms:.0f} ms with"
+        f" {many} in flight ({one_ms / many_ms:.1f}x faster)"
+    )
     breakdown = ", ".join(f"{name} {count}" for name, count in sorted(sites[-1].breakdown.items()))
     print(f"Calls of one publish: {breakdown}")
     base, top = sites[0], sites[-1]

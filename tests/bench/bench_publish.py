@@ -42,6 +42,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,8 @@ class Meter:
     """Per function: AWS calls by operation, handler wall and thread CPU time, time inside AWS calls."""
 
     def __init__(self) -> None:
-        self.current = threading.local()
+        # A context variable: Index's parallel page writes run in copies of the handler's context.
+        self.current: ContextVar[str] = ContextVar("function", default="(not a function)")
         self.lock = threading.Lock()
         self.calls: dict[str, Counter[str]] = defaultdict(Counter)
         self.wall: dict[str, list[float]] = defaultdict(list)
@@ -79,7 +81,7 @@ class Meter:
         self.records: Counter[str] = Counter()
 
     def function(self) -> str:
-        return getattr(self.current, "name", "(not a function)")
+        return self.current.get()
 
     def instrument_new_clients(self) -> None:
         """Every boto3 client created from now on (the functions' own, made lazily) is counted."""
@@ -115,16 +117,16 @@ class Meter:
 
     def _timed(self, name: str, call: Any) -> Any:
         def timed(event: dict[str, Any]) -> Any:
-            self.current.name = name
+            token = self.current.set(name)
             wall, cpu = time.perf_counter(), time.thread_time()
             try:
                 return call(event)
             finally:
                 with self.lock:
                     self.wall[name].append(time.perf_counter() - wall)
-                    self.cpu[name].append(time.thread_time() - cpu)
+                    self.cpu[name].append(time.thread_time() - cpu)  # the handler's thread (not its writers')
                     self.records[name] += len(event.get("Records", []))
-                self.current.name = "(not a function)"
+                self.current.reset(token)
 
         return timed
 

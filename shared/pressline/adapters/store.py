@@ -171,9 +171,12 @@ class MemoryStore:
     """An in-memory ObjectStore for unit tests of the stages (same contract as S3Store)."""
 
     def __init__(self) -> None:
+        import threading
+
         self.objects: dict[str, StoredObject] = {}
         self.log: dict[str, list[StoredObject | ObjectVersion]] = {}  # every version, newest last; markers for deletes
         self._versions = 0
+        self._lock = threading.Lock()  # Index writes a change's pages from several threads
 
     def get(self, key: str, version_id: str | None = None, *, limit: int | None = None) -> StoredObject | None:
         found = self.objects.get(key)
@@ -196,19 +199,21 @@ class MemoryStore:
     def put(
         self, key: str, body: bytes, content_type: str, cache_control: str | None = None, *, if_absent: bool = False
     ) -> bool:
-        if if_absent and key in self.objects:
-            return False
-        self._versions += 1
-        self.objects[key] = StoredObject(
-            key, body, f"v{self._versions}", f'"{self._versions}"', datetime.now().astimezone(), content_type
-        )
-        self.log.setdefault(key, []).append(self.objects[key])
-        return True
+        with self._lock:
+            if if_absent and key in self.objects:
+                return False
+            self._versions += 1
+            self.objects[key] = StoredObject(
+                key, body, f"v{self._versions}", f'"{self._versions}"', datetime.now().astimezone(), content_type
+            )
+            self.log.setdefault(key, []).append(self.objects[key])
+            return True
 
     def delete(self, key: str) -> None:
-        if self.objects.pop(key, None) is not None:
-            self._versions += 1
-            self.log.setdefault(key, []).append(ObjectVersion(f"v{self._versions}", datetime.now().astimezone()))
+        with self._lock:
+            if self.objects.pop(key, None) is not None:
+                self._versions += 1
+                self.log.setdefault(key, []).append(ObjectVersion(f"v{self._versions}", datetime.now().astimezone()))
 
     def history(self, key: str, limit: int) -> KeyHistory:
         newest_first = list(reversed(self.log.get(key, [])))

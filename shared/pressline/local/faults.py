@@ -24,6 +24,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,7 +94,9 @@ class AwsFaults:
         self.no_kill_after = no_kill_after
         self.decide = decide
         self.stats = FaultStats()
-        self._local = threading.local()
+        # A context variable, not a thread-local: a handler's own worker threads (Index writes
+        # pages in parallel, each in a copy of the handler's context) are part of its invocation.
+        self._invocation: ContextVar[_Invocation | None] = ContextVar(f"faults-{id(self)}", default=None)
         self._lock = threading.Lock()
         self._original: Callable[..., Any] | None = None
 
@@ -133,16 +136,15 @@ class AwsFaults:
         """Inject faults into the AWS calls made inside; with ``kill_after``, the n-th call
         raises HandlerKilled (and every call after it)."""
         invocation = _Invocation(kill_at=kill_after)
-        previous = getattr(self._local, "invocation", None)
-        self._local.invocation = invocation
+        token = self._invocation.set(invocation)
         try:
             yield invocation
         finally:
-            self._local.invocation = previous
+            self._invocation.reset(token)
 
     # ------------------------------------------------------------------ one attempt
     def _attempt(self, original: Callable[..., Any], endpoint: Any, request: Any, operation: Any, context: Any) -> Any:
-        invocation: _Invocation | None = getattr(self._local, "invocation", None)
+        invocation = self._invocation.get()
         if invocation is None:
             return original(endpoint, request, operation, context)
         name = operation.name
@@ -150,7 +152,8 @@ class AwsFaults:
             self.stats.calls += 1
             if int((context or {}).get("retries", {}).get("attempt", 1)) > 1:
                 self.stats.sdk_retries += 1
-        invocation.calls += 1
+        with self._lock:  # the invocation's worker threads count too
+            invocation.calls += 1
         due = invocation.kill_at is not None and invocation.calls >= invocation.kill_at
         if due and invocation.shielded and not invocation.killed:
             invocation.kill_at = invocation.calls + 1  # after the shielded step completes

@@ -18,7 +18,8 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Protocol
 
 from pressline.adapters.queue import Queue
 from pressline.adapters.store import ObjectStore
@@ -88,6 +89,9 @@ from pressline.models import (
 from pressline.posts.paths import post_page_key, post_path, rendered_key, report_key, version_token
 from pressline.posts.report import build_report, write_report
 from pressline.site.pages import Site, render_post_page
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 logger = logging.getLogger("pressline.index")
 
@@ -277,6 +281,7 @@ def _apply(
     _write_post_pages(source.key, old, new, rendered, snapshot, change, known, recent, deps, writer)
     _write_listings(old, new, rendered, change, snapshot, deps, writer, blobs, chrome=not recent_stored)
     _write_recent(source.key, new, rendered, change, known, recent, recent_stored, deps, writer, blobs, now)
+    writer.flush()  # every page is in place before the announcement, the report and the commit
     markers = _announce(new, snapshot, deps, outcome, now)
     if report:
         _report(source, new, rendered, deps, now)
@@ -530,20 +535,60 @@ class SiteWriter(Protocol):
     def delete(self, key: str) -> None: ...
 
 
+PARALLEL_WRITES = 8  # S3 requests in flight at once: a change's writes take about two round trips
+
+
+@cache
+def _writers(size: int | None = None) -> ThreadPoolExecutor:
+    """One pool per container (threads are not started again for every change)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=size or PARALLEL_WRITES, thread_name_prefix="index-writer")
+
+
 class _Writer:
-    """Writes to the site bucket and records what was written."""
+    """Collects one change's writes to the site bucket (and records them), then makes them
+    all at once in ``flush``: they are independent objects, so they go in parallel, and a
+    change costs about one S3 round trip instead of one per page. A failure of any of them
+    fails the flush, and the change is retried whole (every write is idempotent)."""
 
     def __init__(self, store: ObjectStore, outcome: Outcome) -> None:
         self.store = store
         self.outcome = outcome
+        self.pending: dict[str, tuple[bytes, str, str] | None] = {}  # key -> (body, type, cache); None deletes
 
     def put(self, key: str, text: str, content_type: str = HTML, cache_control: str = paths.LISTING_CACHE) -> None:
-        self.store.put(key, text.encode("utf-8"), content_type, cache_control=cache_control)
+        self.pending[key] = (text.encode("utf-8"), content_type, cache_control)
         self.outcome.written.append(key)
 
     def delete(self, key: str) -> None:
-        self.store.delete(key)
+        self.pending[key] = None
         self.outcome.deleted.append(key)
+
+    def flush(self) -> None:
+        tasks, self.pending = list(self.pending.items()), {}
+        if len(tasks) <= 1:
+            for task in tasks:
+                self._make(task)
+            return
+        from concurrent.futures import wait
+        from contextvars import copy_context
+
+        # Each write runs in a copy of this context: what the invocation set (correlation,
+        # instrumentation, injected faults) holds in the worker threads too.
+        pool = _writers(PARALLEL_WRITES)
+        futures = [pool.submit(copy_context().run, self._make, task) for task in tasks]
+        wait(futures)
+        for future in futures:
+            future.result()  # the first failure is raised, once every write has ended
+
+    def _make(self, task: tuple[str, tuple[bytes, str, str] | None]) -> None:
+        key, write = task
+        if write is None:
+            self.store.delete(key)
+        else:
+            body, content_type, cache_control = write
+            self.store.put(key, body, content_type, cache_control=cache_control)
 
 
 def _meta(entry: Entry | None) -> PostMeta | None:
@@ -701,6 +746,7 @@ def _reject_slug(
         unchanged = ListingChange(summary=snapshot.summary)
         writer = _Writer(deps.site_store, outcome)
         _write_post_pages(owner, kept, kept, content, snapshot, unchanged, known, recent, deps, writer)
+        writer.flush()
     return outcome
 
 
