@@ -131,12 +131,18 @@ def _cleaner() -> Any:
     )
 
 
+_IMG_ADDED = 'loading="lazy" decoding="async"'
+_IMG_ADDED_SWAPPED = 'decoding="async" loading="lazy"'
+
+
 def sanitize(html: str, source_key: str, references: References | None = None) -> str:
     """Sanitize one post's HTML; relative URLs resolve against ``source_key``'s folder."""
     key_token = _SOURCE_KEY.set(source_key)
     refs_token = _REFERENCES.set(references or References())
     try:
-        return str(_cleaner().clean(html))
+        # nh3 adds an img's two attributes from a hash map, in an order random per process:
+        # one order, so that two containers render a version to the same bytes (ETags, feeds).
+        return str(_cleaner().clean(html)).replace(_IMG_ADDED_SWAPPED, _IMG_ADDED)
     finally:
         _SOURCE_KEY.reset(key_token)
         _REFERENCES.reset(refs_token)

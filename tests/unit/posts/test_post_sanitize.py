@@ -231,3 +231,19 @@ def test_code_blocks_are_reachable_by_keyboard_whatever_the_author_set() -> None
     output = render_body('```\nwide line\n```\n\n<pre tabindex="-1" onfocus="x()">raw</pre>\n', KEY).html
     assert output.count('<pre tabindex="0">') == 2
     assert "onfocus" not in output and 'tabindex="-1"' not in output
+
+
+def test_the_same_html_sanitizes_to_the_same_bytes_in_every_process() -> None:
+    """nh3 adds attributes from a hash map seeded per process: two Lambda containers must
+    still render one version to identical bytes (the stored rendering, ETags, feeds)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from pressline.posts.sanitize import sanitize;"
+        "print(sanitize('<p><img src=\"a.png\" alt=\"x\"></p><pre><code>x</code></pre>', 'posts/a.md'))"
+    )
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+               for _ in range(8)}  # fmt: skip
+    image = '<img src="/media/a.png" alt="x" loading="lazy" decoding="async">'
+    assert outputs == {f'<p>{image}</p><pre tabindex="0"><code>x</code></pre>\n'}
