@@ -103,21 +103,26 @@ def handle_record(record: S3EventRecord, deps: Dependencies) -> Outcome:
     stored = deps.source.get(key, limit=limit)
     if stored is None:
         return _removed(record, kind, deps)
-    source = SourceRef(
-        bucket=deps.bucket,
-        key=key,
-        version_id=stored.version_id,
-        etag=stored.etag,
-        last_modified=stored.last_modified,
-        # The event's sequencer only describes the current version if it is about it.
-        sequencer=record.s3.object.sequencer if record.s3.object.versionId == stored.version_id else None,
-    )
+    # The event's sequencer only describes the current version if it is about it.
+    event = record.s3.object
+    source = _source(stored, deps, sequencer=event.sequencer if event.versionId == stored.version_id else None)
     if kind == "post":
         return _post(source, stored, deps)
     if kind == "other":
         message = "is neither a post (.md) nor an image (.png, .jpg, .jpeg, .gif, .webp); it is not published"
         return _reject(source, [Problem(field="file", message=message)], [], deps)
     return _image(source, stored, deps)
+
+
+def _source(stored: StoredObject, deps: Dependencies, sequencer: str | None = None) -> SourceRef:
+    return SourceRef(
+        bucket=deps.bucket,
+        key=stored.key,
+        version_id=stored.version_id,
+        etag=stored.etag,
+        last_modified=stored.last_modified,
+        sequencer=sequencer,
+    )
 
 
 def _reject(source: SourceRef, errors: list[Problem], warnings: list[Problem], deps: Dependencies) -> Outcome:
@@ -178,13 +183,7 @@ def _send_previous_valid(rejected: SourceRef, deps: Dependencies) -> None:
         stored = deps.source.get(rejected.key, version.version_id, limit=MAX_POST_BYTES)
         if stored is None or _size(stored) > MAX_POST_BYTES:
             continue
-        source = SourceRef(
-            bucket=deps.bucket,
-            key=rejected.key,
-            version_id=stored.version_id,
-            etag=stored.etag,
-            last_modified=stored.last_modified,
-        )
+        source = _source(stored, deps)
         errors, _ = _check(source, stored, deps)
         if not errors:
             deps.render_queue.send(RenderRequest(source=source))
