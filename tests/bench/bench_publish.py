@@ -67,12 +67,33 @@ FAKE = {
 
 
 # --------------------------------------------------------------------------- instrumentation
+class _InFlight:
+    """One invocation's AWS calls in flight: the time it waits on AWS is the time with at
+    least one call in flight (Index's parallel writes overlap; they are not summed)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+        self.since = 0.0
+
+    def started(self) -> None:
+        if self.count == 0:
+            self.since = time.perf_counter()
+        self.count += 1
+
+    def ended(self) -> float:
+        """Seconds to add when the last call in flight ends (else 0)."""
+        self.count = max(0, self.count - 1)
+        return time.perf_counter() - self.since if self.count == 0 else 0.0
+
+
 class Meter:
     """Per function: AWS calls by operation, handler wall and thread CPU time, time inside AWS calls."""
 
     def __init__(self) -> None:
-        # A context variable: Index's parallel page writes run in copies of the handler's context.
-        self.current: ContextVar[str] = ContextVar("function", default="(not a function)")
+        # A context variable: Index's parallel page writes run in copies of the handler's context,
+        # so their calls are the invocation's (its in-flight count is shared by those copies).
+        self.current: ContextVar[_InFlight | None] = ContextVar("invocation", default=None)
         self.lock = threading.Lock()
         self.calls: dict[str, Counter[str]] = defaultdict(Counter)
         self.wall: dict[str, list[float]] = defaultdict(list)
@@ -81,7 +102,8 @@ class Meter:
         self.records: Counter[str] = Counter()
 
     def function(self) -> str:
-        return self.current.get()
+        invocation = self.current.get()
+        return invocation.name if invocation else "(not a function)"
 
     def instrument_new_clients(self) -> None:
         """Every boto3 client created from now on (the functions' own, made lazily) is counted."""
@@ -93,20 +115,23 @@ class Meter:
         def client(session: Any, *args: Any, **kwargs: Any) -> Any:
             made = real_client(session, *args, **kwargs)
             service = made.meta.service_model.service_name
-            started = threading.local()
 
             def before(model: Any, **_: Any) -> None:
-                started.at = time.perf_counter()
+                invocation = meter.current.get()
                 with meter.lock:
                     meter.calls[meter.function()][f"{service}.{model.name}"] += 1
+                    if invocation is not None:
+                        invocation.started()
 
             def after(**_: Any) -> None:
-                if hasattr(started, "at"):
+                invocation = meter.current.get()
+                if invocation is not None:
                     with meter.lock:
-                        meter.aws_wall[meter.function()] += time.perf_counter() - started.at
+                        meter.aws_wall[invocation.name] += invocation.ended()
 
             made.meta.events.register("before-call", before)
             made.meta.events.register("after-call", after)
+            made.meta.events.register("after-call-error", after)
             return made
 
         boto3.session.Session.client = client  # type: ignore[method-assign]
@@ -117,7 +142,7 @@ class Meter:
 
     def _timed(self, name: str, call: Any) -> Any:
         def timed(event: dict[str, Any]) -> Any:
-            token = self.current.set(name)
+            token = self.current.set(_InFlight(name))
             wall, cpu = time.perf_counter(), time.thread_time()
             try:
                 return call(event)
@@ -400,6 +425,11 @@ def child_profile(count: int) -> dict[str, Any]:
     import sitegen
     from moto import mock_aws
 
+    from pressline.stages import index
+
+    # pyinstrument samples one thread: Index writes its pages in the handler's own thread here
+    # (in parallel they would vanish from the profile, and flush would look like the cost).
+    index.PARALLEL_WRITES = 1
     with mock_aws():
         stack = Stack(None)
         warm = sitegen.post(count + 1, prefix="warm")

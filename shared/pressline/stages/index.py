@@ -567,7 +567,7 @@ class _Writer:
 
     def flush(self) -> None:
         tasks, self.pending = list(self.pending.items()), {}
-        if len(tasks) <= 1:
+        if len(tasks) <= 1 or PARALLEL_WRITES <= 1:  # one at a time, in this thread
             for task in tasks:
                 self._make(task)
             return
