@@ -128,20 +128,17 @@ def check_due(
     return Skip(f"due: waiting for version {version_token(head)} of {key} to be validated")
 
 
-def check_past_rejected(
-    update: IndexUpdate, current: CatalogPost | None, current_uploaded: datetime | None
-) -> Skip | Fetch:
+def check_past_rejected(update: IndexUpdate, current: CatalogPost | None, newer: bool) -> Skip | Fetch:
     """An upsert whose version S3 no longer holds as current because a *rejected* upload came
     after it. The rejected upload changes nothing, so this version still stands if it is
-    newer than the catalog's (upload times: S3's LastModified; unknown or equal: not
-    orderable, so the update stays stale). Otherwise the rejection would freeze the
-    post at an older version, the valid edit lost on its way to Index."""
-    key, uploaded = update.source.key, update.source.last_modified
-    if current is None or current.version == version_token(update.source):
+    newer than the catalog's: ``newer`` says whether S3's history of the key lists it after
+    the catalog's version (the history's order, not upload times, which S3 gives to the
+    second). Otherwise the rejection would freeze the post at an older version, the valid
+    edit lost on its way to Index."""
+    if current is None or current.version == version_token(update.source) or newer:
         return Fetch(update.source, keep_report=True)
-    if uploaded is None or current_uploaded is None or uploaded <= current_uploaded:
-        return Skip(f"stale: version {version_token(update.source)} of {key} is not newer than the applied one")
-    return Fetch(update.source, keep_report=True)
+    token, key = version_token(update.source), update.source.key
+    return Skip(f"stale: version {token} of {key} is not newer than the applied one")
 
 
 SUMMARY_LIMIT = 500  # characters a listing, feed entry or announcement carries

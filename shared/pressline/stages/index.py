@@ -224,11 +224,24 @@ def _resolve_due(update: IndexUpdate, head: SourceRef, deps: IndexDeps, now: dat
     return decision
 
 
+HISTORY_CHECKED = 20  # versions of a key looked through to order two of them
+
+
 def _check_past_rejected(update: IndexUpdate, deps: IndexDeps) -> Skip | Fetch:
-    """The upload time of the catalog's version comes from its rendered post (rare path)."""
+    """Is the update's version newer than the catalog's? S3's version history says (rare path)."""
     current = deps.catalog.snapshot(update.source.key, (), (), ()).post
-    content = _rendered(deps.source, current) if current is not None else None
-    return check_past_rejected(update, current, content.source.last_modified if content else None)
+    return check_past_rejected(update, current, _newer_in_history(update.source, current, deps))
+
+
+def _newer_in_history(source: SourceRef, current: CatalogPost | None, deps: IndexDeps) -> bool:
+    if current is None or source.version_id is None:
+        return False
+    history = [version.version_id for version in deps.source.history(source.key, HISTORY_CHECKED).versions]
+    if source.version_id not in history:
+        return False  # older than every version listed
+    if current.version_id not in history:
+        return True  # the catalog's version is older than every version listed
+    return history.index(source.version_id) < history.index(current.version_id)
 
 
 def _rejected(source: ObjectStore, head: SourceRef) -> bool:
