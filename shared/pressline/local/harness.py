@@ -133,10 +133,21 @@ def _destinations(value: Any) -> list[str]:
 
 def sent_emails_from_server(endpoint_url: str) -> list[dict[str, Any]]:
     """Every email a moto server's SES accepted (``/moto-api/data.json``), same shape as above."""
+    import time
+    import urllib.error
     import urllib.request
 
-    with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json", timeout=10) as response:  # noqa: S310 (local)
-        data = json.load(response)
+    # moto dumps every backend for this page while the pipeline keeps writing to them: a dump
+    # that met a dictionary changing under it answers 500. It is a read: asking again is safe.
+    for attempt in range(5):
+        try:
+            with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json", timeout=10) as response:  # noqa: S310
+                data = json.load(response)
+            break
+        except urllib.error.HTTPError as error:
+            if error.code != 500 or attempt == 4:
+                raise
+            time.sleep(0.05 * 2**attempt)
     emails = []
     for kind in ("Message", "RawMessage"):
         for message in data.get("ses", {}).get(kind, []):
