@@ -13,10 +13,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from pressline.config import settings
 from pressline.errors import PoisonMessageError, RetryableError
-from pressline.stages import render
+from pressline.stages import batching, render
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,16 +26,8 @@ metrics = Metrics()
 METRIC_NAMES = {"rendered": "PostsRendered", "rejected": "PostsRejected", "stale": "StaleRenderRequests"}
 
 
-@cache
-def processor() -> BatchProcessor:
-    """Made by the first invocation, once per container. Powertools' batch module imports
-    asyncio and all its event data classes (~35 ms): the first invocation pays that instead of
-    the import (tests/bench/bench_coldstart.py prints both)."""
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-
-    # A batch whose every record failed is still a partial response (all listed), not an invocation
-    # error: SQS retries the same records either way, and poison reaches the DLQ by maxReceiveCount.
-    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# One per handler, made by its first invocation (see pressline.stages.batching).
+processor = cache(batching.sqs_processor)
 
 
 @cache

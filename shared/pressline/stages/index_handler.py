@@ -20,10 +20,10 @@ from pydantic import ValidationError
 
 from pressline.config import Settings, settings
 from pressline.errors import PoisonMessageError, RetryableError
+from pressline.stages import batching
 from pressline.stages.index import IndexDeps, apply_update, dependencies_from_settings, parse_update
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -32,14 +32,8 @@ logger = Logger()
 metrics = Metrics()
 
 
-@cache
-def processor() -> SqsFifoPartialProcessor:
-    """Made by the first invocation, once per container. Powertools' batch module imports
-    asyncio and all its event data classes (~35 ms): the first invocation pays that instead of
-    the import (tests/bench/bench_coldstart.py prints both)."""
-    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
-
-    return SqsFifoPartialProcessor()
+# One per handler, made by its first invocation (see pressline.stages.batching).
+processor = cache(batching.sqs_fifo_processor)
 
 
 _override: IndexDeps | None = None

@@ -16,12 +16,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from pressline.config import Settings, settings
 from pressline.models import PostPublished
+from pressline.stages import batching
 from pressline.subscribers import runtime
 from pressline.subscribers.fanout import Fanout
 from pressline.subscribers.ports import NotifyQueue
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -29,16 +29,8 @@ logger = Logger()
 metrics = Metrics()
 
 
-@cache
-def processor() -> BatchProcessor:
-    """Made by the first invocation, once per container. Powertools' batch module imports
-    asyncio and all its event data classes (~35 ms): the first invocation pays that instead of
-    the import (tests/bench/bench_coldstart.py prints both)."""
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-
-    # A failed record is reported in batchItemFailures (and retried by SQS), even when it is
-    # the only one: the invocation itself does not fail.
-    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# One per handler, made by its first invocation (see pressline.stages.batching).
+processor = cache(batching.sqs_processor)
 
 
 # Renewed by every checkpoint (at least every 10 s), so a lease this long only delays the

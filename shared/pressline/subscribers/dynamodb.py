@@ -40,6 +40,7 @@ INDEX = "gsi1"
 DELIVERY_RETENTION = timedelta(days=30)  # longer than any delivery message can live in SQS (14 days)
 FANOUT_RETENTION = timedelta(days=400)
 
+
 def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
