@@ -57,7 +57,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from pressline.models import Contract, RenderedPost
+from pressline.models import Contract, PostMeta, RenderedPost
 from pressline.posts.slug import tag_slug
 
 CatalogStatus = Literal["published", "scheduled", "draft"]
@@ -119,6 +119,17 @@ class Entry(Contract):
     @property
     def modified(self) -> datetime:
         return self.updated or self.date
+
+    def link(self) -> PostMeta:
+        """What a neighbour's previous/next link on a post page is made from."""
+        return PostMeta(
+            slug=self.slug,
+            title=self.title,
+            date=self.date,
+            updated=self.updated,
+            tags=self.tags,
+            summary=self.summary,
+        )
 
 
 class Listing(Contract):

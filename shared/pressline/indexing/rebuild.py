@@ -131,10 +131,8 @@ class _Collector:
         self.result.deleted.append(key)
 
 
-def _meta(entry: CatalogPost | None) -> PostMeta | None:
-    if entry is None:
-        return None
-    return PostMeta(slug=entry.slug, title=entry.title, date=entry.date, updated=entry.updated, tags=entry.tags)
+def _meta(post: CatalogPost | None) -> PostMeta | None:
+    return post.entry().link() if post is not None else None
 
 
 def rebuild_site(

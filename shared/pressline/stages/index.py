@@ -605,16 +605,7 @@ class _Writer:
 
 
 def _meta(entry: Entry | None) -> PostMeta | None:
-    if entry is None:
-        return None
-    return PostMeta(
-        slug=entry.slug,
-        title=entry.title,
-        date=entry.date,
-        updated=entry.updated,
-        tags=entry.tags,
-        summary=entry.summary,
-    )
+    return entry.link() if entry is not None else None
 
 
 def _rendered(source: ObjectStore, entry: Entry | CatalogPost) -> RenderedPost | None:
