@@ -18,7 +18,11 @@ class StoredObject:
     etag: str | None
     last_modified: datetime | None
     content_type: str | None = None
-    size: int | None = None  # the whole object's size (``body`` is shorter after a ranged read)
+    size: int | None = None  # the whole object's size, when ``body`` may be shorter (a ranged read)
+
+    @property
+    def full_size(self) -> int:
+        return self.size if self.size is not None else len(self.body)
 
 
 @dataclass(frozen=True)

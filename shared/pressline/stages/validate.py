@@ -133,12 +133,8 @@ def _reject(source: SourceRef, errors: list[Problem], warnings: list[Problem], d
     return "rejected"
 
 
-def _size(stored: StoredObject) -> int:
-    return stored.size if stored.size is not None else len(stored.body)
-
-
 def _post(source: SourceRef, stored: StoredObject, deps: Dependencies) -> Outcome:
-    size = _size(stored)
+    size = stored.full_size
     if size > MAX_POST_BYTES:  # only its first bytes were read
         message = f"is {size:,} bytes; the limit is 1 MiB ({MAX_POST_BYTES:,})"
         return _reject(source, [Problem(field="file", message=message)], [], deps)
@@ -181,7 +177,7 @@ def _send_previous_valid(rejected: SourceRef, deps: Dependencies) -> None:
         if version.version_id is None or _deleted_since(version, history.delete_markers):
             return  # deleted before the rejected upload: there is nothing to keep
         stored = deps.source.get(rejected.key, version.version_id, limit=MAX_POST_BYTES)
-        if stored is None or _size(stored) > MAX_POST_BYTES:
+        if stored is None or stored.full_size > MAX_POST_BYTES:
             continue
         source = _source(stored, deps)
         errors, _ = _check(source, stored, deps)
@@ -199,7 +195,7 @@ def _deleted_since(version: ObjectVersion, markers: list[ObjectVersion]) -> bool
 
 
 def _image(source: SourceRef, stored: StoredObject, deps: Dependencies) -> Outcome:
-    size = _size(stored)
+    size = stored.full_size
     if size > MAX_IMAGE_BYTES:
         message = f"is {size:,} bytes; the limit for images is 10 MiB"
         return _reject(source, [Problem(field="file", message=message)], [], deps)
