@@ -127,3 +127,28 @@ def test_taking_a_post_down_reads_the_newest_posts_from_the_catalog(
     assert "Post 4" not in (world.text("feed.json") or "")
     recent = Recent.model_validate_json(world.catalog.stored_blobs[RECENT_BLOB].data())
     assert [item.post.title for item in recent.posts] == ["Post 3", "Post 2", "Post 1", "Post 0"]
+
+
+def test_a_failed_page_write_fails_the_change_before_its_announcement_and_commit(world: World) -> None:
+    """Index writes a change's pages in parallel: one failure among them still stops the
+    change before anything that says it happened, and the retry makes the same site."""
+    from pressline.stages import index
+
+    assert index.PARALLEL_WRITES > 1
+    real_put = world.site_store.put
+
+    def failing_put(key: str, body: bytes, content_type: str, cache_control: str | None = None, **kw: bool) -> bool:
+        if key == "feed.xml":
+            raise RuntimeError("S3 failed this write")
+        return real_put(key, body, content_type, cache_control, **kw)
+
+    world.site_store.put = failing_put  # type: ignore[method-assign]
+    update = world.upload("posts/a.md", "Alpha", START - timedelta(days=1))
+    with pytest.raises(RuntimeError, match="S3 failed"):
+        world.apply(update)
+    assert world.catalog.commits == 0 and world.announcements() == []
+    assert world.site_store.get("posts/alpha/index.html") is not None  # the other writes went ahead
+
+    world.site_store.put = real_put  # type: ignore[method-assign]
+    assert world.apply(update).applied
+    assert len(world.announcements()) == 1 and "Alpha" in (world.text("feed.xml") or "")
