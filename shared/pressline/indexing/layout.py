@@ -34,8 +34,10 @@ def directory_key(path: str) -> str:
 
 
 def month_path(month: str) -> str:
+    """``yyyy-mm`` -> ``/archive/yyyy/mm/``. The date rules keep years four-digit; a shorter
+    one (``strftime("%Y")`` gives ``1`` for year 1 on Linux) is padded, never a 1-digit folder."""
     year, number = month.split("-")
-    return f"/archive/{year}/{number}/"
+    return f"/archive/{year.zfill(4)}/{number.zfill(2)}/"
 
 
 def tag_front_path(tag: str) -> str:

@@ -188,6 +188,24 @@ class _Limit(Exception):
         self.node = node
 
 
+def _unreadable_character(text: str, error: Any, first_line: int) -> FrontMatterError:
+    """YAML refuses some characters anywhere in a document, even in a quoted text: control
+    characters other than tab and newlines, U+FFFE and U+FFFF, and surrogates. Its own message
+    says "control characters" for all of them and gives a position (in bytes with libyaml, in
+    characters without), so the line is found from the character itself: the reader stops at
+    its first occurrence. Refused rather than removed: the value they were in would silently
+    become another one (a slug, a date)."""
+    character = chr(error.character) if isinstance(error.character, int) else str(error.character)
+    index = text.find(character)
+    line = first_line + text.count("\n", 0, index) if index != -1 else first_line - 1
+    code = f"U+{ord(character):04X}" if len(character) == 1 else repr(character)
+    message = (
+        f"has the character {code}, which YAML does not allow (a control character, noncharacter or "
+        "surrogate); remove it"
+    )
+    return FrontMatterError(Problem(field="front matter", message=message, line=line))
+
+
 def load_yaml(
     text: str, first_line: int = 1
 ) -> tuple[dict[str, Any], dict[str, int], dict[tuple[str, int], int], list[Problem]]:
@@ -216,6 +234,8 @@ def load_yaml(
             data = loader.construct_document(node)
     except _Limit as limit:
         raise problem(limit.reason, limit.node.start_mark) from None
+    except yaml.reader.ReaderError as error:
+        raise _unreadable_character(text, error, first_line) from None
     except yaml.MarkedYAMLError as error:
         reason = error.problem or error.context or "is not valid YAML"
         raise problem(f"is not valid YAML: {reason}", error.problem_mark or error.context_mark) from None

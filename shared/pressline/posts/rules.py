@@ -13,7 +13,7 @@ import posixpath
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from pressline.models import PostMeta, Problem
 from pressline.posts import frontmatter
+from pressline.posts.commonmark import NONCHARACTERS, SURROGATES
 from pressline.posts.markdown import MAX_NESTING, markdown_to_html, nests_deeper_than
 from pressline.posts.slug import MAX_SLUG_LENGTH, is_valid_slug, lost_letters, slugify, tag_slug
 
@@ -32,6 +33,14 @@ KNOWN_FIELDS = frozenset(
     {"title", "date", "slug", "tags", "summary", "author", "draft", "updated", "canonical_url", "image"}
 )
 DATE_HINT = "use YYYY-MM-DD, YYYY-MM-DD HH:MM or ISO 8601 (2022-01-07T18:48:00+01:00)"
+# The years a post's date and update may have, as written, in UTC and in the site's time zone.
+# 1900: RFC 5322 (the RSS feed's and the emails' dates) wants "any numeric year 1900 or later".
+# 9998: a year's margin below datetime's 9999, so that any time zone's +-14 h, and what is made
+# from a date (the catalog's UTC order key, the archive month, feeds, sitemaps, the page's date),
+# stays representable and four-digit; year 9999 ends at 23:59 in UTC, hours before it ends in
+# the far west.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 9998
 _WHITESPACE = re.compile(r"\s+")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 # Bytes that make a file binary (tab, newlines and form feed are text), counted with
@@ -46,6 +55,10 @@ _CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x0B, 0x7F])
 # - Control characters (Unicode Cc) other than whitespace: shown as nothing or garbage, invalid in
 #   XML feeds, and ESC sequences drive the terminal of whoever reads a log or ``pressline check``.
 _UNSHOWN = re.compile(r"[\u202a-\u202e\u2066-\u2069\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# Removed from them too, with their own warning: noncharacters (U+FFFF, U+FDD0, ...: "never to be
+# interchanged"; U+FFFE and U+FFFF are invalid in XML feeds) and surrogates, which no text holds
+# (a YAML "\uFFFF" escape makes the one, another loader might make the other).
+_NOT_TEXT = re.compile(f"[{SURROGATES}{NONCHARACTERS}]")
 # Letters and symbols that render as blank space, like the format characters (Cf: U+200B-U+200D,
 # U+2060, U+FEFF, ...): a title made only of these and spaces is empty.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
@@ -69,10 +82,48 @@ def parse_datetime(value: object, zone: tzinfo) -> datetime:
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"'{text}' is not a date; {DATE_HINT}") from None
+            raise ValueError(f"'{_shown(text)}' is not a date; {DATE_HINT}") from None
     else:
         raise ValueError(f"must be a date, not {_describe(value)}; {DATE_HINT}")
-    return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
+    moment = parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
+    outside = _outside_years(moment, zone)
+    if outside:
+        written = f"'{_shown(value.strip())}'" if isinstance(value, str) else moment.isoformat()
+        raise ValueError(f"{written} {outside}")
+    return moment
+
+
+def _outside_years(moment: datetime, zone: tzinfo) -> str | None:
+    """Why ``moment`` is outside EARLIEST_YEAR..LATEST_YEAR as written, in UTC or in the site's
+    time zone (where ``astimezone`` may not even be able to go), or None when it is within."""
+    rule = (
+        f"dates must be in the years {EARLIEST_YEAR} to {LATEST_YEAR}, as written, in UTC and in the site's time zone"
+    )
+    readings = [("", moment)]
+    for where, target in (("in UTC", UTC), (f"in the site's time zone ({zone})", zone)):
+        try:
+            readings.append((where, moment.astimezone(target)))
+        except OverflowError:  # past year 9999 or before year 1
+            edge = "before the year 1" if moment.year < EARLIEST_YEAR else "after the year 9999"
+            return f"is {edge} {where}; {rule}"
+    for where, reading in readings:
+        if not EARLIEST_YEAR <= reading.year <= LATEST_YEAR:
+            edge = (
+                f"before the year {EARLIEST_YEAR}" if reading.year < EARLIEST_YEAR else f"after the year {LATEST_YEAR}"
+            )
+            shown = (
+                f" ({reading.year:04d}-{reading.month:02d}-{reading.day:02d} {reading:%H:%M} {where})" if where else ""
+            )
+            return f"is {edge}{shown}; {rule}"
+    return None
+
+
+def _shown(text: str) -> str:
+    """``text`` for a message: characters that show as nothing or drive a terminal (controls,
+    direction and format characters, unassigned code points) written as <U+XXXX>."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else f"<U+{ord(char):04X}>" for char in text)
 
 
 def _describe(value: object) -> str:
@@ -108,6 +159,10 @@ def _one_line(value: str, info: ValidationInfo) -> str:
         removed: dict[str, set[str]] = (info.context or {}).setdefault("removed", {})
         removed.setdefault(info.field_name or "", set()).update(_UNSHOWN.findall(value))
         value = _UNSHOWN.sub("", value)
+    if _NOT_TEXT.search(value):
+        not_text: dict[str, set[str]] = (info.context or {}).setdefault("not_text", {})
+        not_text.setdefault(info.field_name or "", set()).update(_NOT_TEXT.findall(value))
+        value = _NOT_TEXT.sub("", value)
     return _WHITESPACE.sub(" ", value).strip()
 
 
@@ -175,7 +230,7 @@ class FrontMatter(BaseModel):
             suggestion = slugify(value)
             hint = f"; try '{suggestion}'" if suggestion else ""
             raise _fail(
-                f"'{value}' is not a safe single path segment: use lowercase letters a-z, digits and single "
+                f"'{_shown(value)}' is not a safe single path segment: use lowercase letters a-z, digits and single "
                 f"hyphens, at most {MAX_SLUG_LENGTH} characters{hint}"
             )
         return value
@@ -218,7 +273,7 @@ class FrontMatter(BaseModel):
     def _canonical(cls, value: str) -> str:
         value = value.strip()
         if not _is_web_url(value):
-            raise _fail(f"'{value}' must be an absolute http:// or https:// URL")
+            raise _fail(f"'{_shown(value)}' must be an absolute http:// or https:// URL")
         return value
 
     @field_validator("image")
@@ -361,7 +416,7 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
     warnings = list(document.warnings)
     for name, line in document.field_lines.items():
         if name not in KNOWN_FIELDS:
-            warnings.append(Problem(field=name, message="is not a known field and is ignored", line=line))
+            warnings.append(Problem(field=_shown(name), message="is not a known field and is ignored", line=line))
     errors: list[Problem] = []
     fields: FrontMatter | None = None
     context: dict[str, Any] = {"timezone": timezone}
@@ -372,6 +427,10 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
     for name, characters in sorted(context.get("removed", {}).items()):
         codes = ", ".join(f"U+{ord(char):04X}" for char in sorted(characters))
         message = f"had invisible direction or control characters ({codes}); they were removed"
+        warnings.append(Problem(field=name, message=message, line=document.line_of(name)))
+    for name, characters in sorted(context.get("not_text", {}).items()):
+        codes = ", ".join(f"U+{ord(char):04X}" for char in sorted(characters))
+        message = f"had noncharacters or surrogates ({codes}), which are not text; they were removed"
         warnings.append(Problem(field=name, message=message, line=document.line_of(name)))
     unsafe_html: str | None = None
     if _body_is_empty(document.body):

@@ -53,7 +53,14 @@ class Site:
         return ZoneInfo(self.timezone)
 
     def local(self, moment: datetime) -> datetime:
-        return moment.astimezone(self.zone)
+        """``moment`` in the site's time zone. The date rules keep every post within years that
+        stay representable in any zone (``posts.rules.EARLIEST_YEAR``/``LATEST_YEAR``); a moment
+        at the very edge of the calendar (a post stored before those rules) is shown in its own
+        offset rather than failing the page."""
+        try:
+            return moment.astimezone(self.zone)
+        except OverflowError:
+            return moment
 
     def format_date(self, moment: datetime) -> str:
         """A date for people, in the site's format and time zone. ``%-d``/``%-H``/``%-m``
