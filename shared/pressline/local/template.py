@@ -14,6 +14,7 @@ import copy
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -402,3 +403,136 @@ def _inline_refs(template: dict[str, Any], physical: dict[str, dict[str, str]]) 
 
     result: dict[str, Any] = walk(template)
     return result
+
+
+# --------------------------------------------------------------------------- parameters
+class ParameterError(TemplateError):
+    """Raised when ``--parameter-overrides`` cannot be read or a value breaks the template's
+    constraints; the message names each parameter and the reason."""
+
+
+# One `Key=Value` or `ParameterKey=Key,ParameterValue=Value` pair as `sam deploy` reads them: a
+# value is "double quoted", 'single quoted' or runs to the next space; a backslash escapes the
+# character after it.
+_VALUE = r"""(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|(?:\\.|[^\s"'\\])*)"""
+_PAIR = rf"(?:ParameterKey=([A-Za-z0-9]+),ParameterValue=({_VALUE})|([A-Za-z0-9]+)=({_VALUE}))"
+_PAIRS = re.compile(rf"{_PAIR}(?:\s+{_PAIR})*", re.DOTALL)
+_ONE_PAIR = re.compile(r"(?:ParameterKey=([A-Za-z0-9]+),ParameterValue=|([A-Za-z0-9]+)=)(.*)", re.DOTALL)
+
+
+def _unescape(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1]
+    return re.sub(r"\\(.)", r"\1", value, flags=re.DOTALL)
+
+
+def _pairs(word: str, known: frozenset[str]) -> list[tuple[str, str]] | None:
+    """The pairs of a word written as SAM's one-string form (``A="x y" B=z``), or None when it
+    is not one: one pair whose value is not quoted is the shell's word, read as is."""
+    stripped = word.strip()
+    if not _PAIRS.fullmatch(stripped):
+        return None
+    found = [
+        (key_a, value_a) if key_a else (key_b, value_b)
+        for key_a, value_a, key_b, value_b in (match.groups() for match in re.finditer(_PAIR, stripped, re.DOTALL))
+    ]
+    if known and any(key not in known for key, _ in found):
+        return None  # "SiteTitle=Notes a=b" is a title, not a parameter named "a"
+    if len(found) == 1 and found[0][1][:1] not in ("'", '"'):
+        return None
+    return [(key, _unescape(value)) for key, value in found]
+
+
+def parse_parameter_overrides(words: list[str], known: frozenset[str] = frozenset()) -> dict[str, str]:
+    """``--parameter-overrides`` as ``sam deploy`` takes it: each word one or more
+    space-separated ``Key=Value`` / ``ParameterKey=K,ParameterValue=V`` pairs (quoted values
+    may hold spaces); a later pair wins.
+
+    A word that is not such pairs of ``known`` parameters is one pair whose value is the rest
+    of the word, as is: the shell has already removed the quotes of ``SiteTitle="My blog"``.
+    Unless the rest names another known parameter (``SiteTitle=My blog SiteTimezone=UTC`` in
+    one word): which value holds the spaces is then a guess, so it is an error, where SAM
+    would silently keep ``My``.
+    """
+    values: dict[str, str] = {}
+    for word in words:
+        pairs = _pairs(word, known)
+        if pairs is not None:
+            values.update(pairs)
+            continue
+        single = _ONE_PAIR.fullmatch(word)
+        if single is None:
+            raise ParameterError(
+                f"--parameter-overrides: {word!r} is not Key=Value (e.g. SiteTitle='My blog' SiteTimezone=Europe/Paris)"
+            )
+        key, rest = single.group(1) or single.group(2), single.group(3)
+        others = [
+            name for name in sorted(known) if re.search(rf"\s(?:ParameterKey=)?{name}(?:=|,ParameterValue=)", rest)
+        ]
+        if others:
+            raise ParameterError(
+                f"--parameter-overrides: {word!r} sets {key} and {', '.join(others)} in one word with spaces in a"
+                f' value; quote the value that holds them, e.g. {key}="..."'
+            )
+        values[key] = rest
+    return values
+
+
+def check_parameters(declared: dict[str, Any], values: dict[str, str]) -> dict[str, str]:
+    """``values`` if each names a parameter of the template and meets its constraints
+    (AllowedValues, AllowedPattern, Min/MaxLength, Min/MaxValue for numbers), as
+    CloudFormation would check them; else a ParameterError naming every problem."""
+    problems: list[str] = []
+    for key, value in values.items():
+        spec = declared.get(key)
+        if spec is None:
+            problems.append(f"{key}: not a parameter of the template (it has {', '.join(sorted(declared)) or 'none'})")
+            continue
+        problems += [f"{key}: {reason}" for reason in _constraint_problems(spec, value)]
+    if problems:
+        raise ParameterError("--parameter-overrides: " + "; ".join(problems))
+    return dict(values)
+
+
+def _constraint_problems(spec: dict[str, Any], value: str) -> list[str]:
+    description = spec.get("ConstraintDescription")
+    problems: list[str] = []
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(option) for option in allowed]:
+        problems.append(f"{value!r} is not one of {', '.join(map(str, allowed))}")
+    pattern = spec.get("AllowedPattern")
+    # CloudFormation matches the pattern against the whole value.
+    if pattern is not None and not re.fullmatch(str(pattern), value):
+        problems.append(description or f"{value!r} does not match the pattern {pattern}")
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        problems.append(f"is shorter than {spec['MinLength']} characters")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        problems.append(f"is longer than {spec['MaxLength']} characters")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return [*problems, f"{value!r} is not a number"]
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            problems.append(f"is less than {spec['MinValue']}")
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            problems.append(f"is more than {spec['MaxValue']}")
+    return problems
+
+
+def parameter_overrides(
+    template_path: Path, words: list[str], checks: dict[str, Callable[[str], str | None]] | None = None
+) -> dict[str, str]:
+    """The checked overrides of ``words`` for ``template_path`` (see the two functions above).
+    ``checks``: what the functions need of a value beyond the template's constraints
+    (parameter -> the problem with a value, or None)."""
+    declared = load_sam(template_path).get("Parameters") or {}
+    values = check_parameters(declared, parse_parameter_overrides(words, frozenset(declared)))
+    problems = [
+        f"{key}: {problem}"
+        for key, check in (checks or {}).items()
+        if key in values and (problem := check(values[key])) is not None
+    ]
+    if problems:
+        raise ParameterError("--parameter-overrides: " + "; ".join(problems))
+    return values
