@@ -1,7 +1,10 @@
 """The ``pressline`` command. Each subcommand lives in its own module, imported only
 when chosen, so ``pressline check`` never pays for moto or boto3.
 
-A subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
+A subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``. The commands
+that talk to a stack (AWS_COMMANDS) also get ``--local``, ``--endpoint-url`` and ``--region``
+from ``pressline.ops.target``, which points boto3 at the chosen stack before they run and turns
+set-up errors (no credentials, nothing listening) into one line.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "redrive": ("pressline.ops.redrive", "move messages from a dead-letter queue back to its source"),
 }
 
+AWS_COMMANDS = frozenset({"rebuild", "redrive"})
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
@@ -27,8 +32,16 @@ def main(argv: list[str] | None = None) -> int:
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
             importlib.import_module(module_name).add_arguments(sub_parser)
+            if name in AWS_COMMANDS:
+                from pressline.ops import target
+
+                target.add_arguments(sub_parser)
     args, _ = parser.parse_known_args(argv) if chosen is None else (parser.parse_args(argv), [])
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    if args.command in AWS_COMMANDS:
+        from pressline.ops.target import run_against_target
+
+        return run_against_target(args.command, args, module.run)
     return int(module.run(args))
 
 
