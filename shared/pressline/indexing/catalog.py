@@ -314,6 +314,56 @@ class Commit(Contract):
     blobs: dict[str, Blob | None] = Field(default_factory=dict)  # None: delete
 
 
+class CatalogKeys(Contract):
+    """The items one read brings (``Catalog.read``): a whole batch's in one BatchGetItem."""
+
+    posts: tuple[str, ...] = ()  # source keys
+    slugs: tuple[str, ...] = ()
+    markers: tuple[str, ...] = ()
+    listings: tuple[str, ...] = ()
+    blobs: tuple[str, ...] = ()
+
+
+class CatalogItems(Contract):
+    """What ``Catalog.read`` found. An asked-for key that is absent here does not exist.
+
+    ``revision`` counts the site's commits (the summary item carries it): a batch commits
+    only if nobody committed since it read, so two Index invocations never interleave."""
+
+    posts: dict[str, CatalogPost] = Field(default_factory=dict)
+    slug_owners: dict[str, str] = Field(default_factory=dict)
+    first_published: dict[str, datetime] = Field(default_factory=dict)
+    summary: Summary = Summary()
+    revision: int = 0
+    listings: dict[str, Listing] = Field(default_factory=dict)
+    blobs: dict[str, Blob] = Field(default_factory=dict)
+
+
+class PostWrite(Contract):
+    """One post item written by a batch, guarded by the version the batch read (None: absent)."""
+
+    expected_version: str | None
+    post: CatalogPost | None  # None removes the post item
+
+
+class CatalogChanges(Contract):
+    """Everything one batch writes to the catalog (``Catalog.apply``): net values, so a
+    retried batch writes the same. ``revision`` is the one the batch read; the summary is
+    written with the next one, and the whole is refused if another commit came between."""
+
+    revision: int
+    posts: dict[str, PostWrite] = Field(default_factory=dict)  # source key -> write
+    slugs: dict[str, str | None] = Field(default_factory=dict)  # slug -> owner; None releases it
+    first_published: dict[str, datetime] = Field(default_factory=dict)
+    listings: dict[str, Listing | None] = Field(default_factory=dict)  # None: delete
+    summary: Summary
+    blobs: dict[str, Blob | None] = Field(default_factory=dict)  # None: delete
+
+    @property
+    def empty(self) -> bool:
+        return not (self.posts or self.slugs or self.first_published or self.listings or self.blobs)
+
+
 def key_marker(source_key: str) -> str:
     return f"KEY#{source_key}"
 
@@ -327,7 +377,19 @@ class CatalogConflictError(Exception):
 
 
 class Catalog(Protocol):
-    """The catalog port. DynamoCatalog is the real one; MemoryCatalog the fake for tests."""
+    """The catalog port. DynamoCatalog is the real one; MemoryCatalog the fake for tests.
+
+    Index reads a batch's items with ``read`` and writes its net result with ``apply``;
+    ``snapshot``/``commit`` are the same for one change (``pressline.indexing.overlay``
+    gives the batch's changes that interface, in memory)."""
+
+    def read(self, keys: CatalogKeys) -> CatalogItems:
+        """One read (a BatchGetItem per 100 keys) of the items named, and the summary."""
+        ...
+
+    def apply(self, changes: CatalogChanges) -> None:
+        """Write a batch's changes: CatalogConflictError if the revision or a post's version moved."""
+        ...
 
     def snapshot(
         self,

@@ -18,7 +18,10 @@ from pressline.adapters.errors import call_dynamodb, error_code
 from pressline.errors import RetryableError
 from pressline.indexing.catalog import (
     Blob,
+    CatalogChanges,
     CatalogConflictError,
+    CatalogItems,
+    CatalogKeys,
     CatalogPost,
     Commit,
     Listing,
@@ -36,6 +39,8 @@ PUBLISHED = "POSTS"
 SCHEDULED = "SCHEDULED"
 SUMMARY_KEY = {"pk": "SITE", "sk": "SUMMARY"}
 TRANSACTION_LIMIT = 100  # items per TransactWriteItems
+# DynamoDB takes 4 MB per transaction; items are counted by their JSON, with room to spare.
+TRANSACTION_BYTES = 3_000_000
 
 
 def _s(value: str) -> dict[str, str]:
@@ -144,6 +149,112 @@ class DynamoCatalog(DynamoTable):
         return Snapshot(
             post=post, slug_owners=owners, first_published=first, summary=summary, listings=found, blobs=stored
         )
+
+    def read(self, keys: CatalogKeys) -> CatalogItems:
+        wanted = [post_key(key) for key in keys.posts] + [summary_key()]
+        wanted += [slug_key(slug) for slug in keys.slugs]
+        wanted += [marker_key(marker) for marker in keys.markers]
+        wanted += [listing_key(listing_id) for listing_id in keys.listings]
+        wanted += [blob_key(name) for name in keys.blobs]
+        posts: dict[str, CatalogPost] = {}
+        owners: dict[str, str] = {}
+        first: dict[str, datetime] = {}
+        summary, revision = Summary(), 0
+        lists: dict[str, Listing] = {}
+        blobs: dict[str, Blob] = {}
+        for item in self._batch_get(wanted):
+            pk = item["pk"]["S"]
+            if pk.startswith("POST#"):
+                post = _post(item)
+                posts[post.source_key] = post
+            elif pk.startswith("SLUG#"):
+                owners[pk.removeprefix("SLUG#")] = item["source_key"]["S"]
+            elif pk.startswith("FIRST#"):
+                first[pk.removeprefix("FIRST#")] = datetime.fromisoformat(item["at"]["S"])
+            elif pk == SUMMARY_KEY["pk"]:
+                summary = Summary.model_validate_json(item["data"]["S"])
+                revision = int(item.get("rev", {}).get("N", "0"))
+            elif pk.startswith("LIST#"):
+                lists[pk.removeprefix("LIST#")] = Listing.model_validate_json(item["data"]["S"])
+            elif pk.startswith("BLOB#"):
+                blobs[pk.removeprefix("BLOB#")] = _blob(item)
+        return CatalogItems(
+            posts=posts,
+            slug_owners=owners,
+            first_published=first,
+            summary=summary,
+            revision=revision,
+            listings=lists,
+            blobs=blobs,
+        )
+
+    def apply(self, changes: CatalogChanges) -> None:
+        """The summary (with the revision guard) and the derived items first, the posts last:
+        every derived value is absolute and set-like (a listing holds a slug once), so if a
+        later transaction of a large batch fails, the retry computes and writes them alike,
+        while a post item written before its listings would make the retry skip it."""
+        if changes.revision:
+            guard: dict[str, Any] = {
+                "ConditionExpression": "#rev = :read",
+                "ExpressionAttributeValues": {":read": {"N": str(changes.revision)}},
+            }
+        else:  # never committed with a revision (new, or rebuilt): nobody may have committed since
+            guard = {"ConditionExpression": "attribute_not_exists(#rev)"}
+        summary = {
+            **summary_key(),
+            "data": _s(changes.summary.model_dump_json()),
+            "rev": {"N": str(changes.revision + 1)},
+        }
+        actions: list[dict[str, Any]] = [
+            {"Put": {"TableName": self.table, "Item": summary, "ExpressionAttributeNames": {"#rev": "rev"}, **guard}}
+        ]
+        for listing_id, listing in changes.listings.items():
+            if listing is None or not listing.entries:
+                actions.append({"Delete": {"TableName": self.table, "Key": listing_key(listing_id)}})
+            else:
+                item = {**listing_key(listing_id), "data": _s(listing.model_dump_json())}
+                actions.append({"Put": {"TableName": self.table, "Item": item}})
+        for name, blob in changes.blobs.items():
+            if blob is None:
+                actions.append({"Delete": {"TableName": self.table, "Key": blob_key(name)}})
+            else:
+                actions.append({"Put": {"TableName": self.table, "Item": blob_item(name, blob)}})
+        for slug, owner in changes.slugs.items():
+            if owner is None:
+                actions.append({"Delete": {"TableName": self.table, "Key": slug_key(slug)}})
+            else:
+                actions.append({"Put": {"TableName": self.table, "Item": {**slug_key(slug), "source_key": _s(owner)}}})
+        for marker, moment in changes.first_published.items():
+            actions.append(self._marker_action(marker, moment))
+        for source_key, write in changes.posts.items():
+            actions.append(self._post_write(source_key, write.expected_version, write.post))
+        for chunk in _transactions(actions):
+            self._transact(chunk, "a batch")
+
+    def _marker_action(self, marker: str, moment: datetime) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": marker_key(marker),
+                # The first moment stays; a retried commit cannot move it.
+                "UpdateExpression": "SET #at = if_not_exists(#at, :at)",
+                "ExpressionAttributeNames": {"#at": "at"},
+                "ExpressionAttributeValues": {":at": _s(moment.isoformat())},
+            }
+        }
+
+    def _post_write(self, source_key: str, expected: str | None, post: CatalogPost | None) -> dict[str, Any]:
+        if expected is None:
+            guard: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            guard = {
+                "ConditionExpression": "#version = :expected",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":expected": _s(expected)},
+            }
+        if post is None:
+            return {"Delete": {"TableName": self.table, "Key": post_key(source_key), **guard}}
+        return {"Put": {"TableName": self.table, "Item": post_item(post), **guard}}
 
     def listings(self, ids: Iterable[str]) -> dict[str, Listing]:
         keys = [listing_key(listing_id) for listing_id in ids]
@@ -323,3 +434,20 @@ class DynamoCatalog(DynamoTable):
             requests.append({"PutRequest": {"Item": item}})
         requests.append({"PutRequest": {"Item": {**summary_key(), "data": _s(summary.model_dump_json())}}})
         self._batch_write(requests)
+
+
+def _transactions(actions: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive runs of ``actions`` that each fit one TransactWriteItems (items and bytes)."""
+    import json
+
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for action in actions:
+        weight = len(json.dumps(action, default=str))
+        if chunk and (len(chunk) >= TRANSACTION_LIMIT or size + weight > TRANSACTION_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(action)
+        size += weight
+    if chunk:
+        yield chunk

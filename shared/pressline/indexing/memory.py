@@ -8,7 +8,10 @@ from datetime import datetime
 
 from pressline.indexing.catalog import (
     Blob,
+    CatalogChanges,
     CatalogConflictError,
+    CatalogItems,
+    CatalogKeys,
     CatalogPost,
     Commit,
     Listing,
@@ -16,6 +19,11 @@ from pressline.indexing.catalog import (
     Summary,
     utc_iso,
 )
+
+
+class Crash(BaseException):
+    """Tests: the process dies here (a timeout, the memory limit). Nothing in the code catches
+    it, as nothing outlives a killed Lambda invocation."""
 
 
 class MemoryCatalog:
@@ -26,6 +34,7 @@ class MemoryCatalog:
         self.summary = Summary()
         self.lists: dict[str, Listing] = {}
         self.stored_blobs: dict[str, Blob] = {}
+        self.revision = 0  # DynamoCatalog's summary without a revision reads as 0 too
         self.commits = 0
         self.fail_next_commit = False  # tests: a crash just before the catalog is written
 
@@ -45,6 +54,53 @@ class MemoryCatalog:
             listings=self.listings(listings),
             blobs=self.blobs(blobs),
         )
+
+    def read(self, keys: CatalogKeys) -> CatalogItems:
+        return CatalogItems(
+            posts={key: self.posts[key] for key in keys.posts if key in self.posts},
+            slug_owners={slug: self.slugs[slug] for slug in keys.slugs if slug in self.slugs},
+            first_published={marker: self.markers[marker] for marker in keys.markers if marker in self.markers},
+            summary=self.summary,
+            revision=self.revision,
+            listings=self.listings(keys.listings),
+            blobs=self.blobs(keys.blobs),
+        )
+
+    def apply(self, changes: CatalogChanges) -> None:
+        if self.fail_next_commit:
+            self.fail_next_commit = False
+            raise Crash("injected crash before the catalog commit")
+        if changes.revision != self.revision:
+            raise CatalogConflictError(f"revision {changes.revision} read, {self.revision} now")
+        for source_key, write in changes.posts.items():
+            current = self.posts.get(source_key)
+            if (current.version if current else None) != write.expected_version:
+                raise CatalogConflictError(source_key)
+        self.commits += 1
+        self.revision += 1
+        for source_key, write in changes.posts.items():
+            if write.post is None:
+                self.posts.pop(source_key, None)
+            else:
+                self.posts[source_key] = write.post
+        for slug, owner in changes.slugs.items():
+            if owner is None:
+                self.slugs.pop(slug, None)
+            else:
+                self.slugs[slug] = owner
+        for marker, moment in changes.first_published.items():
+            self.markers.setdefault(marker, moment)
+        for listing_id, listing in changes.listings.items():
+            if listing is None or not listing.entries:
+                self.lists.pop(listing_id, None)
+            else:
+                self.lists[listing_id] = listing
+        self.summary = changes.summary
+        for name, blob in changes.blobs.items():
+            if blob is None:
+                self.stored_blobs.pop(name, None)
+            else:
+                self.stored_blobs[name] = blob
 
     def blobs(self, names: Iterable[str]) -> dict[str, Blob]:
         return {name: self.stored_blobs[name] for name in names if name in self.stored_blobs}
@@ -69,7 +125,7 @@ class MemoryCatalog:
     def commit(self, commit: Commit) -> None:
         if self.fail_next_commit:
             self.fail_next_commit = False
-            raise RuntimeError("injected failure before the catalog commit")
+            raise Crash("injected crash before the catalog commit")
         current = self.posts.get(commit.source_key)
         if (current.version if current else None) != commit.expected_version:
             raise CatalogConflictError(commit.source_key)
@@ -101,6 +157,7 @@ class MemoryCatalog:
         yield from self.published(limit=len(self.posts) + 1)
 
     def replace_derived(self, summary: Summary, listings: dict[str, Listing], blobs: dict[str, Blob]) -> None:
+        self.revision = 0  # as DynamoCatalog: the rebuilt summary carries no revision
         self.summary = summary
         self.lists = {listing_id: listing for listing_id, listing in listings.items() if listing.entries}
         self.stored_blobs = dict(blobs)

@@ -20,9 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pressline.adapters.buffered import BufferedStore
 from pressline.adapters.store import ObjectStore
+from pressline.indexing import generate, search
 from pressline.indexing import layout as paths
-from pressline.indexing import search, sitemaps, views
 from pressline.indexing.catalog import (
     RECENT_BLOB,
     RECENT_SIZE,
@@ -43,14 +44,13 @@ from pressline.indexing.catalog import (
     tag_front_listing,
     tag_year_listing,
 )
-from pressline.models import PostMeta, RenderedPost
-from pressline.posts.paths import post_page_key
+from pressline.models import RenderedPost
 from pressline.site.pages import Site
+from pressline.site.writer import HTML, SiteFiles
 
 logger = logging.getLogger("pressline.rebuild")
 
 # Prefixes of the site bucket that only Index generates (pruned of what no post backs).
-HTML = "text/html; charset=utf-8"
 GENERATED_PREFIXES = ("posts/", "archive/", "tags/", "sitemaps/", "search/shards/")
 
 
@@ -111,28 +111,20 @@ class RebuildResult:
     missing: list[str] = field(default_factory=list)  # posts without a rendered version
 
 
-class _Collector:
-    def __init__(self, store: ObjectStore, result: RebuildResult) -> None:
-        self.store = store
-        self.result = result
-
-    def put(
-        self,
-        key: str,
-        text: str,
-        content_type: str = "text/html; charset=utf-8",
-        cache_control: str = paths.LISTING_CACHE,
-    ) -> None:
-        self.store.put(key, text.encode("utf-8"), content_type, cache_control=cache_control)
-        self.result.written.append(key)
-
-    def delete(self, key: str) -> None:
-        self.store.delete(key)
-        self.result.deleted.append(key)
+FLUSH_EVERY = 500  # pages held before they are written (in parallel): bounded memory on large sites
 
 
-def _meta(post: CatalogPost | None) -> PostMeta | None:
-    return post.entry().link() if post is not None else None
+class _RebuildFiles(SiteFiles):
+    """The rebuild's files, written in parallel a few hundred at a time."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        super().__init__(BufferedStore(store))
+        self.buffer: BufferedStore = self.store  # type: ignore[assignment]
+
+    def put(self, key: str, text: str, content_type: str = HTML, cache_control: str = paths.LISTING_CACHE) -> None:
+        super().put(key, text, content_type, cache_control)
+        if len(self.buffer.pending) >= FLUSH_EVERY:
+            self.buffer.flush()
 
 
 def rebuild_site(
@@ -145,45 +137,37 @@ def rebuild_site(
     now: datetime | None = None,
 ) -> RebuildResult:
     """Regenerate everything. ``existing_keys``: the site bucket's generated keys, to prune."""
-    from pressline.site.pages import render_post_page
-    from pressline.stages.index import write_newest, write_structure
-
     now = now or datetime.now(UTC)
     result = RebuildResult()
-    writer = _Collector(site_store, result)
+    files = _RebuildFiles(site_store)
     posts = list(catalog.all_published())  # newest first
     result.posts = len(posts)
     summary, listings = derive(posts, site.timezone)
 
     shards: dict[str, list[dict[str, Any]]] = {}
     contents: dict[str, RenderedPost] = {}
+    entries = [post.entry() for post in posts]
     for index, post in enumerate(posts):
-        stored = source.get(rendered_object_key(post.source_key, post.version))
-        if stored is None:
+        rendered = load_rendering(source, rendered_object_key(post.source_key, post.version))
+        if rendered is None:
             result.missing.append(post.source_key)
             logger.warning("No rendered version %s of %s: its page is not rewritten", post.version, post.source_key)
             continue
-        rendered = RenderedPost.model_validate_json(stored.body)
         if index < RECENT_SIZE:
             contents[post.source_key] = rendered
-        newer = posts[index - 1] if index > 0 else None
-        older = posts[index + 1] if index + 1 < len(posts) else None
-        writer.put(post_page_key(post.slug), render_post_page(rendered, site, _meta(older), _meta(newer)))
+        newer = entries[index - 1] if index > 0 else None
+        older = entries[index + 1] if index + 1 < len(posts) else None
+        generate.post_page(rendered, older, newer, site, files)
         shards.setdefault(month_of(post.date, site.timezone), []).append(search.document(post, rendered.body_html))
 
     for month in summary.months:
-        entries = listings[month_listing(month)].entries
-        writer.put(paths.directory_key(paths.month_path(month)), views.month_page(month, entries, site))
-        writer.put(paths.month_sitemap_key(month), sitemaps.month_sitemap(entries, site), "application/xml")
-        writer.put(paths.search_shard_key(month), shard_json(month, shards.get(month, [])), "application/json")
+        month_entries = listings[month_listing(month)].entries
+        generate.month_files(month, month_entries, shard_json(month, shards.get(month, [])), site, files)
     for tag, info in summary.tags.items():
-        front = listings[tag_front_listing(tag)].entries
-        writer.put(paths.directory_key(paths.tag_front_path(tag)), views.tag_page(tag, summary, front, site))
+        generate.tag_front_page(tag, summary, listings[tag_front_listing(tag)].entries, site, files)
         for year in info.years:
-            entries = listings[tag_year_listing(tag, year)].entries
-            page = paths.directory_key(paths.tag_year_path(tag, year))
-            writer.put(page, views.tag_page(tag, summary, entries, site, year=year))
-    write_structure(summary, site, writer)
+            generate.tag_year_page(tag, year, summary, listings[tag_year_listing(tag, year)].entries, site, files)
+    generate.write_structure(summary, site, files)
 
     recent = Recent(
         posts=tuple(
@@ -192,18 +176,24 @@ def rebuild_site(
             if post.source_key in contents
         )
     )
-    write_newest(recent, site, writer, now)
+    generate.write_newest(recent, site, files, now)
+    produced = set(files.written)
+    for key in sorted(existing_keys):
+        if key.startswith(GENERATED_PREFIXES) and key not in produced:
+            files.delete(key)
+    files.buffer.flush()
     # S3's copy is read only where the catalog's is too large to keep there.
     source.put(paths.RECENT_STATE, recent.model_dump_json().encode(), "application/json")
     catalog.replace_derived(
         summary, listings, state_blobs({month: shards.get(month, []) for month in summary.months}, recent)
     )
-
-    produced = set(result.written)
-    for key in sorted(existing_keys):
-        if key.startswith(GENERATED_PREFIXES) and key not in produced:
-            writer.delete(key)
+    result.written, result.deleted = files.written, files.deleted
     return result
+
+
+def load_rendering(store: ObjectStore, key: str) -> RenderedPost | None:
+    stored = store.get(key)
+    return RenderedPost.model_validate_json(stored.body) if stored is not None else None  # WIRE: trust boundary
 
 
 def shard_json(month: str, docs: list[dict[str, Any]]) -> str:

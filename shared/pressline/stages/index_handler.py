@@ -1,16 +1,26 @@
-"""The Index function's batch handling: FIFO semantics, poison to the DLQ, metrics.
+"""The Index function's shell: the event's messages (and, while a backlog lasts, more from
+the queue) become one batch for ``pressline.stages.index.index_batch``.
 
-One message group ("site") carries every update in order. After a failure the rest of
-the batch is reported failed too (``SqsFifoPartialProcessor``) so that it is retried in
-its original order. A message that can never apply (malformed) is moved to the
-dead-letter queue at once and acknowledged, instead of holding the whole site's group
-for five receives.
+The Index queue is a standard queue: Index decides order itself (S3's current version and
+the catalog's), so no message waits behind another. Lambda gives at most 10 messages
+without a batching window, and a window would delay every single publish, so a full event
+(a backlog) makes Index receive more itself, up to BACKLOG_LIMIT: bulk uploads are applied
+hundreds at a time, while a lone publish costs no call more.
+
+Failures: a malformed message, or an update that can never apply (the batch fails it alone
+and its report says why), goes to the dead-letter queue at once and is acknowledged, so it
+never holds anything back. A transient failure (throttling, a timeout, a commit that kept
+conflicting) fails the whole batch: every message of it comes back after the queue's
+visibility timeout and applies then, a duplicate where it already had.
+
+This is a batch-level handler rather than Powertools' per-record BatchProcessor: the unit
+of work is the batch (one write of every page, one commit), not the record.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -19,79 +29,109 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from pressline.config import Settings, settings
-from pressline.errors import PoisonMessageError, RetryableError
-from pressline.stages import batching
-from pressline.stages.index import IndexDeps, apply_update, dependencies_from_settings, parse_update
+from pressline.errors import RetryableError
+from pressline.models import IndexUpdate
+from pressline.stages.index import IndexDeps, Outcome, dependencies_from_settings, index_batch, parse_update
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from pressline.adapters.backlog import Backlog, Received
 
 logger = Logger()
 metrics = Metrics()
 
-
-# One per handler, made by its first invocation (see pressline.stages.batching).
-processor = cache(batching.sqs_fifo_processor)
-
-
-_override: IndexDeps | None = None
+EVENT_BATCH_SIZE = 10  # the event source's BatchSize (template.yaml): a full event means a backlog
+BACKLOG_LIMIT = 490  # messages received on top of a full event: batches of up to 500
+BACKLOG_TIME_MS = 30_000  # receive more only with this much of the invocation left
 
 
-def override(deps: IndexDeps | None) -> None:
+@dataclass(frozen=True)
+class Message:
+    message_id: str
+    body: str
+    received: Received | None = None  # received by the function itself (else: the event's)
+
+
+_override: tuple[IndexDeps, Backlog] | None = None
+
+
+def override(deps: IndexDeps | None, backlog: Backlog | None = None) -> None:
     """Tests: run the handler against fakes."""
     global _override
-    _override = deps
+    if deps is None:
+        _override = None
+        return
+    from pressline.adapters.backlog import SqsBacklog
+
+    _override = (deps, backlog or SqsBacklog("", os.environ.get("INDEX_DEAD_LETTER_QUEUE_URL", "")))
 
 
 @cache
-def _aws_dependencies(config: Settings) -> IndexDeps:
+def _aws_dependencies(config: Settings) -> tuple[IndexDeps, Backlog]:
     """Once per container (and per configuration: tests provision a new stack per case)."""
-    return dependencies_from_settings(config)
+    from pressline.adapters.backlog import SqsBacklog
+
+    backlog = SqsBacklog(config.index_queue_url, os.environ.get("INDEX_DEAD_LETTER_QUEUE_URL", ""))
+    return dependencies_from_settings(config), backlog
 
 
-def dependencies() -> IndexDeps:
+def dependencies() -> tuple[IndexDeps, Backlog]:
     return _override or _aws_dependencies(settings())
 
 
-def dead_letter(record: SQSRecord, reason: str) -> None:
-    from pressline.adapters.aws import client
-
-    url = os.environ.get("INDEX_DEAD_LETTER_QUEUE_URL", "")
-    if not url:
-        raise PoisonMessageError(reason)  # no DLQ configured: let SQS's redrive policy move it
-    client("sqs").send_message(
-        QueueUrl=url,
-        MessageBody=record.body,
-        MessageGroupId="poison",
-        MessageDeduplicationId=hashlib.sha256(record.message_id.encode()).hexdigest(),
-        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}},
-    )
-
-
-def record_handler(record: SQSRecord) -> None:
-    logger.set_correlation_id(record.message_id)
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
+    deps, backlog = dependencies()
+    messages = [Message(record["messageId"], record["body"]) for record in event.get("Records", [])]
+    if len(messages) >= EVENT_BATCH_SIZE and context.get_remaining_time_in_millis() > BACKLOG_TIME_MS:
+        messages += [Message(m.message_id, m.body, m) for m in backlog.receive(BACKLOG_LIMIT)]
+    metrics.add_metric(name="IndexBatchSize", unit=MetricUnit.Count, value=len(messages))
+    updates: list[tuple[Message, IndexUpdate]] = []
+    unsettled: list[Message] = []  # not acknowledged: they come back and are tried again
+    for message in messages:
+        try:
+            updates.append((message, parse_update(message.body)))
+        except (ValueError, ValidationError) as error:
+            logger.error("Malformed index update", extra={"message_id": message.message_id, "reason": str(error)[:500]})
+            if not _set_aside(backlog, message, f"malformed index update: {error}"):
+                unsettled.append(message)
     try:
-        update = parse_update(record.body)
-    except (ValueError, ValidationError) as error:
-        logger.error("Malformed index update moved to the DLQ", extra={"reason": str(error)[:500]})
-        dead_letter(record, f"malformed index update: {error}")
-        metrics.add_metric(name="IndexUpdatesDeadLettered", unit=MetricUnit.Count, value=1)
-        return
-    logger.append_keys(source_key=update.source.key, action=update.action)
-    try:
-        outcome = apply_update(update, dependencies())
-    except PoisonMessageError as error:
-        logger.error("Index update can never apply; moved to the DLQ", extra={"reason": str(error)})
-        dead_letter(record, str(error))
-        metrics.add_metric(name="IndexUpdatesDeadLettered", unit=MetricUnit.Count, value=1)
-        return
+        outcomes = index_batch([update for _, update in updates], deps)
     except RetryableError as error:
-        logger.warning("Transient failure; the batch is retried in order", extra={"reason": str(error)})
-        raise
-    finally:
-        logger.remove_keys(["source_key", "action"])
+        logger.warning("Transient failure; the batch is retried", extra={"reason": str(error), "size": len(updates)})
+        return _failures([message for message, _ in updates] + unsettled)
+    for (message, _), outcome in zip(updates, outcomes, strict=True):
+        _record(outcome)
+        if outcome.failed and not _set_aside(backlog, message, outcome.reason):
+            unsettled.append(message)
+    received = [m.received for m in messages if m.received is not None and m not in unsettled]
+    backlog.delete(received)
+    return _failures(unsettled)
+
+
+def _set_aside(backlog: Backlog, message: Message, reason: str) -> bool:
+    """To the dead-letter queue at once (True), or left for SQS's redrive policy (False)."""
+    try:
+        backlog.dead_letter(message.message_id, message.body, reason)
+    except RetryableError as error:
+        logger.warning("Could not set the message aside; SQS will redrive it", extra={"reason": str(error)})
+        return False
+    metrics.add_metric(name="IndexUpdatesDeadLettered", unit=MetricUnit.Count, value=1)
+    return True
+
+
+def _failures(messages: list[Message]) -> dict[str, list[dict[str, str]]]:
+    """Partial batch response for the event's own messages; the received ones are simply
+    not deleted (they come back after their visibility timeout)."""
+    return {"batchItemFailures": [{"itemIdentifier": m.message_id} for m in messages if m.received is None]}
+
+
+def _record(outcome: Outcome) -> None:
+    if outcome.failed:
+        logger.error("Index update can never apply; set aside", extra={"key": outcome.key, "reason": outcome.reason})
+        return
     if not outcome.applied:
         logger.info("Index update skipped", extra={"key": outcome.key, "reason": outcome.reason})
         metrics.add_metric(name="IndexUpdatesSkipped", unit=MetricUnit.Count, value=1)
@@ -111,11 +151,3 @@ def record_handler(record: SQSRecord) -> None:
     )
     if outcome.announced:
         metrics.add_metric(name="PostsFirstPublished", unit=MetricUnit.Count, value=1)
-
-
-@metrics.log_metrics
-@logger.inject_lambda_context
-def handle(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    from aws_lambda_powertools.utilities.batch import process_partial_response
-
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor(), context=context)

@@ -96,7 +96,7 @@ class World:
         return dict(json.loads(found.body))
 
     def announcements(self) -> list[PostPublished]:
-        return [message for message, _, _ in self.notify.sent if isinstance(message, PostPublished)]
+        return [message for message in self.notify.sent if isinstance(message, PostPublished)]
 
     def feed_urls(self) -> list[str]:
         return [item["url"] for item in self.json("feed.json")["items"]]

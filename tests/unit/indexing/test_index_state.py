@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from index_world import START, World
 
+from pressline.errors import RetryableError
 from pressline.indexing import catalog as catalog_module
 from pressline.indexing import layout
 from pressline.indexing.catalog import RECENT_BLOB, Blob, Recent, search_blob
@@ -132,19 +133,19 @@ def test_taking_a_post_down_reads_the_newest_posts_from_the_catalog(
 def test_a_failed_page_write_fails_the_change_before_its_announcement_and_commit(world: World) -> None:
     """Index writes a change's pages in parallel: one failure among them still stops the
     change before anything that says it happened, and the retry makes the same site."""
-    from pressline.stages import index
+    from pressline.adapters import buffered
 
-    assert index.PARALLEL_WRITES > 1
+    assert buffered.PARALLEL_WRITES > 1
     real_put = world.site_store.put
 
     def failing_put(key: str, body: bytes, content_type: str, cache_control: str | None = None, **kw: bool) -> bool:
         if key == "feed.xml":
-            raise RuntimeError("S3 failed this write")
+            raise RetryableError("S3 put_object feed.xml: SlowDown")
         return real_put(key, body, content_type, cache_control, **kw)
 
     world.site_store.put = failing_put  # type: ignore[method-assign]
     update = world.upload("posts/a.md", "Alpha", START - timedelta(days=1))
-    with pytest.raises(RuntimeError, match="S3 failed"):
+    with pytest.raises(RetryableError, match="SlowDown"):
         world.apply(update)
     assert world.catalog.commits == 0 and world.announcements() == []
     assert world.site_store.get("posts/alpha/index.html") is not None  # the other writes went ahead
