@@ -120,18 +120,46 @@ class SnsAnnouncer:
 
         sns = self._sns or client("sns")
         try:
-            sns.publish(
-                TopicArn=self.topic_arn,
-                Message=post.model_dump_json(),
-                Subject="post.published",
-                MessageAttributes={
-                    "type": {"DataType": "String", "StringValue": post.type},
-                    "slug": {"DataType": "String", "StringValue": post.slug},
-                    "tags": {"DataType": "String.Array", "StringValue": json.dumps(list(post.tags))},
-                },
-            )
+            sns.publish(TopicArn=self.topic_arn, **_announcement(post))
         except (ClientError, BotoCoreError) as error:
             raise RetryableError(f"SNS publish: {error_code(error) or type(error).__name__}") from error
+
+    def announce_many(self, posts: Sequence[PostPublished]) -> list[PostPublished]:
+        """Ten a ``PublishBatch`` (IAM: ``sns:Publish``). Announcements are small (a title of
+        at most 200 characters, a summary clipped to 500), so ten stay far below the
+        request's 256 KiB. Entries SNS failed are sent again once, in the next call."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        sns = self._sns or client("sns")
+        refused: list[PostPublished] = []
+        for start in range(0, len(posts), 10):
+            entries = {str(index): post for index, post in enumerate(posts[start : start + 10])}
+            for attempt in range(2):
+                try:
+                    batch = [{"Id": key, **_announcement(post)} for key, post in entries.items()]
+                    response = sns.publish_batch(TopicArn=self.topic_arn, PublishBatchRequestEntries=batch)
+                except (ClientError, BotoCoreError) as error:
+                    raise RetryableError(f"SNS publish batch: {error_code(error) or type(error).__name__}") from error
+                failed = {entry["Id"] for entry in response.get("Failed", [])}
+                entries = {key: post for key, post in entries.items() if key in failed}
+                if not entries:
+                    break
+                time.sleep(0.05 * (attempt + 1))
+            refused.extend(entries.values())
+        return refused
+
+
+def _announcement(post: PostPublished) -> dict[str, Any]:
+    """One ``post.published`` message: the same in ``Publish`` and a ``PublishBatch`` entry."""
+    return {
+        "Message": post.model_dump_json(),
+        "Subject": "post.published",
+        "MessageAttributes": {
+            "type": {"DataType": "String", "StringValue": post.type},
+            "slug": {"DataType": "String", "StringValue": post.slug},
+            "tags": {"DataType": "String.Array", "StringValue": json.dumps(list(post.tags))},
+        },
+    }
 
 
 @cache

@@ -39,6 +39,7 @@ INDEX = "gsi1"
 
 DELIVERY_RETENTION = timedelta(days=30)  # longer than any delivery message can live in SQS (14 days)
 FANOUT_RETENTION = timedelta(days=400)
+TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 
 
 def _epoch(moment: datetime) -> int:
@@ -481,3 +482,94 @@ class DynamoLedger(DynamoTable):
             if is_condition_failure(error):
                 raise LeaseLost(f"fan-out of {state.post} is now owned by another invocation") from error
             raise
+
+    def start_many(
+        self, posts: Sequence[tuple[str, str]], now: datetime, lease: timedelta
+    ) -> dict[str, FanoutState | LeaseHeld | None]:
+        # Fresh states only, each put on the condition that the post has none: DynamoDB
+        # cancels the transaction if any has one and returns that item as it is, which
+        # decides the post here (done, ours, held); the rest go again without it. A
+        # duplicate in a batch costs one call more, not one per post.
+        until = (now + lease).timestamp()
+        owners = dict(posts)
+        puts = {
+            post: {
+                "Item": self._item(FanoutState(post=post, owner=owner), until, now),
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+            for post, owner in posts
+        }
+        found: dict[str, FanoutState | LeaseHeld | None] = {
+            post: FanoutState(post=post, owner=owner) for post, owner in owners.items()
+        }
+        for post, reason in self._put_each(puts).items():
+            held = reason.get("Item")
+            if reason.get("Code") != "ConditionalCheckFailed" or not held:
+                found[post] = None  # a conflict, or no item returned: acquire decides alone
+            elif held["done"]["BOOL"] or held["owner"]["S"] == owners[post]:
+                found[post] = self._state(held)
+            elif float(held["lease_until"]["N"]) > now.timestamp():
+                found[post] = LeaseHeld(datetime.fromtimestamp(float(held["lease_until"]["N"]), UTC))
+            else:
+                found[post] = None
+        return found
+
+    def save_many(self, states: Sequence[FanoutState], now: datetime, lease: timedelta) -> set[str]:
+        puts = {
+            state.post: {
+                "Item": self._item(state, 0 if state.done else (now + lease).timestamp(), now),
+                "ConditionExpression": "#owner = :owner",
+                "ExpressionAttributeNames": {"#owner": "owner"},
+                "ExpressionAttributeValues": {":owner": _s(state.owner)},
+            }
+            for state in states
+        }
+        by_post = {state.post: state for state in states}
+        lost: set[str] = set()
+        for post, reason in self._put_each(puts).items():
+            if reason.get("Code") == "ConditionalCheckFailed":
+                lost.add(post)
+                continue
+            try:  # refused for another reason (a conflict): alone, as any checkpoint
+                self.save(by_post[post], now, lease, release=by_post[post].done)
+            except LeaseLost:
+                lost.add(post)
+        return lost
+
+    def _put_each(self, puts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Conditional puts of distinct items, up to 100 a TransactWriteItems. The items
+        DynamoDB refused, with their cancellation reason (``Code``, and ``Item`` when the
+        condition failed); every other one is written. A cancelled transaction writes
+        nothing, so it is sent again without the refused items: each round settles one at least."""
+        from botocore.exceptions import ClientError
+
+        refused: dict[str, dict[str, Any]] = {}
+        pending = dict(puts)
+        while pending:
+            chunk = list(pending)[:TRANSACTION_ITEMS]
+            try:
+                call_dynamodb(
+                    self.db.transact_write_items,
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                                **pending[key],
+                            }
+                        }
+                        for key in chunk
+                    ],
+                )
+            except ClientError as error:
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                reasons: list[dict[str, Any]] = [dict(r) for r in error.response.get("CancellationReasons") or []]
+                at_fault = {key: r for key, r in zip(chunk, reasons, strict=False) if r.get("Code", "None") != "None"}
+                if len(reasons) != len(chunk) or not at_fault:
+                    raise RetryableError("DynamoDB cancelled a transaction without naming an item") from error
+                refused.update(at_fault)
+                chunk = list(at_fault)
+            for post in chunk:
+                del pending[post]
+        return refused

@@ -171,6 +171,34 @@ class MemoryLedger:
             raise LeaseLost(f"fan-out of {state.post} is now owned by another invocation")
         self.fanouts[state.post] = (state, None if release else now + lease)
 
+    def start_many(
+        self, posts: Sequence[tuple[str, str]], now: datetime, lease: timedelta
+    ) -> dict[str, FanoutState | LeaseHeld | None]:
+        found: dict[str, FanoutState | LeaseHeld | None] = {}
+        for post, owner in posts:
+            held = self.fanouts.get(post)
+            if held is None:
+                found[post] = state = FanoutState(post=post, owner=owner)
+                self.fanouts[post] = (state, now + lease)
+                continue
+            state, expiry = held
+            if state.done or state.owner == owner:
+                found[post] = state  # as DynamoDB's condition failure returns it: unchanged
+            elif expiry is not None and now < expiry:
+                found[post] = LeaseHeld(expiry)
+            else:
+                found[post] = None  # another owner's progress, free to take over with acquire
+        return found
+
+    def save_many(self, states: Sequence[FanoutState], now: datetime, lease: timedelta) -> set[str]:
+        lost: set[str] = set()
+        for state in states:
+            try:
+                self.save(state, now, lease, release=state.done)
+            except LeaseLost:
+                lost.add(state.post)
+        return lost
+
 
 class MemoryMailer:
     """Keeps sent emails; ``fail_after`` simulates a crash inside the send call after N
@@ -219,8 +247,25 @@ class MemoryNotifyQueue:
 
 
 class MemoryAnnouncer:
+    """Keeps what was announced; ``refuse``: slugs the topic refuses in a batch (published
+    one by one only), as SNS refuses single entries of a PublishBatch."""
+
     def __init__(self) -> None:
         self.announced: list[PostPublished] = []
+        self.calls = 0
+        self.refuse: set[str] = set()
 
     def announce(self, post: PostPublished) -> None:
+        self.calls += 1
         self.announced.append(post)
+
+    def announce_many(self, posts: Sequence[PostPublished]) -> list[PostPublished]:
+        refused = []
+        for start in range(0, len(posts), 10):  # ten per call, as PublishBatch
+            self.calls += 1
+            for post in posts[start : start + 10]:
+                if post.slug in self.refuse:
+                    refused.append(post)
+                else:
+                    self.announced.append(post)
+        return refused

@@ -117,6 +117,22 @@ class FanoutLedger(Protocol):
         """Checkpoint ``state`` (and extend the lease, or release it); LeaseLost if not the owner."""
         ...
 
+    def start_many(
+        self, posts: Sequence[tuple[str, str]], now: datetime, lease: timedelta
+    ) -> dict[str, FanoutState | LeaseHeld | None]:
+        """Take the lease on the fan-outs of many ``(post, owner)`` pairs (distinct posts) that
+        have never started, in as few conditional writes as the store allows. For each post:
+        its fresh state, now ours (or one this owner holds already); its ``done`` state as
+        is; LeaseHeld if another owner's lease is fresh; None when the store holds progress
+        of another owner whose lease ran out (or cannot say): ``acquire`` takes it over."""
+        ...
+
+    def save_many(self, states: Sequence[FanoutState], now: datetime, lease: timedelta) -> set[str]:
+        """Checkpoint several states (distinct posts) at once; a ``done`` state releases its
+        lease, the others' leases are extended. The posts whose lease another owner took:
+        nothing is written for them (``save`` would raise LeaseLost)."""
+        ...
+
 
 class Mailer(Protocol):
     def send(self, email: OutgoingEmail) -> str:
@@ -136,6 +152,12 @@ class NotifyQueue(Protocol):
 class Announcer(Protocol):
     def announce(self, post: PostPublished) -> None:
         """Publish ``post.published`` for other systems."""
+        ...
+
+    def announce_many(self, posts: Sequence[PostPublished]) -> list[PostPublished]:
+        """Publish several in as few calls as the topic allows; the posts it refused (not
+        published), for the caller to try one by one. An error out of the call as a whole
+        (throttled, unreachable) propagates: maybe none of them was published."""
         ...
 
 
