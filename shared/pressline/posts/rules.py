@@ -281,9 +281,9 @@ class FrontMatter(BaseModel):
     def _image(cls, value: str) -> str:
         value = value.strip()
         if _SCHEME.match(value) and not _is_web_url(value):
-            raise _fail(f"'{value}' must be a path beside the post or an http(s) URL")
+            raise _fail(f"'{_shown(value)}' must be a path beside the post or an http(s) URL")
         if not value or not value.isprintable() or " " in value:
-            raise _fail(f"'{value}' is not a usable image path")
+            raise _fail(f"'{_shown(value)}' is not a usable image path")
         return value
 
 
