@@ -1,8 +1,9 @@
 """Validate: S3 events from the intake queue -> reports, render requests, deletions.
 
-Thin shell: parse the SQS batch, hand each body to ``pressline.stages.validate``.
-An invalid post is a report, not a failure; a failing record is retried by SQS
-(transient AWS errors) or ends in the DLQ after maxReceiveCount (malformed message).
+Thin shell: the SQS batch goes to ``pressline.stages.validate`` as a whole (its posts' slugs
+are looked up together and its messages sent together). An invalid post is a report, not a
+failure; a failing message is retried by SQS (transient AWS errors) or ends in the DLQ
+after maxReceiveCount (malformed message).
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from pressline.config import settings
-from pressline.errors import PoisonMessageError, RetryableError
-from pressline.stages import batching, validate
+from pressline.stages import validate
+from pressline.stages.batching import Batch, Response, messages_of
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
@@ -35,36 +34,21 @@ METRIC_NAMES = {
 }
 
 
-# One per handler, made by its first invocation (see pressline.stages.batching).
-processor = cache(batching.sqs_processor)
-
-
 @cache
 def dependencies() -> validate.Dependencies:
     """Created once per container: clients and settings are reused across invocations."""
     return validate.Dependencies.from_settings(settings())
 
 
-def record_handler(record: SQSRecord) -> None:
-    logger.set_correlation_id(record.message_id)
-    try:
-        outcomes = validate.handle_message(record.body, dependencies())
-    except PoisonMessageError as error:
-        metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
-        logger.error("Malformed intake message; it will reach the DLQ after its retries", extra={"reason": str(error)})
-        raise
-    except RetryableError as error:
-        logger.warning("Transient failure; SQS will retry", extra={"reason": str(error)})
-        raise
-    if not outcomes:  # s3:TestEvent
-        metrics.add_metric(name="MessagesSkipped", unit=MetricUnit.Count, value=1)
-    for outcome in outcomes:
-        metrics.add_metric(name=METRIC_NAMES[outcome], unit=MetricUnit.Count, value=1)
-
-
 @metrics.log_metrics
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    from aws_lambda_powertools.utilities.batch import process_partial_response
-
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor(), context=context)
+def handler(event: dict[str, Any], context: LambdaContext) -> Response:
+    handled = validate.handle_batch(Batch(messages_of(event), correlate=logger.set_correlation_id), dependencies())
+    if handled.poison:
+        metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=handled.poison)
+    for outcomes in handled.outcomes.values():
+        if not outcomes:  # s3:TestEvent
+            metrics.add_metric(name="MessagesSkipped", unit=MetricUnit.Count, value=1)
+        for outcome in outcomes:
+            metrics.add_metric(name=METRIC_NAMES[outcome], unit=MetricUnit.Count, value=1)
+    return handled.response

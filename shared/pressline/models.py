@@ -131,9 +131,14 @@ class Report(Contract):
 
 # --------------------------------------------------------------------------- messages
 class RenderRequest(Contract):
-    """Validate -> Render: this version of this post passed validation."""
+    """Validate -> Render: this version of this post passed validation.
+
+    ``text``: the post itself (UTF-8, decoded) when it is small, read by Validate in the same
+    GET that named ``source.version_id``: it is exactly that version's bytes, and Render need
+    not read them again. Absent (a large post), Render reads the version."""
 
     source: SourceRef
+    text: str | None = None
 
 
 class IndexUpdate(Contract):

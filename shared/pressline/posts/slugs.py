@@ -1,5 +1,5 @@
-"""Who owns a slug: the port Validate and Render use to refuse a slug already
-published from another source key.
+"""Who owns a slug: the port Validate uses to refuse a slug already published from
+another source key.
 
 The catalog belongs to the Index stage: for every slug it keeps the PostsTable item
 ``pk="SLUG#<slug>", sk="SLUG"`` with the owning ``source_key``. The DynamoDB reader
@@ -8,12 +8,14 @@ is ``pressline.adapters.slugs.DynamoSlugRegistry``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 
 class SlugRegistry(Protocol):
-    def owner_of(self, slug: str) -> str | None:
-        """The source key that holds ``slug`` in the catalog, or None."""
+    def owners_of(self, slugs: Collection[str]) -> dict[str, str]:
+        """The source key that holds each of ``slugs`` in the catalog (a slug nobody holds
+        is absent): one read for a whole batch of posts."""
         ...
 
 
@@ -23,5 +25,5 @@ class MemorySlugRegistry:
     def __init__(self, owners: dict[str, str] | None = None) -> None:
         self.owners = dict(owners or {})
 
-    def owner_of(self, slug: str) -> str | None:
-        return self.owners.get(slug)
+    def owners_of(self, slugs: Collection[str]) -> dict[str, str]:
+        return {slug: self.owners[slug] for slug in slugs if slug in self.owners}

@@ -1,14 +1,20 @@
-"""Render: a validated version of a post -> sanitized HTML, stored, and its page.
+"""Render: a validated version of a post -> sanitized HTML, stored, and sent to Index.
 
-For each RenderRequest it reads the post's current version (usually the requested one;
-else that exact version), validates it again with the same rules (a deploy may have
-changed them), renders the body, and stores the result at
-``rendered/<source key>/<version>.json`` with a conditional write (immutable per version:
-the claim check Index and rebuilds read). On that first write, if the post is published
-and the version current, it writes ``posts/<slug>/index.html`` to the site. Then it sends
-IndexUpdate(upsert) to the index FIFO queue, carrying the rendered post when it is small.
-A duplicate request changes nothing: the stored rendering stays, the page is not
-rewritten, and Index recognises the update.
+For each RenderRequest it takes the requested version's bytes (carried in the request when
+small: Validate read them in the GET that named the version; else one GET of that exact
+version), validates them again with the same rules (a deploy may have changed them),
+renders the body, and stores the result at ``rendered/<source key>/<version>.json`` with a
+conditional write (immutable per version: the claim check Index and rebuilds read). Then
+it sends IndexUpdate(upsert) to the Index queue, carrying the rendered post when small.
+
+Render writes no page: Index writes every post page it applies, with its previous/next
+links, and is the one that settles which post a slug's page shows. So Render need not know
+whether its version is still the current one: Index decides (a rejected upload after it
+leaves it standing; a newer version makes it stale).
+
+A batch at a time: the updates of the batch go out together when it ends
+(``pressline.stages.batching.Batch``). A duplicate request changes nothing: the stored
+rendering stays, and Index recognises the update.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Literal
 
 from aws_lambda_powertools import Logger
@@ -25,19 +32,17 @@ from pressline.adapters.queue import Queue
 from pressline.adapters.store import ObjectStore, StoredObject
 from pressline.config import Settings
 from pressline.errors import PoisonMessageError
-from pressline.models import Problem, RenderedPost, RenderRequest, SourceRef
+from pressline.models import IndexUpdate, Problem, RenderedPost, RenderRequest, SourceRef
 from pressline.posts import messages
-from pressline.posts.paths import post_page_key, rendered_key
+from pressline.posts.paths import rendered_key
 from pressline.posts.report import build_report, write_report
 from pressline.posts.rules import check_post, status_of
 from pressline.site.pages import Site
+from pressline.stages.batching import Batch, Handled
 
 logger = Logger(child=True)
 
 Outcome = Literal["rendered", "rejected", "stale"]
-PAGE_CONTENT_TYPE = "text/html; charset=utf-8"
-# Short: Index re-renders a page when its neighbours change.
-PAGE_CACHE_CONTROL = "public, max-age=60"
 
 
 def _utc_now() -> datetime:
@@ -47,7 +52,6 @@ def _utc_now() -> datetime:
 @dataclass(frozen=True)
 class Dependencies:
     source: ObjectStore
-    site: ObjectStore
     index_queue: Queue
     site_info: Site
     clock: Callable[[], datetime] = field(default=_utc_now)
@@ -59,7 +63,6 @@ class Dependencies:
 
         return cls(
             source=S3Store(config.source_bucket),
-            site=S3Store(config.site_bucket),
             index_queue=SqsQueue(config.index_queue_url),
             site_info=Site.from_settings(config),
         )
@@ -109,57 +112,63 @@ def render(raw: bytes, source: SourceRef, *, uploaded_at: datetime, site: Site, 
     return Rendering(rendered, [], warnings, body.images)
 
 
-def handle_message(body: str, deps: Dependencies) -> Outcome:
-    """Process one SQS message body from the render queue."""
+def handle_batch(batch: Batch, deps: Dependencies) -> Handled[Outcome]:
+    """The messages of one invocation: each rendered alone; the updates sent together."""
+    outcomes: dict[str, list[Outcome]] = {}
+    for message in batch.messages:
+        made = batch.run(message, partial(handle_message, message.body, deps))
+        if made is None:
+            continue
+        outcome, update = made
+        if update is not None:
+            batch.send(message, deps.index_queue, update)
+        outcomes[message.message_id] = [outcome]
+    return batch.handled(outcomes)
+
+
+def handle_message(body: str, deps: Dependencies) -> tuple[Outcome, IndexUpdate | None]:
+    """One SQS message body from the render queue: its outcome, and the update for Index."""
     request = parse_message(body)
     source = request.source
     now = deps.clock()
-    # The current version, in one GET: usually the requested one, so the same read says
-    # whether it is current (only then may its page be written) and brings its bytes.
-    version = deps.source.get(source.key)
-    if version is None:
-        logger.info("Stale: %s is gone", source.key)  # Validate's delete reaches Index
-        return "stale"
-    current = _is_version(version, source)
-    if not current:
-        version = deps.source.get(source.key, source.version_id)
-        if version is None:
-            logger.info("Stale: %s version %s is gone", source.key, source.version_id)
-            return "stale"
-    uploaded_at = version.last_modified or source.last_modified or now
-    made = render(version.body, source, uploaded_at=uploaded_at, site=deps.site_info, now=now)
+    found = _source_bytes(request, deps)
+    if found is None:
+        logger.info("Stale: %s version %s is gone", source.key, source.version_id)  # Validate's delete reaches Index
+        return "stale", None
+    raw, last_modified = found
+    uploaded_at = last_modified or now
+    made = render(raw, source, uploaded_at=uploaded_at, site=deps.site_info, now=now)
     if made.post is None:
         # Validate accepted this version, so only a rule changed by a deploy in between
         # can refuse it here: report it exactly as Validate would have.
         report = build_report(source, "rejected", processed_at=now, errors=made.errors, warnings=made.warnings)
         write_report(deps.source, report)
-        return "rejected"
+        return "rejected", None
     rendered = made.post
     missing = _missing_images(made.images, deps)
     if missing:
         rendered = rendered.model_copy(update={"warnings": [*rendered.warnings, *missing]})
     # Written once per version (a conditional write, no read first): a redelivery finds it
-    # there and leaves the page alone, which Index may already have rewritten with its
-    # previous/next links. The slug is Validate's check and Index's decision: a slug
-    # claimed by two uploads at once is settled there, and the owner's page rewritten.
+    # there, and its update names the stored one rather than carrying this new rendering.
     first = deps.source.put(
         rendered_key(source), rendered.model_dump_json().encode("utf-8"), "application/json", if_absent=True
     )
-    slug = rendered.meta.slug
-    if rendered.status == "published" and current and first:
-        from pressline.site.pages import render_post_page
+    logger.info("Rendered %s version %s (%s)", source.key, source.version_id, rendered.status)
+    # Small posts travel inside the update, saving Index a read.
+    return "rendered", messages.upsert(source, rendered.meta.slug, rendered if first else None)
 
-        page = render_post_page(rendered, deps.site_info)
-        deps.site.put(post_page_key(slug), page.encode("utf-8"), PAGE_CONTENT_TYPE, cache_control=PAGE_CACHE_CONTROL)
-    # Sent for a version that is no longer current too: Index decides (a rejected upload
-    # after it leaves it standing). Small posts travel inside the update, saving Index a read.
-    update, dedup_id = messages.upsert(source, slug, rendered if first else None)
-    deps.index_queue.send(update, group_id=messages.INDEX_GROUP, dedup_id=dedup_id)
-    if not current:
-        logger.info("Rendered %s version %s, no longer current: Index decides", source.key, source.version_id)
-        return "stale"
-    logger.info("Rendered %s as /posts/%s/ (%s)", source.key, slug, rendered.status)
-    return "rendered"
+
+def _source_bytes(request: RenderRequest, deps: Dependencies) -> tuple[bytes, datetime | None] | None:
+    """The requested version's bytes and upload time: carried in the request (read by
+    Validate in the GET that named this very version), or read by that version id (None if
+    it is gone). Text without a version id names no version: it is read instead."""
+    source = request.source
+    if request.text is not None and source.version_id is not None:
+        return request.text.encode("utf-8"), source.last_modified
+    stored = deps.source.get(source.key, source.version_id)
+    if stored is None or not _is_version(stored, source):
+        return None
+    return stored.body, stored.last_modified or source.last_modified
 
 
 MAX_IMAGES_CHECKED = 20

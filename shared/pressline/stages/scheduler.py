@@ -2,9 +2,10 @@
 
 Runs every minute on AWS (every few seconds in the local stack). It only *asks*: one
 gsi1 query for scheduled posts dated up to now (no scan), one "due" update per post on
-the Index FIFO queue. Index re-checks S3 and the clock, so an early, late or repeated
-run publishes nothing twice; the FIFO deduplication id (per version) absorbs runs that
-overlap within five minutes. Index resolves every "due" for the catalog's version (goes
+the Index queue, sent ten at a time (SendMessageBatch). Index re-checks S3 and the clock,
+so an early, late, repeated or overlapping run publishes nothing twice (a repeated "due"
+is a duplicate Index recognises). An update SQS did not take is asked for again by the
+next run: the post is still due. Index resolves every "due" for the catalog's version (goes
 live, or the catalog's version changed, or it leaves the schedule; a newer upload still
 undecided holds it back at most ``indexing.plan.PENDING_GRACE``), so no post is asked
 for run after run for ever.
@@ -12,7 +13,6 @@ for run after run for ever.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,15 +23,13 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pressline.adapters.queue import Queue
+from pressline.adapters.queue import Queue, SendBatchError
 from pressline.config import Settings, settings
 from pressline.indexing.catalog import Catalog, CatalogPost
 from pressline.models import IndexUpdate, SourceRef
 
 logger = Logger()
 metrics = Metrics()
-
-INDEX_GROUP = "site"  # the Index queue's single message group
 
 
 @dataclass
@@ -47,20 +45,17 @@ def due_update(post: CatalogPost, bucket: str) -> IndexUpdate:
     return IndexUpdate(action="due", source=source, slug=post.slug)
 
 
-def dedup_id(update: IndexUpdate) -> str:
-    """Per key, version and action: a FIFO deduplication id is at most 128 characters."""
-    text = f"{update.action}\n{update.source.key}\n{update.source.version_id or update.source.etag or ''}"
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def publish_due(deps: SchedulerDeps) -> list[IndexUpdate]:
-    """Send a "due" update for every scheduled post whose date has come."""
-    sent = []
-    for post in deps.catalog.due(deps.clock()):
-        update = due_update(post, deps.source_bucket)
-        deps.index_queue.send(update, group_id=INDEX_GROUP, dedup_id=dedup_id(update))
-        sent.append(update)
-    return sent
+    """Send a "due" update for every scheduled post whose date has come; the ones sent."""
+    updates = [due_update(post, deps.source_bucket) for post in deps.catalog.due(deps.clock())]
+    if not updates:
+        return []
+    try:
+        deps.index_queue.send_batch(updates)
+    except SendBatchError as error:  # the next run asks for these again
+        logger.warning("Some due updates were not sent", extra={"reason": str(error)})
+        return [update for position, update in enumerate(updates) if position not in error.failed]
+    return updates
 
 
 _override: SchedulerDeps | None = None

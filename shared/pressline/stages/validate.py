@@ -2,14 +2,21 @@
 what S3 holds *now* (events duplicate and arrive out of order; the bucket does not lie):
 
 - a post that exists is checked with the post rules; rejected -> its report, and nothing
-  else changes; valid -> a RenderRequest for the current version;
-- a post that no longer exists -> an IndexUpdate(delete) to the index FIFO queue;
+  else changes; valid -> a RenderRequest for the current version, carrying the post's
+  text when small (Validate has read it already: Render need not read it again);
+- a post that no longer exists -> an IndexUpdate(delete) to the Index queue;
 - an image (png, jpg, gif, webp) is checked by its bytes and published to the site under
   ``media/``, or removed from there when it is gone; SVG is refused with a report.
 
+A batch at a time: each record is read and checked alone (one ranged GET), then the slugs
+of every post in the batch are looked up in one read, and the messages go out together
+when the batch ends (``pressline.stages.batching.Batch``). A valid post gets no report
+here: Index writes it (published, scheduled, draft, or failed with the reason); a report
+from Validate would cost a call per post only to be overwritten a moment later.
+
 An invalid post is an outcome with a report, never a failure. Failures are only
-transient AWS errors (raised: SQS retries) and malformed messages (poison: after
-maxReceiveCount they land in the DLQ).
+transient AWS errors (that message is retried by SQS) and malformed messages (poison:
+after maxReceiveCount they land in the DLQ).
 """
 
 from __future__ import annotations
@@ -17,28 +24,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import partial
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools import Logger
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from pressline.adapters.queue import Queue
 from pressline.adapters.store import ObjectStore, ObjectVersion, StoredObject
 from pressline.config import Settings
 from pressline.errors import PoisonMessageError
-from pressline.models import Problem, RenderRequest, S3EventRecord, S3Notification, SourceRef
+from pressline.models import Problem, S3EventRecord, S3Notification, SourceRef
 from pressline.posts import messages
 from pressline.posts.images import MAX_IMAGE_BYTES, check_image
 from pressline.posts.paths import POSTS_PREFIX, classify, media_key, media_path
 from pressline.posts.report import build_report, write_report
-from pressline.posts.rules import MAX_POST_BYTES, check_post, slug_taken
+from pressline.posts.rules import MAX_POST_BYTES, CheckResult, check_post, slug_taken
 from pressline.posts.slugs import SlugRegistry
+from pressline.stages.batching import Batch, Handled
 
 logger = Logger(child=True)
 
 Outcome = Literal["valid", "rejected", "deleted", "image-published", "image-removed", "ignored"]
 IMAGE_CACHE_CONTROL = "public, max-age=86400"
+Send = Callable[[Queue, BaseModel], None]  # sends a message when the batch ends
 
 
 def _utc_now() -> datetime:
@@ -82,16 +92,60 @@ def parse_message(body: str) -> S3Notification:
         raise PoisonMessageError(f"not an S3 notification ({error.error_count()} problems)") from error
 
 
-def handle_message(body: str, deps: Dependencies) -> list[Outcome]:
-    """Process one SQS message body from the intake queue (one or more S3 records)."""
+@dataclass(frozen=True)
+class Checked:
+    """A post read and checked by every rule but one: whether its slug is someone else's,
+    which the batch asks the catalog once for all its posts."""
+
+    source: SourceRef
+    stored: StoredObject
+    result: CheckResult
+
+    @property
+    def slug(self) -> str:
+        assert self.result.post is not None  # only posts that parsed wait for their slug
+        return self.result.post.meta.slug
+
+
+Step = Outcome | Checked  # what one S3 record comes to before the batch's slug lookup
+
+
+def handle_batch(batch: Batch, deps: Dependencies) -> Handled[Outcome]:
+    """The messages of one invocation: read and check each record, look up every slug at
+    once, decide, and send what the batch sends in one call per 10 messages per queue."""
+    steps: dict[str, list[Step]] = {}
+    for message in batch.messages:
+        found = batch.run(message, partial(handle_message, message.body, deps, partial(batch.send, message)))
+        if found is not None:
+            steps[message.message_id] = found
+    waiting = [m for m in batch.messages if any(isinstance(step, Checked) for step in steps.get(m.message_id, []))]
+    slugs = {step.slug for m in waiting for step in steps[m.message_id] if isinstance(step, Checked)}
+    owners = batch.run_for(waiting, partial(deps.slugs.owners_of, slugs)) if slugs else {}
+    outcomes: dict[str, list[Outcome]] = {}
+    for message in batch.messages:
+        if message.message_id not in steps:
+            continue
+        decide = partial(_decide_all, steps[message.message_id], owners or {}, deps, partial(batch.send, message))
+        decided = batch.run(message, decide)
+        if decided is not None:
+            outcomes[message.message_id] = decided
+    return batch.handled(outcomes)
+
+
+def handle_message(body: str, deps: Dependencies, send: Send) -> list[Step]:
+    """One SQS message body from the intake queue (one or more S3 records)."""
     notification = parse_message(body)
     if not notification.Records:  # s3:TestEvent when a notification is configured
         logger.info("Skipping a message without records", extra={"event": notification.Event})
         return []
-    return [handle_record(record, deps) for record in notification.Records]
+    return [handle_record(record, deps, send) for record in notification.Records]
 
 
-def handle_record(record: S3EventRecord, deps: Dependencies) -> Outcome:
+def _decide_all(steps: list[Step], owners: dict[str, str], deps: Dependencies, send: Send) -> list[Outcome]:
+    return [_decide(step, owners, deps, send) if isinstance(step, Checked) else step for step in steps]
+
+
+def handle_record(record: S3EventRecord, deps: Dependencies, send: Send) -> Step:
     key = record.s3.object.key
     kind = classify(key)
     if not key.startswith(POSTS_PREFIX) or key.endswith("/"):
@@ -102,12 +156,12 @@ def handle_record(record: S3EventRecord, deps: Dependencies) -> Outcome:
     limit = {"post": MAX_POST_BYTES, "image": MAX_IMAGE_BYTES}.get(kind, 0)
     stored = deps.source.get(key, limit=limit)
     if stored is None:
-        return _removed(record, kind, deps)
+        return _removed(record, kind, deps, send)
     # The event's sequencer only describes the current version if it is about it.
     event = record.s3.object
     source = _source(stored, deps, sequencer=event.sequencer if event.versionId == stored.version_id else None)
     if kind == "post":
-        return _post(source, stored, deps)
+        return _post(source, stored, deps, send)
     if kind == "other":
         message = "is neither a post (.md) nor an image (.png, .jpg, .jpeg, .gif, .webp); it is not published"
         return _reject(source, [Problem(field="file", message=message)], [], deps)
@@ -133,28 +187,46 @@ def _reject(source: SourceRef, errors: list[Problem], warnings: list[Problem], d
     return "rejected"
 
 
-def _post(source: SourceRef, stored: StoredObject, deps: Dependencies) -> Outcome:
+def _post(source: SourceRef, stored: StoredObject, deps: Dependencies, send: Send) -> Step:
     size = stored.full_size
     if size > MAX_POST_BYTES:  # only its first bytes were read
         message = f"is {size:,} bytes; the limit is 1 MiB ({MAX_POST_BYTES:,})"
         return _reject(source, [Problem(field="file", message=message)], [], deps)
-    errors, warnings = _check(source, stored, deps)
+    result = _check_rules(stored, deps)
+    if result.post is None:
+        return _rejected_upload(source, result.errors, result.warnings, deps, send)
+    return Checked(source, stored, result)
+
+
+def _decide(checked: Checked, owners: dict[str, str], deps: Dependencies, send: Send) -> Outcome:
+    """A checked post, now that its slug's owner is known: rejected, or on to Render."""
+    errors, warnings = _problems(checked, owners)
     if errors:
-        outcome = _reject(source, errors, warnings, deps)
-        _send_previous_valid(source, deps)
-        return outcome
-    deps.render_queue.send(RenderRequest(source=source))
-    logger.info("Valid: %s version %s", source.key, source.version_id)
+        return _rejected_upload(checked.source, errors, warnings, deps, send)
+    send(deps.render_queue, messages.render_request(checked.source, checked.stored))
+    logger.info("Valid: %s version %s", checked.source.key, checked.source.version_id)
     return "valid"
 
 
-def _check(source: SourceRef, stored: StoredObject, deps: Dependencies) -> tuple[list[Problem], list[Problem]]:
+def _rejected_upload(
+    source: SourceRef, errors: list[Problem], warnings: list[Problem], deps: Dependencies, send: Send
+) -> Outcome:
+    outcome = _reject(source, errors, warnings, deps)
+    _send_previous_valid(source, deps, send)
+    return outcome
+
+
+def _check_rules(stored: StoredObject, deps: Dependencies) -> CheckResult:
     uploaded_at = stored.last_modified or deps.clock()
-    result = check_post(stored.body, source.key, uploaded_at=uploaded_at, timezone=deps.timezone)
+    return check_post(stored.body, stored.key, uploaded_at=uploaded_at, timezone=deps.timezone)
+
+
+def _problems(checked: Checked, owners: dict[str, str]) -> tuple[list[Problem], list[Problem]]:
+    """Every error and warning of a checked post, its slug's owner known."""
+    result = checked.result
     errors = list(result.errors)
     if result.post is not None:
-        slug = result.post.meta.slug
-        taken = slug_taken(slug, deps.slugs.owner_of(slug), source.key, result.post.slug_line)
+        taken = slug_taken(checked.slug, owners.get(checked.slug), checked.source.key, result.post.slug_line)
         if taken:
             errors.append(taken)
     return errors, list(result.warnings)
@@ -163,7 +235,7 @@ def _check(source: SourceRef, stored: StoredObject, deps: Dependencies) -> tuple
 PREVIOUS_VERSIONS_CHECKED = 3
 
 
-def _send_previous_valid(rejected: SourceRef, deps: Dependencies) -> None:
+def _send_previous_valid(rejected: SourceRef, deps: Dependencies, send: Send) -> None:
     """A rejected upload changes nothing: the post stays at its last *valid* version. When
     that version was uploaded just before the rejected one, Validate may never have judged
     it (each event is reconciled with the current version, and S3 already held the
@@ -180,9 +252,13 @@ def _send_previous_valid(rejected: SourceRef, deps: Dependencies) -> None:
         if stored is None or stored.full_size > MAX_POST_BYTES:
             continue
         source = _source(stored, deps)
-        errors, _ = _check(source, stored, deps)
+        result = _check_rules(stored, deps)
+        if result.post is None:
+            continue
+        checked = Checked(source, stored, result)
+        errors, _ = _problems(checked, deps.slugs.owners_of({checked.slug}))
         if not errors:
-            deps.render_queue.send(RenderRequest(source=source))
+            send(deps.render_queue, messages.render_request(source, stored))
             logger.info("The version before the rejected one is valid: %s version %s", source.key, source.version_id)
             return
 
@@ -213,13 +289,12 @@ def _image(source: SourceRef, stored: StoredObject, deps: Dependencies) -> Outco
     return "image-published"
 
 
-def _removed(record: S3EventRecord, kind: str, deps: Dependencies) -> Outcome:
+def _removed(record: S3EventRecord, kind: str, deps: Dependencies, send: Send) -> Outcome:
     key = record.s3.object.key
     source = SourceRef(bucket=deps.bucket, key=key, version_id=record.s3.object.versionId,
                        sequencer=record.s3.object.sequencer)  # fmt: skip
     if kind == "post":
-        update, dedup_id = messages.delete(source, record.eventTime)
-        deps.index_queue.send(update, group_id=messages.INDEX_GROUP, dedup_id=dedup_id)
+        send(deps.index_queue, messages.delete(source))
         logger.info("Deleted: %s", key)
         return "deleted"
     if kind == "image":

@@ -8,11 +8,12 @@ import pytest
 from posts_helpers import post
 
 from pressline.adapters.queue import MemoryQueue
-from pressline.adapters.store import MemoryStore
+from pressline.adapters.store import MemoryStore, StoredObject
 from pressline.errors import PoisonMessageError
 from pressline.models import IndexUpdate, RenderedPost, RenderRequest, Report, SourceRef
 from pressline.site.pages import Site
 from pressline.stages import render
+from pressline.stages.batching import Batch, Handled, Message
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 SITE = Site(title="Blog", url="https://blog.example", api_url="https://api.example", timezone="Europe/Paris")
@@ -20,11 +21,10 @@ SITE = Site(title="Blog", url="https://blog.example", api_url="https://api.examp
 
 class World:
     def __init__(self) -> None:
-        self.source = MemoryStore()  # keeps every version, as the versioned source bucket does
-        self.site = MemoryStore()
+        self.source = CountingStore()  # keeps every version, as the versioned source bucket does
         self.index_queue = MemoryQueue()
         self.deps = render.Dependencies(
-            source=self.source, site=self.site, index_queue=self.index_queue, site_info=SITE, clock=lambda: NOW
+            source=self.source, index_queue=self.index_queue, site_info=SITE, clock=lambda: NOW
         )
 
     def upload(self, key: str, raw: bytes) -> SourceRef:
@@ -33,8 +33,18 @@ class World:
         assert stored is not None
         return SourceRef(bucket="source-bucket", key=key, version_id=stored.version_id, etag=stored.etag)
 
-    def handle(self, source: SourceRef) -> str:
-        return render.handle_message(RenderRequest(source=source).model_dump_json(), self.deps)
+    def handle(self, source: SourceRef, text: str | None = None) -> str:
+        handled = self.batch(RenderRequest(source=source, text=text).model_dump_json())
+        assert handled.response == {"batchItemFailures": []}
+        [outcome] = handled.outcomes["m0"]
+        return outcome
+
+    def batch(self, *bodies: str) -> Handled[render.Outcome]:
+        """One invocation with these message bodies (message ids m0, m1...)."""
+        return render.handle_batch(Batch([Message(f"m{n}", body) for n, body in enumerate(bodies)]), self.deps)
+
+    def updates(self) -> list[IndexUpdate]:
+        return [message for message in self.index_queue.sent if isinstance(message, IndexUpdate)]
 
     def rendered(self, source: SourceRef) -> RenderedPost:
         stored = self.source.get(f"rendered/{source.key}/{source.version_id}.json")
@@ -42,31 +52,65 @@ class World:
         return RenderedPost.model_validate_json(stored.body)
 
 
-def test_a_published_post_is_stored_paged_and_sent_to_index() -> None:
+class CountingStore(MemoryStore):
+    """A MemoryStore counting the reads of posts (each is a GET on AWS)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self, key: str, version_id: str | None = None, *, limit: int | None = None) -> StoredObject | None:
+        self.reads += 1
+        return super().get(key, version_id, limit=limit)
+
+
+def failed(handled: Handled[render.Outcome]) -> list[str]:
+    return [item["itemIdentifier"] for item in handled.response["batchItemFailures"]]
+
+
+def test_a_published_post_is_stored_and_sent_to_index() -> None:
     world = World()
     source = world.upload("posts/hello.md", post("title: Hello\ndate: 2026-01-01\ntags: [News]", "Body *text*.\n"))
     assert world.handle(source) == "rendered"
     stored = world.rendered(source)
     assert stored.status == "published" and stored.meta.slug == "hello" and stored.meta.summary == "Body text."
     assert stored.body_html == "<p>Body <em>text</em>.</p>\n" and stored.source == source
-    page = world.site.get("posts/hello/index.html")
-    assert page is not None and page.content_type == "text/html; charset=utf-8"
-    assert b'<h1 class="p-name">Hello</h1>' in page.body and b"<em>text</em>" in page.body
-    [(update, group, dedup)] = world.index_queue.sent
-    assert isinstance(update, IndexUpdate)
-    assert (update.action, update.slug, update.source, group) == ("upsert", "hello", source, "site")
-    assert dedup is not None and len(dedup) == 64
+    [update] = world.updates()
+    assert (update.action, update.slug, update.source) == ("upsert", "hello", source)
     assert update.rendered == stored  # small: it travels inside the update, and Index reads nothing
+    # No page: Index writes every post page it applies, with its previous/next links.
+    assert [key for key in world.source.objects if not key.startswith(("posts/", "rendered/"))] == []
+
+
+def test_the_text_validate_carried_is_rendered_without_a_read() -> None:
+    world = World()
+    raw = post("title: Carried\ndate: 2026-01-01", "Caf\u00e9 \ufeff text.\n")
+    source = world.upload("posts/c.md", raw)
+    reads = world.source.reads
+    assert world.handle(source, text=raw.decode()) == "rendered"
+    assert world.source.reads == reads  # nothing read: the request held that version's bytes
+    assert world.rendered(source).meta.title == "Carried"
+    assert "Caf\u00e9" in world.rendered(source).body_html
+
+
+def test_text_without_a_version_is_not_trusted() -> None:
+    """Carried text is that of ``source.version_id``: without one it names no version, and
+    the object is read instead."""
+    world = World()
+    source = world.upload("posts/c.md", post("title: Stored"))
+    unversioned = source.model_copy(update={"version_id": None})
+    assert world.handle(unversioned, text=post("title: Carried").decode()) == "rendered"
+    [update] = world.updates()
+    assert update.rendered is not None and update.rendered.meta.title == "Stored"
 
 
 @pytest.mark.parametrize(("front", "status"), [("draft: true", "draft"), ("date: 2030-01-01", "scheduled")])
-def test_drafts_and_scheduled_posts_get_no_page_but_reach_index(front: str, status: str) -> None:
+def test_drafts_and_scheduled_posts_reach_index(front: str, status: str) -> None:
     world = World()
     source = world.upload("posts/later.md", post(f"title: Later\n{front}"))
     assert world.handle(source) == "rendered"
     assert world.rendered(source).status == status
-    assert world.site.objects == {}
-    assert [u.action for u, _, _ in world.index_queue.sent] == ["upsert"]
+    assert [u.action for u in world.updates()] == ["upsert"]
 
 
 def test_a_duplicate_request_changes_nothing() -> None:
@@ -74,14 +118,11 @@ def test_a_duplicate_request_changes_nothing() -> None:
     source = world.upload("posts/hello.md", post("title: Hello\ndate: 2026-01-01"))
     world.handle(source)
     first = world.source.get(f"rendered/posts/hello.md/{source.version_id}.json")
-    page = world.site.get("posts/hello/index.html")
     assert world.handle(source) == "rendered"
     again = world.source.get(f"rendered/posts/hello.md/{source.version_id}.json")
     assert first is not None and again is not None and again.body == first.body and again.etag == first.etag
-    # The page is left alone: Index may have rewritten it with its neighbour links meanwhile.
-    assert page is not None and world.site.get("posts/hello/index.html") == page
-    (first_update, _, first_dedup), (second_update, _, second_dedup) = world.index_queue.sent
-    assert first_dedup == second_dedup  # same dedup id: FIFO drops it
+    first_update, second_update = world.updates()
+    assert (first_update.source, first_update.slug) == (second_update.source, second_update.slug)  # Index: a duplicate
     # Not the stored rendering (this one was made again): Index reads the stored one.
     assert first_update.rendered is not None and second_update.rendered is None
 
@@ -93,26 +134,26 @@ def test_a_version_that_is_gone_is_stale() -> None:
     history = world.source.log["posts/a.md"]
     history[:] = [item for item in history if item.version_id != source.version_id]  # that version deleted
     assert world.handle(source) == "stale"
-    assert world.site.objects == {} and world.index_queue.sent == []
+    assert world.updates() == []
 
 
 def test_a_post_that_is_gone_is_stale() -> None:
     world = World()
     source = world.upload("posts/a.md", post("title: A"))
     world.source.delete("posts/a.md")
+    world.source.log["posts/a.md"].clear()  # every version deleted
     assert world.handle(source) == "stale"
-    assert world.site.objects == {} and world.index_queue.sent == []
+    assert world.updates() == []
 
 
-def test_a_version_no_longer_current_is_rendered_for_index_to_judge_but_gets_no_page() -> None:
+def test_a_version_no_longer_current_is_rendered_for_index_to_judge() -> None:
     world = World()
     source = world.upload("posts/a.md", post("title: A\ndate: 2026-01-01"))
     world.upload("posts/a.md", post("title: A, again\ndate: 2026-01-01"))
-    assert world.handle(source) == "stale"
+    assert world.handle(source) == "rendered"
     assert world.rendered(source).meta.title == "A"
-    assert world.site.objects == {}  # the newer version's page is never overwritten by an older one
     # Index decides: usually stale, but if the newer upload was rejected, this one stands.
-    [(update, _, _)] = world.index_queue.sent
+    [update] = world.updates()
     assert update.source == source and update.rendered is not None and update.rendered.meta.title == "A"
 
 
@@ -122,7 +163,7 @@ def test_slugs_are_validate_s_check_and_index_s_decision_not_render_s() -> None:
     world = World()
     source = world.upload("posts/hello.md", post("title: Hello\ndate: 2026-01-01"))
     assert world.handle(source) == "rendered"
-    assert [u.slug for u, _, _ in world.index_queue.sent] == ["hello"]
+    assert [u.slug for u in world.updates()] == ["hello"]
 
 
 def test_warnings_travel_to_index_in_the_rendered_post() -> None:
@@ -147,19 +188,22 @@ def test_a_post_too_large_for_sqs_travels_by_reference() -> None:
     assert 256 * 1024 < len(raw) <= 1024 * 1024  # bigger than any SQS message
     source = world.upload("posts/long.md", raw)
     assert world.handle(source) == "rendered"
-    [(update, _, _)] = world.index_queue.sent
+    [update] = world.updates()
     assert len(update.model_dump_json()) < 1024  # the message names the version, nothing more
-    assert update.rendered is None and world.rendered(source).meta.title == "Long"  # Index reads it
-    page = world.site.get("posts/long/index.html")
-    assert page is not None
-    text = page.body.decode()
-    assert all(f"<p>Paragraph {i} " in text for i in range(1200))  # never truncated
+    assert update.rendered is None  # Index reads it
+    stored = world.rendered(source)
+    assert stored.meta.title == "Long" and all(f"<p>Paragraph {i} " in stored.body_html for i in range(1200))
 
 
 @pytest.mark.parametrize("body", ["{}", "nonsense", '{"source": {"bucket": "b"}}'])
 def test_a_malformed_request_is_poison(body: str) -> None:
     with pytest.raises(PoisonMessageError):
-        render.handle_message(body, World().deps)
+        render.parse_message(body)
+    world = World()
+    source = world.upload("posts/a.md", post("title: A"))
+    handled = world.batch(body, RenderRequest(source=source).model_dump_json())
+    assert failed(handled) == ["m0"] and handled.poison == 1  # it alone: the good one goes on
+    assert handled.outcomes == {"m1": ["rendered"]} and len(world.updates()) == 1
 
 
 def test_a_version_that_breaks_the_rules_is_rejected_like_validate_would() -> None:
@@ -171,7 +215,7 @@ def test_a_version_that_breaks_the_rules_is_rejected_like_validate_would() -> No
     report = Report.model_validate_json(stored.body)
     assert [(e.field, e.message, e.line) for e in report.errors] == [("draft", "must be true or false", 3)]
     assert world.source.get(f"rendered/posts/bad.md/{source.version_id}.json") is None
-    assert world.site.objects == {} and world.index_queue.sent == []
+    assert world.updates() == []
 
 
 def test_images_the_post_shows_but_nobody_uploaded_are_warned_about() -> None:
@@ -182,3 +226,51 @@ def test_images_the_post_shows_but_nobody_uploaded_are_warned_about() -> None:
     assert [(w.field, w.message) for w in world.rendered(source).warnings] == [
         ("body", "image posts/2026/img/missing.jpg is not uploaded (yet); upload it beside the post")
     ]
+
+
+# --------------------------------------------------------------------------- batches
+def test_a_batch_sends_its_updates_in_one_call() -> None:
+    world = World()
+    bodies = []
+    for n in range(10):
+        raw = post(f"title: Post {n}\ndate: 2026-01-01")
+        source = world.upload(f"posts/p{n}.md", raw)
+        bodies.append(RenderRequest(source=source, text=raw.decode()).model_dump_json())
+    reads = world.source.reads
+    handled = world.batch(*bodies)
+    assert failed(handled) == [] and all(handled.outcomes[f"m{n}"] == ["rendered"] for n in range(10))
+    assert world.index_queue.calls == 1 and world.source.reads == reads  # one SendMessageBatch, no GET
+    assert sorted(u.slug or "" for u in world.updates()) == sorted(f"p{n}" for n in range(10))
+
+
+def test_an_update_sqs_does_not_take_fails_its_message_alone() -> None:
+    world = World()
+    world.index_queue.refuse = lambda message: isinstance(message, IndexUpdate) and message.slug == "b"
+    sources = [world.upload(f"posts/{name}.md", post(f"title: {name.upper()}")) for name in "abc"]
+    handled = world.batch(*(RenderRequest(source=source).model_dump_json() for source in sources))
+    assert failed(handled) == ["m1"] and sorted(handled.outcomes) == ["m0", "m2"]
+    assert sorted(u.slug or "" for u in world.updates()) == ["a", "c"]
+    # Its retry finds its rendering stored, and sends an update that names it.
+    world.index_queue.refuse = None
+    assert world.handle(sources[1]) == "rendered"
+    assert world.updates()[-1].slug == "b" and world.updates()[-1].rendered is None
+
+
+def test_a_failing_message_sends_nothing_and_the_others_go_on() -> None:
+    from pressline.errors import RetryableError
+
+    world = World()
+    good = world.upload("posts/good.md", post("title: Good"))
+    bad = world.upload("posts/bad.md", post("title: Bad"))
+    put = world.source.put
+
+    def flaky(
+        key: str, body: bytes, content_type: str, cache_control: str | None = None, *, if_absent: bool = False
+    ) -> bool:
+        if key.startswith("rendered/posts/bad.md/"):
+            raise RetryableError("S3 put: SlowDown")
+        return put(key, body, content_type, cache_control, if_absent=if_absent)
+
+    world.source.put = flaky  # type: ignore[method-assign]
+    handled = world.batch(RenderRequest(source=good).model_dump_json(), RenderRequest(source=bad).model_dump_json())
+    assert failed(handled) == ["m1"] and [u.slug for u in world.updates()] == ["good"]
