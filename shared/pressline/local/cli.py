@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pressline.local.stack import DEFAULT_REGION, DEFAULT_TEMPLATE
+from pressline.local.template import TemplateError
 
 logger = logging.getLogger("pressline.local")
 
@@ -51,6 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--schedule-every", type=float, default=10.0, metavar="SECONDS", help="run scheduled functions this often"
+    )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="the template's parameters, as sam deploy takes them: SiteTitle='My blog' SiteTimezone=Europe/Paris"
+        " (or ParameterKey=K,ParameterValue=V); checked against template.yaml's Parameters",
     )
     parser.add_argument(
         "-v",
@@ -111,6 +121,11 @@ def serve(args: argparse.Namespace) -> int:
     region = DEFAULT_REGION
     for path in (args.outputs, functions_path(args.outputs)):
         path.unlink(missing_ok=True)  # a stale file would point `invoke` at a dead stack
+    try:
+        parameters = _parameters(args.template, args.parameter_overrides)
+    except TemplateError as error:
+        logger.error("%s", error)
+        return 2
     problem = _port_problem(args.host, args.port) or _port_problem(args.host, args.http_port)
     if problem:
         logger.error("%s", problem)
@@ -131,7 +146,13 @@ def serve(args: argparse.Namespace) -> int:
         http_server = LocalHttpServer.bind(args.host, args.http_port)
         site_url = f"http://{_reachable_host(args.host)}:{http_server.port}"
         api_url = f"{site_url}/api"
-        stack = provision(template_path=args.template, region=region, endpoint_url=endpoint_url, site_url=site_url)
+        stack = provision(
+            template_path=args.template,
+            region=region,
+            endpoint_url=endpoint_url,
+            site_url=site_url,
+            parameters=parameters,
+        )
         os.environ.update(stack.environment())
         settings.cache_clear()
         reset_clients()
@@ -176,6 +197,26 @@ def serve(args: argparse.Namespace) -> int:
         for path in (args.outputs, functions_path(args.outputs)):
             path.unlink(missing_ok=True)
         logger.info("Local stack stopped.")
+
+
+def _parameters(template: Path, words: list[str]) -> dict[str, str]:
+    """``--parameter-overrides``, checked before anything starts (TemplateError says why not)."""
+    if not words:
+        return {}
+    from pressline.local.template import parameter_overrides
+
+    return parameter_overrides(template, words, {"SiteTimezone": _time_zone_problem})
+
+
+def _time_zone_problem(name: str) -> str | None:
+    """The functions read SiteTimezone as an IANA zone; the template cannot say so."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return f"{name!r} is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)"
+    return None
 
 
 def _reachable_host(host: str) -> str:

@@ -26,6 +26,7 @@ from pressline.local.template import (
     EventSource,
     FunctionSpec,
     TemplateError,
+    check_parameters,
     functions,
     localize,
     resolve,
@@ -167,7 +168,9 @@ def provision(
         logger.warning("Not created locally (no moto support): %s", ", ".join(sorted(localized.unknown_types)))
 
     template_parameters = cfn.get("Parameters") or {}
-    parameter_values = {"SiteUrl": site_url, **(parameters or {})}
+    # An override the template does not declare, or that breaks its constraints, is an error
+    # here as it would be for CloudFormation, not a value silently dropped.
+    parameter_values = {"SiteUrl": site_url, **check_parameters(template_parameters, parameters or {})}
     cfn_client = clients("cloudformation")
     cfn_client.create_stack(
         StackName=stack_name,

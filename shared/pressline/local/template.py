@@ -14,7 +14,7 @@ import copy
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -521,7 +521,7 @@ def _constraint_problems(spec: dict[str, Any], value: str) -> list[str]:
 
 
 def parameter_overrides(
-    template_path: Path, words: list[str], checks: dict[str, Callable[[str], str | None]] | None = None
+    template_path: Path, words: list[str], checks: Mapping[str, Callable[[str], str | None]] | None = None
 ) -> dict[str, str]:
     """The checked overrides of ``words`` for ``template_path`` (see the two functions above).
     ``checks``: what the functions need of a value beyond the template's constraints
