@@ -307,15 +307,7 @@ class Chaos:
         # (an intake message without Records is skipped as S3's TestEvent, so it is not poison there)
         bodies = ["not json at all", "[]", '{"Records": "nope"}' if target == "IntakeQueueUrl" else '{"source": 42}']
         body = self.rng.choice(bodies)
-        if target == "IndexQueueUrl":
-            self.stack.sqs.send_message(
-                QueueUrl=url,
-                MessageBody=body,
-                MessageGroupId="site",
-                MessageDeduplicationId=f"poison-{self.rng.random()}",
-            )
-        else:
-            self.stack.sqs.send_message(QueueUrl=url, MessageBody=body)
+        self.stack.sqs.send_message(QueueUrl=url, MessageBody=body)
         self.figures.poison[target.replace("QueueUrl", "DeadLetterQueueUrl")] += 1
         self.pending_since_drain = True
 

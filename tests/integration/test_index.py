@@ -232,7 +232,7 @@ def test_the_index_handler_with_events_files(site: Site) -> None:
     # A delete while the key exists: stale, dropped.
     assert site.stack.invoke("Index", index_event("index-delete.json", site)) == {"batchItemFailures": []}
     assert site.text("posts/welcome/index.html") is not None
-    # A malformed update goes to the DLQ at once instead of holding the FIFO group.
+    # A malformed update goes to the DLQ at once, with its reason.
     assert site.stack.invoke("Index", index_event("index-malformed.json", site)) == {"batchItemFailures": []}
     assert site.stack.queue_depth("IndexDeadLetterQueueUrl") == 1
 
@@ -368,3 +368,66 @@ def test_dynamo_and_memory_catalogs_keep_the_same_contract(aws_stack: StackHandl
         snapshot = catalog.snapshot("posts/1.md", ["p1"], ["KEY#posts/1.md"], list(listings)[:3])
         assert snapshot.post is None and snapshot.slug_owners == {} and snapshot.listings == {}
         assert set(snapshot.first_published) == {"KEY#posts/1.md"}
+
+
+def test_dynamo_and_memory_catalogs_read_and_apply_batches_alike(aws_stack: StackHandle) -> None:
+    """``read``/``apply``, the pair Index uses for a whole batch: one read of many items, one
+    write of the net changes (split into transactions past 100 items), guarded by the
+    revision read and each post's version."""
+    from pressline.indexing.catalog import (
+        CatalogChanges,
+        CatalogConflictError,
+        CatalogKeys,
+        Entry,
+        Listing,
+        PostWrite,
+        Summary,
+    )
+
+    for catalog in catalogs(aws_stack):
+        first = catalog.read(CatalogKeys(posts=("posts/0.md",)))
+        assert first.posts == {} and first.revision == 0
+        posts = [catalog_post(n) for n in range(60)]  # 60 posts, slugs and markers: > 100 items
+        listing = Listing(entries=tuple(Entry(slug=p.slug, title=p.title, date=p.date) for p in posts))
+        changes = CatalogChanges(
+            revision=first.revision,
+            posts={p.source_key: PostWrite(expected_version=None, post=p) for p in posts},
+            slugs={p.slug: p.source_key for p in posts},
+            first_published={f"KEY#{p.source_key}": p.date for p in posts},
+            listings={"MONTH#2026-03": listing},
+            summary=Summary(months={"2026-03": 60}),
+        )
+        catalog.apply(changes)
+        with pytest.raises(CatalogConflictError):  # the revision moved: another batch committed
+            catalog.apply(changes)
+
+        found = catalog.read(
+            CatalogKeys(
+                posts=("posts/0.md", "posts/59.md", "posts/nope.md"),
+                slugs=("p0", "nope"),
+                markers=("KEY#posts/0.md",),
+                listings=("MONTH#2026-03", "MONTH#1999-01"),
+            )
+        )
+        assert set(found.posts) == {"posts/0.md", "posts/59.md"} and found.revision == 1
+        assert found.slug_owners == {"p0": "posts/0.md"}
+        assert set(found.first_published) == {"KEY#posts/0.md"}
+        assert found.listings == {"MONTH#2026-03": listing} and found.summary.months == {"2026-03": 60}
+
+        stale = CatalogChanges(  # the right revision, but a post version that is not the catalog's
+            revision=1,
+            posts={"posts/0.md": PostWrite(expected_version="v0", post=None)},
+            summary=found.summary,
+        )
+        with pytest.raises(CatalogConflictError):
+            catalog.apply(stale)
+        gone = CatalogChanges(
+            revision=catalog.read(CatalogKeys()).revision,
+            posts={"posts/0.md": PostWrite(expected_version="v1", post=None)},
+            slugs={"p0": None},
+            listings={"MONTH#2026-03": None},
+            summary=Summary(),
+        )
+        catalog.apply(gone)
+        after = catalog.read(CatalogKeys(posts=("posts/0.md",), slugs=("p0",), listings=("MONTH#2026-03",)))
+        assert after.posts == {} and after.slug_owners == {} and after.listings == {}

@@ -179,8 +179,16 @@ def test_every_queue_uses_sqs_managed_encryption(cfn: dict[str, Any]) -> None:
         assert "KmsMasterKeyId" not in props(queue), f"{name}: use SSE-SQS, not a KMS key"
 
 
-def test_index_queue_is_fifo(cfn: dict[str, Any]) -> None:
-    assert props(cfn["Resources"]["IndexQueue"]).get("FifoQueue") is True
+def test_index_queue_is_standard_and_index_is_at_most_two_invocations(sam: dict[str, Any]) -> None:
+    """Index orders changes itself, so its queue is a standard one (no update waits behind
+    another); it receives its own backlog, so it needs the queue's URL and no batching window."""
+    assert not props(sam["Resources"]["IndexQueue"]).get("FifoQueue")
+    assert not props(sam["Resources"]["IndexDeadLetterQueue"]).get("FifoQueue")
+    index = props(sam["Resources"]["IndexFunction"])
+    event = index["Events"]["Index"]["Properties"]
+    assert event["ScalingConfig"]["MaximumConcurrency"] == 2
+    assert "MaximumBatchingWindowInSeconds" not in event
+    assert "INDEX_QUEUE_URL" in index["Environment"]["Variables"]
 
 
 def test_visibility_timeout_is_six_times_the_consumer_timeout(cfn: dict[str, Any]) -> None:

@@ -114,7 +114,9 @@ def failed_message_ids(result: Any, message_ids: list[str]) -> list[str]:
 
 
 class SqsTrigger:
-    """Polls one queue for one function (one poller: FIFO groups stay in order)."""
+    """Polls one queue for one function. One poller, so one invocation at a time per queue:
+    Lambda may run up to the event source's MaximumConcurrency (Index: 2), which only the
+    unit tests of the catalog's revision guard exercise."""
 
     def __init__(
         self,
@@ -124,6 +126,7 @@ class SqsTrigger:
         sqs: Any,
         queue_url: str,
         batch_size: int = 10,
+        batching_window_s: float = 0.0,
         report_batch_item_failures: bool = True,
         region: str = "us-east-1",
         retry_after: int | None = None,
@@ -137,6 +140,7 @@ class SqsTrigger:
         self.sqs = sqs
         self.queue_url = queue_url
         self.batch_size = max(1, batch_size)
+        self.batching_window_s = max(0.0, batching_window_s)
         self.report_batch_item_failures = report_batch_item_failures
         self.region = region
         self.retry_after = retry_after
@@ -147,7 +151,11 @@ class SqsTrigger:
         self.on_invocation = on_invocation
 
     def receive(self, wait_s: int) -> list[dict[str, Any]]:
+        """One batch as Lambda's poller gathers it: up to BatchSize, and with a batching window
+        (MaximumBatchingWindowInSeconds), waiting up to the window after the first message for
+        the batch to fill, as Lambda does (without a window: what is there now)."""
         messages: list[dict[str, Any]] = []
+        window_ends: float | None = None
         while len(messages) < self.batch_size:
             wanted = min(10, self.batch_size - len(messages))
             batch = self.sqs.receive_message(
@@ -158,8 +166,12 @@ class SqsTrigger:
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
             messages.extend(batch)
+            if messages and window_ends is None:
+                window_ends = time.monotonic() + self.batching_window_s
             if len(batch) < wanted:
-                break
+                if not messages or window_ends is None or time.monotonic() >= window_ends:
+                    break
+                time.sleep(min(0.05, max(0.0, window_ends - time.monotonic())))
         return messages
 
     def poll(self, wait_s: int = 0) -> Invocation | None:
@@ -315,6 +327,7 @@ class Runner:
                         sqs=sqs,
                         queue_url=url,
                         batch_size=event.batch_size,
+                        batching_window_s=float(event.properties.get("MaximumBatchingWindowInSeconds") or 0),
                         report_batch_item_failures="ReportBatchItemFailures"
                         in (event.properties.get("FunctionResponseTypes") or []),
                         region=self.stack.region,
