@@ -18,6 +18,7 @@ and every page, listing and feed the pipeline wrote.
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -39,6 +40,13 @@ MANIFEST: dict[str, dict[str, dict[str, Any]]] = json.loads((HERE / "expected.js
 SITE = Site(title="Corpus", url="https://blog.example", api_url="https://api.example/v1")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 HEADER = b"---\ntitle: Generated\ndate: 2025-03-01 10:00\n---\n"
+# Never in a published page, whatever the input: controls other than tab and newlines (form feed
+# and CR are whitespace to HTML), surrogates and noncharacters (U+FDD0-U+FDEF, U+xFFFE/U+xFFFF).
+NOT_TEXT = re.compile(
+    "[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(chr(plane * 0x10000 + last) for plane in range(17) for last in (0xFFFE, 0xFFFF))
+    + "]"
+)
 
 
 def _paragraphs(size: int) -> bytes:
@@ -89,6 +97,9 @@ def test_corpus_is_large_and_every_file_has_an_expected_outcome() -> None:
 
 def check_page(html: str, expected: dict[str, Any], where: str) -> None:
     assert_safe(html, where)
+    html.encode("utf-8")  # valid UTF-8: no lone surrogate
+    unfit = NOT_TEXT.search(html)
+    assert not unfit, f"{where} holds U+{ord(unfit.group(0)):04X}, which is not text"
     for text in expected.get("page_contains", []):
         assert text in html, f"{where} should contain {text!r}"
     for text in expected.get("page_lacks", []):
