@@ -232,3 +232,16 @@ def test_any_code_point_anywhere(point: int, form: str, field: str, before: str)
     piece = before + written(point, form)
 
     assert_fit(published_outputs(encoded(document(field, piece, form))), f"{field} with U+{point:04X} as {form}")
+
+
+def test_pressline_check_reads_a_body_with_noncharacter_references(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It ended in a UnicodeDecodeError traceback."""
+    from pressline.cli import main
+
+    path = tmp_path / "points.md"
+    path.write_bytes(b"---\ntitle: Points\n---\nA &#xFFFF; and a &#xFFFE; and a \xef\xbf\xbf.\n")
+
+    assert main(["check", str(path)]) == 0
+    assert capsys.readouterr().out == ""

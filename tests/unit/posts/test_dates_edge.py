@@ -18,6 +18,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -268,3 +269,22 @@ def test_every_date_the_rules_accept_goes_through_every_stage_and_every_other_is
         assert not checked.ok
         assert [error.field for error in checked.errors] == [field]
         assert f"the years {EARLIEST_YEAR} to {LATEST_YEAR}" in checked.errors[0].message
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])
+def test_pressline_check_says_what_validate_says(tmp_path: Path, capsys: pytest.CaptureFixture[str], zone: str) -> None:
+    """``pressline check`` passed these; Index (or Render) was the first to fail."""
+    from pressline.cli import main
+
+    far_west = tmp_path / "posts" / "far-west.md"
+    far_west.parent.mkdir()
+    far_west.write_bytes(post("date: 9999-12-31T23:30:00-12:00"))
+    plain = tmp_path / "posts" / "plain.md"
+    plain.write_bytes(post(f"date: {LATEST_YEAR}-12-31 23:00"))  # in the site's zone: 9999 in UTC west of it
+
+    assert main(["check", "--timezone", zone, str(far_west), str(plain)]) == 1
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{far_west}:3: date: '9999-12-31T23:30:00-12:00' is after the year 9999 in UTC")
+    refused_west = [line for line in out if line.startswith(f"{plain}:3: date: '{LATEST_YEAR}-12-31 23:00' is after")]
+    assert len(refused_west) == (1 if zone == "Etc/GMT+12" else 0), out
