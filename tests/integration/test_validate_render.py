@@ -1,10 +1,13 @@
 """Validate and Render on moto: the handlers invoked with the files in events/, against
-every resource of template.yaml (the ``aws_stack`` fixture)."""
+every resource of template.yaml (the ``aws_stack`` fixture), and the AWS calls they make
+for one post and for a batch of ten."""
 
 from __future__ import annotations
 
 import json
-import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +87,35 @@ def stack(aws_stack: StackHandle) -> StackHandle:
     return aws_stack
 
 
+@contextmanager
+def counting() -> Iterator[Counter[str]]:
+    """The AWS calls made inside the block ("s3.GetObject": 2), by any client."""
+    from botocore.client import BaseClient
+
+    calls: Counter[str] = Counter()
+    real = BaseClient._make_api_call
+
+    def counted(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        calls[f"{client.meta.service_model.service_name}.{operation}"] += 1
+        return real(client, operation, params)
+
+    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        BaseClient._make_api_call = real  # type: ignore[method-assign]
+
+
+def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Received messages as Lambda's SQS event source hands them to a function."""
+    records = [
+        {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"], "attributes": {},
+         "messageAttributes": {}, "eventSource": "aws:sqs"}
+        for m in messages
+    ]  # fmt: skip
+    return {"Records": records}
+
+
 def test_uploads_under_posts_reach_the_intake_queue(stack: StackHandle) -> None:
     receive(stack, "IntakeQueueUrl")  # the s3:TestEvent of the notification set-up
     upload(stack, "posts/pic.PNG", (EXAMPLES / "harbour-at-dawn.png").read_bytes())
@@ -104,6 +136,8 @@ def test_validate_a_created_post_sends_a_render_request(stack: StackHandle) -> N
     request = RenderRequest.model_validate_json(message["Body"])
     assert (request.source.bucket, request.source.key) == (bucket, "posts/welcome-to-pressline.md")
     assert request.source.version_id == version  # what S3 holds now, not what the event said
+    assert request.text is not None  # the bytes of that version, read by the same GET
+    assert request.text.encode() == (EXAMPLES / "welcome-to-pressline.md").read_bytes()
 
 
 def test_validate_a_rejected_post_writes_its_report_only(stack: StackHandle) -> None:
@@ -118,7 +152,7 @@ def test_validate_a_rejected_post_writes_its_report_only(stack: StackHandle) -> 
     assert receive(stack, "RenderQueueUrl") == [] and receive(stack, "IndexQueueUrl") == []
 
 
-def test_validate_a_removed_post_sends_a_delete_to_the_fifo_index_queue(stack: StackHandle) -> None:
+def test_validate_a_removed_post_sends_a_delete_to_the_index_queue(stack: StackHandle) -> None:
     result = stack.invoke(
         "Validate", with_bucket(event("validate-post-removed.json"), stack.outputs["SourceBucketName"])
     )
@@ -126,8 +160,7 @@ def test_validate_a_removed_post_sends_a_delete_to_the_fifo_index_queue(stack: S
     [message] = receive(stack, "IndexQueueUrl")
     update = IndexUpdate.model_validate_json(message["Body"])
     assert (update.action, update.source.key) == ("delete", "posts/welcome-to-pressline.md")
-    assert message["Attributes"]["MessageGroupId"] == "site"
-    assert len(message["Attributes"]["MessageDeduplicationId"]) == 64
+    assert "MessageGroupId" not in message["Attributes"]  # a standard queue: Index orders changes itself
 
 
 def test_validate_an_image_publishes_it_under_media(stack: StackHandle) -> None:
@@ -156,7 +189,7 @@ def test_validate_fails_only_the_malformed_record(stack: StackHandle) -> None:
     assert len(receive(stack, "RenderQueueUrl")) == 1  # the good record went through
 
 
-def test_render_stores_the_post_writes_its_page_and_updates_index(stack: StackHandle) -> None:
+def test_render_stores_the_post_and_updates_index_without_writing_a_page(stack: StackHandle) -> None:
     key = "posts/city-council-approves-riverside-cycle-lanes.md"
     version = upload(stack, key, (EXAMPLES / key.removeprefix("posts/")).read_bytes())
     result = stack.invoke(
@@ -165,25 +198,34 @@ def test_render_stores_the_post_writes_its_page_and_updates_index(stack: StackHa
     assert result == {"batchItemFailures": []}
     rendered = RenderedPost.model_validate(get_json(stack, "SourceBucketName", f"rendered/{key}/{version}.json"))
     assert rendered.status == "published" and rendered.meta.slug == "city-council-approves-riverside-cycle-lanes"
-    page_key = "posts/city-council-approves-riverside-cycle-lanes/index.html"
-    page = stack.s3.get_object(Bucket=stack.outputs["SiteBucketName"], Key=page_key)
-    assert page["ContentType"] == "text/html; charset=utf-8"
-    html = page["Body"].read().decode()
-    assert '<h1 class="p-name">City council approves riverside cycle lanes after a five-hour debate</h1>' in html
-    assert f'<form method="post" action="{os.environ["API_URL"].rstrip("/")}/subscriptions">' in html
+    assert "five-hour debate" in rendered.meta.title
+    # Index writes every post page it applies; Render writes nothing in the site bucket.
+    assert stack.s3.list_objects_v2(Bucket=stack.outputs["SiteBucketName"]).get("KeyCount", 0) == 0
     [message] = receive(stack, "IndexQueueUrl")
-    assert message["Attributes"]["MessageGroupId"] == "site"
+    assert "MessageGroupId" not in message["Attributes"]
     update = IndexUpdate.model_validate_json(message["Body"])
     assert (update.action, update.slug, update.source.version_id) == ("upsert", rendered.meta.slug, version)
+    assert update.rendered == rendered  # small: carried, so Index reads nothing
 
 
-def test_render_of_a_replaced_version_writes_no_page_and_leaves_the_verdict_to_index(stack: StackHandle) -> None:
+def test_render_of_carried_text_reads_nothing(stack: StackHandle) -> None:
+    key = "posts/city-council-approves-riverside-cycle-lanes.md"
+    version = upload(stack, key, (EXAMPLES / key.removeprefix("posts/")).read_bytes())
+    with counting() as calls:
+        result = invoke(stack, "Render", "render-request-carried.json", version)
+    assert result == {"batchItemFailures": []}
+    assert calls["s3.GetObject"] == 0 and calls["s3.PutObject"] == 1 and calls["sqs.SendMessageBatch"] == 1
+    [message] = receive(stack, "IndexQueueUrl")
+    update = IndexUpdate.model_validate_json(message["Body"])
+    assert update.rendered is not None and update.rendered.source.version_id == version
+
+
+def test_render_of_a_replaced_version_leaves_the_verdict_to_index(stack: StackHandle) -> None:
     key = "posts/city-council-approves-riverside-cycle-lanes.md"
     old = upload(stack, key, (EXAMPLES / key.removeprefix("posts/")).read_bytes())
     upload(stack, key, b"---\ntitle: Newer\n---\nNewer text.\n")
     result = invoke(stack, "Render", "render-request.json", old)
     assert result == {"batchItemFailures": []}
-    assert not exists(stack, "SiteBucketName", "posts/city-council-approves-riverside-cycle-lanes/index.html")
     # Index judges it (stale, unless the newer upload turns out to be rejected: then it stands).
     [message] = receive(stack, "IndexQueueUrl")
     update = IndexUpdate.model_validate_json(message["Body"])
@@ -241,3 +283,28 @@ def test_the_examples_go_through_the_whole_pipeline(stack: StackHandle) -> None:
     assert exists(stack, "SiteBucketName", "media/harbour-at-dawn.png")
     for queue in ("IntakeDeadLetterQueueUrl", "RenderDeadLetterQueueUrl", "IndexDeadLetterQueueUrl"):
         assert stack.queue_depth(queue) == 0, queue
+
+
+@pytest.mark.parametrize("posts", [1, 10])
+def test_calls_per_post_for_one_publish_and_a_batch_of_ten(stack: StackHandle, posts: int) -> None:
+    """A single publish costs Validate 3 calls (its GET, the slug read, the send) and Render 2
+    (its conditional put, the send; it had 4: a GET and the page too). A batch of ten shares
+    the slug read and the sends: 1.2 and 1.1 calls a post."""
+    receive(stack, "IntakeQueueUrl")  # the s3:TestEvent of the notification set-up
+    for n in range(posts):
+        upload(
+            stack, f"posts/post-{n}.md", f"---\ntitle: Post {n}\ndate: 2026-01-0{1 + n % 9}\n---\nText {n}.\n".encode()
+        )
+    intake = receive(stack, "IntakeQueueUrl")
+    assert len(intake) == posts
+    with counting() as validate:
+        assert stack.invoke("Validate", sqs_event(intake)) == {"batchItemFailures": []}
+    requests = receive(stack, "RenderQueueUrl")
+    assert len(requests) == posts
+    with counting() as render:
+        assert stack.invoke("Render", sqs_event(requests)) == {"batchItemFailures": []}
+    assert len(receive(stack, "IndexQueueUrl")) == posts
+    sends = -(-posts // 10)
+    assert validate == {"s3.GetObject": posts, "dynamodb.BatchGetItem": 1, "sqs.SendMessageBatch": sends}
+    assert render == {"s3.PutObject": posts, "sqs.SendMessageBatch": sends}
+    print(f"\n{posts} posts: Validate {validate.total() / posts:.2f}, Render {render.total() / posts:.2f} calls a post")
