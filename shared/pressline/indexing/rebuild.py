@@ -44,6 +44,7 @@ from pressline.indexing.catalog import (
     tag_front_listing,
     tag_year_listing,
 )
+from pressline.indexing.renderings import load_rendering
 from pressline.models import RenderedPost
 from pressline.site.pages import Site
 from pressline.site.writer import HTML, SiteFiles
@@ -189,11 +190,6 @@ def rebuild_site(
     )
     result.written, result.deleted = files.written, files.deleted
     return result
-
-
-def load_rendering(store: ObjectStore, key: str) -> RenderedPost | None:
-    stored = store.get(key)
-    return RenderedPost.model_validate_json(stored.body) if stored is not None else None  # WIRE: trust boundary
 
 
 def shard_json(month: str, docs: list[dict[str, Any]]) -> str:

@@ -55,6 +55,7 @@ from pressline.indexing.plan import (
     refill_front,
     uncovered_positions,
 )
+from pressline.indexing.renderings import load_rendering, parse_recent
 from pressline.models import PostPublished, PostStatus, Problem, RenderedPost, SourceRef
 from pressline.posts.paths import post_page_key, post_path
 from pressline.posts.report import build_report, write_report
@@ -112,8 +113,7 @@ class Batch:
 
     def rendered(self, entry: Entry | CatalogPost) -> RenderedPost | None:
         """A listed post's rendered version (for a neighbour's page or the feeds)."""
-        stored = self.source.get(rendered_object_key(entry.source_key, entry.version))
-        return RenderedPost.model_validate_json(stored.body) if stored is not None else None  # WIRE: trust boundary
+        return load_rendering(self.source, rendered_object_key(entry.source_key, entry.version))
 
     def report(self, source: SourceRef, status: PostStatus, **details: object) -> None:
         write_report(self.source, build_report(source, status, processed_at=self.now, **details))  # type: ignore[arg-type]
@@ -293,8 +293,9 @@ class Transition:
         if blob is None and total == 0:
             return Recent(), False
         stored = self.batch.source.get(paths.RECENT_STATE)  # too large for the catalog, or from before it kept it
-        if stored is not None:
-            return Recent.model_validate_json(stored.body), True
+        recent = parse_recent(stored.body, paths.RECENT_STATE) if stored is not None else None  # made safe again
+        if recent is not None:
+            return recent, True
         if total == 0:
             return Recent(), False
         # Lost, or a catalog from before this state existed: read it from the catalog once.

@@ -48,6 +48,7 @@ from pressline.indexing.catalog import (
 from pressline.indexing.decide import Apply, Decision, Facts, Fail, RejectSlug, Unschedule, decide
 from pressline.indexing.overlay import CatalogOverlay
 from pressline.indexing.plan import Skip, listing_ids
+from pressline.indexing.renderings import load_rendering
 from pressline.indexing.transition import Batch, Outcome, Transition, slug_problem
 from pressline.models import IndexUpdate, Problem, RenderedPost, Report, SourceRef
 from pressline.posts.paths import rendered_key, report_key, version_token
@@ -98,7 +99,7 @@ def index_batch(updates: Sequence[IndexUpdate], deps: IndexDeps) -> list[Outcome
         return _apply_batch(updates, deps)
     except (RetryableError, ClientError, BotoCoreError):
         raise
-    except Exception as error:  # noqa: BLE001 - a bug or bad data must not hold the whole batch back
+    except Exception as error:
         if len(updates) > 1:
             logger.exception("A batch of %d failed; applying its updates one at a time", len(updates))
             return [outcome for update in updates for outcome in index_batch([update], deps)]
@@ -219,9 +220,9 @@ def _read_renderings(read: list[ReadUpdate], store: BufferedStore) -> None:
 def _read_rendering(
     store: BufferedStore, at: tuple[str, str], source: SourceRef, found: dict[tuple[str, str], RenderedPost]
 ) -> None:
-    stored = store.get(rendered_key(source))
-    if stored is not None:
-        found[at] = RenderedPost.model_validate_json(stored.body)  # WIRE: trust boundary
+    rendered = load_rendering(store, rendered_key(source))  # author-writable bucket: made safe again
+    if rendered is not None:
+        found[at] = rendered
 
 
 def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
@@ -330,9 +331,9 @@ def _reject_slug(decision: RejectSlug, batch: Batch) -> Outcome:
     kept = snapshot.post
     content = batch.rendered(kept) if kept is not None and kept.public else None
     if kept is not None and content is not None:
-        owner = Transition(batch, content.source, kept, kept, content, snapshot)
-        owner.restore_owner_page()
-        outcome.written = owner.outcome.written
+        restored = Transition(batch, content.source, kept, kept, content, snapshot)
+        restored.restore_owner_page()
+        outcome.written = restored.outcome.written
     return outcome
 
 
