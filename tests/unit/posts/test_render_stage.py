@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from posts_helpers import post
 
 from pressline.adapters.queue import MemoryQueue
@@ -274,3 +277,42 @@ def test_a_failing_message_sends_nothing_and_the_others_go_on() -> None:
     world.source.put = flaky  # type: ignore[method-assign]
     handled = world.batch(RenderRequest(source=good).model_dump_json(), RenderRequest(source=bad).model_dump_json())
     assert failed(handled) == ["m1"] and [u.slug for u in world.updates()] == ["good"]
+
+
+# Any character an author can type, in the front matter and the body: control characters,
+# NUL, CR, BOM, noncharacters (U+FFFE/U+FFFF, which SQS refuses raw), astral planes.
+AUTHOR_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=80)
+
+
+@settings(max_examples=60, deadline=None)
+@given(title=AUTHOR_TEXT, body=AUTHOR_TEXT)
+@example(title="Caf\u00e9 \ufffe", body='\ufeffa\uffffb\r\n\U0001f600 \\ " </script>\n')  # valid: it is published
+def test_carried_text_renders_exactly_as_the_stored_version(title: str, body: str) -> None:
+    """The whole class of posts: whatever Validate carries, through SQS's body, Render makes
+    of it what it makes of the stored bytes of that version (or refuses it the same way)."""
+    from pressline.adapters.queue import message_body
+    from pressline.posts import messages
+
+    raw = post(f"title: {json.dumps(title)}\ndate: 2026-01-01", body)
+    carried, stored = World(), World()
+    outcomes, reads = [], []
+    for world in (carried, stored):
+        source = world.upload("posts/p.md", raw)
+        found = world.source.get("posts/p.md")
+        assert found is not None
+        request = messages.render_request(source, found) if world is carried else RenderRequest(source=source)
+        before = world.source.reads
+        outcomes.append(world.batch(message_body(request)))
+        reads.append(world.source.reads - before)
+    assert reads == [0, 1]  # the carried one read nothing
+    assert carried_outcome(outcomes[0]) == carried_outcome(outcomes[1])
+    assert [without_time(u) for u in carried.updates()] == [without_time(u) for u in stored.updates()]
+
+
+def carried_outcome(handled: Handled[render.Outcome]) -> tuple[list[str], dict[str, list[render.Outcome]]]:
+    return failed(handled), handled.outcomes
+
+
+def without_time(update: IndexUpdate) -> str:
+    """An update without the upload time (each world stamps its own)."""
+    return update.model_dump_json(exclude={"source": {"last_modified"}, "rendered": {"source": {"last_modified"}}})
