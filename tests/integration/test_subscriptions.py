@@ -87,7 +87,7 @@ def test_json_subscribe_answers_202_and_sends_one_confirmation(aws_stack: StackH
     assert sent[0]["To"] == READER and sent[0]["From"] == "Pressline <news@example.com>"
     assert sent[0]["Subject"] == "Confirm your subscription to Pressline"
     assert sent[0].get_body(preferencelist=("html",)) is not None
-    assert (profile(aws_stack, READER) or {})["PROFILE"]["status"]["S"] == "pending"
+    assert sorted(profile(aws_stack, READER) or {}) == ["REQUEST"]  # pending: a request, no profile yet
 
 
 def test_form_subscribe_answers_a_small_html_page(aws_stack: StackHandle) -> None:
@@ -201,7 +201,7 @@ def test_get_on_the_confirmation_link_shows_a_button_and_confirms_nothing(aws_st
     assert '<form method="post"' in page["body"] and "Confirm my subscription</button>" in page["body"]
     assert f'value="{token}"' in page["body"]
     assert page["headers"]["Referrer-Policy"] == "no-referrer"
-    assert (profile(aws_stack, READER) or {})["PROFILE"]["status"]["S"] == "pending"
+    assert sorted(profile(aws_stack, READER) or {}) == ["REQUEST"]  # pending: a request, no profile yet
 
 
 def test_post_confirms_with_the_tags_chosen_at_sign_up(aws_stack: StackHandle) -> None:
@@ -209,7 +209,9 @@ def test_post_confirms_with_the_tags_chosen_at_sign_up(aws_stack: StackHandle) -
     items = profile(aws_stack, READER) or {}
     assert items["PROFILE"]["status"]["S"] == "confirmed"
     assert "expires_at" not in items["PROFILE"]
-    assert sorted(items) == ["AUD#TAG#aws", "AUD#TAG#python", "PROFILE"]
+    assert sorted(items) == ["AUD#TAG#aws", "AUD#TAG#python", "PROFILE", "REQUEST"]
+    assert "request" not in items["REQUEST"]  # consumed: the link is spent
+    assert "expires_at" in items["REQUEST"]  # the record of the sign-up goes by TTL
     assert len(emails(aws_stack)) == 1  # nothing but the confirmation, even after confirming
 
 
@@ -298,12 +300,12 @@ def test_signing_up_again_with_other_tags_changes_them_only_on_confirmation(aws_
         subscribe_and_confirm(aws_stack)  # aws, python
         clock.advance(timedelta(minutes=11))
         assert call(aws_stack, "subscriptions-subscribe-json", email=READER, tags=["Rust"])["statusCode"] == 202
-        assert sorted(profile(aws_stack, READER) or {}) == ["AUD#TAG#aws", "AUD#TAG#python", "PROFILE"]
+        assert sorted(profile(aws_stack, READER) or {}) == ["AUD#TAG#aws", "AUD#TAG#python", "PROFILE", "REQUEST"]
         token = link_token(emails(aws_stack)[-1], "confirm")
         assert call(aws_stack, "subscriptions-confirm-post", token)["statusCode"] == 200
     finally:
         stage.override(None)
     items = profile(aws_stack, READER) or {}
-    assert sorted(items) == ["AUD#TAG#rust", "PROFILE"]
+    assert sorted(items) == ["AUD#TAG#rust", "PROFILE", "REQUEST"]
     assert items["PROFILE"]["tags"] == {"L": [{"S": "rust"}]}
     assert items["AUD#TAG#rust"]["gsi1pk"] == {"S": "AUD#TAG#rust"}

@@ -10,17 +10,36 @@
 Tokens travel in the query string (``?token=``); the pages' forms also send it as a field.
 Bodies are validated here with pydantic rather than by the resolver's validation, which
 answers 422 and echoes the input (an address) back, and cannot answer a form with HTML.
+
+Bad input of any kind (not UTF-8, not base64, too large, not JSON, numbers too long to
+read, nesting too deep, NaN, lone surrogates, wrong types, another content type) gets a 4xx
+naming the field and the reason, never a 5xx.
+
+Cross-origin POSTs to sign up or confirm are refused (403): a page elsewhere must not make
+its visitors' browsers sign an address up (each from its own IP, past the per-client
+limit). ``Origin`` must be the site's, the API's or the request's own host; without
+``Origin`` (curl, scripts, mail providers) the request is taken unless ``Sec-Fetch-Site``
+says cross-site. One-click unsubscribe takes any origin: RFC 8058 POSTs come from mail
+providers, and the token in the URL is the credential.
+
+A valid sign-up answers no sooner than ``SUBSCRIBE_ANSWER_MS`` after it began, whatever
+happened, so that the time taken by sending a confirmation does not tell a new address from
+a known, suppressed or limited one (every path makes the same one storage call).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import os
+import time
 import traceback
 from collections.abc import Mapping
 from functools import cache
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -46,7 +65,19 @@ ACCEPTED_MESSAGE = (
     "Click it to start receiving new posts."
 )
 FORM = "application/x-www-form-urlencoded"
-MAX_BODY = 16 * 1024
+MAX_BODY = 16 * 1024  # bytes, as received
+MAX_FORM_FIELDS = 200
+MAX_JSON_DEPTH = 20  # a sign-up is an object holding a list: anything deeper is not one
+
+
+class RequestProblem(Exception):
+    """Raised when a request cannot be read; answered with ``status`` naming ``field``."""
+
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.status = status
 
 
 class SubscribeRequest(BaseModel):
@@ -56,6 +87,39 @@ class SubscribeRequest(BaseModel):
 
     email: str = Field(max_length=320)
     tags: list[str] = Field(default_factory=list, max_length=100)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise RequestProblem("body", f"the body is not valid JSON ({name} is not a JSON number)")
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value``'s lists and objects nest (iterative: no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def parse_json_body(text: str) -> Any:
+    """The JSON value of ``text``, or RequestProblem: for anything the standard parser
+    refuses or chokes on (ValueError for a number of more than 4,300 digits, RecursionError
+    for deep nesting, NaN and Infinity, which are not JSON)."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RequestProblem:
+        raise
+    except RecursionError:
+        raise RequestProblem("body", "the body is not valid JSON (nested too deeply)") from None
+    except ValueError as error:  # JSONDecodeError, and int() refusing a very long number
+        reason = "a number is too long" if not isinstance(error, json.JSONDecodeError) else "syntax error"
+        raise RequestProblem("body", f"the body is not valid JSON ({reason})") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise RequestProblem("body", "the body is not valid JSON for a sign-up (nested too deeply)")
+    return value
 
 
 # --------------------------------------------------------------------------- wiring
@@ -124,20 +188,110 @@ def _json(status: int, payload: Mapping[str, Any]) -> Response[str]:
     )
 
 
-def _bad_request(message: str, *, html: bool, field: str = "email") -> Response[str]:
+def _bad_request(message: str, *, html: bool, field: str = "email", status: int = 400) -> Response[str]:
     metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
     if html:
-        return _page(400, "error.html", page_title="Please check your address", message=message, back=True)
-    return _json(400, {"error": "invalid_request", "field": field, "message": message})
+        title = "Please check your address" if field in ("email", "tags") else "This request cannot be read"
+        return _page(status, "error.html", page_title=title, message=message, back=True)
+    error = {400: "invalid_request", 403: "forbidden", 413: "too_large"}.get(status, "invalid_request")
+    return _json(status, {"error": error, "field": field, "message": message})
+
+
+def _check_origin(*, html: bool) -> Response[str] | None:
+    site = _site()
+    reason = cross_origin_reason(_headers(), site.url, site.api_url)
+    if reason is None:
+        return None
+    metrics.add_metric(name="CrossOriginRefused", unit=MetricUnit.Count, value=1)
+    message = f"{reason}: sign up on the site itself"
+    return _bad_request(message, html=html, field="origin", status=403)
+
+
+def answer_floor_seconds() -> float:
+    """How long a valid sign-up takes at least (``SUBSCRIBE_ANSWER_MS``; 0 when unset)."""
+    try:
+        return max(0.0, float(os.environ.get("SUBSCRIBE_ANSWER_MS", "0")) / 1000)
+    except ValueError:
+        return 0.0
+
+
+# The clock and the pause of the answer floor (tests substitute them: never wall time).
+monotonic = time.monotonic
+pause = time.sleep
+
+
+def _even_out(started: float) -> None:
+    remaining = answer_floor_seconds() - (monotonic() - started)
+    if remaining > 0:
+        pause(remaining)
+
+
+def _headers() -> Mapping[str, str]:
+    return app.current_event.headers or {}
 
 
 def _content_type() -> str:
-    return (app.current_event.headers or {}).get("content-type", "").split(";")[0].strip().lower()
+    return str(_headers().get("content-type", "")).split(";")[0].strip().lower()
+
+
+def _body_text() -> str:
+    """The body as text: base64-decoded when API Gateway encoded it (it does for anything
+    that is not UTF-8), at most MAX_BODY bytes, UTF-8. RequestProblem otherwise."""
+    event = app.current_event
+    body = event.get("body")
+    if body is None or body == "":
+        return ""
+    if not isinstance(body, str):
+        raise RequestProblem("body", "the request body is not text")
+    if event.is_base64_encoded:
+        if len(body) > (MAX_BODY * 4) // 3 + 4:
+            raise RequestProblem("body", f"the request is larger than {MAX_BODY} bytes", 413)
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise RequestProblem("body", "the request body is not valid base64") from None
+    else:
+        if len(body) > MAX_BODY:
+            raise RequestProblem("body", f"the request is larger than {MAX_BODY} bytes", 413)
+        try:
+            raw = body.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: not text
+            raise RequestProblem("body", "the request body is not UTF-8 text") from None
+    if len(raw) > MAX_BODY:
+        raise RequestProblem("body", f"the request is larger than {MAX_BODY} bytes", 413)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestProblem("body", "the request body is not UTF-8 text") from None
 
 
 def _form() -> dict[str, list[str]]:
-    body = app.current_event.decoded_body or ""
-    return parse_qs(body[:MAX_BODY], keep_blank_values=True)
+    try:
+        return parse_qs(_body_text(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:  # more fields than max_num_fields
+        raise RequestProblem("body", f"the form has more than {MAX_FORM_FIELDS} fields") from None
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def cross_origin_reason(headers: Mapping[str, str], site_url: str, api_url: str) -> str | None:
+    """Why a POST with these headers must be refused as cross-origin, or None.
+
+    Same origin: the site's, the API's, or the request's own host (the API's pages post to
+    themselves, locally at whatever host the browser used). No ``Origin``: not a browser
+    (curl, a script) or a very old one; taken unless ``Sec-Fetch-Site`` says cross-site."""
+    origin = str(headers.get("origin", "")).strip().lower()
+    fetch_site = str(headers.get("sec-fetch-site", "")).strip().lower()
+    if not origin:
+        return "the request comes from another site" if fetch_site == "cross-site" else None
+    allowed = {_origin_of(site_url), _origin_of(api_url)}
+    host = str(headers.get("host", "")).strip().lower()
+    if origin in allowed or (host and urlsplit(origin).netloc == host):
+        return None
+    return "the request comes from another site" if origin != "null" else "the request's origin is hidden"
 
 
 def _token() -> str:
@@ -176,28 +330,34 @@ def subscribe() -> Response[str]:
         metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
         return _json(
             415,
-            {"error": "unsupported_media_type", "message": "send JSON or a form (application/x-www-form-urlencoded)"},
+            {
+                "error": "unsupported_media_type",
+                "field": "content-type",
+                "message": "send JSON or a form (application/x-www-form-urlencoded)",
+            },
         )
-    if len(app.current_event.decoded_body or "") > MAX_BODY:
-        return _bad_request("the request is too large", html=html, field="body")
+    refused = _check_origin(html=html)
+    if refused is not None:
+        return refused
     try:
         if html:
             form = _form()
             raw: Any = {"email": (form.get("email") or [""])[0], "tags": form.get("tags", [])}
         else:
-            raw = json.loads(app.current_event.decoded_body or "")
+            raw = parse_json_body(_body_text())
             if not isinstance(raw, dict):
                 return _bad_request("the body must be a JSON object", html=False, field="body")
         request = SubscribeRequest.model_validate(raw)
-    except json.JSONDecodeError:
-        return _bad_request("the body is not valid JSON", html=False, field="body")
     except ValidationError as error:
         first = error.errors(include_input=False, include_url=False)[0]
         field = ".".join(str(part) for part in first["loc"]) or "body"
         return _bad_request(f"{field}: {first['msg']}", html=html, field=field)
 
+    started = monotonic()
     try:
-        sid, outcome = subscriptions().subscribe(request.email, request.tags)
+        sid, outcome = subscriptions().subscribe(
+            request.email, request.tags, app.current_event.request_context.http.source_ip
+        )
     except InvalidAddress as error:
         return _bad_request(str(error), html=html, field="email")
     except InvalidTags as error:
@@ -208,10 +368,12 @@ def subscribe() -> Response[str]:
             "sent": "ConfirmationsSent",
             "rate_limited": "ConfirmationsRateLimited",
             "suppressed": "SuppressedSignups",
+            "limited": "ConfirmationsLimited",
         }[outcome],
         unit=MetricUnit.Count,
         value=1,
     )
+    _even_out(started)
     # The same answer whatever happened: the response never tells whether the address is known.
     if html:
         return _page(202, "pending.html", page_title="Check your inbox", message=ACCEPTED_MESSAGE)
@@ -238,6 +400,9 @@ def confirm_page() -> Response[str]:
 
 @app.post("/subscriptions/confirm")
 def confirm() -> Response[str]:
+    refused = _check_origin(html=True)
+    if refused is not None:
+        return refused
     try:
         sid, result = subscriptions().confirm(_token())
     except TokenError as error:
@@ -302,6 +467,11 @@ def not_found(_: Exception) -> Response[str]:
     if path.rstrip("/").endswith(("/subscriptions", "/subscriptions/confirm", "/subscriptions/unsubscribe")):
         return _json(405, {"error": "method_not_allowed", "message": "use GET or POST"})
     return _json(404, {"error": "not_found", "message": "no such resource"})
+
+
+@app.exception_handler(RequestProblem)  # type: ignore[untyped-decorator]
+def unreadable(problem: RequestProblem) -> Response[str]:
+    return _bad_request(problem.message, html=_content_type() == FORM, field=problem.field, status=problem.status)
 
 
 @app.exception_handler(UnicodeDecodeError)  # type: ignore[untyped-decorator]

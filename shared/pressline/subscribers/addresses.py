@@ -18,6 +18,10 @@ MAX_TAG_LENGTH = 50
 
 # CR, LF, NUL and every other C0/C1 control character: a header-injection attempt or garbage.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A lone surrogate (JSON's "\ud800") is not text: it cannot be encoded, stored or mailed.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Providers known to ignore dots in the local part (and one alias domain).
+_DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 
 class InvalidAddress(ValueError):
@@ -39,6 +43,8 @@ def normalize_address(raw: str) -> str:
     # Checked before trimming: a CR or LF anywhere is an injection attempt, not a typo.
     if _CONTROL.search(raw):
         raise InvalidAddress("the email address must not contain line breaks or control characters")
+    if _SURROGATE.search(raw):
+        raise InvalidAddress("the email address is not valid Unicode text")
     candidate = raw.strip(" ")
     if len(candidate) > MAX_ADDRESS_LENGTH:
         raise InvalidAddress(f"the email address is longer than {MAX_ADDRESS_LENGTH} characters")
@@ -56,6 +62,44 @@ def subscriber_id(id_key: bytes, address: str) -> str:
     """The subscriber's id: 128 bits of HMAC-SHA256 over the case-folded address, in hex."""
     digest = hmac.new(id_key, address.casefold().encode("utf-8"), hashlib.sha256).hexdigest()
     return digest[:32]
+
+
+def mailbox_of(address: str) -> str:
+    """The mailbox a normalized address delivers to, for limits: ``Ada.L+news@Gmail.com``,
+    ``adal@gmail.com`` and ``ada.l+x@googlemail.com`` are one mailbox.
+
+    Lowercased (nearly every provider ignores case), without a ``+tag`` (every big provider
+    delivers ``name+anything`` to ``name``), and without dots for Gmail, which ignores them.
+    Other providers' dots and ``-`` tags are kept: treating them as one would lump distinct
+    people together at providers that do not. Used only to count; never sent to."""
+    local, _, domain = address.casefold().rpartition("@")
+    local = local.split("+", 1)[0] or local
+    if domain in _DOTLESS_DOMAINS:
+        domain = _DOTLESS_DOMAINS[domain]
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
+def domain_of(address: str) -> str:
+    """The domain a normalized address is at, lowercased (subdomains count separately)."""
+    return address.rpartition("@")[2].casefold()
+
+
+def client_network(source_ip: str | None) -> str:
+    """Who is asking, for limits: an IPv4 address, or an IPv6 address's /64 (one host gets a
+    whole /64, so counting single IPv6 addresses would count nothing). Anything unreadable
+    counts as one shared ``unknown`` client."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address((source_ip or "").strip())
+    except ValueError:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def mask_address(address: str) -> str:
@@ -82,6 +126,8 @@ def normalize_tags(raw: Iterable[str] | None) -> tuple[str, ...]:
             raise InvalidTags("each tag must be a string")
         if _CONTROL.search(item):
             raise InvalidTags("tags must not contain line breaks or control characters")
+        if _SURROGATE.search(item):
+            raise InvalidTags("tags must be valid Unicode text")
         tag = normalize_tag(item)
         if not tag:
             continue

@@ -162,13 +162,20 @@ def _announcement(post: PostPublished) -> dict[str, Any]:
     }
 
 
-@cache
+KEYS_MAX_AGE = 300  # seconds: a rotated secret reaches every running container within five minutes
+
+
 def load_keys(secret_arn: str) -> Keys:
-    """The signing keys, from Secrets Manager once per container (the secret is generated
-    at deploy and never rotates under a running container)."""
+    """The signing keys, from Secrets Manager (cached by Powertools for ``KEYS_MAX_AGE``, so
+    a rotation is picked up without a deploy; the same value gives the same Keys object)."""
     from aws_lambda_powertools.utilities import parameters
 
     if not secret_arn:
         raise RuntimeError("TOKEN_SECRET_ARN is not set")
-    secret = parameters.get_secret(secret_arn, max_age=24 * 3600)
+    secret = parameters.get_secret(secret_arn, max_age=KEYS_MAX_AGE)
+    return _keys_of(secret)
+
+
+@cache
+def _keys_of(secret: str | bytes) -> Keys:
     return Keys.from_secret(secret)

@@ -6,12 +6,23 @@ SubscribersTable items, all in the subscriber's own partition ``SUB#<id>``:
 =============  ===============  ==================  ===========  =====================================
 item           sk               gsi1pk              gsi1sk       attributes
 =============  ===============  ==================  ===========  =====================================
-profile        ``PROFILE``      -                   -            address, status, tags, created_at,
-                                                                 confirmed_at, confirmation_sent_at,
-                                                                 version, expires_at (pending only)
+profile        ``PROFILE``      -                   -            address, status (confirmed), tags,
+                                                                 created_at, confirmed_at, version,
+                                                                 confirmed_request
+request        ``REQUEST``      -                   -            address, requested_at,
+                                                                 confirmation_sent_at, request (until
+                                                                 confirmed), expires_at (TTL)
 membership     ``AUD#<aud>``    ``AUD#<aud>``       ``<id>``     tags (confirmed subscribers only)
 suppression    ``SUPPRESSION``  -                   -            reason, suppressed_at (no address)
 =============  ===============  ==================  ===========  =====================================
+
+A sign-up writes the ``REQUEST`` item (the pending request, whose id is in the confirmation
+link); confirming consumes its ``request`` and writes the profile. Profiles with status
+``pending`` and an ``expires_at`` were written by earlier versions; they expire by TTL.
+
+Limits on confirmation emails are counters in their own partitions, one item per fixed
+window, gone by TTL: ``pk = LIMIT#<name>#<keyed hash>``, ``sk = <window start>``, ``n``,
+``expires_at``. No address or IP is stored in them.
 
 Notify reads an audience (``ALL`` or ``TAG#<tag>``) with a query on gsi1, never a scan.
 Deleting a subscriber deletes its partition except the suppression record.
@@ -30,10 +41,23 @@ from pressline.adapters.aws import DynamoTable
 from pressline.adapters.errors import call_dynamodb, error_code, is_condition_failure
 from pressline.errors import RetryableError
 from pressline.subscribers.model import Member, Subscriber, audiences_of
-from pressline.subscribers.ports import ClaimResult, ConfirmResult, Cursor, FanoutState, LeaseHeld, LeaseLost
+from pressline.subscribers.ports import (
+    Allowance,
+    ClaimResult,
+    ConfirmResult,
+    Cursor,
+    FanoutState,
+    LeaseHeld,
+    LeaseLost,
+    SignupClaim,
+)
 
 PROFILE = "PROFILE"
+REQUEST = "REQUEST"
 SUPPRESSION = "SUPPRESSION"
+LIMIT_PREFIX = "LIMIT#"
+LIMIT_RETENTION = timedelta(days=1)  # a counter outlives its window by this much, then TTL removes it
+TRANSACTION_ATTEMPTS = 3  # concurrent sign-ups share the overall counter: a conflict is retried
 AUDIENCE_PREFIX = "AUD#"
 INDEX = "gsi1"
 
@@ -78,69 +102,106 @@ def _membership(subscriber_id: str, audience: str, tags: tuple[str, ...]) -> dic
 class DynamoSubscriberRepository(DynamoTable):
     # ------------------------------------------------------------------ sign-up
     def request_confirmation(
-        self, subscriber_id: str, address: str, now: datetime, window: timedelta, pending_ttl: timedelta
-    ) -> bool:
+        self,
+        subscriber_id: str,
+        address: str,
+        now: datetime,
+        window: timedelta,
+        pending_ttl: timedelta,
+        *,
+        request: str | None = None,
+        allowances: Sequence[Allowance] = (),
+    ) -> SignupClaim:
         from botocore.exceptions import ClientError
 
-        # The SDK retries a write whose answer was lost; the retry carries the same request id,
-        # so it passes its own condition instead of reading as "rate limited" and sending nothing.
-        request = uuid.uuid4().hex
-        try:
-            response = call_dynamodb(
-                self.db.update_item,
-                TableName=self.table,
-                Key=_key(subscriber_id, PROFILE),
-                # One conditional write is the rate limit: concurrent requests cannot both pass.
-                UpdateExpression=(
-                    "SET address = if_not_exists(address, :address), #status = if_not_exists(#status, :pending),"
-                    " created_at = if_not_exists(created_at, :now_iso), confirmation_sent_at = :now,"
-                    " confirmation_request = :request"
-                ),
-                ConditionExpression=(
-                    "attribute_not_exists(confirmation_sent_at) OR confirmation_sent_at <= :cutoff"
-                    " OR confirmation_request = :request"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":address": _s(address),
-                    ":pending": _s("pending"),
-                    ":now_iso": _s(now.isoformat()),
-                    ":now": _n(_epoch(now)),
-                    ":cutoff": _n(_epoch(now - window)),
-                    ":request": _s(request),
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        if response["Attributes"]["status"]["S"] == "pending":
-            # A pending subscriber disappears by TTL unless confirmed; confirmed ones never expire.
+        # Every sign-up, whatever the outcome, is this one transaction: the same storage work
+        # on every path, so the answer's timing does not tell a suppressed or known address
+        # from a new one. The items' order is the order of the reasons in a cancellation.
+        request = request or uuid.uuid4().hex
+        actions: list[dict[str, Any]] = [
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": _key(subscriber_id, SUPPRESSION),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _key(subscriber_id, REQUEST),
+                    "UpdateExpression": (
+                        "SET address = :address, requested_at = :now_iso, confirmation_sent_at = :now,"
+                        " #request = :request, expires_at = :expires"
+                    ),
+                    # The per-address limit. A retry of this very request (an answer lost on the
+                    # way back) passes its own condition instead of reading as "rate limited".
+                    "ConditionExpression": (
+                        "attribute_not_exists(confirmation_sent_at) OR confirmation_sent_at <= :cutoff"
+                        " OR #request = :request"
+                    ),
+                    "ExpressionAttributeNames": {"#request": "request"},
+                    "ExpressionAttributeValues": {
+                        ":address": _s(address),
+                        ":now_iso": _s(now.isoformat()),
+                        ":now": _n(_epoch(now)),
+                        ":cutoff": _n(_epoch(now - window)),
+                        ":request": _s(request),
+                        ":expires": _n(_epoch(now + pending_ttl)),
+                    },
+                }
+            },
+            *(self._count(allowance, now) for allowance in allowances),
+        ]
+        for attempt in range(TRANSACTION_ATTEMPTS):
             try:
-                call_dynamodb(
-                    self.db.update_item,
-                    TableName=self.table,
-                    Key=_key(subscriber_id, PROFILE),
-                    UpdateExpression="SET expires_at = :expires",
-                    ConditionExpression="#status = :pending",
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues={":expires": _n(_epoch(now + pending_ttl)), ":pending": _s("pending")},
-                )
+                call_dynamodb(self.db.transact_write_items, TransactItems=actions, ClientRequestToken=request[:36])
+                return SignupClaim("claimed")
             except ClientError as error:
-                if not is_condition_failure(error):  # confirmed meanwhile: no expiry, as wanted
+                if error_code(error) != "TransactionCanceledException":
                     raise
-        return True
+                reasons = [reason.get("Code") or "None" for reason in error.response.get("CancellationReasons", [])]
+            failed = [index for index, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+            if failed:
+                if failed[0] == 0:
+                    return SignupClaim("suppressed")
+                if failed[0] == 1:
+                    return SignupClaim("rate_limited")
+                return SignupClaim("over_limit", allowances[failed[0] - 2].name)
+            if attempt + 1 < TRANSACTION_ATTEMPTS and "TransactionConflict" in reasons:
+                time.sleep(0.02 * 2**attempt)
+                continue
+            raise RetryableError(f"DynamoDB sign-up transaction cancelled: {reasons}")
+        raise RetryableError("DynamoDB sign-up transaction kept conflicting")
+
+    def _count(self, allowance: Allowance, now: datetime) -> dict[str, Any]:
+        """One more confirmation under ``allowance``, unless its window's count is reached."""
+        size = max(1, int(allowance.window.total_seconds()))
+        start = _epoch(now) // size * size
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": _s(f"{LIMIT_PREFIX}{allowance.name}#{allowance.key}"), "sk": _s(str(start))},
+                "UpdateExpression": "ADD n :one SET expires_at = :expires",
+                "ConditionExpression": "attribute_not_exists(n) OR n < :limit",
+                "ExpressionAttributeValues": {
+                    ":one": _n(1),
+                    ":limit": _n(allowance.limit),
+                    ":expires": _n(start + size + int(LIMIT_RETENTION.total_seconds())),
+                },
+            }
+        }
 
     def release_confirmation(self, subscriber_id: str, claimed_at: datetime) -> None:
         from botocore.exceptions import ClientError
 
+        # Only the per-address claim is undone; the shared counters keep the attempt (cautious).
         try:
             call_dynamodb(
                 self.db.update_item,
                 TableName=self.table,
-                Key=_key(subscriber_id, PROFILE),
-                UpdateExpression="REMOVE confirmation_sent_at, confirmation_request",
+                Key=_key(subscriber_id, REQUEST),
+                UpdateExpression="REMOVE confirmation_sent_at",
                 ConditionExpression="confirmation_sent_at = :claimed",
                 ExpressionAttributeValues={":claimed": _n(_epoch(claimed_at))},
             )
@@ -155,23 +216,62 @@ class DynamoSubscriberRepository(DynamoTable):
         return "Item" in response
 
     # ------------------------------------------------------------------ confirm
-    def confirm(self, subscriber_id: str, tags: tuple[str, ...], now: datetime) -> ConfirmResult:
+    def _items(self, subscriber_id: str) -> dict[str, dict[str, Any]]:
+        """The subscriber's profile, request and suppression items, by sort key."""
+        response = call_dynamodb(
+            self.db.query,
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",  # PROFILE, REQUEST, SUPPRESSION
+            ExpressionAttributeValues={
+                ":pk": _s(f"SUB#{subscriber_id}"),
+                ":first": _s(PROFILE),
+                ":last": _s(SUPPRESSION),
+            },
+            ConsistentRead=True,
+        )
+        return {item["sk"]["S"]: item for item in response.get("Items", [])}
+
+    def confirm(
+        self, subscriber_id: str, tags: tuple[str, ...], now: datetime, request: str | None = None
+    ) -> ConfirmResult:
         from botocore.exceptions import ClientError
 
         for _attempt in range(3):
-            profile = call_dynamodb(
-                self.db.get_item, TableName=self.table, Key=_key(subscriber_id, PROFILE), ConsistentRead=True
-            ).get("Item")
-            if profile is None:
-                # Suppression deletes the profile: say why, rather than "expired".
-                return "suppressed" if self.is_suppressed(subscriber_id) else "missing"
-            version = int(profile.get("version", {}).get("N", "0"))
+            items = self._items(subscriber_id)
+            if SUPPRESSION in items:
+                return "suppressed"  # suppression deletes the rest: say why, rather than "expired"
+            profile, pending = items.get(PROFILE), items.get(REQUEST)
+            pending_request = (pending or {}).get("request", {}).get("S")
+            if pending_request is None or (request is not None and pending_request != request):
+                if request is not None and profile is not None and profile.get("confirmed_request") == _s(request):
+                    return "confirmed"  # the same link clicked again: nothing changes
+                if request is not None or profile is None:
+                    return "missing"  # used, replaced by a newer sign-up, expired, or left since
+            version = int((profile or {}).get("version", {}).get("N", "0"))
             old = (
                 set(audiences_of(_read_strings(profile.get("tags"))))
-                if profile["status"]["S"] == "confirmed"
+                if profile is not None and profile["status"]["S"] == "confirmed"
                 else set()
             )
             new = audiences_of(tags)
+            source = pending if pending is not None and pending_request is not None else profile
+            assert source is not None
+            address = source["address"]["S"]
+            created = (pending or {}).get("requested_at") or _s(now.isoformat())
+            values: dict[str, Any] = {
+                ":confirmed": _s("confirmed"),
+                ":address": _s(address),
+                ":tags": _strings(tags),
+                ":next": _n(version + 1),
+                ":now": _s(now.isoformat()),
+                ":created": created,
+            }
+            if version:
+                values[":version"] = _n(version)
+            set_request = ""
+            if pending_request is not None and source is pending:
+                values[":request"] = _s(pending_request)
+                set_request = ", confirmed_request = :request"
             actions: list[dict[str, Any]] = [
                 {
                     "ConditionCheck": {
@@ -185,20 +285,17 @@ class DynamoSubscriberRepository(DynamoTable):
                         "TableName": self.table,
                         "Key": _key(subscriber_id, PROFILE),
                         "UpdateExpression": (
-                            "SET #status = :confirmed, tags = :tags, version = :next,"
-                            " confirmed_at = if_not_exists(confirmed_at, :now) REMOVE expires_at"
+                            "SET #status = :confirmed, address = :address, tags = :tags, version = :next,"
+                            " created_at = if_not_exists(created_at, :created),"
+                            f" confirmed_at = if_not_exists(confirmed_at, :now){set_request} REMOVE expires_at"
                         ),
                         # Optimistic lock: memberships below were computed from this version.
-                        "ConditionExpression": "attribute_exists(pk) AND "
-                        + ("version = :version" if version else "attribute_not_exists(version)"),
+                        "ConditionExpression": (
+                            ("attribute_exists(pk) AND " if profile is not None else "")
+                            + ("version = :version" if version else "attribute_not_exists(version)")
+                        ),
                         "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": {
-                            ":confirmed": _s("confirmed"),
-                            ":tags": _strings(tags),
-                            ":next": _n(version + 1),
-                            ":now": _s(now.isoformat()),
-                            **({":version": _n(version)} if version else {}),
-                        },
+                        "ExpressionAttributeValues": values,
                     }
                 },
                 *(
@@ -210,6 +307,21 @@ class DynamoSubscriberRepository(DynamoTable):
                     for audience in new
                 ),
             ]
+            if source is pending:
+                # Consuming the request is what makes the link single-use: two clicks racing
+                # cannot both pass this condition.
+                actions.append(
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _key(subscriber_id, REQUEST),
+                            "UpdateExpression": "REMOVE #request",
+                            "ConditionExpression": "#request = :request",
+                            "ExpressionAttributeNames": {"#request": "request"},
+                            "ExpressionAttributeValues": {":request": _s(str(pending_request))},
+                        }
+                    }
+                )
             try:
                 call_dynamodb(self.db.transact_write_items, TransactItems=actions)
                 return "confirmed"
@@ -219,9 +331,9 @@ class DynamoSubscriberRepository(DynamoTable):
                 reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     return "suppressed"
-                if len(reasons) > 1 and reasons[1] != "ConditionalCheckFailed":
+                if "ConditionalCheckFailed" not in reasons:
                     raise RetryableError(f"DynamoDB transaction cancelled: {reasons}") from error
-                # The profile changed under us (or was deleted): read it again.
+                # The profile or the request changed under us (or was deleted): read them again.
         raise RetryableError("the subscriber kept changing while being confirmed")
 
     # ------------------------------------------------------------------ delete, suppress
@@ -256,7 +368,7 @@ class DynamoSubscriberRepository(DynamoTable):
     def delete(self, subscriber_id: str) -> bool:
         keys = [key for key in self._partition_keys(subscriber_id) if key["sk"]["S"] != SUPPRESSION]
         self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys])
-        return any(key["sk"]["S"] == PROFILE for key in keys)
+        return any(key["sk"]["S"] in (PROFILE, REQUEST) for key in keys)
 
     def suppress(self, subscriber_id: str, reason: str, now: datetime) -> None:
         call_dynamodb(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from pressline.models import DeliveryBatch, PostPublished
 from pressline.subscribers.messages import OutgoingEmail
 from pressline.subscribers.model import Member, Subscriber, audiences_of
 from pressline.subscribers.ports import (
+    Allowance,
     ClaimResult,
     ConfirmResult,
     Cursor,
@@ -18,6 +20,7 @@ from pressline.subscribers.ports import (
     LeaseHeld,
     LeaseLost,
     RecipientRejected,
+    SignupClaim,
 )
 
 
@@ -37,58 +40,118 @@ class FakeClock:
 @dataclass
 class _Record:
     subscriber: Subscriber
-    confirmation_sent_at: datetime | None = None
-    expires_at: datetime | None = None
+    confirmed_request: str | None = None
+
+
+@dataclass
+class _Request:
+    """A sign-up request (DynamoDB: the ``REQUEST`` item)."""
+
+    address: str
+    requested_at: datetime
+    confirmation_sent_at: datetime | None
+    request: str | None  # None once consumed by a confirmation
+    expires_at: datetime
+
+
+def window_start(now: datetime, window: timedelta) -> int:
+    """The fixed window ``now`` falls in, as the epoch second it starts at."""
+    size = max(1, int(window.total_seconds()))
+    return int(now.timestamp()) // size * size
 
 
 class MemoryRepository:
     def __init__(self) -> None:
-        self.records: dict[str, _Record] = {}
+        self.records: dict[str, _Record] = {}  # confirmed subscribers (DynamoDB: PROFILE)
+        self.requests: dict[str, _Request] = {}
         self.suppressed: dict[str, str] = {}
+        # (allowance key, window start) -> confirmations counted
+        self.counters: dict[tuple[str, int], int] = {}
         # audience -> {subscriber id -> tags}; insertion order is the paging order.
         self.audiences: dict[str, dict[str, tuple[str, ...]]] = {}
 
     def request_confirmation(
-        self, subscriber_id: str, address: str, now: datetime, window: timedelta, pending_ttl: timedelta
-    ) -> bool:
-        record = self.records.get(subscriber_id)
-        if record is None:
-            record = _Record(Subscriber(id=subscriber_id, address=address, status="pending", created_at=now))
-            self.records[subscriber_id] = record
-        if record.confirmation_sent_at is not None and now - record.confirmation_sent_at < window:
-            return False
-        record.confirmation_sent_at = now
-        if record.subscriber.status == "pending":
-            record.expires_at = now + pending_ttl
-        return True
+        self,
+        subscriber_id: str,
+        address: str,
+        now: datetime,
+        window: timedelta,
+        pending_ttl: timedelta,
+        *,
+        request: str | None = None,
+        allowances: Sequence[Allowance] = (),
+    ) -> SignupClaim:
+        # Checked in the order of the DynamoDB transaction's items, and nothing is written
+        # unless every check passes (the transaction is atomic).
+        if subscriber_id in self.suppressed:
+            return SignupClaim("suppressed")
+        pending = self.requests.get(subscriber_id)
+        if (
+            pending is not None
+            and pending.confirmation_sent_at is not None
+            and now - pending.confirmation_sent_at < window
+            and (request is None or pending.request != request)  # a retry of this very request passes
+        ):
+            return SignupClaim("rate_limited")
+        counted = [(allowance.key, window_start(now, allowance.window)) for allowance in allowances]
+        for allowance, slot in zip(allowances, counted, strict=True):
+            if self.counters.get(slot, 0) >= allowance.limit:
+                return SignupClaim("over_limit", allowance.name)
+        for slot in counted:
+            self.counters[slot] = self.counters.get(slot, 0) + 1
+        self.requests[subscriber_id] = _Request(
+            address=address,
+            requested_at=now,
+            confirmation_sent_at=now,
+            request=request or uuid.uuid4().hex,
+            expires_at=now + pending_ttl,
+        )
+        return SignupClaim("claimed")
 
     def release_confirmation(self, subscriber_id: str, claimed_at: datetime) -> None:
-        record = self.records.get(subscriber_id)
-        if record is not None and record.confirmation_sent_at == claimed_at:
-            record.confirmation_sent_at = None
+        pending = self.requests.get(subscriber_id)
+        if pending is not None and pending.confirmation_sent_at == claimed_at:
+            pending.confirmation_sent_at = None
 
     def is_suppressed(self, subscriber_id: str) -> bool:
         return subscriber_id in self.suppressed
 
-    def confirm(self, subscriber_id: str, tags: tuple[str, ...], now: datetime) -> ConfirmResult:
+    def confirm(
+        self, subscriber_id: str, tags: tuple[str, ...], now: datetime, request: str | None = None
+    ) -> ConfirmResult:
         if subscriber_id in self.suppressed:
             return "suppressed"
         record = self.records.get(subscriber_id)
-        if record is None:
-            return "missing"
+        pending = self.requests.get(subscriber_id)
+        if pending is None or pending.request is None or (request is not None and pending.request != request):
+            if request is not None and record is not None and record.confirmed_request == request:
+                return "confirmed"  # the same link clicked again: nothing changes
+            if request is not None or record is None:
+                return "missing"
+        consumed = pending.request if pending is not None else None
+        if pending is not None:
+            pending.request = None
         self._leave_audiences(subscriber_id)
+        if record is None:
+            assert pending is not None
+            record = _Record(
+                Subscriber(id=subscriber_id, address=pending.address, status="pending", created_at=pending.requested_at)
+            )
+            self.records[subscriber_id] = record
         old = record.subscriber
+        address = pending.address if pending is not None else old.address
         record.subscriber = old.model_copy(
-            update={"status": "confirmed", "tags": tags, "confirmed_at": old.confirmed_at or now}
+            update={"address": address, "status": "confirmed", "tags": tags, "confirmed_at": old.confirmed_at or now}
         )
-        record.expires_at = None
+        record.confirmed_request = consumed
         for audience in audiences_of(tags):
             self.audiences.setdefault(audience, {})[subscriber_id] = tags
         return "confirmed"
 
     def delete(self, subscriber_id: str) -> bool:
         self._leave_audiences(subscriber_id)
-        return self.records.pop(subscriber_id, None) is not None
+        had_request = self.requests.pop(subscriber_id, None) is not None
+        return self.records.pop(subscriber_id, None) is not None or had_request
 
     def suppress(self, subscriber_id: str, reason: str, now: datetime) -> None:
         self.suppressed[subscriber_id] = reason

@@ -20,6 +20,32 @@ Cursor = dict[str, Any]
 
 ConfirmResult = Literal["confirmed", "missing", "suppressed"]
 ClaimResult = Literal["claimed", "done", "busy"]
+SignupOutcome = Literal["claimed", "suppressed", "rate_limited", "over_limit"]
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """A shared limit on confirmation emails: at most ``limit`` per fixed ``window`` for
+    everything counted under ``key`` (a keyed hash: a mailbox, a domain, a client, or all).
+    ``name`` says which kind, for logs and metrics."""
+
+    name: str
+    key: str
+    limit: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class SignupClaim:
+    """What ``request_confirmation`` decided. ``claimed``: send the confirmation now;
+    otherwise send nothing (``limit``: the allowance that ran out, when ``over_limit``)."""
+
+    outcome: SignupOutcome
+    limit: str | None = None
+
+    @property
+    def claimed(self) -> bool:
+        return self.outcome == "claimed"
 
 
 class RecipientRejected(PresslineError):
@@ -33,10 +59,22 @@ class LeaseLost(PresslineError):
 
 class SubscriberRepository(Protocol):
     def request_confirmation(
-        self, subscriber_id: str, address: str, now: datetime, window: timedelta, pending_ttl: timedelta
-    ) -> bool:
-        """Record a sign-up request (a pending subscriber, if unknown) and claim the right to
-        send a confirmation now: False if one was sent less than ``window`` ago."""
+        self,
+        subscriber_id: str,
+        address: str,
+        now: datetime,
+        window: timedelta,
+        pending_ttl: timedelta,
+        *,
+        request: str | None = None,
+        allowances: Sequence[Allowance] = (),
+    ) -> SignupClaim:
+        """Record a pending sign-up request ``request`` (its id goes into the confirmation
+        token; one is made up if None) and claim the right to send its confirmation now, in
+        one atomic step that does the same storage work whatever it decides: not if the
+        subscriber is suppressed, had a confirmation less than ``window`` ago, or any of
+        ``allowances`` is used up. Only a claim counts against the allowances. The request
+        replaces any earlier one (whose link stops working) and expires after ``pending_ttl``."""
         ...
 
     def release_confirmation(self, subscriber_id: str, claimed_at: datetime) -> None:
@@ -45,8 +83,14 @@ class SubscriberRepository(Protocol):
 
     def is_suppressed(self, subscriber_id: str) -> bool: ...
 
-    def confirm(self, subscriber_id: str, tags: tuple[str, ...], now: datetime) -> ConfirmResult:
-        """Make a (pending or confirmed) subscriber confirmed with exactly these tags."""
+    def confirm(
+        self, subscriber_id: str, tags: tuple[str, ...], now: datetime, request: str | None = None
+    ) -> ConfirmResult:
+        """Make the subscriber confirmed with exactly these tags, consuming the pending
+        request ``request``: ``missing`` if that request is not the pending one (used,
+        replaced, expired, or the subscriber left since). Confirming again with the request
+        that confirmed it is ``confirmed`` and changes nothing (a repeated click).
+        ``request=None`` (seeding, trusted callers only) takes whatever request is pending."""
         ...
 
     def delete(self, subscriber_id: str) -> bool:

@@ -24,7 +24,7 @@ def site() -> Site:
 
 
 def keys() -> Keys:
-    """The deployment's keys (cached per secret ARN, so a new stack gets its own)."""
+    """The deployment's keys (the secret is read again every few minutes: rotation)."""
     from pressline.subscribers.aws import load_keys
 
     return load_keys(settings().token_secret_arn)
@@ -35,9 +35,7 @@ def reset() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     from pressline.adapters.aws import reset_clients
-    from pressline.subscribers.aws import load_keys
 
     settings.cache_clear()
-    load_keys.cache_clear()
     reset_clients()
     parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -2,18 +2,33 @@
 
 Answers never depend on whether an address is known (no enumeration): ``subscribe``
 returns nothing, whatever happened; only an invalid request raises.
+
+Confirmation emails are limited per address (one per ``CONFIRMATION_WINDOW``) and, so that
+nobody can mail-bomb a mailbox, a domain or everyone through the sign-up form, per mailbox
+(``name+tag@`` is ``name@``), per domain, per client (IPv4 address or IPv6 /64) and overall
+(``SignupLimits``). A limited sign-up is answered like any other and sends nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
 from pressline.subscribers import messages, tokens
-from pressline.subscribers.addresses import normalize_address, normalize_tags, subscriber_id
-from pressline.subscribers.ports import ConfirmResult, Mailer, SubscriberRepository
+from pressline.subscribers.addresses import (
+    client_network,
+    domain_of,
+    mailbox_of,
+    normalize_address,
+    normalize_tags,
+    subscriber_id,
+)
+from pressline.subscribers.ports import Allowance, ConfirmResult, Mailer, SubscriberRepository
 from pressline.subscribers.tokens import Keys, Purpose
 
 CONFIRMATION_WINDOW = timedelta(minutes=10)  # at most one confirmation email per address per window
@@ -22,7 +37,48 @@ CONFIRMATION_VALIDITY = timedelta(hours=48)
 PENDING_TTL = CONFIRMATION_VALIDITY + timedelta(days=1)
 
 Clock = Callable[[], datetime]
-SubscribeOutcome = Literal["sent", "rate_limited", "suppressed"]
+SubscribeOutcome = Literal["sent", "rate_limited", "suppressed", "limited"]
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class SignupLimits:
+    """Confirmation emails allowed per fixed window (a window's count restarts at its end,
+    so up to twice a count can go out across a boundary). A person signs up once or twice;
+    these bound what a script can make us send, to one victim or to everyone."""
+
+    mailbox: Limit = Limit(3, timedelta(hours=1))
+    domain: Limit = Limit(100, timedelta(hours=1))
+    client: Limit = Limit(10, timedelta(hours=1))
+    overall: Limit = Limit(500, timedelta(hours=1))
+
+    def allowances(self, id_key: bytes, address: str, source_ip: str | None) -> list[Allowance]:
+        """The counters one sign-up of ``address`` from ``source_ip`` counts against, named
+        by keyed hashes (a table dump shows no address, domain or IP)."""
+
+        def hashed(kind: str, value: str) -> str:
+            return hmac.new(id_key, f"limit/{kind}/{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+        counted = {
+            "mailbox": (self.mailbox, mailbox_of(address)),
+            "domain": (self.domain, domain_of(address)),
+            "client": (self.client, client_network(source_ip)),
+            "overall": (self.overall, "all"),
+        }
+        return [
+            Allowance(name=kind, key=hashed(kind, value), limit=limit.count, window=limit.window)
+            for kind, (limit, value) in counted.items()
+        ]
+
+
+def new_request_id() -> str:
+    """The id of a pending sign-up request: random, unguessable, 22 URL-safe characters."""
+    return secrets.token_urlsafe(16)
 
 
 @dataclass(frozen=True)
@@ -34,21 +90,42 @@ class Subscriptions:
     keys: Keys
     site: messages.Site
     clock: Clock
+    limits: SignupLimits = field(default_factory=SignupLimits)
+    new_request: Callable[[], str] = new_request_id
 
-    def subscribe(self, raw_address: str, raw_tags: Iterable[str] | None) -> tuple[str, SubscribeOutcome]:
+    def subscribe(
+        self, raw_address: str, raw_tags: Iterable[str] | None, source_ip: str | None = None
+    ) -> tuple[str, SubscribeOutcome]:
         """Validate (InvalidAddress / InvalidTags), then send one confirmation unless the
-        address is suppressed or had one within the window. Returns the subscriber id (for
-        logs) and what happened, which the caller must NOT reveal in its answer."""
+        address is suppressed (a bounce or complaint: a sign-up form must not undo that), had
+        one within the window, or a limit is reached. Returns the subscriber id (for logs)
+        and what happened, which the caller must NOT reveal in its answer.
+
+        Every valid sign-up makes the same one storage call whatever it decides; only a
+        claimed one then sends (the stage evens out the answer time)."""
         address = normalize_address(raw_address)
         tags = normalize_tags(raw_tags)
         sid = subscriber_id(self.keys.id_key, address)
-        if self.repository.is_suppressed(sid):
-            # A bounce or complaint stopped this address; a sign-up form must not undo that.
-            return sid, "suppressed"
         now = self.clock()
-        if not self.repository.request_confirmation(sid, address, now, CONFIRMATION_WINDOW, PENDING_TTL):
+        request = self.new_request()
+        claim = self.repository.request_confirmation(
+            sid,
+            address,
+            now,
+            CONFIRMATION_WINDOW,
+            PENDING_TTL,
+            request=request,
+            allowances=self.limits.allowances(self.keys.id_key, address, source_ip),
+        )
+        if claim.outcome == "suppressed":
+            return sid, "suppressed"
+        if claim.outcome == "rate_limited":
             return sid, "rate_limited"
-        token = tokens.issue(self.keys, Purpose.CONFIRM, sid, now=now, ttl=CONFIRMATION_VALIDITY, tags=tags)
+        if not claim.claimed:
+            return sid, "limited"
+        token = tokens.issue(
+            self.keys, Purpose.CONFIRM, sid, now=now, ttl=CONFIRMATION_VALIDITY, tags=tags, request=request
+        )
         email = messages.confirmation_email(
             self.site, address, sid, token, tags, int(CONFIRMATION_VALIDITY.total_seconds() // 3600), now
         )
@@ -64,8 +141,16 @@ class Subscriptions:
         return tokens.verify(self.keys, token, purpose, self.clock())
 
     def confirm(self, token: str) -> tuple[str, ConfirmResult]:
+        """Confirm the pending request the token was issued for (once: a link is single-use,
+        and dead once its subscriber unsubscribed or signed up again)."""
         claims = self.check(token, Purpose.CONFIRM)
-        return claims.subscriber_id, self.repository.confirm(claims.subscriber_id, claims.tags, self.clock())
+        if not claims.request:
+            # Issued before links named their request (at most CONFIRMATION_VALIDITY ago):
+            # not bound to one, so not accepted. Signing up again sends a new link.
+            return claims.subscriber_id, "missing"
+        return claims.subscriber_id, self.repository.confirm(
+            claims.subscriber_id, claims.tags, self.clock(), request=claims.request
+        )
 
     def unsubscribe(self, token: str) -> tuple[str, bool]:
         """Delete the subscriber at once. Unsubscribing twice is not an error."""

@@ -5,6 +5,9 @@ import pytest
 from pressline.subscribers.addresses import (
     InvalidAddress,
     InvalidTags,
+    client_network,
+    domain_of,
+    mailbox_of,
     mask_address,
     normalize_address,
     normalize_tags,
@@ -81,3 +84,44 @@ def test_tags_are_normalized_deduplicated_and_sorted() -> None:
 def test_bad_tags_are_refused(raw: list[object], reason: str) -> None:
     with pytest.raises(InvalidTags, match=reason):
         normalize_tags(raw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("address", "mailbox"),
+    [
+        ("Ada.Lovelace+news@gmail.com", "adalovelace@gmail.com"),
+        ("a.d.a@googlemail.com", "ada@gmail.com"),
+        ("ADA+x+y@Example.org", "ada@example.org"),
+        ("ada.l@example.org", "ada.l@example.org"),  # dots matter outside Gmail
+        ("+tag@example.org", "+tag@example.org"),  # nothing before the tag: kept whole
+        ("ada-news@example.org", "ada-news@example.org"),
+    ],
+)
+def test_a_mailbox_is_the_address_without_case_tags_and_gmail_dots(address: str, mailbox: str) -> None:
+    assert mailbox_of(address) == mailbox
+
+
+@pytest.mark.parametrize(
+    ("source_ip", "client"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        (" 203.0.113.7 ", "203.0.113.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::ffff", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("", "unknown"),
+        (None, "unknown"),
+        ("203.0.113.7, 10.0.0.1", "unknown"),
+        ("not an ip", "unknown"),
+    ],
+)
+def test_a_client_is_an_ipv4_address_or_an_ipv6_64(source_ip: str | None, client: str) -> None:
+    assert client_network(source_ip) == client
+
+
+def test_lone_surrogates_are_refused_as_not_text() -> None:
+    with pytest.raises(InvalidAddress, match="not valid Unicode"):
+        normalize_address("ada\ud800@example.com")
+    with pytest.raises(InvalidTags, match="valid Unicode"):
+        normalize_tags(["aws", "\udfff"])
+    assert domain_of("ada@Example.ORG") == "example.org"

@@ -21,8 +21,9 @@ def test_subscribing_sends_one_confirmation_and_nothing_else(
     assert outcome == "sent"
     assert [email.recipient for email in mailer.sent] == ["Ada@example.com"]
     assert mailer.sent[0].subject.startswith("Confirm your subscription")
-    stored = repository.get_many([sid])[sid]
-    assert stored.status == "pending" and not stored.can_receive_posts
+    # Pending: a request, not a subscriber who could receive posts.
+    assert repository.get_many([sid]) == {}
+    assert repository.requests[sid].address == "Ada@example.com"
 
 
 def test_confirming_makes_the_subscriber_confirmed_with_the_tags_from_the_link(
@@ -69,7 +70,8 @@ def test_invalid_addresses_change_nothing(
 ) -> None:
     with pytest.raises(InvalidAddress):
         subscriptions.subscribe("ada@example.com\r\nBcc: eve@example.com", [])
-    assert mailer.sent == [] and repository.records == {}
+    assert mailer.sent == [] and repository.records == {} and repository.requests == {}
+    assert repository.counters == {}
 
 
 @pytest.mark.parametrize("kind", ["tampered", "expired", "wrong purpose"])
@@ -93,7 +95,7 @@ def test_bad_confirmation_tokens_change_nothing(
         token, error = issue(keys, Purpose.UNSUBSCRIBE, sid), TokenWrongPurpose
     with pytest.raises(error):
         subscriptions.confirm(token)
-    assert repository.get_many([sid])[sid].status == "pending"
+    assert repository.get_many([sid]) == {}
     assert repository.audiences == {}
 
 

@@ -87,3 +87,55 @@ def test_keys_are_derived_separately_and_need_a_real_secret() -> None:
     assert keys.token_key != keys.id_key
     with pytest.raises(ValueError, match="at least 16 bytes"):
         Keys.from_secret("short")
+
+
+def test_a_rotated_secret_signs_with_the_newest_key_and_verifies_with_every_listed_one() -> None:
+    old = Keys.from_secret("the-original-deployment-secret")
+    rotated = Keys.from_secret(
+        json.dumps({"signing_keys": ["a-brand-new-secret-0123456789", "the-original-deployment-secret"]})
+    )
+    sent_before = issue(old, Purpose.UNSUBSCRIBE, "abc123")
+    assert verify(rotated, sent_before, Purpose.UNSUBSCRIBE, NOW).subscriber_id == "abc123"
+    sent_after = issue(rotated, Purpose.UNSUBSCRIBE, "abc123")
+    assert sent_after != sent_before
+    assert verify(rotated, sent_after, Purpose.UNSUBSCRIBE, NOW).subscriber_id == "abc123"
+    with pytest.raises(TokenInvalid):  # a container still on the old secret cannot read it
+        verify(old, sent_after, Purpose.UNSUBSCRIBE, NOW)
+    # Subscriber ids never change: they name every subscriber in the table.
+    assert rotated.id_key == old.id_key
+
+
+def test_dropping_a_key_ends_its_links_and_the_id_key_can_be_named() -> None:
+    original = "the-original-deployment-secret"
+    sent_before = issue(Keys.from_secret(original), Purpose.UNSUBSCRIBE, "abc123")
+    dropped = Keys.from_secret(json.dumps({"signing_keys": ["a-brand-new-secret-0123456789"], "id_key": original}))
+    with pytest.raises(TokenInvalid):
+        verify(dropped, sent_before, Purpose.UNSUBSCRIBE, NOW)
+    assert dropped.id_key == Keys.from_secret(original).id_key
+    shorthand = Keys.from_secret(json.dumps(["a-brand-new-secret-0123456789", original]))
+    assert shorthand.id_key == dropped.id_key and verify(shorthand, sent_before, Purpose.UNSUBSCRIBE, NOW)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "{not json",
+        json.dumps({"signing_keys": []}),
+        json.dumps({"signing_keys": "one-key-not-a-list-0123"}),
+        json.dumps({"signing_keys": ["short"]}),
+        json.dumps({"signing_keys": ["long-enough-0123456789"], "id_key": 5}),
+        json.dumps([]),
+        "[1, 2]",
+    ],
+)
+def test_a_malformed_secret_is_refused_with_a_reason(secret: str) -> None:
+    with pytest.raises(ValueError, match=r"token secret|at least"):
+        Keys.from_secret(secret)
+
+
+def test_a_confirmation_token_names_its_pending_request(keys: Keys) -> None:
+    token = issue(keys, Purpose.CONFIRM, "abc123", now=NOW, ttl=timedelta(hours=1), request="req-1")
+    assert verify(keys, token, Purpose.CONFIRM, NOW).request == "req-1"
+    assert verify(keys, issue(keys, Purpose.UNSUBSCRIBE, "abc123"), Purpose.UNSUBSCRIBE, NOW).request is None
+    with pytest.raises(TokenInvalid):
+        verify(keys, _reencode(token, {"r": "req-2"}), Purpose.CONFIRM, NOW)
