@@ -245,3 +245,21 @@ def test_pressline_check_reads_a_body_with_noncharacter_references(
 
     assert main(["check", str(path)]) == 0
     assert capsys.readouterr().out == ""
+
+
+PIECES = st.sampled_from(["&#", "&#x", "x", "X", ";", "0", "1", "9", "F", "\x85", "\uffff", "<a title='"])
+
+
+@given(st.text(st.characters(codec=None)) | st.lists(PIECES).map("".join))
+@example("&&#1;#65;")
+@example("&#x" + "0" * 5000 + "41;")
+def test_fit_for_html_leaves_no_character_that_is_not_text_and_keeps_the_rest(text: str) -> None:
+    from pressline.posts.commonmark import fit_for_html
+
+    fit = fit_for_html(text)
+
+    fit.encode("utf-8")
+    assert not NOT_TEXT.search(fit)
+    assert fit_for_html(fit) == fit
+    if not NOT_TEXT.search(text) and "&#" not in text:
+        assert fit == text
