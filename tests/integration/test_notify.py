@@ -433,3 +433,248 @@ def test_log_lines_carry_the_message_id_as_correlation_id(
     notify_lines = [line for line in lines if line.get("service") == "notify" and "message" in line]
     assert notify_lines, lines
     assert {line.get("correlation_id") for line in notify_lines} == {event["Records"][0]["messageId"]}
+
+
+# --------------------------------------------------------------------------- batches of announcements
+def _posts_of(event: dict[str, Any]) -> dict[str, PostPublished]:
+    posts: dict[str, PostPublished] = {}
+    for record in event["Records"]:
+        try:
+            post = PostPublished.model_validate_json(record["body"])
+        except ValueError:
+            continue
+        posts.setdefault(post.slug, post)
+    return posts
+
+
+def _topic_listener(stack: StackHandle) -> str:
+    url: str = stack.sqs.create_queue(QueueName="posts-topic-listener")["QueueUrl"]
+    arn = stack.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.sns.subscribe(TopicArn=stack.outputs["PostsTopicArn"], Protocol="sqs", Endpoint=arn)
+    return url
+
+
+def _announced(stack: StackHandle, url: str) -> Counter[str]:
+    slugs: Counter[str] = Counter()
+    while messages := stack.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            envelope = json.loads(message["Body"])
+            assert envelope["Subject"] == "post.published"
+            assert envelope["MessageAttributes"]["slug"]["Value"] == json.loads(envelope["Message"])["slug"]
+            slugs[json.loads(envelope["Message"])["slug"]] += 1
+            stack.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return slugs
+
+
+def _post_emails_by_post(stack: StackHandle, posts: dict[str, PostPublished]) -> Counter[tuple[str, str]]:
+    """(recipient, slug) -> emails, the post told apart by its URL in the text part."""
+    found: Counter[tuple[str, str]] = Counter()
+    for message in emails(stack):
+        if str(message["Subject"]).startswith("Confirm"):
+            continue
+        text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        [slug] = [slug for slug, post in posts.items() if post.url in text]
+        found[(str(message["To"]), slug)] += 1
+    return found
+
+
+def _expected_emails(readers: dict[str, tuple[str, ...]], posts: dict[str, PostPublished]) -> Counter[tuple[str, str]]:
+    from pressline.subscribers.model import wants
+
+    return Counter(
+        {
+            (address, slug): 1
+            for address, tags in readers.items()
+            for slug, post in posts.items()
+            if wants(tags, post.tags)
+        }
+    )
+
+
+READERS = {
+    "all@example.com": (),
+    "aws@example.com": ("aws",),
+    "python@example.com": ("python",),
+    "rust@example.com": ("rust",),
+}
+
+
+def test_a_batch_with_duplicates_mixed_audiences_and_a_malformed_record(aws_stack: StackHandle) -> None:
+    from pressline.adapters.aws import client
+
+    for address, tags in READERS.items():
+        seed_confirmed(aws_stack, address, tags)
+    listener = _topic_listener(aws_stack)
+    event = load("notify-batch")
+    posts = _posts_of(event)
+    calls: Counter[str] = Counter()
+    for service in ("dynamodb", "sqs", "sns"):
+        client(service).meta.events.register(f"before-call.{service}", lambda model, **_: calls.update([model.name]))
+    result = aws_stack.invoke("Notify", event)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "notify-batch-0006"}]}  # only the malformed one
+    # Four posts (one sent twice): one lease write, one announcement call, one query per distinct
+    # audience (ALL, TAG#aws, TAG#python), one send for their four delivery batches, one save.
+    assert calls == Counter({"TransactWriteItems": 2, "PublishBatch": 1, "Query": 3, "SendMessageBatch": 1})
+    assert aws_stack.queue_depth("DeliveryQueueUrl") == 4
+    aws_stack.drain()
+    assert _post_emails_by_post(aws_stack, posts) == _expected_emails(READERS, posts)
+    assert _announced(aws_stack, listener) == Counter(dict.fromkeys(posts, 1))
+    # Delivered again (SQS at least once), whole and reordered: nothing more.
+    event["Records"].reverse()
+    assert aws_stack.invoke("Notify", event) == {"batchItemFailures": [{"itemIdentifier": "notify-batch-0006"}]}
+    aws_stack.drain()
+    assert _post_emails_by_post(aws_stack, posts) == _expected_emails(READERS, posts)
+    assert _announced(aws_stack, listener) == Counter()
+
+
+def _batch_event(posts: list[PostPublished], prefix: str) -> dict[str, Any]:
+    template = load("notify-batch")["Records"][0]
+    return {
+        "Records": [
+            {**template, "messageId": f"{prefix}-{n}", "body": post.model_dump_json()} for n, post in enumerate(posts)
+        ]
+    }
+
+
+def _later_fanout(seconds: int) -> Any:
+    """Notify's services with its clock moved on (the dead invocation's lease has run out)."""
+    from pressline.stages import notify
+
+    real = notify.services()
+    clock = FakeClock(datetime.now(UTC) + timedelta(seconds=seconds))
+    later = type(real.fanout)(
+        real.fanout.repository,
+        real.fanout.ledger,
+        real.fanout.deliveries,
+        real.fanout.announcer,
+        clock,
+        real.fanout.lease,
+    )
+    return notify.Services(later, real.continuations)
+
+
+def test_a_batch_killed_at_any_of_its_calls_then_retried_emails_each_reader_once_a_post(
+    aws_stack: StackHandle,
+) -> None:
+    import random
+
+    from pressline.local.faults import AwsFaults, HandlerKilled
+    from pressline.stages import notify
+
+    for address, tags in READERS.items():
+        seed_confirmed(aws_stack, address, tags)
+    listener = _topic_listener(aws_stack)
+    faults = AwsFaults(random.Random(0), rate=0.0)
+    everything: dict[str, PostPublished] = {}
+    kills = 0
+    with faults.installed():
+        for kill_after in range(1, 9):  # 7 calls for this batch: every one, and after the last
+            batch = [
+                PostPublished.model_validate_json(load("notify-post-published")["Records"][0]["body"]).model_copy(
+                    update={
+                        "slug": f"k{kill_after}-{name}",
+                        "url": f"https://blog.example/k{kill_after}-{name}/",
+                        "tags": tags,
+                    }
+                )
+                for name, tags in (("both", ("aws", "python")), ("aws", ("aws",)), ("none", ()))
+            ]
+            everything.update({post.slug: post for post in batch})
+            event = _batch_event(batch, f"kill-{kill_after}")
+            try:
+                with faults.active(kill_after=kill_after):
+                    aws_stack.invoke("Notify", event)
+            except HandlerKilled:
+                kills += 1  # the container died: the whole batch comes back
+                notify.override(_later_fanout(seconds=91))
+                try:
+                    assert aws_stack.invoke("Notify", event) == {"batchItemFailures": []}
+                finally:
+                    notify.override(None)
+            aws_stack.drain()
+    assert kills == 7
+    assert _post_emails_by_post(aws_stack, everything) == _expected_emails(READERS, everything)
+    announced = _announced(aws_stack, listener)
+    assert set(announced) == set(everything) and all(1 <= count <= 2 for count in announced.values())
+
+
+# --------------------------------------------------------------------------- the ledger's batch writes: fake = real
+@pytest.fixture(params=["memory", "dynamodb"])
+def fanout_ledger(request: pytest.FixtureRequest) -> Any:
+    from pressline.subscribers.memory import MemoryLedger
+
+    if request.param == "memory":
+        return MemoryLedger()
+    from pressline.subscribers.dynamodb import DynamoLedger
+
+    stack: StackHandle = request.getfixturevalue("aws_stack")
+    return DynamoLedger(stack.outputs["LedgerTableName"], stack.dynamodb)
+
+
+def test_start_many_creates_fresh_states_and_reports_every_other_as_acquire_would(fanout_ledger: Any) -> None:
+    now, lease = datetime.now(UTC).replace(microsecond=0), timedelta(seconds=90)
+    ledger = fanout_ledger
+    assert isinstance(ledger.acquire("done", "old", now, lease), FanoutState)
+    ledger.save(
+        FanoutState("done", "old", audience=1, announced=True, done=True, recipients=3), now, lease, release=True
+    )
+    assert isinstance(ledger.acquire("held", "other", now, lease), FanoutState)
+    assert isinstance(ledger.acquire("expired", "dead", now - timedelta(seconds=200), lease), FanoutState)
+    assert isinstance(ledger.acquire("mine", "me:mine", now, lease), FanoutState)
+    later = now + timedelta(seconds=10)
+    found = ledger.start_many(
+        [
+            ("new-1", "me:new-1"),
+            ("done", "me:done"),
+            ("held", "me:held"),
+            ("new-2", "me:new-2"),
+            ("expired", "me:expired"),
+            ("mine", "me:mine"),
+        ],
+        later,
+        lease,
+    )
+    assert found == {
+        "new-1": FanoutState("new-1", "me:new-1"),
+        "done": FanoutState("done", "old", audience=1, announced=True, done=True, recipients=3),
+        "held": LeaseHeld(now + lease),
+        "new-2": FanoutState("new-2", "me:new-2"),
+        "expired": None,
+        "mine": FanoutState("mine", "me:mine"),
+    }
+    # The new ones are ours now: another owner is held off, and our checkpoints pass.
+    assert ledger.acquire("new-1", "someone", later, lease) == LeaseHeld(later + lease)
+    assert (
+        ledger.save_many(
+            [
+                FanoutState("new-1", "me:new-1", announced=True, done=True),
+                FanoutState("new-2", "me:new-2", announced=True),
+            ],
+            later,
+            lease,
+        )
+        == set()
+    )
+    # Done: released and final; not done: its lease extended from ``later``.
+    assert ledger.acquire("new-1", "someone", later, lease) == FanoutState(
+        "new-1", "me:new-1", announced=True, done=True
+    )
+    assert ledger.acquire("new-2", "someone", later + timedelta(seconds=89), lease) == LeaseHeld(later + lease)
+    assert ledger.acquire("new-2", "someone", later + lease, lease) == FanoutState("new-2", "someone", announced=True)
+
+
+def test_save_many_writes_nothing_for_a_post_whose_lease_was_taken(fanout_ledger: Any) -> None:
+    now, lease = datetime.now(UTC).replace(microsecond=0), timedelta(seconds=90)
+    ledger = fanout_ledger
+    ledger.start_many([("a", "me:a"), ("b", "me:b")], now, lease)
+    taken = ledger.acquire("b", "thief", now + lease + timedelta(seconds=1), lease)
+    assert isinstance(taken, FanoutState) and taken.owner == "thief"
+    lost = ledger.save_many(
+        [FanoutState("a", "me:a", announced=True, done=True), FanoutState("b", "me:b", announced=True, done=True)],
+        now + lease + timedelta(seconds=2),
+        lease,
+    )
+    assert lost == {"b"}
+    assert ledger.acquire("a", "x", now + lease + timedelta(seconds=3), lease).done
+    held = ledger.acquire("b", "x", now + lease + timedelta(seconds=3), lease)
+    assert isinstance(held, LeaseHeld)  # still the thief's, not done
