@@ -15,6 +15,13 @@ leaves it standing; a newer version makes it stale).
 A batch at a time: the updates of the batch go out together when it ends
 (``pressline.stages.batching.Batch``). A duplicate request changes nothing: the stored
 rendering stays, and Index recognises the update.
+
+Reports: Index writes the report of every version it receives. Render writes one only when
+the version cannot go on: refused by a rule changed since Validate ("rejected"), or a
+rendering that fails, which fails on every retry ("failed": the author is told at once, and
+the message goes on to the DLQ for a redrive once fixed); and only while the version is
+still the key's current one. A transient failure is retried by SQS; if it lasts, the DLQ
+alarm tells the operators, and the redrive brings the report.
 """
 
 from __future__ import annotations
@@ -29,10 +36,10 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from pressline.adapters.queue import Queue
-from pressline.adapters.store import ObjectStore, StoredObject
+from pressline.adapters.store import ObjectHead, ObjectStore, StoredObject
 from pressline.config import Settings
 from pressline.errors import PoisonMessageError
-from pressline.models import IndexUpdate, Problem, RenderedPost, RenderRequest, SourceRef
+from pressline.models import IndexUpdate, Problem, RenderedPost, RenderRequest, Report, SourceRef
 from pressline.posts import messages
 from pressline.posts.paths import rendered_key
 from pressline.posts.report import build_report, write_report
@@ -137,12 +144,16 @@ def handle_message(body: str, deps: Dependencies) -> tuple[Outcome, IndexUpdate 
         return "stale", None
     raw, last_modified = found
     uploaded_at = last_modified or now
-    made = render(raw, source, uploaded_at=uploaded_at, site=deps.site_info, now=now)
+    try:
+        made = render(raw, source, uploaded_at=uploaded_at, site=deps.site_info, now=now)
+    except Exception as error:
+        _report_failure(source, error, deps, now)
+        raise
     if made.post is None:
         # Validate accepted this version, so only a rule changed by a deploy in between
         # can refuse it here: report it exactly as Validate would have.
         report = build_report(source, "rejected", processed_at=now, errors=made.errors, warnings=made.warnings)
-        write_report(deps.source, report)
+        _write_if_current(report, source, deps)
         return "rejected", None
     rendered = made.post
     missing = _missing_images(made.images, deps)
@@ -156,6 +167,26 @@ def handle_message(body: str, deps: Dependencies) -> tuple[Outcome, IndexUpdate 
     logger.info("Rendered %s version %s (%s)", source.key, source.version_id, rendered.status)
     # Small posts travel inside the update, saving Index a read.
     return "rendered", messages.upsert(source, rendered.meta.slug, rendered if first else None)
+
+
+def _report_failure(source: SourceRef, error: Exception, deps: Dependencies, now: datetime) -> None:
+    """``render`` is pure: if it fails on these bytes it fails on every retry (a bug). The
+    author learns it now, from the report, rather than never (the message goes on to the DLQ
+    after its retries, for an operator to redrive once the bug is fixed). Costs a call only then."""
+    message = f"this version could not be rendered ({type(error).__name__}); it is retried once the cause is fixed"
+    report = build_report(source, "failed", processed_at=now, errors=[Problem(field="file", message=message)])
+    _write_if_current(report, source, deps)
+
+
+def _write_if_current(report: Report, source: SourceRef, deps: Dependencies) -> None:
+    """The key's report is about its current version: an older version's outcome must not
+    replace a newer one's (Render does not otherwise know which is current: Index decides).
+    One HEAD, on these rare paths only."""
+    head = deps.source.head(source.key)
+    if head is not None and _is_version(head, source):
+        write_report(deps.source, report)
+    else:
+        logger.info("Not reported: %s version %s is no longer current", source.key, source.version_id)
 
 
 def _source_bytes(request: RenderRequest, deps: Dependencies) -> tuple[bytes, datetime | None] | None:
@@ -183,7 +214,7 @@ def _missing_images(images: list[str], deps: Dependencies) -> list[Problem]:
     ]
 
 
-def _is_version(stored: StoredObject, source: SourceRef) -> bool:
+def _is_version(stored: StoredObject | ObjectHead, source: SourceRef) -> bool:
     if source.version_id:
         return stored.version_id == source.version_id
     return stored.etag == source.etag

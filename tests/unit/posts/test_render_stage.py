@@ -316,3 +316,40 @@ def carried_outcome(handled: Handled[render.Outcome]) -> tuple[list[str], dict[s
 def without_time(update: IndexUpdate) -> str:
     """An update without the upload time (each world stamps its own)."""
     return update.model_dump_json(exclude={"source": {"last_modified"}, "rendered": {"source": {"last_modified"}}})
+
+
+def test_a_version_render_cannot_handle_gets_a_failed_report_and_goes_on_to_the_dlq(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failure of the pure rendering repeats on every retry: the author is told at once;
+    the message still fails (the DLQ, its alarm, a redrive once fixed), the others go on."""
+    world = World()
+    good = world.upload("posts/good.md", post("title: Good"))
+    bad = world.upload("posts/bad.md", post("title: Bad"))
+    real = render.render
+
+    def crashing(raw: bytes, source: SourceRef, **kwargs: object) -> render.Rendering:
+        if source.key == "posts/bad.md":
+            raise KeyError("a bug")
+        return real(raw, source, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render, "render", crashing)
+    handled = world.batch(RenderRequest(source=good).model_dump_json(), RenderRequest(source=bad).model_dump_json())
+    assert failed(handled) == ["m1"] and [u.slug for u in world.updates()] == ["good"]
+    stored = world.source.get("reports/posts/bad.md.json")
+    assert stored is not None
+    report = Report.model_validate_json(stored.body)
+    assert (report.status, report.version) == ("failed", bad.version_id)
+    assert [(e.field, e.message) for e in report.errors] == [
+        ("file", "this version could not be rendered (KeyError); it is retried once the cause is fixed")
+    ]
+
+
+def test_an_older_version_s_rejection_does_not_replace_the_newer_one_s_report() -> None:
+    world = World()
+    old = world.upload("posts/bad.md", post("title: T\ndraft: maybe"))
+    world.upload("posts/bad.md", post("title: Newer"))
+    world.source.put("reports/posts/bad.md.json", b'{"status": "published"}', "application/json")
+    assert world.handle(old) == "rejected"
+    stored = world.source.get("reports/posts/bad.md.json")
+    assert stored is not None and stored.body == b'{"status": "published"}'
