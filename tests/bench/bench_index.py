@@ -151,7 +151,7 @@ def publish_one(n: int, s3: Any, names: dict[str, str], deps: Any, date: datetim
     body = "<p>" + " ".join(f"fresh{i}" for i in range(600)) + "</p>"
     rendered = RenderedPost(source=source, meta=meta, body_html=body, status="published", rendered_at=END)
     s3.put_object(Bucket=names["source"], Key=rendered_key(source), Body=rendered.model_dump_json().encode())
-    return messages.upsert(source, meta.slug, rendered)[0]  # as Render sends it: the rendered post inside
+    return messages.upsert(source, meta.slug, rendered)  # as Render sends it: the rendered post inside
 
 
 def counted(update: Any, deps: Any, counting: Counting) -> int:
@@ -272,15 +272,15 @@ LATENCY_RUNS = 9
 def latency_runs(site: SiteUnderTest) -> None:
     """Index's time per publish when every AWS call also waits a round trip (moto answers at
     once; AWS does not): its page writes one after another (1 writer) against in parallel."""
-    from pressline.stages import index
+    from pressline.adapters import buffered  # the parallel writer of Index (and rebuild)
 
-    site.latency = {1: [], index.PARALLEL_WRITES: []}
-    default = index.PARALLEL_WRITES
+    site.latency = {1: [], buffered.PARALLEL_WRITES: []}
+    default = buffered.PARALLEL_WRITES
     site.counting.round_trip = ROUND_TRIP_MS / 1000
     try:
         for n in range(LATENCY_RUNS):
             for writers in (1, default):  # interleaved: load on the machine hits both alike
-                index.PARALLEL_WRITES = writers
+                buffered.PARALLEL_WRITES = writers
                 update = publish_one(1000 + n * 2 + (writers > 1), site.s3, site.names, site.deps)
                 site.counting.on = True
                 started = time.perf_counter()
@@ -289,7 +289,7 @@ def latency_runs(site: SiteUnderTest) -> None:
                 site.counting.on = False
                 assert outcome.applied, outcome
     finally:
-        index.PARALLEL_WRITES = default
+        buffered.PARALLEL_WRITES = default
         site.counting.round_trip = 0.0
         site.counting.on = False
 

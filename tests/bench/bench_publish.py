@@ -1,4 +1,5 @@
-"""Publishing one post, end to end, and 1,000 at once: AWS calls, time, and where the time goes.
+"""Publishing one post, end to end: AWS calls, time, and where the time goes (many posts at
+once: bench_bulk).
 
 Every stage runs for real on moto, with the template's resources (``pressline.local``):
 an upload to the source bucket, S3's notification, Validate, Render, Index (FIFO) and
@@ -17,17 +18,13 @@ TransactWriteItems call (O(table size); DynamoDB's cost does not grow with the t
    ``pressline local`` runs them; the time from ``put_object`` until the home page AND the
    Atom feed in the site bucket link the post (polled every 20 ms), at 100, 1,000 and 10,000
    posts. Target: flat (largest / smallest <= 1.3).
-3. Bulk: 1,000 posts uploaded at once (8 threads) into an empty local stack; the time until
-   every post page, the home page, the feed and the sitemap are complete and every queue is
-   empty; calls per post; and where the time goes: CPU of moto's request handling (timed in
-   its WSGI app) against the CPU of the function threads (our code with boto3's client side),
-   plus the time the functions spend waiting on AWS calls.
-4. Profile: the same kind of bulk (``--profile-posts``, in-process, one thread, so that one
+3. Profile: the same kind of bulk (``--profile-posts``, in-process, one thread, so that one
    profiler sees everything) under pyinstrument, when installed: self time by package and
    the costliest functions of our own code.
 
-Run: ``make bench`` or ``.venv/bin/python tests/bench/bench_publish.py`` (about 15 minutes on
-2 cores, most of it the bulk; ``--quick`` for a smaller run). Exit 1 when a target is missed.
+Run: ``make bench`` or ``.venv/bin/python tests/bench/bench_publish.py`` (about 8 minutes on
+2 cores, most of it the 10,000-post sites; ``--quick`` for a smaller run). Exit 1 when a target
+is missed. ``Meter``, ``MotoRequests``, ``Stack`` and ``server_stack`` are bench_bulk's too.
 """
 
 from __future__ import annotations
@@ -41,7 +38,6 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
@@ -360,62 +356,6 @@ def child_latency(size: int, runs: int) -> dict[str, Any]:
     return {"size": size, "seeded_s": seeded, "publishes": results}
 
 
-def child_bulk(count: int) -> dict[str, Any]:
-    """Local stack: ``count`` posts uploaded at once into an empty site, until all are live."""
-    import sitegen
-
-    from pressline.indexing import layout
-
-    server, stack, requests = server_stack()
-    meter = Meter()
-    items = [sitegen.post(n, prefix="bulk") for n in range(count)]
-    try:
-        meter.wrap(stack.runner)
-        meter.instrument_new_clients()
-        stack.runner.start(wait_s=1)
-        cpu_before, moto_before = time.process_time(), requests.snapshot()
-        started = time.perf_counter()
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(stack.upload, items))
-        uploaded = time.perf_counter() - started
-        wanted = {f"posts/{item.slug}/index.html" for item in items}
-
-        def pages_done() -> bool:
-            pages = set()
-            for page in stack.s3.get_paginator("list_objects_v2").paginate(Bucket=stack.site, Prefix="posts/"):
-                pages.update(entry["Key"] for entry in page.get("Contents", []))
-            return wanted <= pages and stack.queues_empty()
-
-        if not wait_until(pages_done, 3600, 1.0):
-            raise RuntimeError("the bulk upload was not live within an hour")
-        live = time.perf_counter() - started
-        process_cpu = time.process_time() - cpu_before
-        moto = {key: value - moto_before[key] for key, value in requests.snapshot().items()}
-        snapshot = meter.snapshot()
-        # Complete: the newest on the home page and in the feed, every post in the sitemaps.
-        newest = items[0].slug
-        assert stack.is_live(newest), "the newest post is not on the home page and in the feed"
-        sitemaps = "".join(
-            stack.site_text(entry["Key"])
-            for page in stack.s3.get_paginator("list_objects_v2").paginate(Bucket=stack.site, Prefix="sitemaps/")
-            for entry in page.get("Contents", [])
-        )
-        in_sitemap = sum(f"/posts/{item.slug}/<" in sitemaps for item in items)
-        assert layout.SITEMAP_INDEX and in_sitemap == count, f"{in_sitemap} of {count} posts in the sitemaps"
-    finally:
-        stack.runner.stop()
-        server.stop()
-    return {
-        "count": count,
-        "uploaded_s": uploaded,
-        "live_s": live,
-        "process_cpu_s": process_cpu,
-        "moto": moto,
-        "in_sitemap": in_sitemap,
-        **snapshot,
-    }
-
-
 def child_profile(count: int) -> dict[str, Any]:
     """In-process, one thread: ``count`` posts uploaded, queues drained, under pyinstrument."""
     try:
@@ -425,11 +365,11 @@ def child_profile(count: int) -> dict[str, Any]:
     import sitegen
     from moto import mock_aws
 
-    from pressline.stages import index
+    from pressline.adapters import buffered
 
     # pyinstrument samples one thread: Index writes its pages in the handler's own thread here
     # (in parallel they would vanish from the profile, and flush would look like the cost).
-    index.PARALLEL_WRITES = 1
+    buffered.PARALLEL_WRITES = 1
     with mock_aws():
         stack = Stack(None)
         warm = sitegen.post(count + 1, prefix="warm")
@@ -593,56 +533,13 @@ def report_latency(results: list[dict[str, Any]]) -> list[str]:
     return [f"upload-to-live not flat: {ratio:.2f}x"] if ratio > MAX_RATIO else []
 
 
-def report_bulk(result: dict[str, Any]) -> list[str]:
-    count = result["count"]
-    calls = sum(sum(ops.values()) for ops in result["calls"].values())
-    handler_wall = sum(result["wall"].values())
-    handler_cpu = sum(result["cpu"].values())
-    aws_wall = sum(result["aws_wall"].values())
-    moto = result["moto"]
-    print(f"3. Bulk: {count:,} posts uploaded at once into an empty local stack")
-    print(
-        f"   uploaded in {result['uploaded_s']:.1f} s; all live (pages, home, feed, {result['in_sitemap']:,} in the"
-        f" sitemaps, queues empty) after {result['live_s']:.1f} s = {result['live_s'] / count * 1000:.0f} ms per post"
-    )
-    print(f"   {calls / count:.1f} AWS calls per post (functions only); by function:")
-    for name in sorted(result["calls"]):
-        ops = result["calls"][name]
-        top = ", ".join(f"{op} {n}" for op, n in Counter(ops).most_common(4))
-        print(
-            f"     {name.removesuffix('Function'):<10} {result['invocations'].get(name, 0):>5} invocations,"
-            f" {result['records'].get(name, 0):>5} records, {sum(ops.values()) / count:5.1f} calls/post,"
-            f" {result['wall'].get(name, 0):6.1f} s in handler ({result['cpu'].get(name, 0):6.1f} s CPU,"
-            f" {result['aws_wall'].get(name, 0):6.1f} s waiting on AWS calls)  {top}"
-        )
-    print(
-        f"   where the time goes (CPU, 2 cores shared by threads; process total {result['process_cpu_s']:.1f} s):"
-        f" moto handling {moto['count']:,.0f} requests {moto['cpu']:.1f} s"
-        f" ({100 * moto['cpu'] / result['process_cpu_s']:.0f}%), function threads {handler_cpu:.1f} s"
-        f" ({100 * handler_cpu / result['process_cpu_s']:.0f}%: our code + boto3's client side)"
-    )
-    print(
-        f"   the functions were busy {handler_wall:.1f} s (wall, summed over concurrent functions), of which"
-        f" {aws_wall:.1f} s ({100 * aws_wall / max(handler_wall, 1e-9):.0f}%) waiting on moto's answers"
-    )
-    index_wall = result["wall"].get("IndexFunction", 0.0)
-    index_aws = result["aws_wall"].get("IndexFunction", 0.0)
-    print(
-        f"   per post: moto {moto['cpu'] / count * 1000:.0f} ms CPU, the functions {handler_cpu / count * 1000:.0f} ms"
-        f" CPU. Index (FIFO, one batch at a time) was busy {index_wall:.1f} s ="
-        f" {100 * index_wall / result['live_s']:.0f}%"
-        f" of the wall time, {100 * index_aws / max(index_wall, 1e-9):.0f}% of it waiting on moto: the critical path"
-    )
-    return []
-
-
 def report_profile(result: dict[str, Any]) -> None:
     if "missing" in result:
-        print(f"4. Profile: NOT MEASURED ({result['missing']})")
+        print(f"3. Profile: NOT MEASURED ({result['missing']})")
         return
     total = sum(result["by_package"].values())
     print(
-        f"4. Profile (pyinstrument, in-process, {result['count']} posts uploaded and drained in"
+        f"3. Profile (pyinstrument, in-process, {result['count']} posts uploaded and drained in"
         f" {result['duration_s']:.1f} s), self time by package (the standard library's counted for its caller):"
     )
     print("   " + ", ".join(f"{name} {100 * t / total:.0f}%" for name, t in result["by_package"].items()))
@@ -658,9 +555,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7, help="publishes measured per site size")
     parser.add_argument("--call-sizes", default="100,10000")
     parser.add_argument("--latency-sizes", default="100,1000,10000")
-    parser.add_argument("--bulk", type=int, default=1000)
     parser.add_argument("--profile-posts", type=int, default=200)
-    parser.add_argument("--quick", action="store_true", help="100/1,000 posts, 3 runs, bulk of 200")
+    parser.add_argument("--quick", action="store_true", help="100/1,000 posts, 3 runs")
     args = parser.parse_args()
     if args.child:
         os.environ.update(FAKE)
@@ -673,14 +569,13 @@ def main() -> int:
         child = {
             "calls": lambda: child_calls(args.size, args.runs),
             "latency": lambda: child_latency(args.size, args.runs),
-            "bulk": lambda: child_bulk(args.size),
             "profile": lambda: child_profile(args.size),
         }[args.child]
         print(json.dumps(child()))
         return 0
     if args.quick:
         args.runs, args.call_sizes, args.latency_sizes = 3, "100,1000", "100,1000"
-        args.bulk, args.profile_posts = 200, 50
+        args.profile_posts = 50
     runs = str(args.runs)
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores)", flush=True)
@@ -689,7 +584,6 @@ def main() -> int:
     failures += report_calls(calls)
     latency = [run_child("latency", "--size", size, "--runs", runs) for size in args.latency_sizes.split(",")]
     failures += report_latency(latency)
-    failures += report_bulk(run_child("bulk", "--size", str(args.bulk)))
     report_profile(run_child("profile", "--size", str(args.profile_posts)))
     load = os.getloadavg()
     print(f"load average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
