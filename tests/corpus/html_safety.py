@@ -13,6 +13,7 @@ import unicodedata
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import unquote
 
 # Attributes whose value a browser follows or loads as a URL.
 URL_ATTRIBUTES = frozenset(
@@ -34,7 +35,8 @@ _MARKUP = re.compile(r"<[A-Za-z/!?]")
 
 def dangerous_url(url: str) -> bool:
     """Whether a URL's scheme, however spelled, runs code or smuggles a document."""
-    return bool(_DANGEROUS_SCHEME.match(_IGNORED_IN_SCHEME.sub("", unicodedata.normalize("NFKC", url))))
+    decoded = unquote(url) if "%" in url[:200] else url  # a percent-decoding client sees the scheme too
+    return bool(_DANGEROUS_SCHEME.match(_IGNORED_IN_SCHEME.sub("", unicodedata.normalize("NFKC", decoded[:200]))))
 
 
 _SAFE_SCRIPT_TYPES = frozenset({"application/ld+json"})

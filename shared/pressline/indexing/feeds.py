@@ -1,7 +1,9 @@
 """Atom (RFC 4287), RSS 2.0 and JSON Feed 1.1 of the newest posts, with full content.
 
 Pure functions of the newest-posts state: the same posts give byte-identical feeds, so a
-feed reader's conditional GET sees no change when nothing changed.
+feed reader's conditional GET sees no change when nothing changed. Summaries are text with
+any markup removed (``strip_markup``): Atom says ``type="text"``, but a reader that ignores it,
+or RSS's ``description`` (HTML by custom), would otherwise run ``<img src=x onerror=…>``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from email.utils import format_datetime
 
 from pressline.indexing.catalog import RecentPost
 from pressline.indexing.layout import ATOM, JSON_FEED, RSS, absolute_post_url, tagline
+from pressline.posts.sanitize import strip_markup
 from pressline.site.pages import Site
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -95,8 +98,9 @@ def atom(posts: Sequence[RecentPost], site: Site, fallback: datetime) -> str:
         if meta.author:
             lines.append(f"    <author><name>{_text(meta.author)}</name></author>")
         lines += [f"    <category term={_attr(tag)}/>" for tag in post.tags]
-        if post.summary:
-            lines.append(f'    <summary type="text">{_text(post.summary)}</summary>')
+        summary = strip_markup(post.summary)
+        if summary:
+            lines.append(f'    <summary type="text">{_text(summary)}</summary>')
         lines += [f'    <content type="html">{_text(item.rendered.body_html)}</content>', "  </entry>"]
     lines.append("</feed>")
     return "\n".join(lines) + "\n"
@@ -124,7 +128,7 @@ def rss(posts: Sequence[RecentPost], site: Site, fallback: datetime) -> str:
             f"    <link>{_text(url)}</link>",
             f'    <guid isPermaLink="true">{_text(url)}</guid>',
             f"    <pubDate>{rfc822(post.date)}</pubDate>",
-            f"    <description>{_text(post.summary or post.title)}</description>",
+            f"    <description>{_text(strip_markup(post.summary) or post.title)}</description>",
         ]
         lines += [f"    <category>{_text(tag)}</category>" for tag in post.tags]
         lines += [f"    <content:encoded>{_text(item.rendered.body_html)}</content:encoded>", "  </item>"]
@@ -142,7 +146,7 @@ def json_feed(posts: Sequence[RecentPost], site: Site) -> str:
             "url": url,
             "title": post.title,
             "content_html": item.rendered.body_html,
-            "summary": post.summary,
+            "summary": strip_markup(post.summary),
             "date_published": rfc3339(post.date),
             "date_modified": rfc3339(post.updated or post.date),
             "tags": list(post.tags),

@@ -38,8 +38,10 @@ from pressline.posts.slug import is_valid_slug, tag_slug
 logger = logging.getLogger(__name__)
 
 RENDERED_PREFIX = "rendered/"
-# Far above the rules' limits (200, 60, 20): a stored field longer than this was not Render's.
-MAX_TEXT = 1000
+# Far above the rules' limits (a title of 200 characters, tags of 60, 20 of them): a stored
+# rendering beyond these was not Render's. Summaries and authors have no limit of their own.
+MAX_TITLE = 1000
+MAX_TAG = 300
 MAX_TAGS = 50
 # The characters the rules remove from one-line texts (posts.rules._UNSHOWN): direction
 # embeddings, overrides and isolates, and control characters.
@@ -105,21 +107,22 @@ def trusted(rendered: RenderedPost) -> RenderedPost:
     same object when nothing changed. Raises ``UntrustedRendering`` for a rendering that
     cannot be repaired (a slug that is no slug, a source outside ``posts/``)."""
     meta, source_key = rendered.meta, rendered.source.key
-    if not source_key.startswith(POSTS_PREFIX) or ".." in source_key.split("/"):
+    if not source_key.startswith(POSTS_PREFIX):  # where its relative links resolve from
         raise UntrustedRendering(f"source.key {source_key[:80]!r} is not a post's key")
     if not is_valid_slug(meta.slug):
         raise UntrustedRendering(f"meta.slug {meta.slug[:80]!r} is not a slug")
-    title = _one_line(meta.title, "meta.title")
+    title = _one_line(meta.title, "meta.title", MAX_TITLE)
     if not title:
         raise UntrustedRendering("meta.title is empty")
-    tags = tuple(dict.fromkeys(tag for tag in (_one_line(t, "meta.tags") for t in meta.tags) if tag_slug(tag)))
+    tags = tuple(dict.fromkeys(tag for tag in (_one_line(t, "meta.tags", MAX_TAG) for t in meta.tags) if tag_slug(tag)))
     safe_meta = PostMeta(
         slug=meta.slug,
         title=title,
         date=meta.date,
         updated=meta.updated,
         tags=tags[:MAX_TAGS],
-        summary=strip_markup(_one_line(meta.summary, "meta.summary")),
+        # Only the markup goes: a summary made from the body keeps what the body may hold.
+        summary=strip_markup(meta.summary),
         author=(_one_line(meta.author, "meta.author") or None) if meta.author else None,
         canonical_url=meta.canonical_url if meta.canonical_url and _is_web_url(meta.canonical_url) else None,
         image=meta.image if meta.image and _is_site_or_web_url(meta.image) else None,
@@ -140,8 +143,8 @@ def _check_key(rendered: RenderedPost, key: str) -> None:
         raise UntrustedRendering(f"it is a rendering of {rendered.source.key[:80]!r}, not of what {key[:120]!r} names")
 
 
-def _one_line(value: str, field: str) -> str:
-    if len(value) > MAX_TEXT:
+def _one_line(value: str, field: str, limit: int | None = None) -> str:
+    if limit is not None and len(value) > limit:
         raise UntrustedRendering(f"{field} is {len(value)} characters long")
     return " ".join(_UNSHOWN.sub("", value).split())
 

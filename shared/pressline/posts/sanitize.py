@@ -99,7 +99,9 @@ def has_refused_scheme(url: str) -> bool:
     "java\u200bscript:" and a fullwidth "javascript:" are all javascript. A relative URL never
     has a scheme, so nothing a post can legitimately link to is refused.
     """
-    head = url[:64]  # a scheme is short; the cap keeps this cheap on a megabyte of URL
+    head = url[:256]  # a scheme is short, even spelled "%EF%BD%8A…"; the cap keeps this cheap
+    if "%" in head:  # cmark percent-encodes a Markdown link's "java\x0bscript:" as "java%0Bscript:"
+        head = unquote(head)
     if head.isascii():
         compact = _NOT_PRINTABLE_ASCII.sub("", head)
     else:
@@ -183,6 +185,27 @@ def _cleaner(rendered: bool = False) -> Any:
 
 _IMG_ADDED = 'loading="lazy" decoding="async"'
 _IMG_ADDED_SWAPPED = 'decoding="async" loading="lazy"'
+# An img as nh3 writes it: name="value" attributes, with any '"' in a value escaped.
+_IMG_TAG = re.compile(r'<img(?:\s+[^\s="<>/]+(?:="[^"]*")?)*\s*/?>')
+_IMG_ADDED_ATTRIBUTES = re.compile(r' (?:loading="lazy"|decoding="async")')
+
+
+def _in_one_order(html: str) -> str:
+    """nh3 adds an img's two attributes from a hash map, in an order random per process, and
+    between the others when it dropped one (an img without its src): one order, the author's
+    attributes then ``loading`` and ``decoding``, so that two containers render a version to the
+    same bytes (ETags, feeds) and sanitizing it again gives those bytes back."""
+    if "<img" not in html:
+        return html
+    html = html.replace(_IMG_ADDED_SWAPPED, _IMG_ADDED)
+
+    def order(match: re.Match[str]) -> str:
+        tag = match.group(0)
+        if tag.endswith(f" {_IMG_ADDED}>"):
+            return tag
+        return _IMG_ADDED_ATTRIBUTES.sub("", tag[:-1]).rstrip() + f" {_IMG_ADDED}>"
+
+    return _IMG_TAG.sub(order, html)
 
 
 def sanitize(html: str, source_key: str, references: References | None = None) -> str:
@@ -190,9 +213,7 @@ def sanitize(html: str, source_key: str, references: References | None = None) -
     key_token = _SOURCE_KEY.set(source_key)
     refs_token = _REFERENCES.set(references or References())
     try:
-        # nh3 adds an img's two attributes from a hash map, in an order random per process:
-        # one order, so that two containers render a version to the same bytes (ETags, feeds).
-        return str(_cleaner().clean(html)).replace(_IMG_ADDED_SWAPPED, _IMG_ADDED)
+        return _in_one_order(str(_cleaner().clean(html)))
     finally:
         _SOURCE_KEY.reset(key_token)
         _REFERENCES.reset(refs_token)
@@ -205,7 +226,7 @@ def sanitize_rendered(html: str, source_key: str) -> str:
     key_token = _SOURCE_KEY.set(source_key)
     refs_token = _REFERENCES.set(References())
     try:
-        return str(_cleaner(rendered=True).clean(html)).replace(_IMG_ADDED_SWAPPED, _IMG_ADDED)
+        return _in_one_order(str(_cleaner(rendered=True).clean(html)))
     finally:
         _SOURCE_KEY.reset(key_token)
         _REFERENCES.reset(refs_token)

@@ -119,11 +119,15 @@ def post_context(
     """The template context of a post page (also handy for a site's own templates)."""
     from markupsafe import Markup
 
+    from pressline.posts.sanitize import strip_markup
+
     meta = post.meta
     url = site.absolute(post_path(meta.slug))
     canonical = meta.canonical_url or url
     image = site.absolute(meta.image) if meta.image else None
-    description = _description(meta.summary)
+    # Text, whatever was stored: meta and og:description and JSON-LD are read by crawlers and
+    # link previews that may take it for HTML.
+    description = _description(strip_markup(meta.summary))
     published = meta.date.isoformat()
     json_ld: dict[str, Any] = {
         "@context": "https://schema.org",
