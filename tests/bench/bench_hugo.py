@@ -63,6 +63,11 @@ def hugo_version(hugo: str) -> str:
 
 
 def make_site(directory: Path, size: int) -> None:
+    write_site(directory, sitegen.site(size))
+
+
+def write_site(directory: Path, posts: list[sitegen.GeneratedPost]) -> None:
+    """A Hugo site of ``posts`` (bench_bulk gives it the very posts it uploads to Pressline)."""
     (directory / "config.toml").write_text(CONFIG, encoding="utf-8")
     layouts = directory / "layouts" / "_default"
     layouts.mkdir(parents=True)
@@ -70,10 +75,10 @@ def make_site(directory: Path, size: int) -> None:
     (layouts / "single.html").write_text(SINGLE, encoding="utf-8")
     (layouts / "list.html").write_text(LIST, encoding="utf-8")
     (directory / "layouts" / "index.html").write_text(LIST, encoding="utf-8")
-    posts = directory / "content" / "posts"
-    posts.mkdir(parents=True)
-    for item in sitegen.site(size):
-        (posts / f"{item.slug}.md").write_text(item.hugo_source(), encoding="utf-8")
+    content = directory / "content" / "posts"
+    content.mkdir(parents=True)
+    for item in posts:
+        (content / f"{item.slug}.md").write_text(item.hugo_source(), encoding="utf-8")
 
 
 def build(hugo: str, directory: Path) -> tuple[float, int]:
