@@ -7,9 +7,16 @@
   ``InvalidTags``, never returns a control character, and its message never repeats the
   address.
 - The HTTP handler (in-memory subscriptions, no AWS): whatever the method, path, content
-  type, body and token, the answer is a deliberate 2xx/4xx (never a 500), JSON errors name
-  a field, the submitted address never appears in a response or a log line, and the
-  answer to a sign-up is identical whatever the address.
+  type, origin, body and token, the answer is a deliberate 2xx/4xx (never a 500), JSON
+  errors name a field, the submitted address never appears in a response or a log line,
+  and the answer to a sign-up is identical whatever the address.
+- Hostile bodies, by class: numbers too long to read, nesting deep enough to exhaust the
+  parser's recursion, bytes that are not UTF-8, lone surrogates, NaN and Infinity, wrong
+  types, bodies past the size limit, form against JSON, missing or odd content types,
+  base64 bodies as API Gateway sends them (and broken base64): always a 4xx naming the
+  field, never a 5xx, nothing sent.
+- Cross-origin form POSTs are refused; the answer time of a sign-up is the same on every
+  path (a modelled clock, never wall time).
 """
 
 from __future__ import annotations
@@ -102,7 +109,7 @@ JSON_VALUES = st.recursive(
 )
 
 
-@given(body=st.dictionaries(st.sampled_from(["p", "s", "x", "t", "extra"]), JSON_VALUES, max_size=5))
+@given(body=st.dictionaries(st.sampled_from(["p", "s", "x", "t", "r", "extra"]), JSON_VALUES, max_size=5))
 @example(body={"p": "confirm", "s": "x", "x": 10**30})
 @example(body={"p": "confirm", "s": "x", "x": 1e300})
 @example(body={"p": "confirm", "s": "x", "x": "1"})
@@ -112,7 +119,7 @@ def test_a_genuinely_signed_but_odd_payload_never_crashes_verify(body: dict[str,
 
     encoded = json.dumps(body).encode()
     payload = tokens._b64encode(encoded)
-    token = f"{payload}.{tokens._sign(KEYS, payload)}"
+    token = f"{payload}.{tokens._sign(KEYS.token_key, payload)}"
     for purpose in Purpose:
         with suppress(TokenError):
             verify(KEYS, token, purpose, NOW)
@@ -170,7 +177,7 @@ def test_normalizing_tags_never_crashes(raw: list[Any] | None) -> None:
 
 
 # --------------------------------------------------------------------------- the HTTP handler
-ALLOWED_STATUSES = {200, 202, 400, 404, 405, 409, 410, 413, 415}
+ALLOWED_STATUSES = {200, 202, 400, 403, 404, 405, 409, 410, 413, 415}
 SITE = Site(title="Fuzz", url="https://blog.example.com", api_url="https://api.example.com", sender="n@example.com")
 
 
@@ -200,9 +207,17 @@ def api() -> Iterator[tuple[Any, MemoryMailer, _Records]]:
         stage.override(None)
 
 
-def http_event(method: str, path: str, content_type: str | None, body: str | bytes, query: str) -> dict[str, Any]:
+def http_event(
+    method: str,
+    path: str,
+    content_type: str | None,
+    body: str | bytes,
+    query: str,
+    headers: dict[str, str] | None = None,
+    source_ip: str = "203.0.113.7",
+) -> dict[str, Any]:
     binary = isinstance(body, bytes)
-    headers = {"host": "api.example.com"}
+    headers = {"host": "api.example.com", **(headers or {})}
     if content_type is not None:
         headers["content-type"] = content_type
     return {
@@ -220,7 +235,7 @@ def http_event(method: str, path: str, content_type: str | None, body: str | byt
                 "method": method,
                 "path": path,
                 "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
+                "sourceIp": source_ip,
                 "userAgent": "fuzz",
             },
             "requestId": "fuzz",
@@ -243,6 +258,9 @@ PATHS = ["/subscriptions", "/subscriptions/", "/subscriptions/confirm", "/subscr
          "/api/subscriptions", "/subscriptions/../admin", "/", "/subscriptions/confirm/x"]  # fmt: skip
 CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "APPLICATION/JSON; charset=utf-8",
                  "text/plain", "multipart/form-data; boundary=x", None, ""]  # fmt: skip
+ORIGINS = [{}, {"origin": "https://blog.example.com"}, {"origin": "https://api.example.com"},
+           {"origin": "https://evil.example"}, {"origin": "null"}, {"sec-fetch-site": "cross-site"},
+           {"origin": "https://blog.example.com.evil.example", "sec-fetch-site": "cross-site"}]  # fmt: skip
 MARKER = "zq7xk"  # a distinctive local part: if it shows up in a response or log, the address leaked
 
 
@@ -278,7 +296,8 @@ def requests(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     method = draw(st.sampled_from(["POST", "POST", "GET", "PUT", "DELETE", "OPTIONS", "HEAD"]))
     path = draw(st.sampled_from(PATHS))
     content_type = draw(st.sampled_from(CONTENT_TYPES))
-    return http_event(method, path, content_type, body, query), address
+    headers = draw(st.sampled_from(ORIGINS))
+    return http_event(method, path, content_type, body, query, headers), address
 
 
 @given(requests())
@@ -299,6 +318,8 @@ def test_the_api_answers_every_request_deliberately_and_never_leaks_the_address(
         assert error["field"] and error["message"]
     if response["statusCode"] == 202:
         assert len(mailer.sent) == 1  # one confirmation for an accepted sign-up
+    else:
+        assert mailer.sent == []  # a refused request sends nothing
 
 
 def confirmation_token(mailer: MemoryMailer) -> str:
@@ -353,3 +374,317 @@ def test_malformed_requests_get_a_4xx_not_a_500(
     with api() as (stage, _mailer, _records):
         response = stage.handle(http_event(method, path, content_type, body, query), context())
     assert 400 <= response["statusCode"] < 500, response
+
+
+# --------------------------------------------------------------------------- hostile bodies, by class
+def _nested(depth: int, opener: str, closer: str, inner: str = "1") -> str:
+    return opener * depth + inner + closer * depth
+
+
+HOSTILE_JSON_TEXTS = st.one_of(
+    st.integers(4_301, 16_000).map(lambda n: '{"email": ' + "9" * n + "}"),  # int() refuses: ValueError
+    st.integers(4_301, 16_000).map(lambda n: '{"email": "a@example.com", "tags": [-' + "1" * n + "]}"),
+    st.integers(1_000, 8_000).map(lambda n: _nested(n, "[", "]")),  # RecursionError
+    st.integers(21, 900).map(lambda n: '{"email": "a@example.com", "tags": ' + _nested(n, "[", "]", '"x"') + "}"),
+    st.integers(1_000, 2_500).map(lambda n: '{"email": ' + _nested(n, '{"a":', "}") + "}"),
+    st.sampled_from(["NaN", "Infinity", "-Infinity"]).map(lambda c: '{"email": "a@example.com", "tags": [' + c + "]}"),
+    st.sampled_from(["\\ud800", "\\udfff", "\\ud83d", "a\\udc00b"]).map(
+        lambda s: '{"email": "' + s + '@example.com", "tags": []}'
+    ),
+    st.sampled_from(["\\ud800", "\\udbff\\u0041"]).map(lambda s: '{"email": "a@example.com", "tags": ["' + s + '"]}'),
+    st.sampled_from(
+        [
+            '{"email": 1e400}',
+            '{"email": -0.0}',
+            '{"email": true}',
+            '{"email": {}}',
+            '{"email": null}',
+            '{"email": "a@example.com", "tags": {"a": 1}}',
+            '{"email": "a@example.com", "tags": [null]}',
+            '{"email": "a@example.com", "tags": [1, 2]}',
+            '"a@example.com"',
+            "1e999",
+            "[]",
+            "null",
+            "",
+            '{"email": "a@example.com"',
+            "\ufeff{}",
+            '{"email": "' + "a" * 400 + '@example.com"}',
+        ]
+    ),
+    st.text(max_size=200),
+)
+
+
+FORM = "application/x-www-form-urlencoded"
+HOSTILE_FORMS = [
+    "email=%FF%FE%40example.com",
+    "email=%ED%A0%80%40example.com",  # an encoded surrogate
+    "email=a%40example.com&" * 300,  # more fields than a form has
+    "tags=" + "x" * 20_000,
+    "email=" + "%" * 50,
+    "=&&=&",
+    "email=a%0d%0a%40example.com",
+    '{"email": "a@example.com"}',  # JSON sent as a form
+]
+ODD_CONTENT_TYPES = [
+    None,
+    "",
+    "text/plain",
+    "application/json5",
+    "json",
+    "*/*",
+    "application/json, text/plain",
+    FORM + ";;;",
+]
+
+
+@st.composite
+def hostile_bodies(draw: st.DrawFn) -> tuple[str | None, str | bytes, bool]:
+    """(content type, body, whether to send the body base64-encoded as API Gateway may)."""
+    kind = draw(st.sampled_from(["json", "invalid-utf8", "surrogate-raw", "huge", "form", "form-odd", "type"]))
+    content_type: str | None = "application/json"
+    body: str | bytes
+    if kind == "json":
+        body = draw(HOSTILE_JSON_TEXTS)
+    elif kind == "invalid-utf8":
+        body = draw(st.sampled_from([b'{"email": "\xff@example.com"}', b"\xc3\x28", b"\xed\xa0\x80", b"\xf8\x88\x80"]))
+        body += draw(st.binary(max_size=50))
+    elif kind == "surrogate-raw":  # a str holding a lone surrogate (cannot come from UTF-8)
+        body = '{"email": "a\ud800@example.com"}'
+    elif kind == "huge":
+        body = '{"email": "a@example.com", "tags": ["' + "x" * draw(st.integers(16 * 1024, 300_000)) + '"]}'
+    elif kind == "form":
+        content_type = draw(st.sampled_from([FORM, FORM + "; charset=utf-8"]))
+        body = draw(st.sampled_from(HOSTILE_FORMS))
+    elif kind == "form-odd":
+        content_type = FORM
+        body = draw(st.binary(max_size=200))
+    else:  # the right body with a missing or odd content type
+        content_type = draw(st.sampled_from(ODD_CONTENT_TYPES))
+        body = draw(st.sampled_from(['{"email": "a@example.com"}', "email=a%40example.com"]))
+    encode = draw(st.booleans()) or isinstance(body, bytes)
+    return content_type, body, encode
+
+
+@given(hostile_bodies(), st.sampled_from(["/subscriptions", "/subscriptions/confirm", "/subscriptions/unsubscribe"]))
+@example(("application/json", '{"email": ' + "1" * 5000 + "}", False), "/subscriptions")  # the reported 500
+@example(("application/json", _nested(8_000, "[", "]"), False), "/subscriptions")
+@example(("application/json", '{"email": "a@example.com", "tags": [NaN]}', False), "/subscriptions")
+@example(("application/json", '{"email": "\\ud800@example.com"}', False), "/subscriptions")
+@example(("application/json", '{"email": "a@example.com", "tags": ["\\udfff"]}', True), "/subscriptions")
+@example(("application/x-www-form-urlencoded", b"\xff\xfe", True), "/subscriptions/confirm")
+def test_hostile_bodies_get_a_4xx_naming_the_field_and_send_nothing(
+    case: tuple[str | None, str | bytes, bool], path: str
+) -> None:
+    content_type, body, encode = case
+    event = http_event(
+        "POST",
+        path,
+        content_type,
+        body.encode("utf-8", "surrogatepass") if encode and isinstance(body, str) else body,
+        "",
+    )
+    if not encode:
+        event["isBase64Encoded"] = False
+    with api() as (stage, mailer, _records):
+        response = stage.handle(event, context())
+    status = response["statusCode"]
+    assert status in ALLOWED_STATUSES and status < 500, (status, response.get("body", "")[:300])
+    if path == "/subscriptions":
+        if status == 202:  # only a genuine, readable sign-up can be taken
+            assert len(mailer.sent) == 1
+            return
+        assert 400 <= status < 500 and mailer.sent == []
+        if "json" in response["headers"].get("Content-Type", ""):
+            error = json.loads(response["body"])
+            assert error["field"] and error["message"]
+
+
+@pytest.mark.parametrize("is_base64", [False, True])
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ('{"email": ' + "7" * 5000 + "}", "body", "number is too long"),
+        ("[" * 8_000 + "]" * 8_000, "body", "nested too deeply"),
+        ('{"email": "a@example.com", "tags": ' + "[" * 30 + "]" * 30 + "}", "body", "nested too deeply"),
+        ('{"email": "a@example.com", "tags": [NaN]}', "body", "NaN is not a JSON number"),
+        ('{"email": Infinity}', "body", "Infinity is not a JSON number"),
+        # pydantic refuses a lone surrogate itself (the service's own check is for other callers)
+        ('{"email": "\\ud800@example.com"}', "email", "valid string"),
+        ('{"email": "a@example.com", "tags": ["\\udc00"]}', "tags", "valid Unicode"),
+        ('{"email": "a@example.com", "tags": [1]}', "tags.0", "valid string"),
+        ('{"email": "a@example.com"', "body", "syntax error"),
+    ],
+)
+def test_each_hostile_json_class_gets_its_own_clear_message(
+    body: str, field: str, reason: str, is_base64: bool
+) -> None:
+    event = http_event("POST", "/subscriptions", "application/json", body.encode() if is_base64 else body, "")
+    with api() as (stage, mailer, _records):
+        response = stage.handle(event, context())
+    assert response["statusCode"] == 400, response
+    error = json.loads(response["body"])
+    assert (error["field"], reason in error["message"]) == (field, True), error
+    assert mailer.sent == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "is_base64", "status", "field"),
+    [
+        ("application/json", '{"email": "a@example.com", "tags": ["' + "x" * 20_000 + '"]}', False, 413, "body"),
+        ("application/json", '{"email": "a@example.com", "tags": ["' + "x" * 20_000 + '"]}', True, 413, "body"),
+        ("application/json", "not base64 !!!", None, 400, "body"),
+        ("application/json", b'{"email": "\xe9@example.com"}', True, 400, "body"),
+        ("application/x-www-form-urlencoded", "email=a%40example.com&" * 500, False, 400, "body"),
+        (None, '{"email": "a@example.com"}', False, 415, "content-type"),
+        ("text/plain", '{"email": "a@example.com"}', False, 415, "content-type"),
+    ],
+    ids=["too-large", "too-large-base64", "broken-base64", "not-utf8", "too-many-fields", "no-type", "text-plain"],
+)
+def test_unreadable_requests(
+    content_type: str | None, body: str | bytes, is_base64: bool | None, status: int, field: str
+) -> None:
+    event = http_event("POST", "/subscriptions", content_type, body, "")
+    if is_base64 is None:
+        event["isBase64Encoded"] = True  # claims base64, is not
+    elif not is_base64 and isinstance(body, str):
+        event["isBase64Encoded"] = False
+    with api() as (stage, mailer, _records):
+        response = stage.handle(event, context())
+    assert response["statusCode"] == status, response
+    if "json" in response["headers"].get("Content-Type", ""):
+        assert json.loads(response["body"])["field"] == field
+    assert mailer.sent == []
+
+
+# --------------------------------------------------------------------------- cross-origin POSTs
+FORM_BODY = "email=reader%40example.com"
+
+
+@pytest.mark.parametrize(
+    ("headers", "allowed"),
+    [
+        ({}, True),  # curl, a script: no Origin
+        ({"origin": "https://blog.example.com"}, True),  # the site's subscribe box
+        ({"origin": "https://BLOG.example.com", "sec-fetch-site": "cross-site"}, True),  # the site, API elsewhere
+        ({"origin": "https://api.example.com", "sec-fetch-site": "same-origin"}, True),
+        ({"origin": "http://localhost:8080", "host": "localhost:8080"}, True),  # the request's own host
+        ({"origin": "https://evil.example"}, False),
+        ({"origin": "https://blog.example.com.evil.example"}, False),
+        ({"origin": "https://blog.example.com:8443"}, False),
+        ({"origin": "http://blog.example.com"}, False),  # another scheme is another origin
+        ({"origin": "null"}, False),  # sandboxed frames, data: URLs
+        ({"sec-fetch-site": "cross-site"}, False),
+        ({"sec-fetch-site": "same-origin"}, True),
+    ],
+)
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "application/json"])
+def test_cross_origin_sign_ups_are_refused_and_send_nothing(
+    headers: dict[str, str], allowed: bool, content_type: str
+) -> None:
+    body = FORM_BODY if "form" in content_type else json.dumps({"email": "reader@example.com"})
+    with api() as (stage, mailer, _records):
+        response = stage.handle(http_event("POST", "/subscriptions", content_type, body, "", headers), context())
+    if allowed:
+        assert response["statusCode"] == 202 and len(mailer.sent) == 1
+        return
+    assert response["statusCode"] == 403 and mailer.sent == []
+    if "form" in content_type:
+        assert response["headers"]["Content-Type"].startswith("text/html")
+        assert "another site" in response["body"] or "hidden" in response["body"]
+    else:
+        assert json.loads(response["body"])["field"] == "origin"
+
+
+def test_a_cross_origin_confirmation_is_refused_and_one_click_unsubscribe_is_not() -> None:
+    evil = {"origin": "https://evil.example"}
+    with api() as (stage, mailer, _records):
+        stage.handle(
+            http_event("POST", "/subscriptions", "application/json", '{"email": "r@example.com"}', ""), context()
+        )
+        token = confirmation_token(mailer)
+        query = f"token={quote(token)}"
+        refused = stage.handle(http_event("POST", "/subscriptions/confirm", FORM, "", query, evil), context())
+        assert refused["statusCode"] == 403
+        assert (
+            stage.handle(http_event("POST", "/subscriptions/confirm", FORM, "", query), context())["statusCode"] == 200
+        )
+        claims = stage.subscriptions().check(token, Purpose.CONFIRM)
+        unsubscribe = issue(KEYS, Purpose.UNSUBSCRIBE, claims.subscriber_id)
+        one_click = http_event(
+            "POST", "/subscriptions/unsubscribe", FORM, "List-Unsubscribe=One-Click", f"token={unsubscribe}", evil
+        )
+        assert stage.handle(one_click, context())["statusCode"] == 200  # RFC 8058: from the mail provider
+
+
+# --------------------------------------------------------------------------- the answer time
+class ModelledTime:
+    """A monotonic clock that moves only by the work modelled: each storage call and each
+    send takes a fixed time, and the stage's pause adds what it asks for."""
+
+    STORAGE, SEND = 0.008, 0.013
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def pause(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_every_sign_up_answers_after_the_same_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New, pending, suppressed and limited addresses: the same answer, after the same time."""
+    from pressline.stages import subscriptions as stage
+    from pressline.subscribers.service import Limit, SignupLimits
+
+    time = ModelledTime()
+    monkeypatch.setattr(stage, "monotonic", time.monotonic)
+    monkeypatch.setattr(stage, "pause", time.pause)
+    monkeypatch.setenv("SUBSCRIBE_ANSWER_MS", "200")
+
+    class TimedRepository(MemoryRepository):
+        def request_confirmation(self, *args: Any, **kwargs: Any) -> Any:
+            time.now += time.STORAGE
+            return super().request_confirmation(*args, **kwargs)
+
+    class TimedMailer(MemoryMailer):
+        def send(self, email: Any) -> str:
+            time.now += time.SEND
+            return super().send(email)
+
+    repository, mailer = TimedRepository(), TimedMailer()
+    limits = SignupLimits(mailbox=Limit(1, timedelta(hours=1)))
+    stage.override(Subscriptions(repository, mailer, KEYS, SITE, FakeClock(NOW), limits=limits))
+    try:
+        from pressline.subscribers.service import suppress_address
+
+        suppress_address(repository, KEYS, "gone@example.com", "bounce:General", NOW)
+        answers = {}
+        for label, address in [("new", "a@example.com"), ("pending", "a@example.com"),
+                               ("suppressed", "gone@example.com"), ("limited", "a+x@example.com")]:  # fmt: skip
+            started = time.now
+            response = stage.handle(
+                http_event("POST", "/subscriptions", "application/json", json.dumps({"email": address}), ""), context()
+            )
+            answers[label] = (response["statusCode"], response["body"], round(time.now - started, 9))
+    finally:
+        stage.override(None)
+    assert len(mailer.sent) == 1
+    assert len(set(answers.values())) == 1, answers
+    assert next(iter(answers.values()))[2] == 0.2
+
+
+def test_without_a_floor_nothing_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pressline.stages import subscriptions as stage
+
+    pauses: list[float] = []
+    monkeypatch.setattr(stage, "pause", pauses.append)
+    monkeypatch.delenv("SUBSCRIBE_ANSWER_MS", raising=False)
+    with api() as (stage_module, mailer, _records):
+        stage_module.handle(
+            http_event("POST", "/subscriptions", "application/json", '{"email": "a@b.example"}', ""), context()
+        )
+    assert pauses == [] and len(mailer.sent) == 1
