@@ -7,6 +7,7 @@ Index recognises.
 
 from __future__ import annotations
 
+from pressline.adapters.queue import message_body
 from pressline.adapters.store import StoredObject
 from pressline.models import IndexUpdate, RenderedPost, RenderRequest, SourceRef
 
@@ -20,7 +21,8 @@ INLINE_SOURCE_BYTES = 128 * 1024
 
 
 def _size(message: IndexUpdate | RenderRequest) -> int:
-    return len(message.model_dump_json().encode("utf-8"))
+    """The message's size as SQS counts it: its body, as the queue sends it."""
+    return len(message_body(message).encode("utf-8"))
 
 
 def render_request(source: SourceRef, stored: StoredObject) -> RenderRequest:

@@ -353,3 +353,22 @@ def test_an_older_version_s_rejection_does_not_replace_the_newer_one_s_report() 
     assert world.handle(old) == "rejected"
     stored = world.source.get("reports/posts/bad.md.json")
     assert stored is not None and stored.body == b'{"status": "published"}'
+
+
+@pytest.mark.parametrize("character", ["a", '"', "\U0001f600", "\ufffe"])
+@pytest.mark.parametrize("count", [1, 40_000, 65_000, 100_000])
+def test_an_update_always_fits_in_an_sqs_message(character: str, count: int) -> None:
+    """The rendering rides inside the update only while the update, as SQS counts it, is at
+    most INLINE_RENDERED_BYTES; else the update names it."""
+    from pressline.adapters.queue import MAX_BATCH_BYTES, message_body
+    from pressline.models import PostMeta
+    from pressline.posts import messages
+
+    source = SourceRef(bucket="b", key="posts/a.md", version_id="v1")
+    meta = PostMeta(slug="a", title="A", date=NOW)
+    rendered = RenderedPost(source=source, meta=meta, body_html=character * count, status="published", rendered_at=NOW)
+    update = messages.upsert(source, "a", rendered)
+    assert len(message_body(update).encode()) <= messages.INLINE_RENDERED_BYTES < MAX_BATCH_BYTES
+    # Bytes a character takes in the body: UTF-8, or its JSON escape (\" and \ufffe).
+    width = {"a": 1, '"': 2, "\U0001f600": 4, "\ufffe": 6}[character]
+    assert (update.rendered is not None) == (count * width < messages.INLINE_RENDERED_BYTES - 1024)

@@ -361,3 +361,25 @@ def test_a_batch_does_what_its_messages_would_do_one_at_a_time(kinds: list[str])
     assert together.index_queue.sent == alone.index_queue.sent
     assert reports(together) == reports(alone)
     assert together.slugs.reads <= 1 and together.render_queue.calls <= 1
+
+
+@pytest.mark.parametrize("character", ["a", "\u00e9", "\u20ac", "\U0001f600", '"', "\\", "\t", "\ufffe", "\uffff"])
+@pytest.mark.parametrize("count", [1, 20_000, 40_000, 43_690, 60_000])
+def test_a_render_request_always_fits_in_an_sqs_message(character: str, count: int) -> None:
+    """Whatever the text (JSON escapes quotes and tabs; SQS's body escapes U+FFFE and U+FFFF),
+    a request that carries it is at most INLINE_SOURCE_BYTES as sent, and one too large to
+    carry goes by reference."""
+    from pressline.adapters.queue import MAX_BATCH_BYTES, message_body
+    from pressline.adapters.store import StoredObject
+    from pressline.models import SourceRef
+    from pressline.posts import messages
+
+    raw = post("title: T", character * count + "\n")
+    stored = StoredObject("posts/a.md", raw, "v1", '"1"', NOW, "text/markdown")
+    request = messages.render_request(SourceRef(bucket="b", key="posts/a.md", version_id="v1"), stored)
+    size = len(message_body(request).encode())
+    assert size <= messages.INLINE_SOURCE_BYTES < MAX_BATCH_BYTES
+    assert (request.text is not None) == (
+        len(message_body(RenderRequest(source=request.source, text=raw.decode())).encode())
+        <= messages.INLINE_SOURCE_BYTES
+    )
