@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
@@ -372,3 +374,52 @@ def test_an_update_always_fits_in_an_sqs_message(character: str, count: int) -> 
     # Bytes a character takes in the body: UTF-8, or its JSON escape (\" and \ufffe).
     width = {"a": 1, '"': 2, "\U0001f600": 4, "\ufffe": 6}[character]
     assert (update.rendered is not None) == (count * width < messages.INLINE_RENDERED_BYTES - 1024)
+
+
+CORPUS_DIR = Path(__file__).resolve().parents[2] / "corpus"
+CORPUS = sorted((CORPUS_DIR / "files").glob("*.md"))
+CORPUS_EXPECTED = json.loads((CORPUS_DIR / "expected.json").read_text())["files"]
+
+
+def through_validate_and_render(raw: bytes, *, carried: bool) -> tuple[object, ...]:
+    """Validate then Render on one upload (every message through its SQS body); with
+    ``carried`` False, Render gets the request without the text and reads the version."""
+    from pressline.adapters.queue import message_body
+    from pressline.posts.slugs import MemorySlugRegistry
+    from pressline.stages import validate
+
+    world = World()
+    world.source.put("posts/corpus.md", raw, "text/markdown")
+    uploaded = dataclasses.replace(world.source.objects["posts/corpus.md"], last_modified=NOW)  # a post's default date
+    world.source.objects["posts/corpus.md"] = world.source.log["posts/corpus.md"][0] = uploaded
+    requests = MemoryQueue()
+    checks = validate.Dependencies(
+        source=world.source, site=MemoryStore(), render_queue=requests, index_queue=MemoryQueue(),
+        slugs=MemorySlugRegistry(), bucket="source-bucket", clock=lambda: NOW,
+    )  # fmt: skip
+    s3 = {"bucket": {"name": "source-bucket"}, "object": {"key": "posts/corpus.md", "size": len(raw)}}
+    event = {"eventName": "ObjectCreated:Put", "eventTime": "2026-03-01T11:59:00.000Z", "s3": s3}
+    validated = validate.handle_batch(Batch([Message("m0", json.dumps({"Records": [event]}))]), checks)
+    assert failed(validated) == []
+    sent = [m if carried else m.model_copy(update={"text": None}) for m in requests.sent]
+    before = world.source.reads
+    rendered = world.batch(*(message_body(m) for m in sent))
+    reads = world.source.reads - before
+    reports = {k: v.body for k, v in world.source.objects.items() if k.startswith("reports/")}
+    return (validated.outcomes, failed(rendered), rendered.outcomes, [without_time(u) for u in world.updates()],
+            reports, reads if sent else None)  # fmt: skip
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[path.stem for path in CORPUS])
+def test_every_corpus_file_renders_the_same_carried_or_read(path: Path) -> None:
+    """The hostile-input corpus (bidi, controls, NUL, invalid UTF-8, bombs...): what Validate
+    carries to Render gives what Render would make of the stored version, reading nothing."""
+    raw = path.read_bytes()
+    carried = through_validate_and_render(raw, carried=True)
+    by_reference = through_validate_and_render(raw, carried=False)
+    assert carried[:5] == by_reference[:5]
+    if CORPUS_EXPECTED[path.name]["status"] == "accepted":
+        assert carried[0] == {"m0": ["valid"]} and carried[2] == {"m0": ["rendered"]}
+        assert (carried[5], by_reference[5]) == (0, 1)  # went to Render, which read nothing
+    else:
+        assert carried[0] == {"m0": ["rejected"]} and carried[5] is None
