@@ -1,19 +1,22 @@
 """Bulk publishing: N posts uploaded at once until all are live, against Hugo's build and Hugo's
 build followed by ``aws s3 sync`` of its output (what a Hugo user does to publish on S3).
 
-1. Pressline: an empty local stack (the template's resources on a moto server, every function
-   polled by the local runner as Lambda would, as ``pressline local`` runs them); N generated
+1. Pressline: an empty local stack as ``pressline local`` runs it (the template's resources on
+   the patched moto server of ``pressline.local.motoserver`` in a process of its own, every
+   function polled by the local runner in this one, as Lambda would); N generated
    posts (``sitegen``, ~600 words, two tags) uploaded at once from 16 client threads, as authors
    and importers do; the clock stops when every upload has its report, every post its page and
    every queue is empty. Then, outside the clock, the site is checked complete: every report
    ``published``, the newest post on the home page and in the three feeds, every post in the
-   sitemaps and the search shards. Printed: wall time, CPU time (this process, moto's request
-   handling within it, and children), AWS calls per post made by the functions (by function and
-   operation; Lambda's own polling is not counted), Index's busy share of the wall time.
+   sitemaps and the search shards. Printed: wall time, CPU time (this process: the functions,
+   the runner, the bench's checks; moto's process; other children), the HTTP requests moto got,
+   AWS calls per post made by the functions (by function and operation; Lambda's own polling is
+   not counted), Index's busy share of the wall time. moto's whole-table copy per transaction
+   is left as it is (bench_publish skips it in-process): this is the local stack users run.
 2. Hugo (Debian's ``hugo``): the same posts, as content files, built to disk (median of 3
    after a warm-up), its CPU time beside the wall time.
 3. Hugo + sync: that output synced with ``aws s3 sync`` into an empty bucket of the same kind
-   of moto server (a threaded moto server, here in a process of its own; the AWS CLI from
+   of moto server (``pressline.local.motoserver``, its own process; the AWS CLI from
    ``.venv-aws``, installed through the Makefile when missing, never a global ``aws``). This is
    the figure to beat.
 
@@ -37,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -49,15 +53,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "shared"))
 
 import sitegen  # noqa: E402
-from bench_publish import FAKE, REGION, Meter, MotoRequests, quiet, server_stack, wait_until  # noqa: E402
+from bench_publish import FAKE, REGION, Meter, Stack, quiet, wait_until  # noqa: E402
 
 MAX_SECONDS_PER_1000 = 60.0
 MAX_CALLS_PER_POST = 8.0
 THREADS = 16
 AWS_CLI = ROOT / ".venv-aws" / "bin" / "aws"
 # Makefile targets that may install .venv-aws (the local stack's AWS CLI), tried in this order.
-AWS_CLI_TARGETS = (".venv-aws/.installed", "aws-cli", ".venv-aws/bin/aws")
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+AWS_CLI_TARGETS = (".venv-aws/.installed", "awscli", ".venv-aws/bin/aws")
 
 
 def load() -> str:
@@ -75,22 +78,47 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a running process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+class HttpRequests:
+    """Every HTTP request botocore sends from this process (each attempt of every client: the
+    functions', the runner's polling, the bench's checks): what moto's process has to answer."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def install(self) -> None:
+        from botocore.endpoint import Endpoint
+
+        real_send = getattr(Endpoint, "_send")  # noqa: B009 (private: each attempt's one HTTP request)
+        counter = self
+
+        def send(endpoint: Any, request: Any) -> Any:
+            with counter.lock:
+                counter.count += 1
+            return real_send(endpoint, request)
+
+        setattr(Endpoint, "_send", send)  # noqa: B010
+
+
+def start_moto() -> Any:
+    """The local stack's moto server (patched, in its own process), as ``pressline local`` starts it."""
+    from pressline.local import motoserver
+
+    server = motoserver.start()
+    assert server.separate_process, "pressline.local.motoserver did not start moto in its own process"
+    return server
 
 
 # --------------------------------------------------------------------------- 1. Pressline
 def child_pressline(count: int) -> dict[str, Any]:
-    """An empty local stack, ``count`` posts uploaded at once from THREADS threads, until all are live.
-
-    TODO(motoserver): bench_publish's way, moto's server in this process beside the functions.
-    When pressline.local.motoserver runs moto in a process of its own, start the stack with it
-    and add that process's CPU (process_cpu) as moto's share."""
+    """An empty local stack, ``count`` posts uploaded at once from THREADS threads, until all are live."""
     from pressline.indexing import layout, search
 
-    server, stack, requests = server_stack()
+    requests = HttpRequests()
+    requests.install()
+    server = start_moto()
+    os.environ["AWS_ENDPOINT_URL"] = server.endpoint_url
+    stack = Stack(server.endpoint_url)
     meter = Meter()
     items = posts(count)
     wanted_pages = {f"posts/{item.slug}/index.html" for item in items}
@@ -113,7 +141,8 @@ def child_pressline(count: int) -> dict[str, Any]:
         meter.wrap(stack.runner)
         meter.instrument_new_clients()
         stack.runner.start(wait_s=1)
-        cpu_before, children_before, moto_before = time.process_time(), children_cpu(), requests.snapshot()
+        cpu_before, children_before = time.process_time(), children_cpu()
+        moto_before, requests_before = server.cpu_seconds(), requests.count
         started = time.perf_counter()
         with ThreadPoolExecutor(THREADS) as pool:
             list(pool.map(stack.upload, items))
@@ -124,7 +153,7 @@ def child_pressline(count: int) -> dict[str, Any]:
         live_load = load()
         process = time.process_time() - cpu_before
         children = children_cpu() - children_before
-        moto = {key: value - moto_before[key] for key, value in requests.snapshot().items()}
+        moto = {"cpu": server.cpu_seconds() - moto_before, "count": requests.count - requests_before}
         snapshot = meter.snapshot()
         stack.runner.stop()
 
@@ -167,24 +196,6 @@ def child_pressline(count: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- 2, 3. Hugo (+ sync)
-def child_moto() -> None:
-    """A threaded moto server in this process: prints its port, then answers each line on
-    stdin with the CPU and requests of its request handling so far; ends at end of input."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    requests = MotoRequests()
-    requests.install()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    print(json.dumps({"port": server.get_host_and_port()[1]}), flush=True)
-    for _ in sys.stdin:
-        print(json.dumps(requests.snapshot()), flush=True)
-    server.stop()
-
-
 def aws_cli(path: Path) -> Path | None:
     """The AWS CLI of .venv-aws, installed through the Makefile if missing (None: no way)."""
     if path.is_file():
@@ -215,52 +226,36 @@ def hugo_build(hugo: str, site: Path, output: Path) -> tuple[float, float, int]:
 
 
 def sync(cli: Path, output: Path) -> dict[str, Any]:
-    """``aws s3 sync`` of ``output`` into an empty bucket of a fresh moto server process."""
+    """``aws s3 sync`` of ``output`` into an empty bucket of a fresh moto server (the local
+    stack's kind, in its own process)."""
     import boto3
 
     env = {**os.environ, **FAKE, "AWS_EC2_METADATA_DISABLED": "true"}
     env.pop("AWS_PROFILE", None)
-    moto = subprocess.Popen(  # our own script
-        [sys.executable, str(Path(__file__).resolve()), "--child", "moto"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    assert moto.stdin is not None and moto.stdout is not None
+    env.pop("AWS_ENDPOINT_URL", None)
+    server = start_moto()
     try:
-        endpoint = f"http://127.0.0.1:{json.loads(moto.stdout.readline())['port']}"
-        s3 = boto3.session.Session(region_name=REGION).client("s3", endpoint_url=endpoint)
+        s3 = boto3.session.Session(region_name=REGION).client("s3", endpoint_url=server.endpoint_url)
         s3.create_bucket(Bucket="hugo-site")
-
-        def moto_stats() -> dict[str, float]:
-            assert moto.stdin is not None and moto.stdout is not None
-            moto.stdin.write("stats\n")
-            moto.stdin.flush()
-            stats: dict[str, float] = json.loads(moto.stdout.readline())
-            return stats
-
-        before, moto_cpu = moto_stats(), process_cpu(moto.pid)
+        moto_cpu = server.cpu_seconds()
         cpu, started = children_cpu(), time.perf_counter()
         result = subprocess.run(
-            [str(cli), "--endpoint-url", endpoint, "s3", "sync", str(output), "s3://hugo-site/", "--only-show-errors"],
+            [str(cli), "--endpoint-url", server.endpoint_url, "s3", "sync", str(output), "s3://hugo-site/",
+             "--only-show-errors"],
             env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         seconds, cli_cpu = time.perf_counter() - started, children_cpu() - cpu
-        moto_cpu = process_cpu(moto.pid) - moto_cpu
-        after = moto_stats()
+        moto_cpu = server.cpu_seconds() - moto_cpu
         if result.returncode != 0:
             raise RuntimeError(f"aws s3 sync failed:\n{result.stderr[-2000:]}")
         paginator = s3.get_paginator("list_objects_v2")
         objects = sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket="hugo-site"))
     finally:
-        moto.stdin.close()
-        moto.wait(timeout=30)
-    return {
-        "seconds": seconds,
-        "cli_cpu_s": cli_cpu,
-        "moto_cpu_s": moto_cpu,
-        "requests": after["count"] - before["count"],
-        "objects": objects,
-        "load": load(),
-    }
+        server.stop()
+    # Into an empty bucket the sync lists it once and puts each file (none is large enough for
+    # a multipart upload): its requests are the objects, plus one.
+    return {"seconds": seconds, "cli_cpu_s": cli_cpu, "moto_cpu_s": moto_cpu, "requests": objects + 1,
+            "objects": objects, "load": load()}  # fmt: skip
 
 
 def hugo_baseline(items: list[sitegen.GeneratedPost], builds: int, cli_path: Path) -> dict[str, Any]:
@@ -300,7 +295,7 @@ def report(pressline: dict[str, Any], hugo: dict[str, Any] | None) -> list[str]:
     live = pressline["live_s"]
     calls = sum(sum(ops.values()) for ops in pressline["calls"].values())
     moto = pressline["moto"]
-    cpu = pressline["process_cpu_s"] + pressline["children_cpu_s"]
+    cpu = pressline["process_cpu_s"] + moto["cpu"] + pressline["children_cpu_s"]
     functions_cpu = sum(pressline["cpu"].values())
     complete = pressline["complete"]
     print(f"1. Pressline: {count:,} posts uploaded at once from {pressline['threads']} threads, empty local stack")
@@ -314,10 +309,10 @@ def report(pressline: dict[str, Any], hugo: dict[str, Any] | None) -> list[str]:
         f" {complete['in_sitemaps']:,} in the sitemaps, {complete['in_search']:,} in the search shards"
     )
     print(
-        f"   CPU {cpu:.1f} s (process {pressline['process_cpu_s']:.1f} s + children"
-        f" {pressline['children_cpu_s']:.1f} s): moto handling {moto['count']:,.0f} requests {moto['cpu']:.1f} s"
-        f" ({100 * moto['cpu'] / max(cpu, 1e-9):.0f}%), function threads {functions_cpu:.1f} s"
-        f" ({100 * functions_cpu / max(cpu, 1e-9):.0f}%: our code + boto3's client side)"
+        f"   CPU {cpu:.1f} s: moto's process {moto['cpu']:.1f} s ({100 * moto['cpu'] / max(cpu, 1e-9):.0f}%,"
+        f" {moto['count']:,.0f} HTTP requests), this process {pressline['process_cpu_s']:.1f} s (the function threads"
+        f" {functions_cpu:.1f} s = {100 * functions_cpu / max(cpu, 1e-9):.0f}%: our code + boto3's client side; the"
+        f" rest the runner and this bench), other children {pressline['children_cpu_s']:.1f} s"
     )
     print(f"   {calls / count:.2f} AWS calls per post (functions only); by function:")
     for name in sorted(pressline["calls"]):
@@ -410,7 +405,7 @@ def what_it_would_take(pressline: dict[str, Any], synced: dict[str, Any], total:
             f" per post ({index_calls:.2f} calls) or more per batch ({per_batch:.1f} records per invocation now)"
         )
     lines.append(
-        "on AWS the comparison changes: each call is a ~10-20 ms round trip instead of moto's in-process work, and"
+        "on AWS the comparison changes: each call is a ~10-20 ms round trip instead of a local moto's answer, and"
         " Lambda runs the stages in parallel on their own cores; the sync's PutObjects pay the same round trips"
     )
     return lines
@@ -439,12 +434,6 @@ def main() -> int:
     os.environ.pop("AWS_PROFILE", None)
     if args.child:
         quiet()
-        if args.child == "moto":
-            child_moto()
-            return 0
-        from bench_index import without_table_backups
-
-        without_table_backups()  # moto deep-copies the whole table per transaction; DynamoDB does not
         print(json.dumps(child_pressline(args.count)))
         return 0
     count = 10_000 if args.full else args.count
