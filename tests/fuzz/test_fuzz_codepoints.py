@@ -244,7 +244,10 @@ def test_pressline_check_reads_a_body_with_noncharacter_references(
     path.write_bytes(b"---\ntitle: Points\n---\nA &#xFFFF; and a &#xFFFE; and a \xef\xbf\xbf.\n")
 
     assert main(["check", str(path)]) == 0
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}:4: warning: body: has control characters or noncharacters (U+FFFF); they are shown as U+FFFD "
+        "(U+0080-U+009F as the Windows-1252 characters they stand for)"
+    ]
 
 
 PIECES = st.sampled_from(["&#", "&#x", "x", "X", ";", "0", "1", "9", "F", "\x85", "\uffff", "<a title='"])

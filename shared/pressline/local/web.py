@@ -21,12 +21,14 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pressline.local.stack import LocalFunction
+from pressline.site.headers import site_headers
 
 logger = logging.getLogger("pressline.local.http")
 
 API_PREFIX = "/api"
 _TEXT_TYPES = re.compile(r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded|[\w.+-]+\+(json|xml)))")
 _NOT_FOUND_PAGE = "404.html"
+_SITE_HEADERS = tuple(site_headers().items())
 
 
 # --------------------------------------------------------------------------- routing
@@ -277,12 +279,16 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if url.path == API_PREFIX or url.path.startswith(API_PREFIX + "/"):
             response = self._api(url.path[len(API_PREFIX) :] or "/", url.query, body)
-        elif self.command in ("GET", "HEAD"):
-            response = self._site(url.path)
         else:
-            response = HttpResponse(
-                405, [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")], b"Method Not Allowed"
-            )
+            if self.command in ("GET", "HEAD"):
+                response = self._site(url.path)
+            else:
+                response = HttpResponse(
+                    405, [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")], b"Method Not Allowed"
+                )
+            # What CloudFront's response headers policy adds (template.yaml), from the same
+            # definition; the local API is on the site's origin, so the subscribe form's is 'self'.
+            response = HttpResponse(response.status, [*response.headers, *_SITE_HEADERS], response.body)
         self._respond(response, started)
 
     def _api(self, raw_path: str, raw_query: str, body: bytes) -> HttpResponse:

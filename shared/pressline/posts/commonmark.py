@@ -74,6 +74,14 @@ def _fit_reference(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+def unfit_characters(text: str) -> set[str]:
+    """The characters of ``text`` that ``fit_for_html`` replaces (references aside): for the
+    warning that tells the author."""
+    if _NOT_TEXT_IN_BMP.search(text) or _C1.search(text) or (_PAST_PLANE_1.search(text) and _NOT_TEXT.search(text)):
+        return set(_NOT_TEXT.findall(text)) | set(_C1.findall(text))
+    return set()
+
+
 def fit_for_html(html: str) -> str:
     """``html`` with every control character, surrogate and noncharacter, raw or as a numeric
     reference, replaced by U+FFFD (C1 controls by their Windows-1252 character, as HTML reads

@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from pressline.models import PostMeta, Problem
 from pressline.posts import frontmatter
-from pressline.posts.commonmark import NONCHARACTERS, SURROGATES
+from pressline.posts.commonmark import NONCHARACTERS, SURROGATES, unfit_characters
 from pressline.posts.markdown import MAX_NESTING, markdown_to_html, nests_deeper_than
 from pressline.posts.slug import MAX_SLUG_LENGTH, is_valid_slug, lost_letters, slugify, tag_slug
 
@@ -400,6 +400,23 @@ def _body_is_empty(body: str) -> bool:
     return not _COMMENT.sub("", body).strip()
 
 
+def _unfit_body_characters(document: frontmatter.Document) -> Problem | None:
+    """The warning for control characters and noncharacters typed into the body (``commonmark``
+    shows them as U+FFFD, C1 controls as the Windows-1252 characters they stand for), with the
+    line of the first."""
+    unfit = unfit_characters(document.body)
+    if not unfit:
+        return None
+    shown = sorted(unfit)
+    codes = ", ".join(f"U+{ord(char):04X}" for char in shown[:8]) + (", …" if len(shown) > 8 else "")
+    first = min(document.body.index(char) for char in unfit)
+    message = (
+        f"has control characters or noncharacters ({codes}); they are shown as U+FFFD (U+0080-U+009F as the "
+        "Windows-1252 characters they stand for)"
+    )
+    return Problem(field="body", message=message, line=document.body_line + document.body.count("\n", 0, first))
+
+
 def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: tzinfo) -> CheckResult:
     """Apply every rule that needs no catalog to one uploaded post."""
     text, problem = decode(raw)
@@ -448,6 +465,9 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
             errors.append(Problem(field="body", message=message, line=document.body_line))
     if fields is None or errors:
         return CheckResult(None, errors, warnings)
+    unfit = _unfit_body_characters(document)
+    if unfit:
+        warnings.append(unfit)
 
     slug = fields.slug or default_slug(source_key, fields.title)
     if not slug:

@@ -1,0 +1,138 @@
+"""The site's security headers: CloudFront's policy in template.yaml is ``pressline.site.headers``,
+attached to every behaviour; the local stack's server sends the same on every site response;
+and the CSP allows exactly what the pages load (checked against the templates)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.yaml_helper import yaml_parse
+
+from pressline.site import headers
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "shared" / "pressline" / "site" / "templates"
+API_ORIGIN = "https://${ServerlessHttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+
+
+def _resources() -> dict[str, Any]:
+    template: dict[str, Any] = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
+    return dict(template["Resources"])
+
+
+def _cloudfront_headers(policy: dict[str, Any]) -> dict[str, str]:
+    """The headers a ResponseHeadersPolicyConfig makes CloudFront send, as HTTP would carry them."""
+    config = policy["Properties"]["ResponseHeadersPolicyConfig"]
+    security = config["SecurityHeadersConfig"]
+    csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    hsts = security["StrictTransportSecurity"]
+    sent = {
+        "Content-Security-Policy": csp["Fn::Sub"] if isinstance(csp, dict) else csp,
+        "Strict-Transport-Security": f"max-age={hsts['AccessControlMaxAgeSec']}"
+        + ("; includeSubDomains" if hsts.get("IncludeSubdomains") else "")
+        + ("; preload" if hsts.get("Preload") else ""),
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": security["FrameOptions"]["FrameOption"],
+        "Referrer-Policy": security["ReferrerPolicy"]["ReferrerPolicy"],
+    }
+    for item in config.get("CustomHeadersConfig", {}).get("Items", []):
+        sent[item["Header"]] = item["Value"]
+    every = [security[name].get("Override") for name in security] + [
+        item.get("Override") for item in config.get("CustomHeadersConfig", {}).get("Items", [])
+    ]
+    assert all(every), "every header overrides whatever the origin sent"
+    return sent
+
+
+def test_cloudfront_sends_exactly_the_headers_defined_once() -> None:
+    resources = _resources()
+    policies = [r for r in resources.values() if r["Type"] == "AWS::CloudFront::ResponseHeadersPolicy"]
+    assert len(policies) == 1
+    assert _cloudfront_headers(policies[0]) == headers.site_headers(API_ORIGIN)
+
+
+def test_every_behaviour_of_the_distribution_uses_the_policy() -> None:
+    resources = _resources()
+    (policy_id,) = [i for i, r in resources.items() if r["Type"] == "AWS::CloudFront::ResponseHeadersPolicy"]
+    for distribution in (r for r in resources.values() if r["Type"] == "AWS::CloudFront::Distribution"):
+        config = distribution["Properties"]["DistributionConfig"]
+        behaviours = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
+        for behaviour in behaviours:
+            assert behaviour.get("ResponseHeadersPolicyId") == {"Ref": policy_id}, behaviour
+
+
+def test_only_render_may_write_renderings() -> None:
+    """Authors write posts/; the bucket policy keeps everyone but Render out of rendered/."""
+    statements = _resources()["SourceBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in statements if s.get("Sid") == "OnlyRenderWritesRenderings"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert {"s3:PutObject", "s3:DeleteObject"} <= set(deny["Action"])
+    assert deny["Resource"] == {"Fn::Sub": "${SourceBucket.Arn}/rendered/*"}
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["RenderFunctionRole", "Arn"]}}}
+
+
+# --------------------------------------------------------------------------- what the pages load
+def _directives(policy: str) -> dict[str, list[str]]:
+    return {name: values for name, *values in (part.split() for part in policy.split(";"))}
+
+
+def test_the_policy_allows_what_the_templates_load_and_nothing_more() -> None:
+    csp = _directives(headers.content_security_policy("https://api.example"))
+    assert csp["default-src"] == ["'none'"] and csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'none'"]
+    assert csp["frame-ancestors"] == ["'none'"]
+    assert csp["form-action"] == ["'self'", "https://api.example"]
+    assert "'unsafe-inline'" not in csp["script-src"] and "'unsafe-eval'" not in csp["script-src"]
+    pages = {path.name: path.read_text() for path in TEMPLATES.glob("*.html")}
+    scripts = {src for text in pages.values() for src in re.findall(r"<script[^>]*\bsrc=\"([^\"]+)\"", text)}
+    assert scripts == {"/search/search.js"}, "a script from elsewhere needs its source in script-src"
+    inline = [
+        n for n, t in pages.items() for m in re.finditer(r"<script(?![^>]*\bsrc=)([^>]*)>", t) if "ld+json" not in m[1]
+    ]
+    assert inline == [], "an inline script would need a hash in script-src"
+    assert any("<style>" in text for text in pages.values())  # why style-src has 'unsafe-inline'
+    assert not re.search(r"https?://", "".join(re.findall(r"(?:src|href)=\"([^\"{]+)\"", "".join(pages.values()))))
+    search = (ROOT / "shared" / "pressline" / "site" / "static" / "search.js").read_text()
+    assert "eval(" not in search and "new Function" not in search and "innerHTML" not in search
+    assert re.findall(r"fetch\(([A-Za-z_.]+)", search), "the search script fetches its index (connect-src 'self')"
+
+
+def test_the_api_pages_policy_allows_their_base_and_form() -> None:
+    csp = _directives(headers.api_content_security_policy("https://blog.example/"))
+    assert csp["base-uri"] == ["https://blog.example"]
+    assert csp["form-action"] == ["'self'"] and csp["default-src"] == ["'none'"]
+    layout = (TEMPLATES / "subscriptions" / "layout.html").read_text()
+    assert "<base href=" in layout and "<style>" in layout and "<script" not in layout
+
+
+# --------------------------------------------------------------------------- the local stack
+@pytest.mark.parametrize("path", ["/", "/posts/hello/", "/feed.xml", "/no-such-page/"])
+def test_the_local_site_server_sends_the_same_headers(path: str) -> None:
+    from http.client import HTTPConnection
+
+    import boto3
+    from moto import mock_aws
+
+    from pressline.local.web import LocalHttpServer
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="site")
+        s3.put_object(Bucket="site", Key="index.html", Body=b"<!doctype html>home", ContentType="text/html")
+        s3.put_object(Bucket="site", Key="posts/hello/index.html", Body=b"<!doctype html>hi", ContentType="text/html")
+        s3.put_object(Bucket="site", Key="feed.xml", Body=b"<feed/>", ContentType="application/atom+xml")
+        server = LocalHttpServer.bind("127.0.0.1", 0)
+        server.configure(s3=s3, site_bucket="site", routes=[], invoke=lambda *_: None, account_id="123456789012")
+        server.start()
+        try:
+            connection = HTTPConnection("127.0.0.1", server.port, timeout=10)
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            sent = {name: value for name, value in response.getheaders()}
+        finally:
+            server.stop()
+    expected = headers.site_headers()  # the local API is on the site's origin (/api)
+    assert {name: sent.get(name) for name in expected} == expected
