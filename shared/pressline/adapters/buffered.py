@@ -23,11 +23,19 @@ if TYPE_CHECKING:
 PARALLEL_WRITES = 8  # S3 requests in flight at once: a batch's writes take a few round trips
 
 
-@dataclass(frozen=True)
+@dataclass
 class PendingPut:
-    body: bytes
+    """A write waiting for ``flush``. ``body`` may be a function that makes the bytes: a page
+    that every change of a batch rewrites is then made once, from the last change's values."""
+
+    body: bytes | Callable[[], bytes]
     content_type: str
     cache_control: str | None
+
+    def data(self) -> bytes:
+        if callable(self.body):
+            self.body = self.body()
+        return self.body
 
 
 Pending = PendingPut | None  # None: a pending delete
@@ -79,7 +87,7 @@ class BufferedStore:
             write = self.pending[key]
             if write is None:
                 return None
-            return StoredObject(key, write.body, None, None, None, write.content_type)
+            return StoredObject(key, write.data(), None, None, None, write.content_type)
         if key not in self._read:
             self._read[key] = self.base.get(key)
         return self._read[key]
@@ -99,6 +107,12 @@ class BufferedStore:
         self.pending[key] = PendingPut(body, content_type, cache_control)
         return True
 
+    def put_later(
+        self, key: str, make: Callable[[], bytes], content_type: str, cache_control: str | None = None
+    ) -> None:
+        """Like ``put``, with the bytes made at ``flush`` (or when read), only if still wanted."""
+        self.pending[key] = PendingPut(make, content_type, cache_control)
+
     def delete(self, key: str) -> None:
         self.pending[key] = None
 
@@ -109,6 +123,13 @@ class BufferedStore:
 
     def restore(self, mark: dict[str, Pending]) -> None:
         self.pending = dict(mark)
+
+    def materialize(self) -> None:
+        """Make the bytes of every pending write now (a failure to make one is raised before
+        anything is written)."""
+        for write in self.pending.values():
+            if write is not None:
+                write.data()
 
     def flush(self, width: int | None = None) -> list[str]:
         """Make every pending write (each key once, its last value); returns the keys."""
@@ -122,4 +143,4 @@ class BufferedStore:
         if write is None:
             self.base.delete(key)
         else:
-            self.base.put(key, write.body, write.content_type, cache_control=write.cache_control)
+            self.base.put(key, write.data(), write.content_type, cache_control=write.cache_control)

@@ -1,11 +1,15 @@
 """The site's generated files, from catalog values: one set of generators for Index (a
 batch's changes) and ``pressline rebuild`` (everything). Each writes through a
-``SiteWriter`` and decides nothing about *whether* a file changes: callers say which."""
+``SiteWriter`` and decides nothing about *whether* a file changes: callers say which.
+
+Pages are handed over as the call that renders them (over immutable values): when every
+change of a batch rewrites the home page, it is rendered once, with the last values."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 
 from pressline.indexing import feeds, search, sitemaps, views
 from pressline.indexing import layout as paths
@@ -20,7 +24,9 @@ def post_page(
     rendered: RenderedPost, previous: Entry | None, following: Entry | None, site: Site, writer: SiteWriter
 ) -> None:
     """A post's page with its links to the older (``previous``) and newer post."""
-    writer.put(post_page_key(rendered.meta.slug), render_post_page(rendered, site, _link(previous), _link(following)))
+    writer.put(
+        post_page_key(rendered.meta.slug), partial(render_post_page, rendered, site, _link(previous), _link(following))
+    )
 
 
 def _link(entry: Entry | None) -> PostMeta | None:
@@ -34,8 +40,8 @@ def month_files(month: str, entries: Sequence[Entry], shard: str | None, site: S
         for gone in (page, paths.month_sitemap_key(month), paths.search_shard_key(month)):
             writer.delete(gone)
         return
-    writer.put(page, views.month_page(month, entries, site))
-    writer.put(paths.month_sitemap_key(month), sitemaps.month_sitemap(entries, site), "application/xml")
+    writer.put(page, partial(views.month_page, month, tuple(entries), site))
+    writer.put(paths.month_sitemap_key(month), partial(sitemaps.month_sitemap, tuple(entries), site), "application/xml")
     if shard is not None:
         writer.put(paths.search_shard_key(month), shard, "application/json")
 
@@ -45,7 +51,7 @@ def tag_year_page(
 ) -> None:
     page = paths.directory_key(paths.tag_year_path(tag, year))
     if entries:
-        writer.put(page, views.tag_page(tag, summary, entries, site, year=year))
+        writer.put(page, partial(views.tag_page, tag, summary, tuple(entries), site, year=year))
     else:
         writer.delete(page)
 
@@ -53,7 +59,7 @@ def tag_year_page(
 def tag_front_page(tag: str, summary: Summary, entries: Sequence[Entry], site: Site, writer: SiteWriter) -> None:
     page = paths.directory_key(paths.tag_front_path(tag))
     if tag in summary.tags:
-        writer.put(page, views.tag_page(tag, summary, entries, site))
+        writer.put(page, partial(views.tag_page, tag, summary, tuple(entries), site))
     else:
         writer.delete(page)
 
@@ -64,12 +70,12 @@ def write_structure(
     """The files that depend only on which months (``months``) or tags (``tags``) exist,
     and the static chrome (robots.txt, 404, the search page), written with the first post."""
     if months:
-        writer.put(paths.ARCHIVE_INDEX, views.archive_index_page(summary, site))
-        writer.put(paths.SITEMAP_INDEX, sitemaps.sitemap_index(summary.months, site), "application/xml")
-        writer.put(paths.SEARCH_MANIFEST, search.manifest(summary.months), "application/json")
+        writer.put(paths.ARCHIVE_INDEX, partial(views.archive_index_page, summary, site))
+        writer.put(paths.SITEMAP_INDEX, partial(sitemaps.sitemap_index, summary.months, site), "application/xml")
+        writer.put(paths.SEARCH_MANIFEST, partial(search.manifest, summary.months), "application/json")
     if tags or chrome:  # the first post writes them even without tags: the sitemap index names one
-        writer.put(paths.TAGS_INDEX, views.tags_page(summary, site))
-        writer.put(paths.PAGES_SITEMAP, sitemaps.pages_sitemap(summary.tags, site), "application/xml")
+        writer.put(paths.TAGS_INDEX, partial(views.tags_page, summary, site))
+        writer.put(paths.PAGES_SITEMAP, partial(sitemaps.pages_sitemap, summary.tags, site), "application/xml")
     if chrome:
         write_chrome(site, writer)
 
@@ -87,7 +93,7 @@ def write_chrome(site: Site, writer: SiteWriter) -> None:
 def write_newest(recent: Recent, site: Site, writer: SiteWriter, now: datetime) -> None:
     """The home page and the three feeds, from the newest-posts state."""
     newest = [item.post.entry() for item in recent.posts]
-    writer.put(paths.HOME, views.home_page(newest, site))
-    writer.put(paths.ATOM, feeds.atom(recent.posts, site, now), "application/atom+xml; charset=utf-8")
-    writer.put(paths.RSS, feeds.rss(recent.posts, site, now), "application/rss+xml; charset=utf-8")
-    writer.put(paths.JSON_FEED, feeds.json_feed(recent.posts, site), "application/feed+json; charset=utf-8")
+    writer.put(paths.HOME, partial(views.home_page, newest, site))
+    writer.put(paths.ATOM, partial(feeds.atom, recent.posts, site, now), "application/atom+xml; charset=utf-8")
+    writer.put(paths.RSS, partial(feeds.rss, recent.posts, site, now), "application/rss+xml; charset=utf-8")
+    writer.put(paths.JSON_FEED, partial(feeds.json_feed, recent.posts, site), "application/feed+json; charset=utf-8")

@@ -47,7 +47,7 @@ from pressline.indexing.catalog import (
 from pressline.indexing.renderings import load_rendering
 from pressline.models import RenderedPost
 from pressline.site.pages import Site
-from pressline.site.writer import HTML, SiteFiles
+from pressline.site.writer import HTML, SiteFiles, Text
 
 logger = logging.getLogger("pressline.rebuild")
 
@@ -122,7 +122,7 @@ class _RebuildFiles(SiteFiles):
         super().__init__(BufferedStore(store))
         self.buffer: BufferedStore = self.store  # type: ignore[assignment]
 
-    def put(self, key: str, text: str, content_type: str = HTML, cache_control: str = paths.LISTING_CACHE) -> None:
+    def put(self, key: str, text: Text, content_type: str = HTML, cache_control: str = paths.LISTING_CACHE) -> None:
         super().put(key, text, content_type, cache_control)
         if len(self.buffer.pending) >= FLUSH_EVERY:
             self.buffer.flush()

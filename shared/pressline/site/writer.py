@@ -8,16 +8,22 @@ rebuild`` does the same, flushing as it goes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
+from pressline.adapters.buffered import BufferedStore
 from pressline.adapters.store import ObjectStore
 from pressline.indexing.layout import LISTING_CACHE
 
 HTML = "text/html; charset=utf-8"
 
+# A file's text, or the function that makes it (called once, when the file is written: a
+# page that each change of a batch touches is rendered once, from the batch's last values).
+Text = str | Callable[[], str]
+
 
 class SiteWriter(Protocol):
-    def put(self, key: str, text: str, content_type: str = ..., cache_control: str = ...) -> None: ...
+    def put(self, key: str, text: Text, content_type: str = ..., cache_control: str = ...) -> None: ...
     def delete(self, key: str) -> None: ...
 
 
@@ -29,8 +35,12 @@ class SiteFiles:
         self.written: list[str] = []
         self.deleted: list[str] = []
 
-    def put(self, key: str, text: str, content_type: str = HTML, cache_control: str = LISTING_CACHE) -> None:
-        self.store.put(key, text.encode("utf-8"), content_type, cache_control=cache_control)
+    def put(self, key: str, text: Text, content_type: str = HTML, cache_control: str = LISTING_CACHE) -> None:
+        if callable(text) and isinstance(self.store, BufferedStore):
+            self.store.put_later(key, lambda: text().encode("utf-8"), content_type, cache_control)
+        else:
+            body = text() if callable(text) else text
+            self.store.put(key, body.encode("utf-8"), content_type, cache_control=cache_control)
         self.written.append(key)
 
     def delete(self, key: str) -> None:

@@ -360,7 +360,9 @@ def _fail(source: SourceRef, reason: str, batch: Batch) -> Outcome:
 # --------------------------------------------------------------------------- 4. write
 def write_batch(batch: Batch) -> None:
     """Every site file the batch touched, once each; then the reports and the working state
-    (a report says "published" only once the page is out)."""
+    (a report says "published" only once the page is out). Every page is rendered first, so
+    that a page that cannot be rendered stops the batch before anything is written."""
+    batch.site_store.materialize()
     batch.site_store.flush()
     batch.source.flush()
 
