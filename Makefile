@@ -33,9 +33,20 @@ $(CHECKOV)/.installed: .ci/requirements-checkov.txt | $(TOOLS)/.installed
 	$(CHECKOV)/bin/python -m pip install -q -r .ci/requirements-checkov.txt
 	@touch $@
 
+# The AWS CLI v1 (.ci/requirements-awscli.txt), as authors use it: `aws s3 cp/rm/sync` against the
+# local stack in tests and benchmarks. It pins botocore exactly, so it has a venv of its own.
+AWSCLI := .venv-aws
+.PHONY: awscli
+awscli: $(AWSCLI)/.installed
+$(AWSCLI)/.installed: .ci/requirements-awscli.txt
+	@test -x $(AWSCLI)/bin/python || $(PYTHON) -m venv $(AWSCLI)
+	$(AWSCLI)/bin/python -m pip install -q --upgrade pip
+	$(AWSCLI)/bin/python -m pip install -q -r .ci/requirements-awscli.txt
+	@touch $@
+
 # Every test, slow ones (local stack, sam build) included.
-test: install tools
-	PRESSLINE_TOOLS_BIN=$(abspath $(TOOLS))/bin $(BIN)/python -m pytest
+test: install tools awscli
+	PRESSLINE_TOOLS_BIN=$(abspath $(TOOLS))/bin PRESSLINE_AWSCLI_BIN=$(abspath $(AWSCLI))/bin $(BIN)/python -m pytest
 
 # Each tests/bench/bench_*.py is a standalone script (run from the repository root) that prints
 # medians and ratios against a baseline measured in the same run; a non-zero exit fails the target
@@ -118,4 +129,4 @@ screenshots: e2e-install
 	$(OFFLINE_AWS) $(BIN)/python $(E2E)/screenshots.py docs/screenshots
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(AWSCLI) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from email import message_from_string
 from email.message import Message
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pressline.local.harness import RunningLocalStack
+from pressline.local.harness import RunningLocalStack, aws_cli
 from pressline.local.runner import SqsTrigger, failed_message_ids, sns_event
 from pressline.local.stack import LocalFunction
 from pressline.local.template import EventSource, FunctionSpec, load_sam
 from pressline.local.web import LocalHttpServer, content_type_for, http_api_response, routes_of, site_key
+from pressline.posts.paths import report_key
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -551,3 +554,97 @@ def test_invoke_command_calls_a_handler_against_the_running_stack(local_stack: R
     assert 200 <= response["statusCode"] < 300
     unknown = pressline_local_invoke("Nope", str(ROOT / "events" / "subscriptions-subscribe-json.json"))
     assert unknown.returncode == 2 and "no function 'Nope'" in unknown.stderr
+
+
+# --------------------------------------------------------------------------- deletes, as authors delete
+LISTINGS = ("/", "/feed.xml", "/rss.xml", "/feed.json", "/archive/2026/01/", "/sitemaps/2026-01.xml")
+
+
+def _cli(local_stack: RunningLocalStack, *arguments: str) -> str:
+    if aws_cli() is None:  # `make test` installs it (make awscli); CI must have it
+        message = "no AWS CLI: run `make awscli`"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    return local_stack.aws(*arguments).stdout
+
+
+def _report(local_stack: RunningLocalStack, key: str) -> dict[str, Any] | None:
+    bucket = local_stack.outputs["SourceBucketName"]
+    try:
+        body = local_stack.client("s3").get_object(Bucket=bucket, Key=report_key(key))["Body"].read()
+    except local_stack.client("s3").exceptions.NoSuchKey:
+        return None
+    report: dict[str, Any] = json.loads(body)
+    return report
+
+
+def _listed_in(local_stack: RunningLocalStack, slug: str) -> set[str]:
+    """The listings, feeds and sitemaps (of January 2026) that link to the post."""
+    return {path for path in LISTINGS if f"/posts/{slug}/".encode() in _get(local_stack.site_url + path)[2]}
+
+
+def _write_posts(directory: Path, slugs: list[str]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for day, slug in enumerate(slugs, start=10):
+        text = f"---\ntitle: Deleted by the CLI {slug[-12:]}\ndate: 2026-01-{day} 10:00\n---\n\nSoon gone.\n"
+        (directory / f"{slug}.md").write_text(text, encoding="utf-8")
+
+
+def _status(local_stack: RunningLocalStack, key: str) -> str | None:
+    return (_report(local_stack, key) or {}).get("status")
+
+
+def _page_status(local_stack: RunningLocalStack, slug: str) -> int:
+    return _get(f"{local_stack.site_url}/posts/{slug}/")[0]
+
+
+def _wait_published(local_stack: RunningLocalStack, keys_and_slugs: dict[str, str]) -> None:
+    for key, slug in keys_and_slugs.items():
+        _wait_for(f"{key} published", partial(lambda k: _status(local_stack, k) == "published", key))
+        _wait_for(f"{slug} in every listing", partial(lambda s: _listed_in(local_stack, s) == set(LISTINGS), slug))
+        assert _page_status(local_stack, slug) == 200
+
+
+def _wait_unpublished(local_stack: RunningLocalStack, keys_and_slugs: dict[str, str]) -> None:
+    for key, slug in keys_and_slugs.items():
+        _wait_for(f"{key} unpublished", partial(lambda k: _status(local_stack, k) == "unpublished", key))
+        _wait_for(f"{slug}'s page gone", partial(lambda s: _page_status(local_stack, s) == 404, slug))
+        _wait_for(f"{slug} out of every listing", partial(lambda s: not _listed_in(local_stack, s), slug))
+
+
+def test_aws_s3_rm_unpublishes_the_post_everywhere(local_stack: RunningLocalStack, tmp_path: Path) -> None:
+    """Upload with `aws s3 cp`, delete with `aws s3 rm`, as an author does: the source bucket is
+    versioned, so S3 makes a delete marker and sends ObjectRemoved:DeleteMarkerCreated."""
+    slug = f"cli-delete-{uuid.uuid4().hex[:8]}"
+    _write_posts(tmp_path, [slug])
+    bucket = local_stack.outputs["SourceBucketName"]
+    key = f"posts/{slug}.md"
+    try:
+        _cli(local_stack, "s3", "cp", str(tmp_path / f"{slug}.md"), f"s3://{bucket}/{key}")
+        _wait_published(local_stack, {key: slug})
+        _cli(local_stack, "s3", "rm", f"s3://{bucket}/{key}")
+        _wait_unpublished(local_stack, {key: slug})
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n--- pressline local log (tail) ---\n{local_stack.log()[-6000:]}") from error
+    versions = local_stack.client("s3").list_object_versions(Bucket=bucket, Prefix=key)
+    assert [marker["IsLatest"] for marker in versions.get("DeleteMarkers", [])] == [True]  # a real delete marker
+
+
+@pytest.mark.parametrize("how", ["s3 rm --recursive", "s3api delete-objects"])
+def test_deleting_many_posts_at_once_unpublishes_each(local_stack: RunningLocalStack, tmp_path: Path, how: str) -> None:
+    folder = f"batch-{uuid.uuid4().hex[:8]}"
+    slugs = [f"{folder}-{n}" for n in range(3)]
+    _write_posts(tmp_path / folder, slugs)
+    bucket = local_stack.outputs["SourceBucketName"]
+    keys = {f"posts/{folder}/{slug}.md": slug for slug in slugs}
+    try:
+        _cli(local_stack, "s3", "cp", "--recursive", str(tmp_path / folder), f"s3://{bucket}/posts/{folder}/")
+        _wait_published(local_stack, keys)
+        if how == "s3 rm --recursive":
+            _cli(local_stack, "s3", "rm", "--recursive", f"s3://{bucket}/posts/{folder}/")
+        else:  # one DeleteObjects request for every key
+            objects = json.dumps({"Objects": [{"Key": key} for key in keys], "Quiet": False})
+            deleted = json.loads(_cli(local_stack, "s3api", "delete-objects", "--bucket", bucket, "--delete", objects))
+            assert sorted(entry["Key"] for entry in deleted["Deleted"]) == sorted(keys)
+        _wait_unpublished(local_stack, keys)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n--- pressline local log (tail) ---\n{local_stack.log()[-6000:]}") from error

@@ -43,6 +43,7 @@ def server() -> Iterator[motoserver.MotoServer]:
         assert running.separate_process and running.pid is not None
         yield running
     assert not running.alive()
+    assert running.returncode == 0  # stopped by SIGTERM, cleanly
 
 
 @pytest.fixture(params=["in-process", "server"])

@@ -54,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--schedule-every", type=float, default=10.0, metavar="SECONDS", help="run scheduled functions this often"
     )
     parser.add_argument(
+        "--moto-in-process",
+        action="store_true",
+        help="run moto in this process instead of its own (one core for moto and the functions, by the GIL)",
+    )
+    parser.add_argument(
         "--parameter-overrides",
         nargs="+",
         action="extend",
@@ -100,10 +105,9 @@ def _use_local_aws(endpoint_url: str, region: str) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from moto.server import ThreadedMotoServer
-
     from pressline.adapters.aws import reset_clients
     from pressline.config import settings
+    from pressline.local import motoserver
     from pressline.local.runner import Runner
     from pressline.local.stack import Clients, describe_functions, provision
     from pressline.local.web import LocalHttpServer, routes_of
@@ -134,10 +138,14 @@ def serve(args: argparse.Namespace) -> int:
         # Metrics have no CloudWatch here: their EMF lines would bury the functions' logs.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.update(FAKE_CREDENTIALS)  # before moto starts: never a real account
-    moto = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint_url = f"http://{_reachable_host(host)}:{port}"
+    try:
+        # Patched moto (S3's delete events and key limit, DynamoDB one request at a time), by
+        # default in a process of its own: see pressline.local.motoserver.
+        moto = motoserver.start(args.host, args.port, separate_process=not args.moto_in_process)
+    except RuntimeError as error:
+        logger.error("Cannot start moto: %s", error)
+        return 1
+    endpoint_url = moto.endpoint_url
     _use_local_aws(endpoint_url, region)
     http_server: LocalHttpServer | None = None
     runner: Runner | None = None

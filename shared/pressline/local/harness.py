@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pressline.local.lambda_runtime import invoke
+from pressline.local.motoserver import FAKE_CREDENTIALS
 from pressline.local.runner import Invocation, Runner
 from pressline.local.stack import Clients, LocalFunction, ProvisionedStack
 
@@ -205,6 +207,43 @@ class RunningLocalStack:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def aws(self, *arguments: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Run the AWS CLI against this stack, as an author does (``aws s3 cp ...``): fake
+        credentials, the stack's endpoint and region; raises when the CLI fails."""
+        return run_aws_cli(self.endpoint_url, self.outputs["Region"], *arguments, timeout_s=timeout_s)
+
+
+# --------------------------------------------------------------------------- the AWS CLI
+AWS_CLI_VARIABLE = "PRESSLINE_AWSCLI_BIN"  # set by `make test`: the bin directory of .venv-aws
+REPOSITORY = Path(__file__).resolve().parents[3]
+
+
+def aws_cli() -> Path | None:
+    """The ``aws`` executable `make awscli` installs (.ci/requirements-awscli.txt), or None."""
+    configured = os.environ.get(AWS_CLI_VARIABLE)
+    directory = Path(configured) if configured else REPOSITORY / ".venv-aws" / "bin"
+    executable = directory / "aws"
+    return executable if executable.is_file() else None
+
+
+def run_aws_cli(
+    endpoint_url: str, region: str, *arguments: str, timeout_s: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """``aws --endpoint-url ENDPOINT ARGUMENTS...`` with fake credentials (never a profile)."""
+    executable = aws_cli()
+    if executable is None:
+        raise FileNotFoundError(f"no AWS CLI: run `make awscli` (or set {AWS_CLI_VARIABLE})")
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("AWS_") or key == "AWS_CA_BUNDLE"
+    }
+    environment.update(FAKE_CREDENTIALS)
+    environment.update(AWS_DEFAULT_REGION=region, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    command = [str(executable), "--endpoint-url", endpoint_url, *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=environment, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(arguments)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return done
 
 
 @contextlib.contextmanager

@@ -274,6 +274,7 @@ class MotoServer:
         self.endpoint_url = endpoint_url
         self._process = process
         self._threaded = threaded
+        self.returncode: int | None = None  # the process's exit status, once stopped
 
     @property
     def pid(self) -> int | None:
@@ -302,17 +303,18 @@ class MotoServer:
             self._threaded.stop()
             self._threaded = None
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        finally:
-            if process.stdin is not None:
-                process.stdin.close()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.stdin is not None:
+            process.stdin.close()
+        self.returncode = process.returncode
 
     def __enter__(self) -> MotoServer:
         return self
@@ -380,7 +382,10 @@ def answers(endpoint_url: str, timeout_s: float = 2.0) -> bool:
 
 # --------------------------------------------------------------------------- the process
 def _stop_at_end_of_stdin(stopping: threading.Event) -> None:
-    sys.stdin.buffer.read()
+    # os.read, not sys.stdin: a daemon thread blocked in a buffered read holds its lock, and
+    # the interpreter aborts at exit when it cannot take it.
+    while os.read(sys.stdin.fileno(), 4096):
+        pass
     stopping.set()
 
 
@@ -395,9 +400,12 @@ def main(argv: list[str] | None = None) -> int:
     server = _start_threaded(args.host, args.port)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    if not sys.stdin.isatty():
-        # The parent holds our stdin open: when it dies, even by SIGKILL, the pipe closes.
+    if sys.stdin.isatty():
+        signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    else:
+        # Started by a parent, which stops us (after its own users of moto) when Ctrl-C reaches
+        # both; it holds our stdin open, so when it dies, even by SIGKILL, the pipe closes.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         threading.Thread(target=_stop_at_end_of_stdin, args=(stopping,), daemon=True).start()
     if args.ready_file is not None:
         temporary = args.ready_file.with_name(args.ready_file.name + ".tmp")

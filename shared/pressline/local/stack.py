@@ -145,6 +145,10 @@ def provision(
     """
     from moto.cloudformation.parsing import get_model_map
 
+    if endpoint_url is None:  # moto in this process (mock_aws): S3 deletes, key limit, see motoserver
+        from pressline.local.motoserver import patch_moto
+
+        patch_moto()
     site_url = site_url.rstrip("/")
     api_url = (api_url or f"{site_url}/api").rstrip("/")
     clients = clients_for(region, endpoint_url)
