@@ -2,8 +2,10 @@
 
 1. Notify on moto, in-process (template.yaml provisioned by the local stack, the handler
    invoked as Lambda would, continuations followed): its fixed cost per post (a post with
-   two tags and 0, then 1 subscriber), then AWS calls by operation, delivery queue messages
-   and wall time over the whole audience at each size.
+   two tags and 0, then 1 subscriber), then a burst (100 posts with two tags out of eight,
+   sent ten a SendMessageBatch as Index sends them, received in the batches the template's
+   BatchSize gives: calls per post with 0, 1 and 5 subscribers), then AWS calls by
+   operation, delivery queue messages and wall time over the whole audience at each size.
 2. Deliver on moto: a sample of those delivery batches, every SES call and ledger write
    for real. A batch's cost does not depend on the audience, so the whole fan-out's
    SES calls are one per recipient; the sample gives the cost per 1,000.
@@ -16,7 +18,7 @@ Baseline, measured in the same run: the first size (10,000). Ratios for 100,000 
 ~10x for calls and messages (linear) and ~1x for peak memory (one page at a time); moto's
 time grows faster than linearly (its GSI query scans and sorts the whole table per page).
 
-Run: .venv/bin/python tests/bench/bench_fanout.py [--sizes 10000,100000] [--repeats 3]
+Run: .venv/bin/python tests/bench/bench_fanout.py [--sizes 10000,100000] [--repeats 3] [--burst-only]
 (about 12 minutes on 2 cores, mostly moto paging through 100,000 items; --sizes 1000,10000
 takes about a minute).
 """
@@ -54,6 +56,9 @@ os.environ.pop("AWS_PROFILE", None)
 DEFAULT_SIZES = (10_000, 100_000)
 DELIVERY_SAMPLE_BATCHES = 10  # 500 recipients
 FIXED_TAGS = ("aws", "python")  # the fixed cost is measured with a post reaching three audiences
+BURST_POSTS = 100
+BURST_TAGS = ("python", "aws", "travel", "notes", "photography", "city", "essays", "guides")  # as sitegen's posts
+FEW_TAGS = (("aws",), ("python", "city"), ("travel",), ("notes",))  # the burst's "a few": 1 without tags + these
 
 
 class CallCounter:
@@ -95,6 +100,19 @@ def profile(sid: str) -> dict[str, Any]:
     }
 
 
+def tagged_membership(sid: str, tags: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "pk": {"S": f"SUB#{sid}"},
+            "sk": {"S": f"AUD#TAG#{tag}"},
+            "gsi1pk": {"S": f"AUD#TAG#{tag}"},
+            "gsi1sk": {"S": sid},
+            "tags": {"L": [{"S": t} for t in tags]},
+        }
+        for tag in tags
+    ]
+
+
 def batch_write(db: Any, table: str, items: list[dict[str, Any]]) -> None:
     for start in range(0, len(items), 25):
         chunk = items[start : start + 25]
@@ -117,8 +135,8 @@ def post_body(slug: str, tags: tuple[str, ...] = ()) -> str:
 
 # --------------------------------------------------------------------------- 1 + 2: moto
 def run_moto(
-    sizes: list[int], repeats: int
-) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]], dict[str, Any]]:
+    sizes: list[int], repeats: int, burst_only: bool = False
+) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]], dict[int, dict[str, Any]], dict[str, Any]]:
     from pressline.adapters.aws import client, reset_clients
     from pressline.config import settings
     from pressline.local.lambda_runtime import invoke
@@ -174,15 +192,70 @@ def run_moto(
         calls.subtract({"sqs.ReceiveMessage": invocations + 1, "sqs.DeleteMessage": invocations})
         return {"seconds": seconds, "calls": +calls, "invocations": invocations, "messages": depth(delivery_url)}
 
+    [source] = notify_fn.events_of("SQS")
+    batch_size = source.batch_size  # as the template says (the local runner honours it too)
+
+    def burst(prefix: str) -> dict[str, Any]:
+        """BURST_POSTS new posts at once, sent as Index sends them (SendMessageBatch), then
+        Notify in batches of the template's BatchSize until the queue is empty."""
+        for start in range(0, BURST_POSTS, 10):
+            entries = [
+                {
+                    "Id": str(n),
+                    "MessageBody": post_body(f"{prefix}-{n}", (BURST_TAGS[n % 8], BURST_TAGS[(n * 3 + 1) % 8])),
+                }
+                for n in range(start, min(start + 10, BURST_POSTS))
+            ]
+            sqs.send_message_batch(QueueUrl=notify_url, Entries=entries)
+        counter.take()
+        harness: Counter[str] = Counter()  # Lambda's poller's calls, not Notify's
+
+        def gather() -> list[dict[str, Any]]:
+            messages: list[dict[str, Any]] = []
+            while len(messages) < batch_size:
+                harness["sqs.ReceiveMessage"] += 1
+                if not (got := receive(notify_url, min(10, batch_size - len(messages)))):
+                    break
+                messages.extend(got)
+            return messages
+
+        invocations = 0
+        started = time.perf_counter()
+        while messages := gather():
+            records = [sqs_record(message, notify_arn, stack.region) for message in messages]
+            result = invoke(notify_fn, {"Records": records})
+            assert result == {"batchItemFailures": []}, result
+            for start in range(0, len(messages), 10):
+                chunk = messages[start : start + 10]
+                entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)]
+                sqs.delete_message_batch(QueueUrl=notify_url, Entries=entries)
+                harness["sqs.DeleteMessageBatch"] += 1
+            invocations += 1
+        seconds = time.perf_counter() - started
+        calls = counter.take()
+        calls.subtract(harness)
+        return {"calls": +calls, "invocations": invocations, "seconds": seconds, "messages": depth(delivery_url)}
+
     fan_out("warm-up")  # imports, the secret, the clients
 
     # The fixed cost: a post with two tags (three audiences: ALL and one per tag) and nobody,
-    # then one subscriber, to read.
+    # then one subscriber, to read; and a burst of posts with each.
     fixed: dict[int, dict[str, Any]] = {}
+    bursts: dict[int, dict[str, Any]] = {}
     for size in (0, 1):
         batch_write(db, table, [membership(f"{n:032x}") for n in range(size)])
         fixed[size] = fan_out(f"fixed-{size}", FIXED_TAGS)
         purge(delivery_url)
+        bursts[size] = burst(f"burst-{size}")
+        purge(delivery_url)
+    # A few: tagged readers beside the one without tags (only in TAG# audiences: the fan-outs
+    # below, of posts without tags, do not reach them).
+    few = [item for n, tags in enumerate(FEW_TAGS) for item in tagged_membership(f"few{n:029x}", tags)]
+    batch_write(db, table, few)
+    bursts[1 + len(FEW_TAGS)] = burst("burst-few")
+    purge(delivery_url)
+    if burst_only:
+        return fixed, bursts, {}, {}
 
     results: dict[int, dict[str, Any]] = {}
     seeded = 1
@@ -218,7 +291,7 @@ def run_moto(
     sent = len(ses_backends[DEFAULT_ACCOUNT_ID][stack.region].sent_messages)
     assert sent == len(ids), (sent, len(ids))
     delivery = {"batches": len(sample), "recipients": len(ids), "calls": counter.take(), "seconds": seconds}
-    return fixed, results, delivery
+    return fixed, bursts, results, delivery
 
 
 # --------------------------------------------------------------------------- 3: memory
@@ -281,14 +354,15 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default=",".join(str(size) for size in DEFAULT_SIZES))
     parser.add_argument("--repeats", type=int, default=3, help="fan-outs at the first size (median)")
+    parser.add_argument("--burst-only", action="store_true", help="the fixed cost and the burst only (~1 min)")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
 
     from moto import mock_aws
 
     with mock_aws():
-        fixed, moto, delivery = run_moto(sizes, args.repeats)
-    memory = {size: notify_memory(size) for size in [*sizes, 1_000_000]}
+        fixed, bursts, moto, delivery = run_moto(sizes, args.repeats, args.burst_only)
+    memory = {} if args.burst_only else {size: notify_memory(size) for size in [*sizes, 1_000_000]}
 
     base = sizes[0]
     print()
@@ -296,6 +370,21 @@ def main() -> int:
     for size, r in fixed.items():
         detail = ", ".join(f"{name} {count}" for name, count in sorted(r["calls"].items()))
         print(f"{size:>12,} subscriber(s): {sum(r['calls'].values()):>3} AWS calls  {detail}")
+    print()
+    print(
+        f"Notify, a burst of {BURST_POSTS} posts (two tags out of eight each) in batches of the template's BatchSize"
+        f" (load average {os.getloadavg()[0]:.2f})"
+    )
+    for size, r in bursts.items():
+        total = sum(r["calls"].values())
+        detail = ", ".join(f"{name} {count}" for name, count in sorted(r["calls"].items()))
+        print(
+            f"{size:>12,} subscriber(s): {total / BURST_POSTS:>5.2f} AWS calls a post ({total} in"
+            f" {r['invocations']} invocations, {r['messages']} delivery messages, {r['seconds']:.2f} s on moto)"
+            f"  {detail}"
+        )
+    if args.burst_only:
+        return 0
     print()
     print("Notify on moto (whole audience; time is the median of the runs)")
     print(
