@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from html_safety import assert_safe
+from html_safety import assert_feed_safe, assert_json_feed_safe, assert_safe, assert_sitemap_safe
 
+from pressline.config import settings
 from pressline.models import SourceRef
 from pressline.posts.rules import MAX_POST_BYTES, check_post
 from pressline.posts.slug import tag_slug
@@ -182,8 +183,10 @@ def test_whole_corpus_through_the_pipeline(aws_stack: Any) -> None:
         check_page(site[f"posts/{expected['slug']}/index.html"].decode(), expected, key)
     for feed in ("feed.xml", "rss.xml"):
         ET.fromstring(site[feed])  # well-formed even with control characters in titles
-    for item in json.loads(site["feed.json"])["items"]:
-        assert_safe(item["content_html"], f"feed.json item {item['url']}")
+        assert_feed_safe(site[feed], feed)  # content as a page, summaries as text even read as HTML
+    assert_json_feed_safe(json.loads(site["feed.json"]), "feed.json")
+    for key in (k for k in site if k.endswith(".xml") and k not in ("feed.xml", "rss.xml")):
+        assert_sitemap_safe(site[key], settings().base_url, key)
     assert all(".." not in key and not key.startswith("/") for key in site), sorted(site)
 
 
