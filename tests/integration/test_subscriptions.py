@@ -4,6 +4,7 @@ the API Gateway HTTP API events in events/."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
@@ -309,3 +310,191 @@ def test_signing_up_again_with_other_tags_changes_them_only_on_confirmation(aws_
     assert sorted(items) == ["AUD#TAG#rust", "PROFILE", "REQUEST"]
     assert items["PROFILE"]["tags"] == {"L": [{"S": "rust"}]}
     assert items["AUD#TAG#rust"]["gsi1pk"] == {"S": "AUD#TAG#rust"}
+
+
+# ----------------------------------------------------------------------------- hardening (issue 12)
+@pytest.fixture(autouse=True)
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The answer floor's pauses, recorded instead of slept (tests never wait on wall time)."""
+    from pressline.stages import subscriptions as stage
+
+    recorded: list[float] = []
+    monkeypatch.setattr(stage, "pause", recorded.append)
+    return recorded
+
+
+def test_the_template_throttles_the_api_and_sets_the_answer_floor() -> None:
+    from pressline.local.template import transform
+
+    resources = transform(Path(__file__).resolve().parents[2] / "template.yaml", "us-east-1").cfn["Resources"]
+    [stage] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+    assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] > 0
+    sign_up = stage["RouteSettings"]["POST /subscriptions"]
+    assert 0 < sign_up["ThrottlingRateLimit"] <= stage["DefaultRouteSettings"]["ThrottlingRateLimit"]
+    function = next(r for k, r in resources.items() if k == "SubscriptionsFunction")
+    assert int(function["Properties"]["Environment"]["Variables"]["SUBSCRIBE_ANSWER_MS"]) >= 100
+
+
+def test_a_sign_up_through_the_deployed_wiring_waits_for_the_floor(
+    aws_stack: StackHandle, pauses: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pressline.stages import subscriptions as stage
+
+    monkeypatch.setattr(stage, "monotonic", lambda: 100.0)  # no time passes but the pause
+    assert call(aws_stack, "subscriptions-subscribe-json")["statusCode"] == 202
+    call(aws_stack, "subscriptions-subscribe-json")  # rate limited: waits just as long
+    assert pauses == [0.2, 0.2]  # SUBSCRIBE_ANSWER_MS from template.yaml
+
+
+def test_plus_address_bombing_sends_three_mails_and_answers_like_any_sign_up(aws_stack: StackHandle) -> None:
+    """The reported attack (1,000 POSTs for bomb+{i}@victim.example gave 1,000 mails)."""
+    answers = set()
+    for i in range(15):
+        response = call(aws_stack, "subscriptions-subscribe-json", email=f"bomb+{i}@victim.example", tags=[])
+        answers.add((response["statusCode"], response["body"]))
+    assert answers == {(202, json.dumps({"status": "accepted", "message": stage_message()}))}
+    assert len([m for m in emails(aws_stack) if "victim.example" in str(m["To"])]) == 3
+
+
+def stage_message() -> str:
+    from pressline.stages.subscriptions import ACCEPTED_MESSAGE
+
+    return ACCEPTED_MESSAGE
+
+
+def test_the_client_limit_uses_api_gateways_source_ip(aws_stack: StackHandle) -> None:
+    def sign_up(address: str, source_ip: str) -> int:
+        request = event("subscriptions-subscribe-json", email=address, tags=[])
+        request["requestContext"]["http"]["sourceIp"] = source_ip
+        request["headers"]["x-forwarded-for"] = "198.51.100.99"  # a client-supplied header is not trusted
+        status: int = aws_stack.invoke("Subscriptions", request)["statusCode"]
+        return status
+
+    assert {sign_up(f"reader@d{i}.example", "192.0.2.10") for i in range(12)} == {202}
+    assert sign_up("reader@other.example", "192.0.2.11") == 202
+    sent = [str(m["To"]) for m in emails(aws_stack)]
+    assert len(sent) == 11 and "reader@other.example" in sent  # 10 from one client, then the other's
+
+
+def test_an_old_confirmation_link_does_not_work_after_unsubscribing_and_signing_up_again(
+    aws_stack: StackHandle,
+) -> None:
+    """The reported case: subscribe, confirm T1, unsubscribe, subscribe again, POST T1."""
+    first = subscribe_and_confirm(aws_stack)  # tags aws, python
+    assert call(aws_stack, "subscriptions-unsubscribe-one-click", _unsubscribe_token(aws_stack))["statusCode"] == 200
+    assert call(aws_stack, "subscriptions-subscribe-json", email=READER, tags=["rust"])["statusCode"] == 202
+    replayed = call(aws_stack, "subscriptions-confirm-post", first)
+    assert replayed["statusCode"] == 410
+    assert "PROFILE" not in (profile(aws_stack, READER) or {})
+    second = link_token(emails(aws_stack)[-1], "confirm")
+    assert second != first
+    assert call(aws_stack, "subscriptions-confirm-post", second)["statusCode"] == 200
+    items = profile(aws_stack, READER) or {}
+    assert items["PROFILE"]["tags"] == {"L": [{"S": "rust"}]}
+    assert call(aws_stack, "subscriptions-confirm-post", second)["statusCode"] == 200  # a second click
+    assert call(aws_stack, "subscriptions-confirm-post", first)["statusCode"] == 410
+
+
+def test_every_sign_up_path_makes_the_same_dynamodb_calls(aws_stack: StackHandle) -> None:
+    from pressline.stages import subscriptions as stage
+    from pressline.subscribers.service import suppress_address
+
+    made: list[str] = []
+    subscriptions = stage.subscriptions()
+    repository: Any = subscriptions.repository
+    repository.db.meta.events.register("before-call.dynamodb", lambda model, **_: made.append(model.name))
+    suppress_address(repository, subscriptions.keys, "gone@example.com", "bounce:General", datetime.now(UTC))
+    calls = {}
+    for label, address in [("new", READER), ("pending", READER), ("suppressed", "gone@example.com"),
+                           ("new-2", "other@example.com"), ("mailbox-full", "reader+1@example.com"),
+                           ("mailbox-full-2", "reader+2@example.com"), ("over", "reader+3@example.com")]:  # fmt: skip
+        made.clear()
+        assert call(aws_stack, "subscriptions-subscribe-json", email=address, tags=[])["statusCode"] == 202
+        calls[label] = list(made)
+    assert len({tuple(names) for names in calls.values()}) == 1, calls
+    assert calls["new"] == ["TransactWriteItems"]
+
+
+def test_a_lost_answer_to_the_sign_up_transaction_still_sends_the_confirmation(aws_stack: StackHandle) -> None:
+    """The SDK retries the transaction whose answer was lost; the retry, carrying the same
+    request, passes its own condition instead of reading as rate limited."""
+    import random
+
+    from pressline.local.faults import AwsFaults
+
+    lost: list[str] = []
+
+    def decide(name: str) -> str | None:
+        if name == "TransactWriteItems" and not lost:
+            lost.append(name)
+            return "lost-response"
+        return None
+
+    faults = AwsFaults(random.Random(0), decide=decide)
+    with faults.installed(), faults.active():
+        response = call(aws_stack, "subscriptions-subscribe-json")
+    assert lost and response["statusCode"] == 202
+    [confirmation] = emails(aws_stack)
+    assert call(aws_stack, "subscriptions-confirm-post", link_token(confirmation, "confirm"))["statusCode"] == 200
+
+
+def test_a_cross_origin_form_post_is_refused_and_sends_nothing(aws_stack: StackHandle) -> None:
+    response = aws_stack.invoke("Subscriptions", event("subscriptions-subscribe-cross-origin"))
+    assert response["statusCode"] == 403
+    assert response["headers"]["Content-Type"].startswith("text/html")
+    assert "another site" in response["body"]
+    assert emails(aws_stack) == []
+    same_site = event("subscriptions-subscribe-cross-origin")
+    same_site["headers"]["origin"] = "http://127.0.0.1:8080"  # the site's own origin (SITE_URL)
+    assert aws_stack.invoke("Subscriptions", same_site)["statusCode"] == 202
+
+
+def test_the_local_web_server_passes_the_source_ip_and_origin_as_api_gateway_does() -> None:
+    from pressline.local.web import Route, _compile, http_api_event
+
+    route = Route("POST", "/subscriptions", None, _compile("/subscriptions"))  # type: ignore[arg-type]
+    built = http_api_event(
+        route=route,
+        method="POST",
+        raw_path="/subscriptions",
+        raw_query="",
+        headers=[("Origin", "https://evil.example"), ("Sec-Fetch-Site", "cross-site"), ("Host", "127.0.0.1:8080")],
+        body=b"email=a%40example.com",
+        source_ip="192.0.2.44",
+        path_parameters={},
+        account_id="123456789012",
+    )
+    assert built["requestContext"]["http"]["sourceIp"] == "192.0.2.44"
+    assert built["headers"]["origin"] == "https://evil.example"
+    assert built["headers"]["sec-fetch-site"] == "cross-site"
+
+
+def test_a_rotated_token_secret_keeps_old_links_working(aws_stack: StackHandle) -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    from pressline.subscribers import runtime
+
+    call(aws_stack, "subscriptions-subscribe-json")
+    before = link_token(emails(aws_stack)[-1], "confirm")
+    arn = os.environ["TOKEN_SECRET_ARN"]
+    secrets = aws_stack.client("secretsmanager")
+    original = secrets.get_secret_value(SecretId=arn)["SecretString"]
+    old_unsubscribe = _unsubscribe_token(aws_stack)
+    secrets.put_secret_value(
+        SecretId=arn, SecretString=json.dumps({"signing_keys": ["a-new-signing-key-0123456789abcdef", original]})
+    )
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # what KEYS_MAX_AGE does by itself in minutes
+    rotated = runtime.keys()
+    assert rotated.token_key != issue_keys_of(original).token_key and rotated.id_key == issue_keys_of(original).id_key
+    assert call(aws_stack, "subscriptions-confirm-post", before)["statusCode"] == 200  # sent before the rotation
+    fresh = issue(rotated, Purpose.UNSUBSCRIBE, subscriber_id(rotated.id_key, READER))
+    assert fresh != old_unsubscribe
+    assert call(aws_stack, "subscriptions-unsubscribe-get", old_unsubscribe)["statusCode"] == 200
+    assert call(aws_stack, "subscriptions-unsubscribe-one-click", fresh)["statusCode"] == 200
+
+
+def issue_keys_of(secret: str) -> Any:
+    from pressline.subscribers.tokens import Keys
+
+    return Keys.from_secret(secret)

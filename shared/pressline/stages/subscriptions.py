@@ -36,6 +36,7 @@ import os
 import time
 import traceback
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import cache
 from http import HTTPStatus
 from typing import Any
@@ -148,7 +149,13 @@ def _aws_subscriptions(config: Settings) -> Subscriptions:
 
 
 def subscriptions() -> Subscriptions:
-    return _override or _aws_subscriptions(settings())
+    if _override is not None:
+        return _override
+    built = _aws_subscriptions(settings())
+    # The secret is read again every few minutes (rotation): the same value gives the same
+    # Keys object, so this copies only when the keys did change.
+    keys = runtime.keys()
+    return built if built.keys is keys else replace(built, keys=keys)
 
 
 # --------------------------------------------------------------------------- responses
