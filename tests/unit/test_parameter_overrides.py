@@ -25,7 +25,7 @@ KNOWN = frozenset(DECLARED)
 
 keys = st.sampled_from(sorted(KNOWN))
 # Any text a title or a URL could hold, spaces, quotes, backslashes and '=' included.
-values = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40)
+values = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
 
 
 def _double_quoted(value: str) -> str:
