@@ -59,6 +59,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 
 from pressline.models import Contract, PostMeta, RenderedPost
+from pressline.posts.paths import rendered_key_of
 from pressline.posts.slug import tag_slug
 
 CatalogStatus = Literal["published", "scheduled", "draft"]
@@ -87,7 +88,7 @@ def month_of(date: datetime, timezone: str) -> str:
 
 def rendered_object_key(source_key: str, version: str) -> str:
     """``posts.paths.rendered_key`` from a stored version token (the catalog keeps the token)."""
-    return f"rendered/{source_key}/{version}.json"
+    return rendered_key_of(source_key, version)
 
 
 def month_listing(month: str) -> str:

@@ -6,6 +6,7 @@ page always agree on where the others are.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 from typing import Literal
 
@@ -41,9 +42,33 @@ def classify(key: str) -> SourceKind:
     return "other"
 
 
+MAX_KEY_BYTES = 1024  # S3 refuses longer object keys (KeyTooLongError), counted in UTF-8 bytes
+# Where a derived key goes when the readable one would pass the limit: a source key of about
+# 1,000 bytes or more still gets its report and its renderings, named by its SHA-256.
+HASHED_PREFIX = "by-hash/"
+
+
+def key_bytes(key: str) -> int:
+    """A key's length as S3 counts it (``surrogatepass``: total, never an error)."""
+    return len(key.encode("utf-8", "surrogatepass"))
+
+
+def key_digest(source_key: str) -> str:
+    """The SHA-256 of a source key's UTF-8 bytes, in hex: ``printf %s KEY | sha256sum``."""
+    return hashlib.sha256(source_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def report_key(source_key: str) -> str:
-    """``posts/a/b.md`` -> ``reports/posts/a/b.md.json`` (in the source bucket)."""
-    return f"reports/{source_key}.json"
+    """``posts/a/b.md`` -> ``reports/posts/a/b.md.json`` (in the source bucket).
+
+    When that would pass S3's 1,024 bytes (source keys over 1,011 bytes), the report is at
+    ``reports/by-hash/<key_digest(source key)>.json`` instead; the report names its key. No
+    source key under ``posts/`` can give a readable report key under ``reports/by-hash/``.
+    """
+    readable = f"reports/{source_key}.json"
+    if key_bytes(readable) <= MAX_KEY_BYTES:
+        return readable
+    return f"reports/{HASHED_PREFIX}{key_digest(source_key)}.json"
 
 
 def version_token(source: SourceRef) -> str:
@@ -57,7 +82,20 @@ def version_token(source: SourceRef) -> str:
 
 def rendered_key(source: SourceRef) -> str:
     """The claim check of one rendered version: ``rendered/<source key>/<version>.json``."""
-    return f"rendered/{source.key}/{version_token(source)}.json"
+    return rendered_key_of(source.key, version_token(source))
+
+
+def rendered_key_of(source_key: str, token: str) -> str:
+    """``rendered/<source key>/<token>.json``, or, when that would pass S3's limit,
+    ``rendered/by-hash/<key_digest(source key)>/<token>.json`` (the token hashed too if even
+    that is too long). Deterministic: Render writes and Index reads the same key."""
+    readable = f"rendered/{source_key}/{token}.json"
+    if key_bytes(readable) <= MAX_KEY_BYTES:
+        return readable
+    hashed = f"rendered/{HASHED_PREFIX}{key_digest(source_key)}/{token}.json"
+    if key_bytes(hashed) <= MAX_KEY_BYTES:
+        return hashed
+    return f"rendered/{HASHED_PREFIX}{key_digest(source_key)}/{key_digest(token)}.json"
 
 
 def post_path(slug: str) -> str:
