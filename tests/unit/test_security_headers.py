@@ -103,6 +103,8 @@ def test_the_api_pages_policy_allows_their_base_and_form() -> None:
     csp = _directives(headers.api_content_security_policy("https://blog.example/"))
     assert csp["base-uri"] == ["https://blog.example"]
     assert csp["form-action"] == ["'self'"] and csp["default-src"] == ["'none'"]
+    assert "script-src" not in csp and csp["frame-ancestors"] == ["'none'"]
+    assert headers.api_headers("https://blog.example")["Referrer-Policy"] == "no-referrer"  # tokens in URLs
     layout = (TEMPLATES / "subscriptions" / "layout.html").read_text()
     assert "<base href=" in layout and "<style>" in layout and "<script" not in layout
 

@@ -2,7 +2,7 @@
 
 ``template.yaml``'s ``SiteResponseHeadersPolicy`` (CloudFront) must say exactly this (a test
 compares them); the local stack's site server (``pressline.local.web``) sends ``site_headers``,
-and the subscription pages of the HTTP API send ``api_headers``.
+and the subscription pages of the HTTP API send ``api_headers`` (``stages.subscriptions``).
 
 What the pages load, and so what the Content-Security-Policy allows:
 
@@ -51,15 +51,17 @@ def content_security_policy(api_origin: str | None = None) -> str:
 
 
 def api_content_security_policy(site_url: str) -> str:
-    """The subscription pages' CSP: their one form posts to the API itself, nothing is loaded
-    but their inline style, and their ``<base>`` is the site (their links lead back to it)."""
+    """The subscription pages' CSP: their one form posts to the API itself, their inline style
+    (and anything of the site's) is all they load, and their ``<base>`` is the site."""
+    site = origin_of(site_url)
     return "; ".join(
         [
             "default-src 'none'",
-            "style-src 'unsafe-inline'",
+            f"style-src 'self' 'unsafe-inline' {site}",
+            f"img-src 'self' {site}",
             "form-action 'self'",
             "frame-ancestors 'none'",
-            f"base-uri {origin_of(site_url)}",
+            f"base-uri {site}",
         ]
     )
 
@@ -70,12 +72,12 @@ def origin_of(url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}" if rest else url
 
 
-def _common() -> dict[str, str]:
+def _common(referrer_policy: str = REFERRER_POLICY) -> dict[str, str]:
     return {
         "Strict-Transport-Security": f"max-age={HSTS_MAX_AGE}",
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
-        "Referrer-Policy": REFERRER_POLICY,
+        "Referrer-Policy": referrer_policy,
         "Permissions-Policy": PERMISSIONS_POLICY,
         "Cross-Origin-Opener-Policy": CROSS_ORIGIN_OPENER_POLICY,
     }
@@ -88,4 +90,5 @@ def site_headers(api_origin: str | None = None) -> dict[str, str]:
 
 def api_headers(site_url: str) -> dict[str, str]:
     """The headers of the subscriptions API's HTML pages (confirm, unsubscribe and their answers)."""
-    return {"Content-Security-Policy": api_content_security_policy(site_url), **_common()}
+    # The pages' URLs hold a token: never hand it to another site in a Referer.
+    return {"Content-Security-Policy": api_content_security_policy(site_url), **_common("no-referrer")}
