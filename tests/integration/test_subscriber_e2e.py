@@ -147,3 +147,26 @@ def test_subscribe_confirm_post_email_unsubscribe_next_post_no_email(local_stack
     # And the reader is gone from the table (deleted, not flagged): a new confirmation is needed.
     table = local_stack.client("dynamodb").scan(TableName=local_stack.outputs["SubscribersTableName"])["Items"]
     assert all(item.get("address", {}).get("S") != reader for item in table)
+
+
+def test_the_local_api_refuses_a_cross_origin_form_post_and_takes_the_sites_own(local_stack: RunningLocalStack) -> None:
+    """Through the local web server, as a browser sends them: Origin reaches the function."""
+    run = uuid.uuid4().hex[:8]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    evil = f"evil-{run}@example.org"
+    status, page = _request(
+        f"{local_stack.api_url}/subscriptions",
+        urllib.parse.urlencode({"email": evil}).encode(),
+        {**form, "Origin": "https://attacker.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert status == 403 and "another site" in page
+    site_origin = "/".join(local_stack.api_url.split("/")[:3])  # the site and the API share a host locally
+    own = f"own-{run}@example.org"
+    status, page = _request(
+        f"{local_stack.api_url}/subscriptions",
+        urllib.parse.urlencode({"email": own}).encode(),
+        {**form, "Origin": site_origin, "Sec-Fetch-Site": "same-origin"},
+    )
+    assert status == 202 and "Check your inbox" in page
+    _wait_for(local_stack, f"the confirmation to {own}", lambda: _emails_to(local_stack, own))
+    assert _emails_to(local_stack, evil) == []
