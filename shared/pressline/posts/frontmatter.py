@@ -91,6 +91,24 @@ def _bracket_depth(text: str) -> int:
     return deepest
 
 
+# Block collections nest without brackets too: "- - - a" is three sequences deep on one line,
+# and libyaml's composer, recursing in C, crashed the process (a segmentation fault: no report,
+# retries, DLQ) on ~30,000 of them, which 64 KiB holds. Over several lines nesting costs
+# indentation (a line d levels deep starts about d columns in), which the size limit keeps far
+# below that, so the indicators that open one line ("- ", "? ", ": ") are what is bounded.
+_LINE_INDICATORS = re.compile(r"^[ \t]*((?:[-?:][ \t]+)+)", re.MULTILINE)
+
+
+def _deepest_line(text: str) -> tuple[int, int]:
+    """The most collections one line opens with its leading indicators, and that line (0-based)."""
+    deepest, where = 0, 0
+    for match in _LINE_INDICATORS.finditer(text):
+        count = len(match.group(1).split())
+        if count > deepest:
+            deepest, where = count, match.start()
+    return deepest, text.count("\n", 0, where)
+
+
 @cache
 def _loader_class() -> Any:
     """libyaml's safe loader (10x faster than pure Python), else the pure one; dates and
@@ -124,7 +142,8 @@ def _measure(node: Any) -> None:
                 for item in pairs:
                     total += size(item, depth + 1)
                     if total > MAX_EXPANDED_NODES:
-                        raise _Limit(f"expands to more than {MAX_EXPANDED_NODES} values (aliases)", current)
+                        reason = f"expands to more than {MAX_EXPANDED_NODES} values (each alias counts what it repeats)"
+                        raise _Limit(reason, current)
             on_path.discard(key)
         sizes[key] = total
         return total
@@ -221,6 +240,10 @@ def load_yaml(
         raise problem(f"is larger than {MAX_FRONT_MATTER_BYTES // 1024} KiB")
     if _bracket_depth(text) > _MAX_BRACKET_DEPTH:
         raise problem(f"is nested deeper than {MAX_DEPTH} levels")
+    indicators, line = _deepest_line(text)
+    if indicators > _MAX_BRACKET_DEPTH:
+        message = f"is nested deeper than {MAX_DEPTH} levels ({indicators:,} '- ', '? ' or ': ' open one line)"
+        raise FrontMatterError(Problem(field="front matter", message=message, line=first_line + line))
     loader = _loader_class()(text)
     try:
         node = loader.get_single_node()

@@ -21,6 +21,15 @@ SUMMARY_WORDS = 50
 # 20,000: 3.7 s; a 1 MiB body of '>' would take hours, so Render would time out forever).
 MAX_NESTING = 100
 MORE_DIVIDER = re.compile(r"<!--\s*more\s*-->", re.IGNORECASE)
+# cmark-gfm bounds what link references and table rows expand to, but not footnotes: each
+# reference to a note adds ~180 characters of HTML (its link, and a link back in the note), so
+# 1 MiB of "[^a]" made 73 MB of HTML in 7 s of cmark alone. Counted before cmark runs ("[^" in
+# code counts too: a real post has a few dozen).
+MAX_FOOTNOTE_MARKS = 10_000
+# What cmark may make of a body: 4x the largest post, far above real posts (prose is ~1.1x,
+# code full of "<" 4x), below where sanitizing and the page cost seconds. A table row that is
+# a single "a" is filled with all the header's cells: 6 KB of Markdown made 5 MB of HTML.
+MAX_BODY_HTML = 4 * 1024 * 1024
 
 _NOT_SUMMARY = re.compile(
     r"<pre\b.*?</pre>|<section class=\"footnotes\".*?</section>|<table\b.*?</table>|<figure\b.*?</figure>",
@@ -46,35 +55,232 @@ def markdown_to_html(markdown: str) -> str:
     return to_html(markdown)
 
 
-# Counted as nesting: every element except the void ones and those whose start tag closes
-# an open one of the same kind (``<li><li>`` is two siblings for the HTML parser, not two levels).
-_TAG_NAME = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
-_NOT_NESTING = frozenset(
+# How deep the HTML parser's tree gets, estimated from the tags alone and never (but by a small
+# factor) below the parser's own depth: html5ever's time grows with the square of the depth, so
+# the estimate must not be fooled. Three ways it was (issue 12): an end tag that closes nothing
+# ("<div></span>" repeated), elements it skipped that do nest ("<rt><rt>" outside a ruby,
+# "<optgroup>" outside a select), and names cut short ("<my-a></my-b>" read as "my" twice).
+# So it keeps a stack of open elements and follows the parser's rules that shrink it (WHATWG
+# HTML, "in body" insertion mode), conservatively: where it is unsure, an element stays open.
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][^\t\n\f\r />]*)")
+_VOID = frozenset(
     {
-        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-        "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option",
-        "optgroup", "rt", "rp",
+        "area", "base", "basefont", "bgsound", "br", "col", "embed", "hr", "image", "img", "input",
+        "keygen", "link", "meta", "param", "source", "track", "wbr",
     }
 )  # fmt: skip
+# A start tag pops these when they are the current element (<li><li> are siblings, not two levels).
+_CLOSED_BY_START = {
+    "p": frozenset({"p"}),
+    "li": frozenset({"li", "p"}),
+    "dt": frozenset({"dt", "dd", "p"}),
+    "dd": frozenset({"dt", "dd", "p"}),
+    "option": frozenset({"option"}),
+    "optgroup": frozenset({"option"}),  # not another optgroup: outside a select they nest
+    "tr": frozenset({"td", "th", "tr"}),
+    "td": frozenset({"td", "th"}),
+    "th": frozenset({"td", "th"}),
+}
+# An end tag of these closes everything above the element, up to a scope boundary.
+_BLOCK_ENDS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "button", "center", "dd", "details", "dialog", "dir",
+        "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4",
+        "h5", "h6", "header", "hgroup", "li", "listing", "main", "menu", "nav", "ol", "p", "pre", "search",
+        "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+    }
+)  # fmt: skip
+_SCOPE_BOUNDARIES = frozenset(
+    {
+        "applet", "caption", "html", "table", "td", "th", "marquee", "object", "template", "mi", "mo",
+        "mn", "ms", "mtext", "annotation-xml", "foreignobject", "desc", "title",
+    }
+)  # fmt: skip
+_EXTRA_BOUNDARIES = {"li": frozenset({"ol", "ul"}), "p": frozenset({"button"})}
+# Any other end tag closes only through elements that are not "special"; above one, it is ignored.
+_SPECIAL = _BLOCK_ENDS | _SCOPE_BOUNDARIES | {"body", "frameset", "iframe", "noembed", "noframes", "noscript"}
+_SPECIAL |= {"plaintext", "script", "select", "style", "textarea", "xmp", "head", "frame", "colgroup"}
+# Closed by another element's end tag, these are re-opened by the parser at the next text (the
+# "active formatting elements"), so they still count until their own end tag.
+_FORMATTING = frozenset(
+    {"a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u"}
+)
+
+
+_RUBY_PARTS = frozenset({"rb", "rp", "rt", "rtc"})
+# Not counted as a level where they sit on a counted element (or, for these, on the container
+# named): a list item in its list, a paragraph in a list item, a cell in its row are one level
+# of the author's structure, as before. Any other stacking of them counts, so the count stays
+# within a factor of 5 of the stack's height: no element goes uncounted without a counted one
+# at most 4 below it.
+_UNCOUNTED = frozenset({"p", "li", "dt", "dd", "option", "tr", "td", "th", "thead", "tbody", "tfoot"})
+_FREE_ON = {
+    "p": frozenset({"li", "dd", "dt", "td", "th"}),
+    "tr": frozenset({"thead", "tbody", "tfoot"}),
+    "td": frozenset({"tr"}),
+    "th": frozenset({"tr"}),
+}
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+# What the parser's rules above need to know of an element, as bits (one look-up per tag).
+_IS_VOID, _IS_SPECIAL, _IS_BOUNDARY, _IS_BLOCK_END, _IS_UNCOUNTED, _IS_FORMATTING, _IS_RUBY_PART = (
+    1 << bit for bit in range(7)
+)
+_FLAGS: dict[str, int] = {}
+for _bit, _names in (
+    (_IS_VOID, _VOID),
+    (_IS_SPECIAL, _SPECIAL),
+    (_IS_BOUNDARY, _SCOPE_BOUNDARIES),
+    (_IS_BLOCK_END, _BLOCK_ENDS),
+    (_IS_UNCOUNTED, _UNCOUNTED),
+    (_IS_FORMATTING, _FORMATTING),
+    (_IS_RUBY_PART, _RUBY_PARTS),
+):
+    for _name in _names:
+        _FLAGS[_name] = _FLAGS.get(_name, 0) | _bit
+
+
+class _OpenElements:
+    """The parser's stack of open elements, with where each name, special element and scope
+    boundary is on it, so that every question an end tag asks costs one look-up."""
+
+    __slots__ = ("at", "boundaries", "counted", "depth", "names", "specials")
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.counted: list[bool] = []
+        self.depth = 0  # the counted elements
+        self.at: dict[str, list[int]] = {}
+        self.specials: list[int] = []
+        self.boundaries: list[int] = []
+
+    def push(self, name: str, flags: int) -> None:
+        names = self.names
+        position = len(names)
+        counted = not flags & _IS_UNCOUNTED or not (
+            not names or self.counted[-1] or names[-1] in _FREE_ON.get(name, ())
+        )
+        names.append(name)
+        self.counted.append(counted)
+        self.depth += counted
+        positions = self.at.get(name)
+        if positions is None:
+            self.at[name] = [position]
+        else:
+            positions.append(position)
+        if flags & _IS_SPECIAL:
+            self.specials.append(position)
+        if flags & _IS_BOUNDARY:
+            self.boundaries.append(position)
+
+    def pop(self) -> tuple[str, int]:
+        name = self.names.pop()
+        self.depth -= self.counted.pop()
+        self.at[name].pop()
+        flags = _FLAGS.get(name, 0)
+        if flags & _IS_SPECIAL:
+            self.specials.pop()
+        if flags & _IS_BOUNDARY:
+            self.boundaries.pop()
+        return name, flags
+
+    def top(self, name: str) -> int:
+        """The position of the last ``name`` open, or -1."""
+        positions = self.at.get(name)
+        return positions[-1] if positions else -1
+
+    def in_scope(self, name: str) -> bool:
+        position = self.top(name)
+        return position >= 0 and (not self.boundaries or self.boundaries[-1] <= position)
+
+    def closable(self, name: str, flags: int) -> int:
+        """Where the element an end tag ``name`` closes is, or -1 when the parser ignores the
+        tag or might (then nothing is closed): block ends close up to a scope boundary, any
+        other end tag only through elements that are not special."""
+        position = self.top(name)
+        if position < 0:
+            return -1
+        if flags & _IS_BLOCK_END:
+            barriers = [self.boundaries[-1]] if self.boundaries else []
+            barriers += [self.top(extra) for extra in _EXTRA_BOUNDARIES.get(name, ())]
+        else:
+            barriers = [self.specials[-1]] if self.specials else []
+        return -1 if any(barrier > position for barrier in barriers) else position
 
 
 def nests_deeper_than(fragment: str, limit: int = MAX_NESTING) -> bool:
     """Whether the elements of ``fragment`` (cmark's HTML: the block quotes and lists of the
-    Markdown and the author's raw HTML alike) nest more than ``limit`` levels deep. Linear,
-    and stops at the first element past the limit."""
+    Markdown and the author's raw HTML alike) may nest more than ``limit`` levels deep for the
+    HTML parser (see above). Linear: each tag costs a few look-ups, plus the pops of elements
+    it closes, each pushed once; it stops at the first element past the limit."""
     if fragment.count("<") - fragment.count("</") <= limit:  # too few start tags to get that deep
         return False
-    depth = 0
+    stack = _OpenElements()
+    names = stack.names
+    lingering: dict[str, int] = {}  # formatting elements closed by other elements' end tags
+    reopened = 0  # their total
     for close, name in _TAG_NAME.findall(fragment):
-        if name.lower() in _NOT_NESTING:
+        # ASCII only, as the HTML tokenizer does: str.lower() would make "b\u212a" (Kelvin) "bk"
+        name = name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
+        flags = _FLAGS.get(name, 0)
+        if flags & _IS_VOID:
             continue
         if close:
-            depth = depth - 1 if depth else 0
-        else:
-            depth += 1
-            if depth > limit:
+            if names and names[-1] == name:  # the usual case: it closes the current element
+                stack.pop()
+                continue
+            position = stack.closable(name, flags)
+            if position < 0:
+                if lingering.get(name):
+                    lingering[name] -= 1
+                    reopened -= 1
+                continue
+            while len(names) > position + 1:
+                element, element_flags = stack.pop()
+                if element_flags & _IS_FORMATTING:
+                    lingering[element] = lingering.get(element, 0) + 1
+                    reopened += 1
+            stack.pop()
+            if reopened > limit:
                 return True
+            continue
+        closes = _CLOSED_BY_START.get(name)
+        while closes and names and names[-1] in closes:
+            stack.pop()
+        if flags & _IS_RUBY_PART and stack.in_scope("ruby"):  # in a ruby they are siblings
+            while names[-1] in _RUBY_PARTS:
+                stack.pop()
+        stack.push(name, flags)
+        if stack.depth + reopened > limit:
+            return True
     return False
+
+
+def markdown_problem(markdown: str) -> str | None:
+    """Why cmark would take too long on ``markdown``, found before it runs, or None."""
+    marks = markdown.count("[^")
+    if marks > MAX_FOOTNOTE_MARKS:
+        return f"has {marks:,} footnote marks '[^'; the limit is {MAX_FOOTNOTE_MARKS:,}"
+    return None
+
+
+def html_problem(unsafe_html: str) -> str | None:
+    """Why sanitizing cmark's HTML of a body, and showing it, would take too long, or None."""
+    # Measured on the part that may be sanitized: the nesting, when it is the cause, says more.
+    if nests_deeper_than(unsafe_html[:MAX_BODY_HTML]):
+        return (
+            f"is nested more than {MAX_NESTING} levels deep (block quotes, lists or HTML elements inside "
+            "each other); flatten it"
+        )
+    if len(unsafe_html) > MAX_BODY_HTML:
+        filled = unsafe_html.count("<td></td>", 0, MAX_BODY_HTML)
+        why = f" ({filled:,} empty table cells: each row gets all the header's columns)" if filled > 100_000 else ""
+        return (
+            f"makes {len(unsafe_html):,} characters of HTML{why}; the limit is {MAX_BODY_HTML:,}: "
+            "split it into several posts"
+        )
+    return None
 
 
 def _text_of(fragment: str) -> str:
@@ -108,14 +314,19 @@ def anchor_headings(fragment: str) -> str:
     from pressline.posts.slug import slugify
 
     used: set[str] = set(RESERVED_IDS)
+    # The next number to try after each base (GitHub's ids: a, a-1, a-2...). Counting up from
+    # 1 for every repeat made 8,000 headings "# a" take 16 s; with it each number is tried
+    # once per base, and an id taken by another heading's own text ("# a-1") is skipped.
+    next_number: dict[str, int] = {}
 
     def anchor(match: re.Match[str]) -> str:
         base = slugify(html_to_text(match.group(2)), max_length=60) or "section"
         if base.startswith(("fn-", "fnref-")):
             base = "section-" + base
-        candidate, number = base, 1
+        candidate, number = base, next_number.get(base, 1)
         while candidate in used:
             candidate, number = f"{base}-{number}", number + 1
+        next_number[base] = number
         used.add(candidate)
         return f'<h{match.group(1)} id="{candidate}">{match.group(2)}</h{match.group(1)}>'
 
