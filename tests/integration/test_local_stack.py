@@ -556,6 +556,23 @@ def test_invoke_command_calls_a_handler_against_the_running_stack(local_stack: R
     assert unknown.returncode == 2 and "no function 'Nope'" in unknown.stderr
 
 
+def _children(pid: int) -> list[str]:
+    """The command lines of a process's children (Linux)."""
+    commands = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            commands.append(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return commands
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+def test_moto_runs_in_a_process_of_its_own(local_stack: RunningLocalStack) -> None:
+    """pressline local's functions and moto do not share one GIL (see pressline.local.motoserver)."""
+    [moto] = [command for command in _children(local_stack.process.pid) if "pressline.local.motoserver" in command]
+    port = local_stack.endpoint_url.rsplit(":", 1)[1]
+    assert f"--port {port}" in moto or "--port 0" in moto
+
+
 # --------------------------------------------------------------------------- deletes, as authors delete
 LISTINGS = ("/", "/feed.xml", "/rss.xml", "/feed.json", "/archive/2026/01/", "/sitemaps/2026-01.xml")
 
