@@ -13,7 +13,8 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-PostStatus = Literal["published", "scheduled", "draft", "rejected", "unpublished"]
+# "failed": it passed Validate and Render but Index could not apply it (its report says why).
+PostStatus = Literal["published", "scheduled", "draft", "rejected", "unpublished", "failed"]
 
 
 class Contract(BaseModel):

@@ -182,7 +182,7 @@ def edit_old(n: int, s3: Any, names: dict[str, str], deps: Any, counting: Counti
         )
         s3.put_object(Bucket=names["source"], Key=rendered_key(ref), Body=other.model_dump_json().encode())
     s3.put_object(Bucket=names["source"], Key=rendered_key(source), Body=rendered.model_dump_json().encode())
-    return counted(messages.upsert(source, meta.slug, rendered)[0], deps, counting)
+    return counted(messages.upsert(source, meta.slug, rendered), deps, counting)
 
 
 def delete_recent(s3: Any, names: dict[str, str], deps: Any, counting: Counting) -> int:
