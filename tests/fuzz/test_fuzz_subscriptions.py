@@ -688,3 +688,63 @@ def test_without_a_floor_nothing_waits(monkeypatch: pytest.MonkeyPatch) -> None:
             http_event("POST", "/subscriptions", "application/json", '{"email": "a@b.example"}', ""), context()
         )
     assert pauses == [] and len(mailer.sent) == 1
+
+
+# --------------------------------------------------------------------------- limits, over the class
+local_parts = st.from_regex(r"[a-z][a-z0-9]{0,10}", fullmatch=True)
+
+
+@given(local_parts, st.sampled_from(["gmail.com", "googlemail.com", "example.org"]), st.data())
+def test_every_spelling_of_one_mailbox_is_one_mailbox(local: str, domain: str, data: st.DataObject) -> None:
+    from pressline.subscribers.addresses import mailbox_of
+
+    tag = data.draw(st.from_regex(r"\+[a-z0-9+.-]{0,10}", fullmatch=True) | st.just(""))
+    cased = "".join(data.draw(st.sampled_from([c, c.upper()])) for c in local)
+    dotted = cased
+    if domain != "example.org" and len(local) > 1:  # Gmail ignores dots
+        at = data.draw(st.integers(1, len(local) - 1))
+        dotted = cased[:at] + "." + cased[at:]
+    spelled = normalize_address(f"{dotted}{tag}@{domain.upper()}")
+    plain = normalize_address(f"{local}@{domain}")
+    expected = mailbox_of(plain).replace("googlemail.com", "gmail.com")
+    assert mailbox_of(spelled) == expected
+    assert mailbox_of(mailbox_of(spelled)) == mailbox_of(spelled)  # stable
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["ada", "ada+1", "Ada+2", "a.da", "bob", "bob+x", "cy"]),
+            st.sampled_from(["gmail.com", "example.org", "victim.example"]),
+            st.sampled_from(["192.0.2.1", "192.0.2.2", "2001:db8::1", "2001:db8::2", "2001:db8:0:1::1", "junk"]),
+            st.integers(0, 40),  # minutes until this sign-up
+        ),
+        max_size=60,
+    )
+)
+def test_no_sequence_of_sign_ups_sends_more_than_the_limits_allow(
+    sign_ups: list[tuple[str, str, str, int]],
+) -> None:
+    from pressline.subscribers.addresses import client_network, domain_of, mailbox_of
+    from pressline.subscribers.memory import window_start
+    from pressline.subscribers.service import Limit, SignupLimits
+
+    hour = timedelta(hours=1)
+    limits = SignupLimits(Limit(2, hour), Limit(5, hour), Limit(4, hour), Limit(9, hour))
+    clock, mailer = FakeClock(NOW), MemoryMailer()
+    service = Subscriptions(MemoryRepository(), mailer, KEYS, SITE, clock, limits=limits)
+    sent: list[tuple[str, str, int]] = []  # (address, client, window)
+    for local, domain, ip, minutes in sign_ups:
+        clock.advance(timedelta(minutes=minutes))
+        _, outcome = service.subscribe(f"{local}@{domain}", [], ip)
+        if outcome == "sent":
+            sent.append((mailer.sent[-1].recipient, client_network(ip), window_start(clock(), hour)))
+    assert len(mailer.sent) == len(sent)
+    assert bool(sent) == bool(sign_ups)  # the first sign-up, at least, is never limited
+    per: dict[tuple[str, str, int], int] = {}
+    for address, client, window in sent:
+        for key in (("mailbox", mailbox_of(address), window), ("domain", domain_of(address), window),
+                    ("client", client, window), ("overall", "", window)):  # fmt: skip
+            per[key] = per.get(key, 0) + 1
+    caps = {"mailbox": 2, "domain": 5, "client": 4, "overall": 9}
+    assert all(count <= caps[kind] for (kind, _, _), count in per.items()), per
