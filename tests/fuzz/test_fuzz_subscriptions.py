@@ -698,7 +698,7 @@ local_parts = st.from_regex(r"[a-z][a-z0-9]{0,10}", fullmatch=True)
 def test_every_spelling_of_one_mailbox_is_one_mailbox(local: str, domain: str, data: st.DataObject) -> None:
     from pressline.subscribers.addresses import mailbox_of
 
-    tag = data.draw(st.from_regex(r"\+[a-z0-9+.-]{0,10}", fullmatch=True) | st.just(""))
+    tag = data.draw(st.from_regex(r"\+[a-z0-9+-]{0,10}", fullmatch=True) | st.just(""))
     cased = "".join(data.draw(st.sampled_from([c, c.upper()])) for c in local)
     dotted = cased
     if domain != "example.org" and len(local) > 1:  # Gmail ignores dots
