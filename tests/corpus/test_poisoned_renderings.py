@@ -19,12 +19,14 @@ from typing import Any
 
 import pytest
 from html_safety import assert_feed_safe, assert_json_feed_safe, assert_plain_text, assert_safe
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pressline.adapters.store import MemoryStore, ObjectStore, S3Store
 from pressline.indexing import feeds
 from pressline.indexing.catalog import Recent, RecentPost
 from pressline.indexing.plan import target_post
-from pressline.indexing.renderings import load_rendering, parse_recent, trusted
+from pressline.indexing.renderings import UntrustedRendering, load_rendering, parse_recent, trusted
 from pressline.models import RenderedPost
 from pressline.posts.paths import rendered_key
 from pressline.site.pages import Site, render_post_page
@@ -158,3 +160,47 @@ def test_rebuild_publishes_nothing_poisoned(world: Any) -> None:
     assert_safe(page, "the rebuilt page")
     assert_feed_safe(world.text("feed.xml"), "the rebuilt Atom feed")
     assert_json_feed_safe(world.json("feed.json"), "the rebuilt JSON Feed")
+
+
+# --------------------------------------------------------------------------- the class, generated
+_PIECES = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", '"><svg onload=alert(1)>', "</title>",
+           "java\x0bscript:alert(1)", "javascript:alert(1)", "data:text/html,x", "\u202e", "\x1b[31m", "\u200b",
+           "<<b>script>", "<!--", "&lt;script&gt;", "]]>", "{{ 7*7 }}", "a < b", "ok", " ", "\n", "/", "../",
+           "https://example.com/x", "//evil.example", '<a href="java&#x0B;script:x">l</a>',
+           '<h2 id="content">h</h2>']  # fmt: skip
+_HOSTILE = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=8).map("".join)
+
+
+@given(
+    title=_HOSTILE,
+    summary=_HOSTILE,
+    tags=st.lists(_HOSTILE, max_size=3),
+    author=st.one_of(st.none(), _HOSTILE),
+    body=_HOSTILE,
+    canonical=st.one_of(st.none(), _HOSTILE),
+    image=st.one_of(st.none(), _HOSTILE),
+    slug=st.sampled_from(["fine", "../x", "UPPER", "a/b", ""]),
+)
+@settings(max_examples=150, deadline=None)
+def test_whatever_a_stored_rendering_holds_it_is_refused_or_made_safe(
+    title: str,
+    summary: str,
+    tags: list[str],
+    author: str | None,
+    body: str,
+    canonical: str | None,
+    image: str | None,
+    slug: str,
+) -> None:
+    rendering = RenderedPost.model_validate(CASES["body-script"]["rendering"])
+    meta = rendering.meta.model_copy(
+        update={"title": title, "summary": summary, "tags": tuple(tags), "author": author, "slug": slug,
+                "canonical_url": canonical, "image": image}
+    )  # fmt: skip
+    poisoned = rendering.model_copy(update={"meta": meta, "body_html": body})
+    try:
+        safe = trusted(poisoned)
+    except UntrustedRendering:
+        return
+    check_outputs(safe, [], "generated")
+    assert trusted(safe) is safe
