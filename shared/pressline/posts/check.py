@@ -61,9 +61,8 @@ def format_problem(path: Path, problem: Problem, *, warning: bool = False) -> st
 
 def check_file(path: Path, timezone: ZoneInfo, slugs: dict[str, Path]) -> tuple[list[Problem], list[Problem]]:
     """The errors and warnings of one file; ``slugs`` collects slugs already seen."""
-    from pressline.posts.images import check_image
-    from pressline.posts.markdown import render_body
-    from pressline.posts.paths import resolve_relative
+    from pressline.posts.images import check_image, cover_problem
+    from pressline.posts.markdown import reference_line, render_body
     from pressline.posts.rules import check_post
 
     try:
@@ -87,18 +86,57 @@ def check_file(path: Path, timezone: ZoneInfo, slugs: dict[str, Path]) -> tuple[
         message = f"'{slug}' is also the slug of {slugs[slug]}"
         errors.append(Problem(field="slug", message=message, line=result.post.slug_line))
     slugs.setdefault(slug, path)
-    body = render_body(result.post.body, key, result.post.meta.summary, result.post.unsafe_html)
+    post = result.post
+    body = render_body(post.body, key, post.meta.summary, post.unsafe_html, body_line=post.body_line)
     warnings.extend(body.warnings)
     base = path.parent
     for image_key in body.images:
         # Both keys are under posts/: the image's path relative to the post's folder.
         relative = os.path.relpath(image_key, os.path.dirname(key))
         if not (base / relative).is_file():
-            warnings.append(Problem(field="body", message=f"image {relative} is not beside the post; upload it too"))
-    cover = result.post.meta.image
-    if cover and "://" not in cover and resolve_relative(key, cover) and not (base / cover).is_file():
-        warnings.append(Problem(field="image", message=f"{cover} is not beside the post"))
+            line = reference_line(post.body, image_key, post.body_line)
+            message = f"image {relative} is not beside the post; upload it too"
+            warnings.append(Problem(field="body", message=message, line=line))
+    cover = post.meta.image
+    if cover:
+        # Why Render will drop it or a browser will not show it; else whether it is there to upload.
+        reason = cover_problem(cover, key)
+        target = resolve_image_key(cover, key)
+        if reason is None and target and not (base / os.path.relpath(target, os.path.dirname(key))).is_file():
+            reason = f"{cover} is not beside the post; upload it too"
+        if reason:
+            warnings.append(Problem(field="image", message=reason, line=_field_line(data, "image")))
     return errors, warnings
+
+
+def resolve_image_key(reference: str, source_key: str) -> str | None:
+    """The source key a front matter ``image`` names beside the post, or None (a URL, a path on the site)."""
+    from urllib.parse import unquote
+
+    from pressline.posts.paths import resolve_relative
+
+    if "://" in reference or reference.startswith("/"):
+        return None
+    return resolve_relative(source_key, unquote(reference.split("#")[0].split("?")[0]))
+
+
+def _field_line(data: bytes, name: str) -> int | None:
+    """The line of a front matter field, read again (check_post keeps only the slug's)."""
+    from pressline.posts import frontmatter
+    from pressline.posts.rules import decode
+
+    text, _ = decode(data)
+    try:
+        return frontmatter.split(text).line_of(name) if text is not None else None
+    except frontmatter.FrontMatterError:
+        return None
+
+
+def ordered(errors: list[Problem], warnings: list[Problem]) -> list[tuple[Problem, bool]]:
+    """Errors and warnings (flagged True) by line, those of the whole file first; on one line,
+    errors before warnings."""
+    marked = [(problem, False) for problem in errors] + [(problem, True) for problem in warnings]
+    return sorted(marked, key=lambda item: (item[0].line or 0, item[1]))
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -113,10 +151,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     error_count = warning_count = 0
     for path in files:
         errors, warnings = check_file(path, timezone, slugs)
-        for problem in errors:
-            print(format_problem(path, problem), file=out)
-        for problem in warnings:
-            print(format_problem(path, problem, warning=True), file=out)
+        for problem, warning in ordered(errors, warnings):
+            print(format_problem(path, problem, warning=warning), file=out)
         error_count += len(errors)
         warning_count += len(warnings)
     if not args.quiet:

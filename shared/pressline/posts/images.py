@@ -8,9 +8,10 @@ SVG is refused: it is a document that can carry scripts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from pressline.models import Problem
-from pressline.posts.paths import IMAGE_TYPES, REFUSED_IMAGE_SUFFIXES
+from pressline.posts.paths import IMAGE_TYPES, POSTS_PREFIX, REFUSED_IMAGE_SUFFIXES, classify, resolve_relative
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 
@@ -56,3 +57,33 @@ def check_image(data: bytes, key: str) -> ImageCheck:
         message = f"is a {actual} image despite its name; it is published as {actual}"
         return ImageCheck(actual, warnings=[Problem(field="file", message=message)])
     return ImageCheck(actual)
+
+
+def cover_problem(reference: str, source_key: str) -> str | None:
+    """Why the front matter's ``image`` will not show as the author means, or None: the same
+    cases as ``sanitize.resolve_image`` (which then drops it) and a plain http URL (kept, but
+    an https page shows it as insecure or not at all)."""
+    lower = reference.lower()
+    if lower.startswith("https://"):
+        return None
+    if lower.startswith("http://"):
+        return f"'{reference}' is not https: browsers block it or mark the page insecure; use https://"
+    if reference.startswith("/") and not reference.startswith("//"):
+        return None  # a path on the site itself
+    path = unquote(reference.split("#")[0].split("?")[0])
+    target = resolve_relative(source_key, path)
+    if target is None:
+        return (
+            f"'{reference}' leads out of the {POSTS_PREFIX} folder, where images are published from; "
+            "it is ignored: put the image beside the post"
+        )
+    kind = classify(target)
+    if kind == "refused-image":
+        return (
+            f"'{reference}' is an SVG image, which is not published (SVG can carry scripts); it is ignored: "
+            "use PNG, JPEG, GIF or WebP"
+        )
+    if kind != "image":
+        kinds = ", ".join(suffix.lstrip(".") for suffix in IMAGE_TYPES)
+        return f"'{reference}' is not an image file ({kinds}); it is ignored"
+    return None

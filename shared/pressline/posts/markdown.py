@@ -347,11 +347,28 @@ def first_words(text: str, count: int = SUMMARY_WORDS) -> str:
     return " ".join(words[:count]).rstrip(".,;:!?-—") + "…"
 
 
-def render_body(markdown: str, source_key: str, summary: str = "", unsafe_html: str | None = None) -> RenderedBody:
+def reference_line(markdown: str, target_key: str, first_line: int) -> int | None:
+    """The line of ``markdown`` (which starts at line ``first_line`` of its file) where the
+    file ``target_key`` is first named, as written or percent-encoded, or None."""
+    from urllib.parse import quote
+
+    name = target_key.rsplit("/", 1)[-1]
+    found = [index for index in (markdown.find(name), markdown.find(quote(name))) if index != -1]
+    return first_line + markdown.count("\n", 0, min(found)) if found else None
+
+
+def render_body(
+    markdown: str,
+    source_key: str,
+    summary: str = "",
+    unsafe_html: str | None = None,
+    body_line: int | None = None,
+) -> RenderedBody:
     """Render and sanitize a post body, and make its summary when none was given:
     the text before ``<!--more-->``, else the first ~50 words. ``unsafe_html`` is
     ``markdown_to_html(markdown)`` when the caller has it already (``check_post`` makes it
-    to measure the nesting), so the body is parsed once."""
+    to measure the nesting), so the body is parsed once. ``body_line``, the line of the file
+    the body starts on, gives the warnings their lines."""
     references = References()
     if unsafe_html is None:
         unsafe_html = markdown_to_html(markdown)
@@ -364,7 +381,11 @@ def render_body(markdown: str, source_key: str, summary: str = "", unsafe_html: 
         else:
             summary = first_words(_text_of(lead(body_html)))  # first_words joins the whitespace
     warnings = [
-        Problem(field="body", message=f"{key} is an SVG image, which is not published; use PNG, JPEG, GIF or WebP")
+        Problem(
+            field="body",
+            message=f"{key} is an SVG image, which is not published; use PNG, JPEG, GIF or WebP",
+            line=reference_line(markdown, key, body_line) if body_line else None,
+        )
         for key in dict.fromkeys(references.refused_images)
     ]
     return RenderedBody(body_html, summary, list(dict.fromkeys(references.images)), warnings)

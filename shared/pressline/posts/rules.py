@@ -383,6 +383,8 @@ def _problems(error: ValidationError, document: frontmatter.Document) -> list[Pr
             message = f"item {index + 1} {message}"
         if item["type"] == "missing" and name == "title":
             message = "is missing: every post needs a title"
+        if item["type"] == "string_type" and name == "title" and item["input"] is None:
+            message = "is empty"  # 'title:' is YAML null: the same as 'title: ""'
         line = document.line_of(name, index)
         if line is None and item["type"] == "missing":
             line = 1

@@ -62,19 +62,81 @@ def test_images_beside_posts_are_checked(tmp_path: Path, capsys: pytest.CaptureF
     svg = write(tmp_path, "posts/d.svg", "<svg/>")
     assert main(["check", "--quiet", str(post), str(svg)]) == 1
     assert capsys.readouterr().out.splitlines() == [
-        f"{post}: warning: body: posts/d.svg is an SVG image, which is not published; use PNG, JPEG, GIF or WebP",
-        f"{post}: warning: image: cover.png is not beside the post",
+        f"{post}:3: warning: image: cover.png is not beside the post; upload it too",
+        f"{post}:5: warning: body: posts/d.svg is an SVG image, which is not published; use PNG, JPEG, GIF or WebP",
         f"{svg}: file: is an SVG image, which is not published (SVG can carry scripts); upload PNG, JPEG, GIF or WebP",
     ]
 
 
 def test_missing_images_are_warned_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    post = write(tmp_path, "posts/p.md", "---\ntitle: P\n---\n![a](img/missing.png)\n")
+    post = write(tmp_path, "posts/p.md", "---\ntitle: P\n---\nText.\n\n![a](img/missing.png)\n![b](x%20y.png)\n")
     assert main(["check", "--quiet", str(post)]) == 0
-    assert (
-        capsys.readouterr().out
-        == f"{post}: warning: body: image img/missing.png is not beside the post; upload it too\n"
-    )
+    assert capsys.readouterr().out.splitlines() == [
+        f"{post}:6: warning: body: image img/missing.png is not beside the post; upload it too",
+        f"{post}:7: warning: body: image x y.png is not beside the post; upload it too",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (
+            "../../etc/passwd",
+            "'../../etc/passwd' leads out of the posts/ folder, where images are published from; it is ignored: "
+            "put the image beside the post",
+        ),
+        (
+            "http://insecure.example/a.png",
+            "'http://insecure.example/a.png' is not https: browsers block it or mark the page insecure; use https://",
+        ),
+        (
+            "cover.svg",
+            "'cover.svg' is an SVG image, which is not published (SVG can carry scripts); it is ignored: "
+            "use PNG, JPEG, GIF or WebP",
+        ),
+        ("notes.txt", "'notes.txt' is not an image file (png, jpg, jpeg, gif, webp); it is ignored"),
+        ("img/cover.png", "img/cover.png is not beside the post; upload it too"),
+    ],
+)
+def test_a_cover_image_that_will_not_show_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], image: str, message: str
+) -> None:
+    post = write(tmp_path, "posts/p.md", f"---\ntitle: P\nimage: {image}\n---\nBody\n")
+    write(tmp_path, "posts/cover.svg", "<svg/>")  # there, yet not published
+    assert main(["check", "--quiet", str(post)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{post}:3: warning: image: {message}"]
+
+
+@pytest.mark.parametrize("image", ["cover.png", "./cover.png", "https://cdn.example/a.png", "/static/a.png"])
+def test_a_cover_image_that_shows_is_not_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], image: str
+) -> None:
+    post = write(tmp_path, "posts/p.md", f"---\ntitle: P\nimage: {image}\n---\nBody\n")
+    write(tmp_path, "posts/cover.png", (EXAMPLES / "harbour-at-dawn.png").read_bytes())
+    assert main(["check", "--quiet", "--strict", str(post)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_problems_are_sorted_by_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The rules report the fields in the model's order (title, date, ..., tags), not the file's.
+    bad = write(tmp_path, "bad.md", "---\ntags: python\nlayout: x\ndate: 2022-13-01\ntitle: 5\n---\nBody\n")
+    assert main(["check", "--quiet", str(bad)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(": ", 2)[:2] for line in lines] == [
+        [f"{bad}:2", "tags"],
+        [f"{bad}:3", "warning"],
+        [f"{bad}:4", "date"],
+        [f"{bad}:5", "title"],
+    ]
+
+
+@pytest.mark.parametrize("empty", ["", ' ""', " ''", " ~", " '  '"])
+def test_an_empty_title_has_one_message_however_it_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], empty: str
+) -> None:
+    post = write(tmp_path, "p.md", f"---\ntitle:{empty}\n---\nBody\n")
+    assert main(["check", "--quiet", str(post)]) == 1
+    assert capsys.readouterr().out == f"{post}:2: title: is empty\n"
 
 
 def test_the_time_zone_applies_and_must_exist(tmp_path: Path) -> None:
