@@ -9,7 +9,8 @@ enqueues them again; Deliver's ledger makes the repeat harmless. A checkpoint is
 when batches went out since the last one (and every recipient read is enqueued), or every
 few pages / seconds whatever happened (to bound what a crash re-reads and keep the lease
 fresh), and at the end: a post with no or few recipients costs one write besides the
-lease. Recipients of small audiences share batches. Memory holds one page.
+lease. Recipients of small audiences share batches. Memory holds one page (a batch: the
+first page of each distinct audience of its posts).
 
 Every audience is queried, empty ones too (half a read unit each). Skipping them would
 need a directory of non-empty audiences kept right by the sign-up code across deploys and
@@ -25,7 +26,9 @@ done. The lease stays even when nobody is there to read: it is what keeps two co
 one announcement, processed at the same time, from announcing twice, and it costs one
 call per batch. A post that needs more than the shared first pages (an audience of more
 than a page), or one whose share of a batched call failed, goes on alone as ``run``
-would, from where the batch left it; whatever fails there fails that post only.
+would, from where the batch left it; whatever fails there fails that post only. A batch
+of one post takes the single-post path: the same number of calls, and its lease write
+costs half a transaction's write units.
 """
 
 from __future__ import annotations
