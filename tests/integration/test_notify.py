@@ -678,3 +678,65 @@ def test_save_many_writes_nothing_for_a_post_whose_lease_was_taken(fanout_ledger
     assert ledger.acquire("a", "x", now + lease + timedelta(seconds=3), lease).done
     held = ledger.acquire("b", "x", now + lease + timedelta(seconds=3), lease)
     assert isinstance(held, LeaseHeld)  # still the thief's, not done
+
+
+def test_start_many_takes_more_leases_than_a_transaction_holds(fanout_ledger: Any) -> None:
+    now, lease = datetime.now(UTC), timedelta(seconds=90)
+    posts = [(f"post-{n:03d}", f"me:{n}") for n in range(130)]  # two transactions on DynamoDB (100 + 30)
+    fanout_ledger.acquire("post-117", "done-before", now, lease)
+    fanout_ledger.save(FanoutState("post-117", "done-before", done=True), now, lease, release=True)
+    found = fanout_ledger.start_many(posts, now, lease)
+    assert found == {
+        post: FanoutState(post, "done-before", done=True) if post == "post-117" else FanoutState(post, owner)
+        for post, owner in posts
+    }
+
+
+@pytest.fixture(params=["memory", "sns"])
+def announcer(request: pytest.FixtureRequest) -> Any:
+    from pressline.subscribers.memory import MemoryAnnouncer
+
+    if request.param == "memory":
+        return MemoryAnnouncer()
+    from pressline.subscribers.aws import SnsAnnouncer
+
+    stack: StackHandle = request.getfixturevalue("aws_stack")
+    request.node.listener = (stack, _topic_listener(stack))
+    return SnsAnnouncer(stack.outputs["PostsTopicArn"], stack.sns)
+
+
+def test_announce_many_publishes_each_post_once_ten_a_call(announcer: Any, request: pytest.FixtureRequest) -> None:
+    posts = [post_from_event().model_copy(update={"slug": f"post-{n}"}) for n in range(13)]
+    assert announcer.announce_many(posts) == []
+    if hasattr(request.node, "listener"):
+        stack, url = request.node.listener
+        assert _announced(stack, url) == Counter({post.slug: 1 for post in posts})
+    else:
+        assert announcer.announced == posts and announcer.calls == 2
+
+
+def test_announce_many_returns_the_entries_sns_kept_refusing() -> None:
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from pressline.subscribers.aws import SnsAnnouncer, _announcement
+
+    sns = boto3.client("sns", region_name="us-east-1")  # its own client: nothing else sees the stub
+    posts = [post_from_event().model_copy(update={"slug": f"post-{n}"}) for n in range(3)]
+    refused = {"Id": "1", "Code": "InternalError", "SenderFault": False}
+    with Stubber(sns) as stub:
+        stub.add_response(
+            "publish_batch",
+            {"Successful": [{"Id": "0", "MessageId": "m0"}, {"Id": "2", "MessageId": "m2"}], "Failed": [refused]},
+            {"TopicArn": "arn:aws:sns:us-east-1:123456789012:posts", "PublishBatchRequestEntries": ANY},
+        )
+        stub.add_response(  # the second try sends only the refused entry
+            "publish_batch",
+            {"Successful": [], "Failed": [refused]},
+            {
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:posts",
+                "PublishBatchRequestEntries": [{"Id": "1", **_announcement(posts[1])}],
+            },
+        )
+        assert SnsAnnouncer("arn:aws:sns:us-east-1:123456789012:posts", sns).announce_many(posts) == [posts[1]]
+        stub.assert_no_pending_responses()
