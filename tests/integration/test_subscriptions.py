@@ -498,3 +498,27 @@ def issue_keys_of(secret: str) -> Any:
     from pressline.subscribers.tokens import Keys
 
     return Keys.from_secret(secret)
+
+
+EXPECTED_EVENT_STATUS = {
+    "subscriptions-subscribe-json": 202,
+    "subscriptions-subscribe-form": 202,
+    "subscriptions-subscribe-injection": 400,
+    "subscriptions-subscribe-cross-origin": 403,
+    "subscriptions-confirm-get": 200,
+    "subscriptions-confirm-post": 200,
+    "subscriptions-unsubscribe-get": 200,
+    "subscriptions-unsubscribe-one-click": 200,
+}
+
+
+def test_every_subscriptions_event_file_gets_its_answer_from_the_handler(aws_stack: StackHandle) -> None:
+    """events/ is what ``make invoke`` and ``sam local invoke`` send: each file must still be
+    a request the handler answers as intended (a new file must be added here)."""
+    assert sorted(path.stem for path in EVENTS.glob("subscriptions-*.json")) == sorted(EXPECTED_EVENT_STATUS)
+    call(aws_stack, "subscriptions-subscribe-json", email="events@example.com", tags=[])
+    confirm = link_token(emails(aws_stack)[-1], "confirm")
+    unsubscribe = _unsubscribe_token(aws_stack, "events@example.com")
+    for name, status in EXPECTED_EVENT_STATUS.items():
+        token = unsubscribe if "unsubscribe" in name else confirm
+        assert call(aws_stack, name, token)["statusCode"] == status, name
