@@ -92,3 +92,24 @@ def test_receive_still_drops_messages_past_their_retention() -> None:
         for message in queue._messages:
             message.sent_timestamp = int((time.time() - 120) * 1000)  # sent two minutes ago
         assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+
+
+def test_queue_attributes_are_what_moto_answers() -> None:
+    patch_moto()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="counted", Attributes={"VisibilityTimeout": "45"})["QueueUrl"]
+        for n in range(5):
+            sqs.send_message(QueueUrl=url, MessageBody=str(n))
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "VisibilityTimeout"]
+        some = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        assert some == {
+            "ApproximateNumberOfMessages": "3",
+            "ApproximateNumberOfMessagesNotVisible": "2",
+            "VisibilityTimeout": "45",
+        }
+        every = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert {name: every[name] for name in names} == some and "QueueArn" in every
+        with pytest.raises(sqs.exceptions.ClientError, match="InvalidAttributeName"):
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["NoSuchAttribute"])

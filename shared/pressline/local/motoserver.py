@@ -60,7 +60,7 @@ def patch_moto() -> None:
         _patch_deletes()
         _patch_dynamodb_serialization()
         _patch_transaction_backup()
-        _patch_sqs_retention_check()
+        _patch_sqs_costs()
         _patched = True
 
 
@@ -280,7 +280,7 @@ def _patch_transaction_backup() -> None:
         def deepcopy(value: Any, memo: Any = None) -> Any:
             return value if isinstance(value, Table) else copy.deepcopy(value, memo)
 
-    dynamodb_models.copy = _TablesNotCopied  # type: ignore[assignment]
+    setattr(dynamodb_models, "copy", _TablesNotCopied)  # noqa: B010 (moto's module global)
     real_transact = DynamoDBBackend.transact_write_items
 
     def item_keys(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any]]:
@@ -322,18 +322,45 @@ def _patch_transaction_backup() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
-def _patch_sqs_retention_check() -> None:
-    """moto checks each message's retention by building all the queue's attributes, whose
-    message counts go over every message: O(queue) per message, O(queue squared) per receive
-    of a deep queue. The retention period alone is what the check needs."""
+def _patch_sqs_costs() -> None:
+    """moto's SQS builds all of a queue's attributes (whose message counts go over every
+    message, reading the clock through datetime for each) three times per attribute asked
+    for, and once per message received to check its retention: O(queue) per message, O(queue
+    squared) per receive of a deep queue. Here: the retention period alone for the check, the
+    attributes once per GetQueueAttributes, and the clock read as a number."""
+    import time
+
     from moto.core.utils import unix_time
+    from moto.sqs import models as sqs_models
+    from moto.sqs.exceptions import InvalidAttributeName
     from moto.sqs.models import SQSBackend
+
+    real_millis = getattr(sqs_models, "unix_time_millis")  # noqa: B009 (moto's module global)
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return time.time() * 1000.0 if dt is None else float(real_millis(dt))
+
+    setattr(sqs_models, "unix_time_millis", unix_time_millis)  # noqa: B010
 
     def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
         retention_period = int(self.get_queue(queue_name).message_retention_period)
         return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
 
+    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        queue = self.get_queue(queue_name)
+        if not attribute_names:
+            return {}
+        valid = ["All", *queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES]
+        invalid = next((name for name in attribute_names if name not in valid), None)
+        if invalid is not None:
+            raise InvalidAttributeName(invalid)
+        every: dict[str, Any] = queue.attributes  # once, not three times per name
+        if "All" in attribute_names:
+            return every
+        return {name: every[name] for name in attribute_names if every.get(name) is not None}
+
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+    SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- the server
