@@ -522,3 +522,18 @@ def test_every_subscriptions_event_file_gets_its_answer_from_the_handler(aws_sta
     for name, status in EXPECTED_EVENT_STATUS.items():
         token = unsubscribe if "unsubscribe" in name else confirm
         assert call(aws_stack, name, token)["statusCode"] == status, name
+
+
+def test_signup_limits_can_be_set_in_the_environment(aws_stack: StackHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pressline.stages import subscriptions as stage
+
+    monkeypatch.setenv("SIGNUP_LIMITS", '{"client": [2, 3600]}')
+    stage.override(None)  # the wiring is built again, with the setting
+    try:
+        statuses = {
+            call(aws_stack, "subscriptions-subscribe-json", email=f"r@d{i}.example")["statusCode"] for i in range(3)
+        }
+    finally:
+        monkeypatch.delenv("SIGNUP_LIMITS")
+        stage.override(None)
+    assert statuses == {202} and len(emails(aws_stack)) == 2

@@ -138,6 +138,7 @@ def override(subscriptions: Subscriptions | None) -> None:
 def _aws_subscriptions(config: Settings) -> Subscriptions:
     from pressline.subscribers.aws import SesMailer
     from pressline.subscribers.dynamodb import DynamoSubscriberRepository
+    from pressline.subscribers.service import SignupLimits
 
     return Subscriptions(
         repository=DynamoSubscriberRepository(config.subscribers_table),
@@ -145,6 +146,7 @@ def _aws_subscriptions(config: Settings) -> Subscriptions:
         keys=runtime.keys(),
         site=runtime.site(),
         clock=runtime.utc_now,
+        limits=SignupLimits.from_setting(os.environ.get("SIGNUP_LIMITS", "")),
     )
 
 

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -56,6 +56,35 @@ class SignupLimits:
     domain: Limit = Limit(100, timedelta(hours=1))
     client: Limit = Limit(10, timedelta(hours=1))
     overall: Limit = Limit(500, timedelta(hours=1))
+
+    @classmethod
+    def from_setting(cls, text: str) -> SignupLimits:
+        """The defaults, with the kinds named in ``text`` (the ``SIGNUP_LIMITS`` variable)
+        replaced: JSON ``{"client": [30, 3600]}`` is 30 confirmations per hour per client.
+        ValueError names what is wrong (a misconfiguration must not pass unnoticed)."""
+        import json
+
+        if not text.strip():
+            return cls()
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            raise ValueError("SIGNUP_LIMITS is not JSON") from None
+        if not isinstance(loaded, dict):
+            raise ValueError('SIGNUP_LIMITS must be an object like {"client": [30, 3600]}')
+        changes: dict[str, Limit] = {}
+        for kind, value in loaded.items():
+            if kind not in ("mailbox", "domain", "client", "overall"):
+                raise ValueError(f"SIGNUP_LIMITS: {kind!r} is not mailbox, domain, client or overall")
+            valid = (
+                isinstance(value, list)
+                and len(value) == 2
+                and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value)
+            )
+            if not valid:
+                raise ValueError(f"SIGNUP_LIMITS: {kind} must be [count, window in seconds], both positive integers")
+            changes[kind] = Limit(value[0], timedelta(seconds=value[1]))
+        return replace(cls(), **changes)
 
     def allowances(self, id_key: bytes, address: str, source_ip: str | None) -> list[Allowance]:
         """The counters one sign-up of ``address`` from ``source_ip`` counts against, named

@@ -157,3 +157,31 @@ def test_a_suppressed_address_gets_no_confirmation_and_cannot_be_confirmed(
     assert len(mailer.sent) == 1
     assert subscriptions.confirm(token) == (sid, "suppressed")
     assert repository.get_many([sid]) == {}
+
+
+def test_limits_can_be_set_by_kind_and_the_rest_stay_default() -> None:
+    from pressline.subscribers.service import Limit, SignupLimits
+
+    assert SignupLimits.from_setting("") == SignupLimits()
+    changed = SignupLimits.from_setting('{"client": [30, 3600], "overall": [2000, 86400]}')
+    assert changed.client == Limit(30, timedelta(hours=1)) and changed.overall == Limit(2000, timedelta(days=1))
+    assert (changed.mailbox, changed.domain) == (SignupLimits().mailbox, SignupLimits().domain)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("{", "not JSON"),
+        ("[1, 2]", "must be an object"),
+        ('{"ip": [1, 60]}', "'ip' is not mailbox"),
+        ('{"client": [0, 60]}', "positive integers"),
+        ('{"client": [10]}', "positive integers"),
+        ('{"client": [true, 60]}', "positive integers"),
+        ('{"client": [10, 1.5]}', "positive integers"),
+    ],
+)
+def test_a_wrong_limits_setting_is_refused_with_the_reason(text: str, reason: str) -> None:
+    from pressline.subscribers.service import SignupLimits
+
+    with pytest.raises(ValueError, match=reason):
+        SignupLimits.from_setting(text)
