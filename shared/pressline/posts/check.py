@@ -61,7 +61,7 @@ def format_problem(path: Path, problem: Problem, *, warning: bool = False) -> st
 
 def check_file(path: Path, timezone: ZoneInfo, slugs: dict[str, Path]) -> tuple[list[Problem], list[Problem]]:
     """The errors and warnings of one file; ``slugs`` collects slugs already seen."""
-    from pressline.posts.images import check_image, cover_problem
+    from pressline.posts.images import check_image, clipped, cover_problem
     from pressline.posts.markdown import reference_line, render_body
     from pressline.posts.rules import check_post
 
@@ -103,7 +103,7 @@ def check_file(path: Path, timezone: ZoneInfo, slugs: dict[str, Path]) -> tuple[
         reason = cover_problem(cover, key)
         target = resolve_image_key(cover, key)
         if reason is None and target and not (base / os.path.relpath(target, os.path.dirname(key))).is_file():
-            reason = f"{cover} is not beside the post; upload it too"
+            reason = f"{clipped(cover)} is not beside the post; upload it too"
         if reason:
             warnings.append(Problem(field="image", message=reason, line=_field_line(data, "image")))
     return errors, warnings

@@ -63,27 +63,32 @@ def cover_problem(reference: str, source_key: str) -> str | None:
     """Why the front matter's ``image`` will not show as the author means, or None: the same
     cases as ``sanitize.resolve_image`` (which then drops it) and a plain http URL (kept, but
     an https page shows it as insecure or not at all)."""
-    lower = reference.lower()
+    lower, shown = reference.lower(), clipped(reference)
     if lower.startswith("https://"):
         return None
     if lower.startswith("http://"):
-        return f"'{reference}' is not https: browsers block it or mark the page insecure; use https://"
+        return f"'{shown}' is not https: browsers block it or mark the page insecure; use https://"
     if reference.startswith("/") and not reference.startswith("//"):
         return None  # a path on the site itself
     path = unquote(reference.split("#")[0].split("?")[0])
     target = resolve_relative(source_key, path)
     if target is None:
         return (
-            f"'{reference}' leads out of the {POSTS_PREFIX} folder, where images are published from; "
+            f"'{shown}' leads out of the {POSTS_PREFIX} folder, where images are published from; "
             "it is ignored: put the image beside the post"
         )
     kind = classify(target)
     if kind == "refused-image":
         return (
-            f"'{reference}' is an SVG image, which is not published (SVG can carry scripts); it is ignored: "
+            f"'{shown}' is an SVG image, which is not published (SVG can carry scripts); it is ignored: "
             "use PNG, JPEG, GIF or WebP"
         )
     if kind != "image":
         kinds = ", ".join(suffix.lstrip(".") for suffix in IMAGE_TYPES)
-        return f"'{reference}' is not an image file ({kinds}); it is ignored"
+        return f"'{shown}' is not an image file ({kinds}); it is ignored"
     return None
+
+
+def clipped(text: str, length: int = 80) -> str:
+    """``text`` for a message: a value may be as long as the front matter (64 KiB)."""
+    return text if len(text) <= length else text[: length - 1] + "…"

@@ -157,3 +157,12 @@ def test_the_installed_command(tmp_path: Path) -> None:
     done = subprocess.run([command, "check", str(bad)], capture_output=True, text=True, check=False)
     assert done.returncode == 1
     assert done.stdout.startswith(f"{bad}:1: title: is missing")
+
+
+def test_a_long_cover_image_is_clipped_in_the_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image = "../" * 20_000 + "a.png"  # leaves posts/: as long as the front matter allows
+    post = write(tmp_path, "posts/p.md", f"---\ntitle: P\nimage: {image}\n---\nBody\n")
+    assert main(["check", "--quiet", str(post)]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{post}:3: warning: image: '../../") and "…' leads out of the posts/ folder" in line
+    assert len(line) < 300
