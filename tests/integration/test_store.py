@@ -81,3 +81,28 @@ def test_history_lists_one_key_s_versions_and_delete_markers_newest_first(s3: An
     assert [v.version_id for v in history.versions] == [third, first]
     assert [v.version_id for v in history.delete_markers] == [marker]
     assert all(v.last_modified is not None for v in [*history.versions, *history.delete_markers])
+
+
+def test_current_versions_are_what_a_head_of_each_says(s3: Any) -> None:
+    """S3Store and MemoryStore alike: the listing Index uses for a large batch instead of a HEAD
+    per key (deleted keys absent, several versions of a key, pages of 1,000 versions)."""
+    from pressline.adapters.store import MemoryStore
+
+    real, fake = S3Store(BUCKET, s3), MemoryStore()
+    for store in (real, fake):
+        for n in range(1100):
+            store.put(f"posts/{n}.md", f"{n}".encode(), "text/markdown")
+        store.put("posts/0.md", b"edited", "text/markdown")
+        store.delete("posts/1.md")
+        store.put("reports/posts/2.md.json", b"{}", "application/json")
+        listed = store.current_versions("posts/", max_pages=5)
+        assert listed is not None and len(listed) == 1099 and "posts/1.md" not in listed
+        for key in ("posts/0.md", "posts/2.md", "posts/1099.md"):
+            head = store.head(key)
+            assert head is not None
+            assert (listed[key].version_id, listed[key].etag, listed[key].size) == (
+                head.version_id,
+                head.etag,
+                head.size,
+            )
+        assert store.current_versions("posts/", max_pages=1) is None  # more than one page of versions

@@ -98,6 +98,9 @@ class BufferedStore:
     def history(self, key: str, limit: int) -> KeyHistory:
         return self.base.history(key, limit)
 
+    def current_versions(self, prefix: str, max_pages: int) -> dict[str, ObjectHead] | None:
+        return self.base.current_versions(prefix, max_pages)
+
     # ----------------------------------------------------------------- writes
     def put(
         self, key: str, body: bytes, content_type: str, cache_control: str | None = None, *, if_absent: bool = False

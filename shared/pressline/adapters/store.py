@@ -72,6 +72,11 @@ class ObjectStore(Protocol):
         """The key's newest versions and delete markers (about ``limit`` of them)."""
         ...
 
+    def current_versions(self, prefix: str, max_pages: int) -> dict[str, ObjectHead] | None:
+        """The current version of every object under ``prefix`` (a HEAD of each, in one listing
+        per 1,000 versions), or None if that takes more than ``max_pages`` listings."""
+        ...
+
 
 class S3Store:
     """One bucket. Missing objects are ``None``; transient faults raise RetryableError."""
@@ -160,6 +165,29 @@ class S3Store:
     def delete(self, key: str) -> None:
         self._call("delete_object", Key=key)
 
+    def current_versions(self, prefix: str, max_pages: int) -> dict[str, ObjectHead] | None:
+        current: dict[str, ObjectHead] = {}
+        kwargs: dict[str, Any] = {"Prefix": prefix}
+        for _ in range(max_pages):
+            response = self._call("list_object_versions", **kwargs) or {}
+            for version in response.get("Versions", []):
+                if version.get("IsLatest"):
+                    current[version["Key"]] = ObjectHead(
+                        key=version["Key"],
+                        version_id=version.get("VersionId"),
+                        etag=version.get("ETag"),
+                        last_modified=version.get("LastModified"),
+                        size=int(version.get("Size", 0)),
+                    )
+            if not response.get("IsTruncated"):
+                return current  # a key whose latest is a delete marker is absent: gone
+            kwargs = {
+                "Prefix": prefix,
+                "KeyMarker": response.get("NextKeyMarker"),
+                "VersionIdMarker": response.get("NextVersionIdMarker"),
+            }
+        return None
+
     def history(self, key: str, limit: int) -> KeyHistory:
         # The prefix also matches longer keys ("a.md" and "a.md.bak"): a few more are asked for.
         response = self._call("list_object_versions", Prefix=key, MaxKeys=limit + 10) or {}
@@ -218,6 +246,16 @@ class MemoryStore:
             if self.objects.pop(key, None) is not None:
                 self._versions += 1
                 self.log.setdefault(key, []).append(ObjectVersion(f"v{self._versions}", datetime.now().astimezone()))
+
+    def current_versions(self, prefix: str, max_pages: int) -> dict[str, ObjectHead] | None:
+        versions = sum(len(log) for key, log in self.log.items() if key.startswith(prefix))
+        if versions > max_pages * 1000:  # as many listings as S3 would need
+            return None
+        return {
+            key: ObjectHead(key, found.version_id, found.etag, found.last_modified, len(found.body))
+            for key, found in sorted(self.objects.items())
+            if key.startswith(prefix)
+        }
 
     def history(self, key: str, limit: int) -> KeyHistory:
         newest_first = list(reversed(self.log.get(key, [])))

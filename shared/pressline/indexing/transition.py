@@ -100,6 +100,7 @@ class Batch:
         self.site = site
         self.now = now
         self.announcements: list[PostPublished] = []
+        self.renderings: dict[tuple[str, str], RenderedPost] = {}  # (key, version): read or carried
 
     def mark(self) -> BatchMark:
         """Where the batch stands, to go back to when the change being generated fails."""
@@ -113,6 +114,9 @@ class Batch:
 
     def rendered(self, entry: Entry | CatalogPost) -> RenderedPost | None:
         """A listed post's rendered version (for a neighbour's page or the feeds)."""
+        known = self.renderings.get((entry.source_key, entry.version))
+        if known is not None:
+            return known
         return load_rendering(self.source, rendered_object_key(entry.source_key, entry.version))
 
     def report(self, source: SourceRef, status: PostStatus, **details: object) -> None:

@@ -145,3 +145,24 @@ def test_one_batch_equals_the_same_updates_one_by_one() -> None:
         return {key: (post.slug, post.status, post.order) for key, post in world.catalog.posts.items()}
 
     assert posts(alone) == posts(together)
+
+
+def test_a_large_batch_lists_the_current_versions_instead_of_a_head_each(world: World) -> None:
+    heads = 0
+    real_head = world.source.head
+
+    def counted_head(key: str) -> object:
+        nonlocal heads
+        heads += 1
+        return real_head(key)
+
+    updates = [world.upload(f"posts/{n}.md", f"Post {n}", START - timedelta(hours=n)) for n in range(150)]
+    world.source.head = counted_head  # type: ignore[method-assign]
+    outcomes = index_batch(updates, world.deps)
+
+    assert all(outcome.applied for outcome in outcomes)
+    assert heads == 0  # one listing instead of 150 HEADs
+    small = [world.upload("posts/0.md", "Post 0 again", START)]  # (the upload's own HEAD counts too)
+    before = heads
+    index_batch(small, world.deps)
+    assert heads == before + 1  # a small batch: one HEAD is cheaper than a listing
