@@ -51,7 +51,7 @@ test: install tools awscli
 # Each tests/bench/bench_*.py is a standalone script (run from the repository root) that prints
 # medians and ratios against a baseline measured in the same run; a non-zero exit fails the target
 # (after every script has printed its figures). Hugo (bench_hugo) is Debian's, installed if root.
-bench: install $(BIN)/.bench-installed
+bench: install awscli $(BIN)/.bench-installed
 	@command -v hugo >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q hugo; } || echo "hugo not installed: bench_hugo skips"
 	@failed=""; for script in tests/bench/bench_*.py; do \
