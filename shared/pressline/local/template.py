@@ -43,6 +43,7 @@ NOT_NEEDED_LOCALLY = frozenset(
         "AWS::CloudFront::Distribution",  # served by the local HTTP server at /
         "AWS::CloudFront::Function",
         "AWS::CloudFront::OriginAccessControl",
+        "AWS::CloudFront::ResponseHeadersPolicy",  # the local HTTP server sends the same headers (site/headers.py)
         "AWS::CloudWatch::Alarm",
         "AWS::S3::BucketPolicy",  # moto does not enforce policies
         "AWS::SQS::QueuePolicy",

@@ -13,6 +13,7 @@ from posts_helpers import EXAMPLES, check
 
 from pressline.models import PostMeta, RenderedPost, SourceRef
 from pressline.posts.markdown import render_body
+from pressline.posts.sanitize import strip_markup
 from pressline.site.pages import Site, render_post_page
 
 SITE = Site(
@@ -156,7 +157,8 @@ def test_author_text_is_escaped_everywhere() -> None:
     assert "</title><script>" not in html
     page = Page(html)
     assert page.texts["h1"] == [HOSTILE]
-    assert page.meta["description"] == [HOSTILE] and page.meta["og:title"] == [HOSTILE]
+    # A summary is text wherever it appears: its markup is removed, not only escaped.
+    assert page.meta["description"] == [strip_markup(HOSTILE)] and page.meta["og:title"] == [HOSTILE]
     (_, ld_text), *_ = [s for s in page.scripts if s[0].get("type") == "application/ld+json"]
     assert "</script" not in ld_text and "<" not in ld_text
     assert json.loads(ld_text)["headline"] == HOSTILE
