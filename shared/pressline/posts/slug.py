@@ -45,13 +45,23 @@ _TRANSLITERATE = {
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
-@lru_cache(maxsize=4096)  # tags are slugified on every page that shows them
+# Longer texts are slugified without the cache: a heading or a refused slug may be a whole
+# post long, and 4,096 of them kept in a warm container would outgrow its memory.
+_CACHED_LENGTH = 256
+
+
 def slugify(text: str, max_length: int = MAX_SLUG_LENGTH) -> str:
     """Transliterate accents, Cyrillic and Greek, and keep ASCII letters and digits, joined by
     single hyphens.
 
     Returns "" when nothing usable remains (for example a title in Chinese or Arabic).
     """
+    if len(text) > _CACHED_LENGTH:
+        return _slugify(text, max_length)
+    return _cached_slugify(text, max_length)
+
+
+def _slugify(text: str, max_length: int) -> str:
     lower = unicodedata.normalize("NFC", text).translate(_SPECIAL).lower().translate(_TRANSLITERATE)
     ascii_text = unicodedata.normalize("NFKD", lower).translate(_TRANSLITERATE).encode("ascii", "ignore").decode()
     slug = _NOT_ALNUM.sub("-", ascii_text.lower()).strip("-")
@@ -60,6 +70,9 @@ def slugify(text: str, max_length: int = MAX_SLUG_LENGTH) -> str:
         cut = slug[:max_length]
         slug = cut.rsplit("-", 1)[0] if "-" in cut[max_length // 2 :] else cut
     return slug.strip("-")
+
+
+_cached_slugify = lru_cache(maxsize=4096)(_slugify)  # tags are slugified on every page that shows them
 
 
 def lost_letters(text: str) -> str:

@@ -275,3 +275,20 @@ def test_ordinary_block_lists_are_not_nesting() -> None:
     lists = "tags:\n" + "".join(f"- tag{i}\n" for i in range(15)) + "x:\n  - - a\n    - b\n  - ? k\n    : v\n"
     result = check(f"---\ntitle: T\n{lists}---\nBody\n".encode())
     assert result.ok, result.errors
+
+
+# --------------------------------------------------------------------------- memory
+def test_long_texts_are_slugified_without_being_kept() -> None:
+    """A heading (or a refused slug) may be a whole post long: the slug cache, which lives as
+    long as the container, keeps only short texts (4,096 headings of 1 MiB would be 4 GiB)."""
+    from pressline.posts import slug
+
+    heading = "Über " + "wörd " * 200_000
+    before = slug._cached_slugify.cache_info()
+    html = anchor_headings(f"<h2>{heading}</h2>")
+    assert html.startswith('<h2 id="uber-word-word-word-')
+    assert slug.slugify(heading, max_length=60) == slug._slugify(heading, 60)
+    after = slug._cached_slugify.cache_info()
+    assert (after.hits, after.misses) == (before.hits, before.misses)  # never looked up
+    assert slug.slugify("A short title, twice") == slug.slugify("A short title, twice") == "a-short-title-twice"
+    assert slug._cached_slugify.cache_info().hits >= after.hits + 1
