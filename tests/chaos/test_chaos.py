@@ -60,9 +60,9 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 POST_LINK = re.compile(r'href="(?:https?://[^"/]+)?/posts/([a-z0-9-]+)/"')
 # What each stage logs (with the reason) for a message that can never be processed.
 POISON_LOGGED = {
-    "IntakeDeadLetterQueueUrl": "Malformed intake message",
-    "RenderDeadLetterQueueUrl": "Malformed render request",
-    "IndexDeadLetterQueueUrl": "Malformed index update moved to the DLQ",
+    "IntakeDeadLetterQueueUrl": "Malformed message; it will reach the DLQ",  # Validate (stages/batching.py)
+    "RenderDeadLetterQueueUrl": "Malformed message; it will reach the DLQ",  # Render, the same batch shape
+    "IndexDeadLetterQueueUrl": "Malformed index update",
 }
 # An email is a post announcement if it links a post page; confirmations link the API.
 EMAIL_POST_LINK = re.compile(r"/posts/([a-z0-9-]+)/")

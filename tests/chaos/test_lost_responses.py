@@ -40,7 +40,7 @@ def test_a_sign_up_whose_rate_limit_write_is_retried_still_sends_its_confirmatio
     answer is 202 all the same). Reproduce: lose the response of the first UpdateItem of
     ``POST /subscriptions``."""
     event = json.loads((EVENTS / "subscriptions-subscribe-json.json").read_text())
-    faults = AwsFaults(random.Random(0), decide=lose_first("UpdateItem"))
+    faults = AwsFaults(random.Random(0), decide=lose_first("TransactWriteItems"))
     with faults.installed(), faults.active():
         response = aws_stack.invoke("Subscriptions", event)
     assert faults.stats.injected["lost-response"] == 1

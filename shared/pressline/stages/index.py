@@ -149,7 +149,7 @@ def read_batch(updates: Sequence[IndexUpdate], batch: Batch) -> list[ReadUpdate]
     return read
 
 
-LISTED_FROM = 100  # keys in a batch from which listing every post's current version costs less
+LISTED_FROM = 30  # keys in a batch from which listing every post's current version may cost less
 
 
 def _current_versions(
