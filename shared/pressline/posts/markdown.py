@@ -257,6 +257,25 @@ def nests_deeper_than(fragment: str, limit: int = MAX_NESTING) -> bool:
     return False
 
 
+# html5ever looks each attribute up among the tag's earlier ones: one element with 80,000
+# distinct attributes (550 KB of raw HTML) took 13 s to sanitize, growing with the square.
+# Real elements have a few; an inline SVG path's numbers are inside one quoted value.
+MAX_ATTRIBUTES = 1000
+# A start tag as the HTML tokenizer reads it: up to the first ">" outside a quoted value
+# (atomic groups: no backtracking, so one pass). Only tags long enough to hold more than
+# MAX_ATTRIBUTES are then counted.
+_START_TAG = re.compile(r"""<[A-Za-z](?>[^>"'=]++|=[\t\n\f\r ]*+(?>"[^"]*+"|'[^']*+')?|["'])*+""")
+_QUOTED_VALUE = re.compile(r"""=[\t\n\f\r ]*(?:"[^"]*"|'[^']*')""")
+
+
+def most_attributes(fragment: str) -> int:
+    """An upper bound of the attributes of the element with the most of them in ``fragment``."""
+    if fragment.count("=") + fragment.count(" ") <= MAX_ATTRIBUTES:  # too few to hold that many
+        return 0
+    long_tags = [tag for tag in _START_TAG.findall(fragment) if len(tag) > 2 * MAX_ATTRIBUTES]
+    return max((len(_QUOTED_VALUE.sub("=", tag).split()) - 1 for tag in long_tags), default=0)
+
+
 def markdown_problem(markdown: str) -> str | None:
     """Why cmark would take too long on ``markdown``, found before it runs, or None."""
     marks = markdown.count("[^")
@@ -273,6 +292,9 @@ def html_problem(unsafe_html: str) -> str | None:
             f"is nested more than {MAX_NESTING} levels deep (block quotes, lists or HTML elements inside "
             "each other); flatten it"
         )
+    attributes = most_attributes(unsafe_html[:MAX_BODY_HTML])
+    if attributes > MAX_ATTRIBUTES:
+        return f"has an HTML element with {attributes:,} attributes; the limit is {MAX_ATTRIBUTES:,}"
     if len(unsafe_html) > MAX_BODY_HTML:
         filled = unsafe_html.count("<td></td>", 0, MAX_BODY_HTML)
         why = f" ({filled:,} empty table cells: each row gets all the header's columns)" if filled > 100_000 else ""

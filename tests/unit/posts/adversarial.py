@@ -128,6 +128,16 @@ SHAPES = [
         lambda size: "".join(f"<b class={i}>" for i in range(size // 10))[:size],
         rejected=_NESTED,
     ),
+    Shape(
+        "html one element, many attributes",
+        lambda size: "<div " + " ".join(f"a{i}" for i in range(size // 6))[: size - 10] + ">x</div>",
+        rejected=("body", "attributes; the limit is 1,000"),
+    ),
+    Shape(
+        "html attributes split by quoted >",
+        lambda size: "<div " + " ".join(f'a{i} x=">"' for i in range(size // 12))[: size - 10] + ">x</div>",
+        rejected=("body", "attributes; the limit is 1,000"),
+    ),
     Shape("html 100 deep, then flat", lambda size: "<div>" * 100 + repeat("<p>a</p>")(size - 500)),
     # Front matter (64 KiB at most).
     Shape("yaml - - - on one line", front=lambda size: "x:\n" + repeat("- ")(size - 6) + "a\n", rejected=_FM_NESTED),

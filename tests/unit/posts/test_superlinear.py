@@ -23,12 +23,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pressline.posts.markdown import (
+    MAX_ATTRIBUTES,
     MAX_BODY_HTML,
     MAX_FOOTNOTE_MARKS,
     RESERVED_IDS,
     anchor_headings,
     html_problem,
     html_to_text,
+    most_attributes,
     nests_deeper_than,
     render_body,
 )
@@ -243,6 +245,21 @@ def test_a_body_that_makes_too_much_html_says_why() -> None:
     )
     nested = html_problem("<blockquote>" * (MAX_BODY_HTML // 10))
     assert nested is not None and nested.startswith("is nested more than 100 levels deep")
+
+
+def test_an_element_with_too_many_attributes_is_refused_before_sanitizing() -> None:
+    # html5ever's duplicate check made 80,000 attributes take 13 s, growing with the square.
+    names = " ".join(f"a{i}" for i in range(MAX_ATTRIBUTES + 1))
+    errors = check((HEADER + f"<div {names}>x</div>\n").encode()).errors
+    assert [(e.field, e.message) for e in errors] == [
+        ("body", f"has an HTML element with {MAX_ATTRIBUTES + 1:,} attributes; the limit is {MAX_ATTRIBUTES:,}")
+    ]
+    assert most_attributes(f"<div {names}>") == MAX_ATTRIBUTES + 1
+    # Quoted values are one attribute however many words they hold, and ">" in them ends nothing.
+    assert most_attributes('<svg><path d="' + " ".join(map(str, range(5000))) + '"></svg>') == 1
+    assert most_attributes("<p " + " ".join(f"a{i} t='>'" for i in range(600)) + ">") == 1200
+    assert most_attributes("<p>" + "many words " * 5000 + "</p>") == 0
+    assert check((HEADER + "<div " + " ".join(f"a{i}" for i in range(900)) + ">x</div>\n").encode()).ok
 
 
 # --------------------------------------------------------------------------- YAML
