@@ -15,11 +15,6 @@ from pressline.site.headers import api_headers
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stages.subscriptions._security_headers should be pressline.site.headers.api_headers (adds HSTS, "
-    "Permissions-Policy and Cross-Origin-Opener-Policy to what it sends)",
-)
 @pytest.mark.parametrize("event", ["subscriptions-confirm-get.json", "subscriptions-unsubscribe-get.json"])
 def test_subscription_pages_carry_the_security_headers(aws_stack: Any, event: str) -> None:
     response = aws_stack.invoke("SubscriptionsFunction", json.loads((EVENTS / event).read_text()))

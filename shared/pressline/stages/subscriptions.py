@@ -166,18 +166,11 @@ def _site() -> Site:
 
 
 def _security_headers() -> dict[str, str]:
-    site_origin = "/".join(_site().url.split("/")[:3])
-    return {
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-        # The token is in the URL: never hand it to another site, never let a page frame our buttons.
-        "Referrer-Policy": "no-referrer",
-        "X-Frame-Options": "DENY",
-        "Content-Security-Policy": (
-            f"default-src 'none'; style-src 'self' 'unsafe-inline' {site_origin}; img-src 'self' {site_origin}; "
-            f"form-action 'self'; frame-ancestors 'none'; base-uri {site_origin}"
-        ),
-    }
+    """The API pages' headers come from the one definition the site's use (site/headers.py):
+    CSP, HSTS, nosniff, no framing, no Referer (the token is in the URL)."""
+    from pressline.site.headers import api_headers
+
+    return {"Cache-Control": "no-store", **api_headers(_site().url)}
 
 
 def _page(status: int, template: str, **context: Any) -> Response[str]:
