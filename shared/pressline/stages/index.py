@@ -39,6 +39,7 @@ from pressline.indexing.catalog import (
     Catalog,
     CatalogConflictError,
     key_marker,
+    month_listing,
     month_of,
     search_blob,
     slug_marker,
@@ -75,11 +76,10 @@ class IndexDeps:
 
 @dataclass
 class ReadUpdate:
-    """One update with what the read step learnt about it (or why it could not)."""
+    """One update with what the read step learnt about its key."""
 
     update: IndexUpdate
     facts: Facts = field(default_factory=lambda: Facts(head=None))
-    error: str | None = None
 
 
 def apply_update(update: IndexUpdate, deps: IndexDeps) -> Outcome:
@@ -113,11 +113,11 @@ def index_batch(updates: Sequence[IndexUpdate], deps: IndexDeps) -> list[Outcome
 def _apply_batch(updates: Sequence[IndexUpdate], deps: IndexDeps) -> list[Outcome]:
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
         batch = _open_batch(deps)
-        read = read_batch(updates, batch)
-        outcomes = [generate_change(item, batch) for item in read]
-        write_batch(batch)
+        read = read_batch(updates, batch)  # 1. read
+        outcomes = [generate_change(item, batch) for item in read]  # 2. decide and 3. generate, in order
+        write_batch(batch)  # 4. write
         try:
-            commit_batch(batch, deps.notify, deps.catalog)
+            commit_batch(batch, deps.notify, deps.catalog)  # 5. commit
         except CatalogConflictError:
             logger.warning("The catalog changed while a batch of %d was applied (try %d)", len(updates), attempt)
             continue
@@ -263,7 +263,7 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
                 logger.warning("Rendering of %s has no place in the site: %s", item.update.source.key, error)
                 continue
             slugs.append(meta.slug)
-            listings.append(f"MONTH#{month}")
+            listings.append(month_listing(month))
             blobs.append(search_blob(month))
             for tag in dict.fromkeys(tag_slug(tag) for tag in meta.tags):
                 if tag:
@@ -293,8 +293,6 @@ def generate_change(item: ReadUpdate, batch: Batch) -> Outcome:
     update = item.update
     mark = batch.mark()
     try:
-        if item.error is not None:
-            return _fail(update.source, item.error, batch)
         catalog = batch.catalog
         slugs = [rendered.meta.slug for rendered in item.facts.renderings.values()]
         snapshot = catalog.snapshot(update.source.key, slugs, (), ())
