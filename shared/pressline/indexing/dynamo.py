@@ -208,17 +208,7 @@ class DynamoCatalog(DynamoTable):
         actions: list[dict[str, Any]] = [
             {"Put": {"TableName": self.table, "Item": summary, "ExpressionAttributeNames": {"#rev": "rev"}, **guard}}
         ]
-        for listing_id, listing in changes.listings.items():
-            if listing is None or not listing.entries:
-                actions.append({"Delete": {"TableName": self.table, "Key": listing_key(listing_id)}})
-            else:
-                item = {**listing_key(listing_id), "data": _s(listing.model_dump_json())}
-                actions.append({"Put": {"TableName": self.table, "Item": item}})
-        for name, blob in changes.blobs.items():
-            if blob is None:
-                actions.append({"Delete": {"TableName": self.table, "Key": blob_key(name)}})
-            else:
-                actions.append({"Put": {"TableName": self.table, "Item": blob_item(name, blob)}})
+        actions += self._derived_actions(changes.listings, changes.blobs)
         for slug, owner in changes.slugs.items():
             if owner is None:
                 actions.append({"Delete": {"TableName": self.table, "Key": slug_key(slug)}})
@@ -324,40 +314,19 @@ class DynamoCatalog(DynamoTable):
 
     # ----------------------------------------------------------------- writes
     def commit(self, commit: Commit) -> None:
+        """One change alone (tests and tools; Index commits whole batches with ``apply``)."""
         actions: list[dict[str, Any]] = []
         for slug in commit.release_slugs:
             actions.append({"Delete": {"TableName": self.table, "Key": slug_key(slug)}})
         for slug in commit.claim_slugs:
             item = {**slug_key(slug), "source_key": _s(commit.source_key)}
             actions.append({"Put": {"TableName": self.table, "Item": item}})
-        for marker, moment in commit.first_published.items():
-            actions.append(
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": marker_key(marker),
-                        # The first moment stays; a retried commit cannot move it.
-                        "UpdateExpression": "SET #at = if_not_exists(#at, :at)",
-                        "ExpressionAttributeNames": {"#at": "at"},
-                        "ExpressionAttributeValues": {":at": _s(moment.isoformat())},
-                    }
-                }
-            )
-        for listing_id, listing in commit.listings.items():
-            if listing is None or not listing.entries:
-                actions.append({"Delete": {"TableName": self.table, "Key": listing_key(listing_id)}})
-            else:
-                item = {**listing_key(listing_id), "data": _s(listing.model_dump_json())}
-                actions.append({"Put": {"TableName": self.table, "Item": item}})
+        actions += [self._marker_action(marker, moment) for marker, moment in commit.first_published.items()]
+        actions += self._derived_actions(commit.listings, commit.blobs)
         if commit.summary is not None:
             item = {**summary_key(), "data": _s(commit.summary.model_dump_json())}
             actions.append({"Put": {"TableName": self.table, "Item": item}})
-        for name, blob in commit.blobs.items():
-            if blob is None:
-                actions.append({"Delete": {"TableName": self.table, "Key": blob_key(name)}})
-            else:
-                actions.append({"Put": {"TableName": self.table, "Item": blob_item(name, blob)}})
-        actions.append(self._post_action(commit))
+        actions.append(self._post_write(commit.source_key, commit.expected_version, commit.post))
         # More than a transaction holds (a post with very many tags): everything but the post
         # item goes first. Those writes are absolute values, so a retry rewrites them alike.
         while len(actions) > TRANSACTION_LIMIT:
@@ -365,18 +334,23 @@ class DynamoCatalog(DynamoTable):
             self._transact(head, commit.source_key)
         self._transact(actions, commit.source_key)
 
-    def _post_action(self, commit: Commit) -> dict[str, Any]:
-        if commit.expected_version is None:
-            guard: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
-        else:
-            guard = {
-                "ConditionExpression": "#version = :expected",
-                "ExpressionAttributeNames": {"#version": "version"},
-                "ExpressionAttributeValues": {":expected": _s(commit.expected_version)},
-            }
-        if commit.post is None:
-            return {"Delete": {"TableName": self.table, "Key": post_key(commit.source_key), **guard}}
-        return {"Put": {"TableName": self.table, "Item": post_item(commit.post), **guard}}
+    def _derived_actions(
+        self, listings: dict[str, Listing | None], blobs: dict[str, Blob | None]
+    ) -> list[dict[str, Any]]:
+        """Listings and blobs as absolute values (None or empty: deleted)."""
+        actions: list[dict[str, Any]] = []
+        for listing_id, listing in listings.items():
+            if listing is None or not listing.entries:
+                actions.append({"Delete": {"TableName": self.table, "Key": listing_key(listing_id)}})
+            else:
+                item = {**listing_key(listing_id), "data": _s(listing.model_dump_json())}
+                actions.append({"Put": {"TableName": self.table, "Item": item}})
+        for name, blob in blobs.items():
+            if blob is None:
+                actions.append({"Delete": {"TableName": self.table, "Key": blob_key(name)}})
+            else:
+                actions.append({"Put": {"TableName": self.table, "Item": blob_item(name, blob)}})
+        return actions
 
     def _transact(self, actions: list[dict[str, Any]], source_key: str) -> None:
         from botocore.exceptions import ClientError
