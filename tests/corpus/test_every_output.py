@@ -186,12 +186,6 @@ def test_summaries_are_text_in_the_feeds_and_post_pages(corpus_site: World) -> N
         assert_feed_safe(corpus_site.text(feed) or "", feed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="summaries are made text at their origin: markdown.render_body must return strip_markup(summary) "
-    "(or Index pass carried renderings through renderings.trusted) so the catalog, listings, search and emails "
-    "carry text",
-)
 def test_summaries_are_text_everywhere(corpus_site: World) -> None:
     for place, texts in _summaries(corpus_site).items():
         for text in texts:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from pressline.models import Problem
-from pressline.posts.sanitize import References, sanitize
+from pressline.posts.sanitize import References, sanitize, strip_markup
 
 SUMMARY_WORDS = 50
 # Far above any real post (a quote in a quote in a list is 3), far below where sanitizing
@@ -430,4 +430,6 @@ def render_body(
         )
         for key in dict.fromkeys(references.refused_images)
     ]
-    return RenderedBody(body_html, summary, list(dict.fromkeys(references.images)), warnings)
+    # A summary is text wherever it goes (listings, feeds, search, emails, the catalog): made so
+    # here, at its origin, whether the author wrote it or it came from the body.
+    return RenderedBody(body_html, strip_markup(summary), list(dict.fromkeys(references.images)), warnings)
