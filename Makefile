@@ -44,9 +44,11 @@ $(AWSCLI)/.installed: .ci/requirements-awscli.txt
 	$(AWSCLI)/bin/python -m pip install -q -r .ci/requirements-awscli.txt
 	@touch $@
 
-# Every test, slow ones (local stack, sam build) included.
+# Every test, slow ones (local stack, sam build) included, on every core (pytest-xdist: ~8 min on
+# 2 cores, ~15 serially). One test: make test PYTEST_ARGS="-n 0 tests/unit/indexing -k batch"
+PYTEST_ARGS ?= -n auto
 test: install tools awscli
-	PRESSLINE_TOOLS_BIN=$(abspath $(TOOLS))/bin PRESSLINE_AWSCLI_BIN=$(abspath $(AWSCLI))/bin $(BIN)/python -m pytest
+	PRESSLINE_TOOLS_BIN=$(abspath $(TOOLS))/bin PRESSLINE_AWSCLI_BIN=$(abspath $(AWSCLI))/bin $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Each tests/bench/bench_*.py is a standalone script (run from the repository root) that prints
 # medians and ratios against a baseline measured in the same run; a non-zero exit fails the target
