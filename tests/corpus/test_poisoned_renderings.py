@@ -204,3 +204,22 @@ def test_whatever_a_stored_rendering_holds_it_is_refused_or_made_safe(
         return
     check_outputs(safe, [], "generated")
     assert trusted(safe) is safe
+
+
+@pytest.mark.parametrize(
+    "body_html",
+    [
+        "<div>" * 20_000 + "x" + "</div>" * 20_000,  # sanitizing grows with the square of the nesting
+        "<p " + " ".join(f"a{n}=1" for n in range(5_000)) + ">x</p>",  # and of an element's attributes
+    ],
+    ids=["nested-20000", "attributes-5000"],
+)
+def test_a_rendering_too_costly_to_sanitize_is_refused_before_sanitizing(body_html: str) -> None:
+    """Render refuses what would take too long to sanitize (posts/markdown.html_problem), so a
+    stored rendering that holds it was planted: refused by the same bound, not sanitized for
+    minutes while the batch waits."""
+    entry = CASES["body-script"]
+    rendering = {**entry["rendering"], "body_html": body_html}
+    store = MemoryStore()
+    store.put("rendered/posts/fine.md/v1.json", json.dumps(rendering).encode(), "application/json")
+    assert load_rendering(store, "rendered/posts/fine.md/v1.json") is None

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from pressline.adapters.store import ObjectStore
 from pressline.indexing.catalog import Recent, RecentPost
 from pressline.models import PostMeta, RenderedPost
+from pressline.posts.markdown import html_problem
 from pressline.posts.paths import POSTS_PREFIX, version_token
 from pressline.posts.sanitize import has_refused_scheme, sanitize_rendered, strip_markup
 from pressline.posts.slug import is_valid_slug, tag_slug
@@ -128,6 +129,11 @@ def trusted(rendered: RenderedPost) -> RenderedPost:
         image=meta.image if meta.image and _is_site_or_web_url(meta.image) else None,
         draft=meta.draft,
     )
+    # Bounded first: sanitizing grows with the square of the nesting (20,000 nested divs: 1.2 s),
+    # and Render refuses what would be too costly, so no rendering of its own is refused here.
+    problem = html_problem(rendered.body_html)
+    if problem:
+        raise UntrustedRendering(f"body_html {problem}")
     body_html = sanitize_rendered(rendered.body_html, source_key)
     if safe_meta == meta and body_html == rendered.body_html:
         return rendered
