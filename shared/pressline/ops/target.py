@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 LOCAL_OUTPUTS = Path(".local/outputs.json")
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
-    "AWS_SESSION_TOKEN": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",  # nosec B105 - a fake for the local endpoint, never a real secret
+    "AWS_SESSION_TOKEN": "local",  # nosec B105 - likewise
 }
 START_LOCAL = "start the local stack with `make run` (or `pressline local`)"
 # ClientError codes that mean the credentials, not the request, are wrong.
