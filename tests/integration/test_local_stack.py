@@ -146,6 +146,25 @@ def test_batch_size_is_honoured(sqs: Any) -> None:
     assert [len(event["Records"]) for event in recorder.events] == [2, 2, 1]
 
 
+def test_a_batching_window_gathers_what_arrives_within_it(sqs: Any) -> None:
+    """As Lambda's poller: with MaximumBatchingWindowInSeconds, a batch that is not full waits
+    up to the window for more; a drain (``window=False``) takes what is there now."""
+    import threading
+
+    url, _ = _queue_with_dlq(sqs, "windowed")
+    recorder = Recorder()
+    trigger = _trigger(sqs, url, recorder, batch_size=100, batching_window_s=3.0)
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": 0}))
+    late = threading.Timer(0.3, lambda: sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": 1})))
+    late.start()
+    trigger.poll()
+    late.join()
+    assert sorted(m["n"] for m in recorder.bodies(0)) == [0, 1]  # the late one joined the batch
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": 2}))
+    trigger.poll(window=False)
+    assert recorder.bodies(1) == [{"n": 2}]
+
+
 def test_partial_batch_failure_retries_only_the_failed_record(sqs: Any) -> None:
     url, dlq = _queue_with_dlq(sqs, "partial")
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": 1}))
