@@ -150,12 +150,13 @@ class SqsTrigger:
         self.record_builder = record_builder or (lambda m: sqs_record(m, self.queue_arn, self.region))
         self.on_invocation = on_invocation
 
-    def receive(self, wait_s: int) -> list[dict[str, Any]]:
+    def receive(self, wait_s: int, *, window: bool = True) -> list[dict[str, Any]]:
         """One batch as Lambda's poller gathers it: up to BatchSize, and with a batching window
         (MaximumBatchingWindowInSeconds), waiting up to the window after the first message for
-        the batch to fill, as Lambda does (without a window: what is there now)."""
+        the batch to fill, as Lambda does (without a window, or ``window=False``: what is there
+        now)."""
         messages: list[dict[str, Any]] = []
-        window_ends: float | None = None
+        window_ends: float | None = None if window else time.monotonic()
         while len(messages) < self.batch_size:
             wanted = min(10, self.batch_size - len(messages))
             batch = self.sqs.receive_message(
@@ -174,9 +175,9 @@ class SqsTrigger:
                 time.sleep(min(0.05, max(0.0, window_ends - time.monotonic())))
         return messages
 
-    def poll(self, wait_s: int = 0) -> Invocation | None:
+    def poll(self, wait_s: int = 0, *, window: bool = True) -> Invocation | None:
         """Receive one batch, call the handler, settle the messages. None if the queue was empty."""
-        messages = self.receive(wait_s)
+        messages = self.receive(wait_s, window=window)
         if not messages:
             return None
         event = {"Records": [self.record_builder(m) for m in messages]}
@@ -436,10 +437,12 @@ class Runner:
 
     def drain(self, max_rounds: int = 200) -> list[Invocation]:
         """Poll every queue until a whole round finds no visible message (in-flight failures
-        wait for their visibility timeout and are left alone). Returns what ran."""
+        wait for their visibility timeout and are left alone). Returns what ran. A drain is a
+        test's "now": it waits for no batching window (a window only bounds how long Lambda may
+        wait; the batches are what is there), where the running pollers wait as Lambda does."""
         done: list[Invocation] = []
         for _ in range(max_rounds):
-            ran = [inv for trigger in self.triggers if (inv := trigger.poll(0)) is not None]
+            ran = [inv for trigger in self.triggers if (inv := trigger.poll(0, window=False)) is not None]
             if not ran:
                 return done
             done.extend(ran)
