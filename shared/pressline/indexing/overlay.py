@@ -45,7 +45,7 @@ class CatalogOverlay(MemoryCatalog):
         self.base_markers: set[str] = set()
         self.base_lists: dict[str, Listing | None] = {}
         self.base_blobs: dict[str, Blob | None] = {}
-        self.base_summary: Summary | None = None  # None: not read yet
+        self.read_once = False  # the summary and revision come with the first read
         self.known_markers: set[str] = set()  # asked for, found or not
 
     # ----------------------------------------------------------------- reads
@@ -65,14 +65,11 @@ class CatalogOverlay(MemoryCatalog):
             listings=tuple(i for i in dict.fromkeys(listings) if i not in self.base_lists),
             blobs=tuple(n for n in dict.fromkeys(blobs) if n not in self.base_blobs),
         )
-        if self.base_summary is not None and not (
-            keys.posts or keys.slugs or keys.markers or keys.listings or keys.blobs
-        ):
+        if self.read_once and not (keys.posts or keys.slugs or keys.markers or keys.listings or keys.blobs):
             return
         found = self.base.read(keys)
-        if self.base_summary is None:
-            self.base_summary = self.summary = found.summary
-            self.revision = found.revision
+        if not self.read_once:
+            self.read_once, self.summary, self.revision = True, found.summary, found.revision
         for key in keys.posts:
             self.base_posts[key] = found.posts.get(key)
             if key in found.posts:

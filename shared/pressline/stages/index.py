@@ -158,27 +158,16 @@ def _current_versions(
     """S3's current version of each key: a HEAD each, in parallel, or for a large batch one
     listing of ``posts/`` per 1,000 versions, if that takes fewer calls than a tenth of the
     HEADs (S3 lists consistently); a bulk upload of 1,000 posts costs one or two calls."""
-    if len(keys) >= LISTED_FROM:
-        listed = store.current_versions(POSTS_PREFIX, max_pages=len(keys) // 10)
-        if listed is not None:
-            buckets = {update.source.key: update.source.bucket for update in updates}
-            return {key: _source_ref(buckets[key], listed[key]) if key in listed else None for key in keys}
-    heads: dict[str, SourceRef | None] = {}
-    run_parallel(partial(_read_head, store, key, updates, heads) for key in keys)
-    return heads
+    buckets = {update.source.key: update.source.bucket for update in updates}
+    listed = store.current_versions(POSTS_PREFIX, max_pages=len(keys) // 10) if len(keys) >= LISTED_FROM else None
+    heads: dict[str, ObjectHead | None] = dict(listed) if listed is not None else {}
+    if listed is None:
+        run_parallel(partial(_read_head, store, key, heads) for key in keys)
+    return {key: _source_ref(buckets[key], head) if (head := heads.get(key)) else None for key in keys}
 
 
-def _read_head(
-    store: BufferedStore, key: str, updates: Sequence[IndexUpdate], heads: dict[str, SourceRef | None]
-) -> None:
-    heads[key] = _head(store, key, updates)
-
-
-def _head(store: BufferedStore, key: str, updates: Sequence[IndexUpdate]) -> SourceRef | None:
-    head = store.head(key)
-    if head is None:
-        return None
-    return _source_ref(next(update.source.bucket for update in updates if update.source.key == key), head)
+def _read_head(store: BufferedStore, key: str, heads: dict[str, ObjectHead | None]) -> None:
+    heads[key] = store.head(key)
 
 
 def _source_ref(bucket: str, head: ObjectHead) -> SourceRef:
@@ -234,10 +223,14 @@ def _read_renderings(read: list[ReadUpdate], store: BufferedStore) -> None:
             wanted[head.key, version_token(head)] = head
     found: dict[tuple[str, str], RenderedPost] = {}
     run_parallel(partial(_read_rendering, store, at, ref, found) for at, ref in wanted.items())
+    by_key: dict[str, dict[str, RenderedPost]] = {}
+    for (key, token), rendered in found.items():
+        by_key.setdefault(key, {})[token] = rendered
     for item, own in zip(read, carried, strict=True):
-        facts, key = item.facts, item.update.source.key
-        mine = {token: rendered for (of, token), rendered in found.items() if of == key}
-        item.facts = Facts(facts.head, {**mine, **own}, facts.head_rejected, facts.history)
+        facts = item.facts
+        item.facts = Facts(
+            facts.head, {**by_key.get(item.update.source.key, {}), **own}, facts.head_rejected, facts.history
+        )
 
 
 def _read_rendering(
