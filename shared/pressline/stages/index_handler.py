@@ -20,7 +20,6 @@ of work is the batch (one write of every page, one commit), not the record.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from pydantic import ValidationError
 from pressline.config import Settings, settings
 from pressline.errors import RetryableError
 from pressline.models import IndexUpdate
+from pressline.stages.batching import Message, messages_of
 from pressline.stages.index import IndexDeps, Outcome, dependencies_from_settings, index_batch, parse_update
 
 if TYPE_CHECKING:
@@ -44,13 +44,6 @@ metrics = Metrics()
 EVENT_BATCH_SIZE = 10  # the event source's BatchSize (template.yaml): a full event means a backlog
 BACKLOG_LIMIT = 490  # messages received on top of a full event: batches of up to 500
 BACKLOG_TIME_MS = 30_000  # receive more only with this much of the invocation left
-
-
-@dataclass(frozen=True)
-class Message:
-    message_id: str
-    body: str
-    received: Received | None = None  # received by the function itself (else: the event's)
 
 
 _override: tuple[IndexDeps, Backlog] | None = None
@@ -84,9 +77,11 @@ def dependencies() -> tuple[IndexDeps, Backlog]:
 @logger.inject_lambda_context
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
     deps, backlog = dependencies()
-    messages = [Message(record["messageId"], record["body"]) for record in event.get("Records", [])]
+    messages = messages_of(event)
+    received: dict[str, Received] = {}  # received by Index itself (the rest are the event's)
     if len(messages) >= EVENT_BATCH_SIZE and context.get_remaining_time_in_millis() > BACKLOG_TIME_MS:
-        messages += [Message(m.message_id, m.body, m) for m in backlog.receive(BACKLOG_LIMIT)]
+        received = {m.message_id: m for m in backlog.receive(BACKLOG_LIMIT)}
+        messages += [Message(m.message_id, m.body) for m in received.values()]
     metrics.add_metric(name="IndexBatchSize", unit=MetricUnit.Count, value=len(messages))
     updates: list[tuple[Message, IndexUpdate]] = []
     unsettled: list[Message] = []  # not acknowledged: they come back and are tried again
@@ -101,14 +96,14 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict
         outcomes = index_batch([update for _, update in updates], deps)
     except RetryableError as error:
         logger.warning("Transient failure; the batch is retried", extra={"reason": str(error), "size": len(updates)})
-        return _failures([message for message, _ in updates] + unsettled)
+        return _failures([message for message, _ in updates] + unsettled, received)
     for (message, _), outcome in zip(updates, outcomes, strict=True):
         _record(outcome)
         if outcome.failed and not _set_aside(backlog, message, outcome.reason):
             unsettled.append(message)
-    received = [m.received for m in messages if m.received is not None and m not in unsettled]
-    backlog.delete(received)
-    return _failures(unsettled)
+    left = {m.message_id for m in unsettled}
+    backlog.delete([m for message_id, m in received.items() if message_id not in left])
+    return _failures(unsettled, received)
 
 
 def _set_aside(backlog: Backlog, message: Message, reason: str) -> bool:
@@ -122,10 +117,10 @@ def _set_aside(backlog: Backlog, message: Message, reason: str) -> bool:
     return True
 
 
-def _failures(messages: list[Message]) -> dict[str, list[dict[str, str]]]:
+def _failures(messages: list[Message], received: dict[str, Received]) -> dict[str, list[dict[str, str]]]:
     """Partial batch response for the event's own messages; the received ones are simply
     not deleted (they come back after their visibility timeout)."""
-    return {"batchItemFailures": [{"itemIdentifier": m.message_id} for m in messages if m.received is None]}
+    return {"batchItemFailures": [{"itemIdentifier": m.message_id} for m in messages if m.message_id not in received]}
 
 
 def _record(outcome: Outcome) -> None:
