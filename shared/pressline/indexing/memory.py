@@ -88,19 +88,8 @@ class MemoryCatalog:
                 self.slugs.pop(slug, None)
             else:
                 self.slugs[slug] = owner
-        for marker, moment in changes.first_published.items():
-            self.markers.setdefault(marker, moment)
-        for listing_id, listing in changes.listings.items():
-            if listing is None or not listing.entries:
-                self.lists.pop(listing_id, None)
-            else:
-                self.lists[listing_id] = listing
+        self._store_derived(changes.first_published, changes.listings, changes.blobs)
         self.summary = changes.summary
-        for name, blob in changes.blobs.items():
-            if blob is None:
-                self.stored_blobs.pop(name, None)
-            else:
-                self.stored_blobs[name] = blob
 
     def blobs(self, names: Iterable[str]) -> dict[str, Blob]:
         return {name: self.stored_blobs[name] for name in names if name in self.stored_blobs}
@@ -138,16 +127,25 @@ class MemoryCatalog:
             self.slugs.pop(slug, None)
         for slug in commit.claim_slugs:
             self.slugs[slug] = commit.source_key
-        for marker, moment in commit.first_published.items():
+        self._store_derived(commit.first_published, commit.listings, commit.blobs)
+        if commit.summary is not None:
+            self.summary = commit.summary
+
+    def _store_derived(
+        self,
+        first_published: dict[str, datetime],
+        listings: dict[str, Listing | None],
+        blobs: dict[str, Blob | None],
+    ) -> None:
+        """Markers (the first moment stays), listings and blobs (None or empty: removed)."""
+        for marker, moment in first_published.items():
             self.markers.setdefault(marker, moment)
-        for listing_id, listing in commit.listings.items():
+        for listing_id, listing in listings.items():
             if listing is None or not listing.entries:
                 self.lists.pop(listing_id, None)
             else:
                 self.lists[listing_id] = listing
-        if commit.summary is not None:
-            self.summary = commit.summary
-        for name, blob in commit.blobs.items():
+        for name, blob in blobs.items():
             if blob is None:
                 self.stored_blobs.pop(name, None)
             else:
