@@ -201,7 +201,7 @@ def test_get_on_the_confirmation_link_shows_a_button_and_confirms_nothing(aws_st
         assert page["statusCode"] == 200
     assert '<form method="post"' in page["body"] and "Confirm my subscription</button>" in page["body"]
     assert f'value="{token}"' in page["body"]
-    assert page["headers"]["Referrer-Policy"] == "no-referrer"
+    assert page["headers"]["Referrer-Policy"] == "same-origin"
     assert sorted(profile(aws_stack, READER) or {}) == ["REQUEST"]  # pending: a request, no profile yet
 
 

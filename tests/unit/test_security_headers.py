@@ -12,6 +12,7 @@ import pytest
 from samtranslator.yaml_helper import yaml_parse
 
 from pressline.site import headers
+from pressline.stages.subscriptions import cross_origin_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "shared" / "pressline" / "site" / "templates"
@@ -104,7 +105,7 @@ def test_the_api_pages_policy_allows_their_base_and_form() -> None:
     assert csp["base-uri"] == ["https://blog.example"]
     assert csp["form-action"] == ["'self'"] and csp["default-src"] == ["'none'"]
     assert "script-src" not in csp and csp["frame-ancestors"] == ["'none'"]
-    assert headers.api_headers("https://blog.example")["Referrer-Policy"] == "no-referrer"  # tokens in URLs
+    assert headers.api_headers("https://blog.example")["Referrer-Policy"] == "same-origin"  # tokens in URLs
     layout = (TEMPLATES / "subscriptions" / "layout.html").read_text()
     assert "<base href=" in layout and "<style>" in layout and "<script" not in layout
 
@@ -138,3 +139,50 @@ def test_the_local_site_server_sends_the_same_headers(path: str) -> None:
             server.stop()
     expected = headers.site_headers()  # the local API is on the site's origin (/api)
     assert {name: sent.get(name) for name in expected} == expected
+
+
+# The Fetch standard ("serializing a request origin"): a form POST carries ``Origin: null``
+# when the page's referrer policy is one of these for a same-origin request. The subscription
+# pages post to themselves and the API refuses a hidden origin, so neither the API's nor the
+# site's policy may be one of them (CI's browser tests found "no-referrer" doing exactly that).
+HIDES_THE_ORIGIN_OF_A_SAME_ORIGIN_POST = {"no-referrer"}
+# ...and these leak the full URL (with its token) to other sites.
+SENDS_THE_URL_TO_OTHER_SITES = {"unsafe-url", "no-referrer-when-downgrade", "origin-when-cross-origin"}
+
+
+@pytest.mark.parametrize("page_headers", [headers.api_headers("https://blog.example"), headers.site_headers()])
+def test_referrer_policies_keep_the_origin_on_the_pages_own_posts_and_the_token_at_home(
+    page_headers: dict[str, str],
+) -> None:
+    policy = page_headers["Referrer-Policy"]
+    assert policy not in HIDES_THE_ORIGIN_OF_A_SAME_ORIGIN_POST
+    assert policy not in SENDS_THE_URL_TO_OTHER_SITES
+
+
+SITE, API = "https://blog.example", "https://abc123.execute-api.us-east-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("origin", "fetch_site", "taken"),
+    [
+        (SITE, "same-site", True),
+        (API, "same-origin", True),
+        ("HTTPS://BLOG.EXAMPLE", "", True),  # origins compare without case
+        ("https://api.local:3000", "same-origin", True),  # the request's own host (see host below)
+        ("", "", True),  # curl, scripts, mail providers
+        ("", "same-origin", True),
+        ("", "cross-site", False),
+        ("https://evil.example", "cross-site", False),
+        ("https://evil.example", "", False),
+        ("https://blog.example.evil.example", "cross-site", False),  # a prefix is not the origin
+        ("http://blog.example", "cross-site", False),  # another scheme is another origin
+        ("null", "same-origin", True),  # hidden by a privacy setting; the browser says same-origin
+        ("null", "cross-site", False),  # a sandboxed frame or data: page elsewhere
+        ("null", "", False),
+        ("null", "same-site", False),
+    ],
+)
+def test_a_post_is_taken_only_from_the_sites_own_pages(origin: str, fetch_site: str, taken: bool) -> None:
+    request = {"origin": origin, "sec-fetch-site": fetch_site, "host": "api.local:3000"}
+    reason = cross_origin_reason({k: v for k, v in request.items() if v}, SITE, API)
+    assert (reason is None) is taken, reason

@@ -90,5 +90,7 @@ def site_headers(api_origin: str | None = None) -> dict[str, str]:
 
 def api_headers(site_url: str) -> dict[str, str]:
     """The headers of the subscriptions API's HTML pages (confirm, unsubscribe and their answers)."""
-    # The pages' URLs hold a token: never hand it to another site in a Referer.
-    return {"Content-Security-Policy": api_content_security_policy(site_url), **_common("no-referrer")}
+    # The pages' URLs hold a token: never hand it to another site in a Referer. Not
+    # "no-referrer": under it browsers send ``Origin: null`` with the page's own form POST (the
+    # Fetch standard's origin serialization), and the cross-origin check must see the origin.
+    return {"Content-Security-Policy": api_content_security_policy(site_url), **_common("same-origin")}

@@ -19,8 +19,9 @@ Cross-origin POSTs to sign up or confirm are refused (403): a page elsewhere mus
 its visitors' browsers sign an address up (each from its own IP, past the per-client
 limit). ``Origin`` must be the site's, the API's or the request's own host; without
 ``Origin`` (curl, scripts, mail providers) the request is taken unless ``Sec-Fetch-Site``
-says cross-site. One-click unsubscribe takes any origin: RFC 8058 POSTs come from mail
-providers, and the token in the URL is the credential.
+says cross-site; ``Origin: null`` only when ``Sec-Fetch-Site`` says same-origin. One-click
+unsubscribe takes any origin: RFC 8058 POSTs come from mail providers, and the token in the
+URL is the credential.
 
 A valid sign-up answers no sooner than ``SUBSCRIBE_ANSWER_MS`` after it began, whatever
 happened, so that the time taken by sending a confirmation does not tell a new address from
@@ -289,6 +290,10 @@ def cross_origin_reason(headers: Mapping[str, str], site_url: str, api_url: str)
     fetch_site = str(headers.get("sec-fetch-site", "")).strip().lower()
     if not origin:
         return "the request comes from another site" if fetch_site == "cross-site" else None
+    if origin == "null" and fetch_site == "same-origin":
+        # A browser hides the origin under some referrer policies and privacy settings; its
+        # Sec-Fetch-Site, which no page can set, still says where the POST came from.
+        return None
     allowed = {_origin_of(site_url), _origin_of(api_url)}
     host = str(headers.get("host", "")).strip().lower()
     if origin in allowed or (host and urlsplit(origin).netloc == host):
