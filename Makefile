@@ -18,7 +18,7 @@ install: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml shared/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,import]'
 	@touch $@
 
 tools: $(TOOLS)/.installed $(CHECKOV)/.installed
@@ -61,7 +61,7 @@ bench: install awscli $(BIN)/.bench-installed
 		echo "== $$script"; $(OFFLINE_AWS) $(BIN)/python "$$script" || failed="$$failed $$script"; \
 	done; test -z "$$failed" || { echo "missed targets:$$failed"; exit 1; }
 $(BIN)/.bench-installed: pyproject.toml $(BIN)/.installed
-	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,import,bench]'
 	@touch $@
 
 # `sam build` without a container: every function and the layer (shared/Makefile) into
@@ -111,7 +111,7 @@ CHROMIUM := /usr/bin/chromium
 
 e2e-install: install $(BIN)/.e2e-installed $(E2E)/node_modules/.installed $(CHROMIUM)
 $(BIN)/.e2e-installed: pyproject.toml $(BIN)/.installed
-	$(BIN)/python -m pip install -q -e '.[dev,e2e]'
+	$(BIN)/python -m pip install -q -e '.[dev,import,e2e]'
 	@touch $@
 $(E2E)/node_modules/.installed: $(E2E)/package.json $(E2E)/package-lock.json
 	cd $(E2E) && npm ci --no-audit --no-fund --loglevel=error

@@ -94,6 +94,11 @@ class PostMeta(Contract):
     canonical_url: str | None = None
     image: str | None = None
     draft: bool = False
+    # Old URL paths of this post (site-relative, "/2019/05/hello/"): each answers 301 here.
+    aliases: tuple[str, ...] = ()
+    # Whether its first publication emails subscribers: None leaves it to the site's rule
+    # (announce unless the post is older than the site's announce window); an import sets False.
+    notify: bool | None = None
 
 
 class RenderedPost(Contract):
