@@ -14,7 +14,13 @@ request        ``REQUEST``      -                   -            address, reques
                                                                  confirmed), expires_at (TTL)
 membership     ``AUD#<aud>``    ``AUD#<aud>``       ``<id>``     tags (confirmed subscribers only)
 suppression    ``SUPPRESSION``  -                   -            reason, suppressed_at (no address)
+import         ``IMPORT``       -                   -            outcome, source, imported_at (no
+                                                                 address; kept when the rest goes)
 =============  ===============  ==================  ===========  =====================================
+
+A profile imported with a recorded consent (``pressline subscribers import``) also holds
+``consent_at``, ``consent_how`` and ``consent_source``. The ``IMPORT`` marker says an import
+applied this address's row once: importing again skips it, even after an unsubscribe.
 
 A sign-up writes the ``REQUEST`` item (the pending request, whose id is in the confirmation
 link); confirming consumes its ``request`` and writes the profile. Profiles with status
@@ -33,13 +39,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pressline.adapters.aws import DynamoTable
 from pressline.adapters.errors import call_dynamodb, error_code, is_condition_failure
 from pressline.errors import RetryableError
+from pressline.subscribers.imports import Consent, ExportedSubscriber, ImportState
 from pressline.subscribers.model import Member, Subscriber, audiences_of
 from pressline.subscribers.ports import (
     Allowance,
@@ -55,6 +62,7 @@ from pressline.subscribers.ports import (
 PROFILE = "PROFILE"
 REQUEST = "REQUEST"
 SUPPRESSION = "SUPPRESSION"
+IMPORT = "IMPORT"
 LIMIT_PREFIX = "LIMIT#"
 LIMIT_RETENTION = timedelta(days=1)  # a counter outlives its window by this much, then TTL removes it
 TRANSACTION_ATTEMPTS = 3  # concurrent sign-ups share the overall counter: a conflict is retried
@@ -366,7 +374,9 @@ class DynamoSubscriberRepository(DynamoTable):
                 raise RetryableError("DynamoDB left writes unprocessed")
 
     def delete(self, subscriber_id: str) -> bool:
-        keys = [key for key in self._partition_keys(subscriber_id) if key["sk"]["S"] != SUPPRESSION]
+        # The suppression and import records hold no address: they stay, so that neither a
+        # bounce nor an unsubscribe is undone by importing the old list again.
+        keys = [key for key in self._partition_keys(subscriber_id) if key["sk"]["S"] not in (SUPPRESSION, IMPORT)]
         self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys])
         return any(key["sk"]["S"] in (PROFILE, REQUEST) for key in keys)
 
@@ -413,6 +423,167 @@ class DynamoSubscriberRepository(DynamoTable):
         response = call_dynamodb(self.db.query, **kwargs)
         members = [Member(id=item["gsi1sk"]["S"], tags=_read_strings(item.get("tags"))) for item in response["Items"]]
         return members, response.get("LastEvaluatedKey")
+
+    # ------------------------------------------------------------------ import, export
+    def import_states(self, subscriber_ids: Sequence[str], now: datetime) -> dict[str, ImportState]:
+        """What the table holds for each id, for ``pressline subscribers import`` (one
+        consistent batch read of four items per id)."""
+        ids = list(dict.fromkeys(subscriber_ids))
+        keys = [_key(sid, sort) for sid in ids for sort in (PROFILE, REQUEST, SUPPRESSION, IMPORT)]
+        found: dict[str, dict[str, dict[str, Any]]] = {sid: {} for sid in ids}
+        for item in self.batch_get(keys):
+            found[item["pk"]["S"][4:]][item["sk"]["S"]] = item
+        states: dict[str, ImportState] = {}
+        for sid, items in found.items():
+            profile, pending = items.get(PROFILE), items.get(REQUEST)
+            states[sid] = ImportState(
+                suppressed=SUPPRESSION in items,
+                imported=items[IMPORT]["outcome"]["S"] if IMPORT in items else None,
+                confirmed=profile is not None and profile.get("status", {}).get("S") == "confirmed",
+                pending=pending is not None
+                and "request" in pending
+                and float(pending.get("expires_at", {}).get("N", "0")) > now.timestamp(),
+            )
+        return states
+
+    def _marker(self, subscriber_id: str, outcome: str, source: str, now: datetime) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {
+                    **_key(subscriber_id, IMPORT),
+                    "outcome": _s(outcome),
+                    "source": _s(source),
+                    "imported_at": _s(now.isoformat()),
+                },
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def import_confirmed(
+        self, subscriber_id: str, address: str, tags: tuple[str, ...], consent: Consent, now: datetime
+    ) -> bool:
+        """Write a confirmed subscriber with its consent record and its import marker, in one
+        transaction, unless the address is suppressed, was imported before or is already a
+        subscriber (False: nothing written)."""
+        from botocore.exceptions import ClientError
+
+        profile = {
+            **_key(subscriber_id, PROFILE),
+            "address": _s(address),
+            "status": _s("confirmed"),
+            "tags": _strings(tags),
+            "created_at": _s(now.isoformat()),
+            "confirmed_at": _s(now.isoformat()),
+            "version": _n(1),
+            "consent_at": _s(consent.at.isoformat()),
+            "consent_how": _s(consent.how),
+            "consent_source": _s(consent.source),
+        }
+        actions: list[dict[str, Any]] = [
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": _key(subscriber_id, SUPPRESSION),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            self._marker(subscriber_id, "confirmed", consent.source, now),
+            {"Put": {"TableName": self.table, "Item": profile, "ConditionExpression": "attribute_not_exists(pk)"}},
+            *(
+                {"Put": {"TableName": self.table, "Item": _membership(subscriber_id, audience, tags)}}
+                for audience in audiences_of(tags)
+            ),
+        ]
+        try:
+            call_dynamodb(self.db.transact_write_items, TransactItems=actions)
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons:
+                return False
+            raise RetryableError(f"DynamoDB import transaction cancelled: {reasons}") from error
+        return True
+
+    def mark_imported(self, subscriber_id: str, outcome: str, source: str, now: datetime) -> bool:
+        """Record that an import applied this address's row (False: one had already)."""
+        from botocore.exceptions import ClientError
+
+        put = self._marker(subscriber_id, outcome, source, now)["Put"]
+        try:
+            call_dynamodb(self.db.put_item, **put)
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def unmark_imported(self, subscriber_id: str, outcome: str) -> None:
+        """Forget a marker whose action did not happen (an invitation the limits deferred)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            call_dynamodb(
+                self.db.delete_item,
+                TableName=self.table,
+                Key=_key(subscriber_id, IMPORT),
+                ConditionExpression="outcome = :outcome",
+                ExpressionAttributeValues={":outcome": _s(outcome)},
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+
+    def all_subscribers(self, now: datetime) -> Iterator[ExportedSubscriber]:
+        """Every confirmed subscriber and every unexpired pending sign-up (a Scan: an operator's
+        export reads the whole table once; Notify never scans)."""
+        profiles: dict[str, dict[str, Any]] = {}
+        pending: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "sk IN (:profile, :request)",
+            "ExpressionAttributeValues": {":profile": _s(PROFILE), ":request": _s(REQUEST)},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = call_dynamodb(self.db.scan, **kwargs)
+            for item in response.get("Items", []):
+                sid = item["pk"]["S"][4:]
+                (profiles if item["sk"]["S"] == PROFILE else pending)[sid] = item
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for sid in sorted(profiles):
+            item = profiles[sid]
+            if item.get("status", {}).get("S") != "confirmed":
+                continue
+            consent = None
+            if "consent_at" in item:
+                consent = Consent(
+                    at=datetime.fromisoformat(item["consent_at"]["S"]),
+                    how=item.get("consent_how", {}).get("S", ""),
+                    source=item.get("consent_source", {}).get("S", ""),
+                )
+            yield ExportedSubscriber(
+                address=item["address"]["S"],
+                status="confirmed",
+                tags=_read_strings(item.get("tags")),
+                created_at=_time(item.get("created_at")),
+                confirmed_at=_time(item.get("confirmed_at")),
+                consent=consent,
+            )
+        for sid in sorted(set(pending) - set(profiles)):
+            item = pending[sid]
+            if "request" not in item or float(item.get("expires_at", {}).get("N", "0")) <= now.timestamp():
+                continue
+            yield ExportedSubscriber(
+                address=item["address"]["S"], status="pending", created_at=_time(item.get("requested_at"))
+            )
+
+
+def _time(attribute: dict[str, str] | None) -> datetime | None:
+    return datetime.fromisoformat(attribute["S"]) if attribute and "S" in attribute else None
 
 
 class DynamoLedger(DynamoTable):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from pressline.errors import RetryableError
 from pressline.models import DeliveryBatch, PostPublished
+from pressline.subscribers.imports import Consent, ExportedSubscriber, ImportState
 from pressline.subscribers.messages import OutgoingEmail
 from pressline.subscribers.model import Member, Subscriber, audiences_of
 from pressline.subscribers.ports import (
@@ -41,6 +42,7 @@ class FakeClock:
 class _Record:
     subscriber: Subscriber
     confirmed_request: str | None = None
+    consent: Consent | None = None
 
 
 @dataclass
@@ -65,6 +67,7 @@ class MemoryRepository:
         self.records: dict[str, _Record] = {}  # confirmed subscribers (DynamoDB: PROFILE)
         self.requests: dict[str, _Request] = {}
         self.suppressed: dict[str, str] = {}
+        self.imported: dict[str, str] = {}  # subscriber id -> import outcome (kept on delete, as suppressions)
         # (allowance key, window start) -> confirmations counted
         self.counters: dict[tuple[str, int], int] = {}
         # audience -> {subscriber id -> tags}; insertion order is the paging order.
@@ -175,6 +178,60 @@ class MemoryRepository:
     def _leave_audiences(self, subscriber_id: str) -> None:
         for members in self.audiences.values():
             members.pop(subscriber_id, None)
+
+    # -- import and export (DynamoDB: the IMPORT item and the consent attributes)
+    def import_states(self, subscriber_ids: Sequence[str], now: datetime) -> dict[str, ImportState]:
+        states: dict[str, ImportState] = {}
+        for sid in dict.fromkeys(subscriber_ids):
+            record, pending = self.records.get(sid), self.requests.get(sid)
+            states[sid] = ImportState(
+                suppressed=sid in self.suppressed,
+                imported=self.imported.get(sid),
+                confirmed=record is not None and record.subscriber.status == "confirmed",
+                pending=pending is not None and pending.request is not None and pending.expires_at > now,
+            )
+        return states
+
+    def import_confirmed(
+        self, subscriber_id: str, address: str, tags: tuple[str, ...], consent: Consent, now: datetime
+    ) -> bool:
+        if subscriber_id in self.suppressed or subscriber_id in self.imported or subscriber_id in self.records:
+            return False
+        self.imported[subscriber_id] = "confirmed"
+        subscriber = Subscriber(
+            id=subscriber_id, address=address, status="confirmed", tags=tags, created_at=now, confirmed_at=now
+        )
+        self.records[subscriber_id] = _Record(subscriber, consent=consent)
+        for audience in audiences_of(tags):
+            self.audiences.setdefault(audience, {})[subscriber_id] = tags
+        return True
+
+    def mark_imported(self, subscriber_id: str, outcome: str, source: str, now: datetime) -> bool:
+        if subscriber_id in self.imported:
+            return False
+        self.imported[subscriber_id] = outcome
+        return True
+
+    def unmark_imported(self, subscriber_id: str, outcome: str) -> None:
+        if self.imported.get(subscriber_id) == outcome:
+            del self.imported[subscriber_id]
+
+    def all_subscribers(self, now: datetime) -> Iterator[ExportedSubscriber]:
+        for sid in sorted(self.records):
+            record = self.records[sid]
+            subscriber = record.subscriber
+            yield ExportedSubscriber(
+                address=subscriber.address,
+                status="confirmed",
+                tags=subscriber.tags,
+                created_at=subscriber.created_at,
+                confirmed_at=subscriber.confirmed_at,
+                consent=record.consent,
+            )
+        for sid in sorted(set(self.requests) - set(self.records)):
+            pending = self.requests[sid]
+            if pending.request is not None and pending.expires_at > now:
+                yield ExportedSubscriber(address=pending.address, status="pending", created_at=pending.requested_at)
 
 
 @dataclass

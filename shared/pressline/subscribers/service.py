@@ -134,6 +134,26 @@ class Subscriptions:
         claimed one then sends (the stage evens out the answer time)."""
         address = normalize_address(raw_address)
         tags = normalize_tags(raw_tags)
+        sid, outcome, _ = self._send_confirmation(
+            address, tags, self.limits.allowances(self.keys.id_key, address, source_ip)
+        )
+        return sid, outcome
+
+    def invite(self, address: str, tags: tuple[str, ...] = ()) -> tuple[str, SubscribeOutcome, str | None]:
+        """A re-opt-in for an imported address (already normalized): the sign-up's own
+        confirmation, under the same per-address, mailbox, domain and overall limits. The
+        per-client limit is left out: every invitation of an import comes from one operator.
+        The third value names the allowance that ran out when the outcome is ``limited``."""
+        allowances = [
+            allowance
+            for allowance in self.limits.allowances(self.keys.id_key, address, None)
+            if allowance.name != "client"
+        ]
+        return self._send_confirmation(address, tags, allowances)
+
+    def _send_confirmation(
+        self, address: str, tags: tuple[str, ...], allowances: list[Allowance]
+    ) -> tuple[str, SubscribeOutcome, str | None]:
         sid = subscriber_id(self.keys.id_key, address)
         now = self.clock()
         request = self.new_request()
@@ -144,14 +164,14 @@ class Subscriptions:
             CONFIRMATION_WINDOW,
             PENDING_TTL,
             request=request,
-            allowances=self.limits.allowances(self.keys.id_key, address, source_ip),
+            allowances=allowances,
         )
         if claim.outcome == "suppressed":
-            return sid, "suppressed"
+            return sid, "suppressed", None
         if claim.outcome == "rate_limited":
-            return sid, "rate_limited"
+            return sid, "rate_limited", None
         if not claim.claimed:
-            return sid, "limited"
+            return sid, "limited", claim.limit
         token = tokens.issue(
             self.keys, Purpose.CONFIRM, sid, now=now, ttl=CONFIRMATION_VALIDITY, tags=tags, request=request
         )
@@ -163,7 +183,7 @@ class Subscriptions:
         except Exception:
             self.repository.release_confirmation(sid, now)
             raise
-        return sid, "sent"
+        return sid, "sent", None
 
     def check(self, token: str, purpose: Purpose) -> tokens.Claims:
         """The claims of a genuine, unexpired token for ``purpose`` (TokenError otherwise)."""
