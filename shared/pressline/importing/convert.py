@@ -135,7 +135,7 @@ def assign_slugs(items: Sequence[ImportedItem]) -> tuple[dict[str, str], list[Fi
     taken: set[str] = set()
     slugs: dict[str, str] = {}
     warnings: list[Finding] = []
-    ordered = sorted(items, key=lambda item: (_sort_date(item), item.source_id))
+    ordered = sorted(items, key=lambda item: (sort_date(item), item.source_id))
     for item in ordered:
         base = item.slug if is_valid_slug(item.slug) else slugify(item.slug) or slugify(item.title)
         if not base:
@@ -158,7 +158,7 @@ def assign_slugs(items: Sequence[ImportedItem]) -> tuple[dict[str, str], list[Fi
     return slugs, warnings
 
 
-def _sort_date(item: ImportedItem) -> datetime:
+def sort_date(item: ImportedItem) -> datetime:
     moment = item.date or datetime.min.replace(tzinfo=UTC)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 

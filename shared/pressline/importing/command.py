@@ -1,0 +1,572 @@
+"""``pressline import SOURCE``: move an existing blog in.
+
+Reads the export (WordPress WXR, Ghost JSON, a Hugo or Jekyll folder: ``--from``, or guessed
+from SOURCE), converts every item (``convert``), and then either writes the files under
+``--out DIR`` for review (``pressline check DIR``), or uploads them to the stack's source
+bucket: images first, then posts oldest first, then pages; comments go beside them, outside
+``posts/``, for the comments feature.
+
+Idempotent and resumable. Every object written carries the import it came from
+(``pressline-import: <source>:<source id>``) and the SHA-256 of its bytes; running again skips
+what is identical ("unchanged"), updates what this import wrote and has changed, and never
+overwrites anything else (the author's own post, or an imported file the author edited since):
+that is a conflict, reported. Under ``--out`` the same record is kept in
+``DIR/.pressline-import.json``. ``--dry-run`` says all of it and writes nothing.
+
+Exit status: 0 when everything was imported, 1 when some item had errors (it is reported,
+the others are imported), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol, TextIO
+from urllib.parse import quote, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pressline.importing import convert
+from pressline.importing.media import (
+    DEFAULT_TIMEOUT,
+    Downloaded,
+    Downloader,
+    DownloadPolicy,
+    default_cache,
+)
+from pressline.importing.model import ImportedItem, ImportSource, ItemProblem
+from pressline.importing.progress import Progress
+from pressline.models import Problem
+from pressline.posts.images import MAX_IMAGE_BYTES
+
+SOURCES = ("wordpress", "ghost", "hugo", "jekyll")
+MANIFEST = ".pressline-import.json"
+IMPORT_METADATA = "pressline-import"
+HASH_METADATA = "pressline-sha256"
+COMMENTS_PREFIX = "imports/"  # comments/<slug>.json is imports/comments/<slug>.json in the bucket
+Action = Literal["create", "update", "unchanged", "conflict"]
+_PAST = {"create": "created", "update": "updated", "unchanged": "unchanged", "conflict": "conflict"}
+
+
+# --------------------------------------------------------------------------- sources
+class UsageError(Exception):
+    """A mistake in the command line (exit status 2)."""
+
+
+def detect(source: Path) -> str:
+    """Which reader SOURCE needs, from what it is."""
+    if source.is_file():
+        suffix = source.suffix.lower()
+        if suffix == ".xml":
+            return "wordpress"
+        if suffix == ".json":
+            return "ghost"
+        raise UsageError(f"{source}: cannot tell what export this is (.xml: WordPress, .json: Ghost); pass --from")
+    if source.is_dir():
+        if any((source / name).exists() for name in ("hugo.toml", "hugo.yaml", "config.toml", "content")):
+            return "hugo"
+        if any((source / name).exists() for name in ("_config.yml", "_config.yaml", "_posts")):
+            return "jekyll"
+        raise UsageError(
+            f"{source}: neither a Hugo site (hugo.toml, config.toml, content/) nor a Jekyll site (_config.yml,"
+            " _posts/); pass --from"
+        )
+    raise UsageError(f"{source}: no such file or folder")
+
+
+def open_source(source: Path, kind: str) -> ImportSource:
+    """The reader for ``kind`` on ``source`` (each lives in its own module, imported when chosen)."""
+    readers = {
+        "wordpress": ("pressline.importing.wxr", "WxrSource"),
+        "ghost": ("pressline.importing.ghost", "GhostSource"),
+        "hugo": ("pressline.importing.folders", "HugoSource"),
+        "jekyll": ("pressline.importing.folders", "JekyllSource"),
+    }
+    module_name, class_name = readers[kind]
+    import importlib
+
+    try:
+        reader = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise UsageError(f"the {kind} reader is not available in this installation ({error})") from None
+    opened: ImportSource = reader(source)
+    return opened
+
+
+# --------------------------------------------------------------------------- destinations
+@dataclass(frozen=True)
+class Existing:
+    """What is at a file's place now: nothing (``present`` False), or bytes with this digest,
+    written by this import id (None: not by an import) with this recorded digest."""
+
+    present: bool
+    digest: str | None = None
+    import_id: str | None = None
+    recorded_digest: str | None = None
+
+
+def decide_action(existing: Existing, file: convert.OutFile, import_id: str) -> Action:
+    """Create, update, leave, or refuse to touch one file (pure)."""
+    if not existing.present:
+        return "create"
+    if existing.digest == file.digest:
+        return "unchanged"
+    ours = existing.import_id == import_id
+    # Written by this import and not changed since (the recorded digest is what is there): ours to update.
+    untouched = existing.recorded_digest is None or existing.recorded_digest == existing.digest
+    return "update" if ours and untouched else "conflict"
+
+
+class Destination(Protocol):
+    name: str
+
+    def existing(self, file: convert.OutFile) -> Existing: ...
+
+    def write(self, file: convert.OutFile, import_id: str) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class FolderDestination:
+    """``--out DIR``: the files under DIR, and what this import wrote in DIR/.pressline-import.json."""
+
+    def __init__(self, root: Path, *, dry_run: bool) -> None:
+        self.root = root
+        self.name = str(root)
+        self.dry_run = dry_run
+        manifest = root / MANIFEST
+        self.manifest: dict[str, dict[str, str]] = {}
+        if manifest.is_file():
+            try:
+                loaded = json.loads(manifest.read_text(encoding="utf-8"))
+                self.manifest = {str(k): dict(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+            except (OSError, ValueError, TypeError, AttributeError):
+                self.manifest = {}  # unreadable: every existing file counts as not ours (never overwritten)
+
+    def _path(self, file: convert.OutFile) -> Path:
+        path = (self.root / file.path).resolve()
+        if not path.is_relative_to(self.root.resolve()):  # slugs and names are safe; this makes it certain
+            raise ValueError(f"{file.path} would be outside {self.root}")
+        return path
+
+    def existing(self, file: convert.OutFile) -> Existing:
+        path = self._path(file)
+        if not path.is_file():
+            return Existing(present=path.exists())
+        record = self.manifest.get(file.path, {})
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        return Existing(True, digest, record.get("import"), record.get("sha256"))
+
+    def write(self, file: convert.OutFile, import_id: str) -> None:
+        path = self._path(file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".part")
+        partial.write_bytes(file.data)
+        os.replace(partial, path)
+        self.manifest[file.path] = {"import": import_id, "sha256": file.digest}
+
+    def finish(self) -> None:
+        if self.dry_run or not self.manifest:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.manifest, indent=1, sort_keys=True, ensure_ascii=False)
+        (self.root / MANIFEST).write_text(text + "\n", encoding="utf-8")
+
+
+def bucket_key(file: convert.OutFile) -> str:
+    return COMMENTS_PREFIX + file.path if file.kind == "comments" else file.path
+
+
+def metadata_id(import_id: str) -> str:
+    """An import id as S3 metadata can carry it (ASCII; at most 1 KiB of it)."""
+    quoted = quote(import_id, safe=":/@-._~+=,;!$&'()*")
+    return quoted if len(quoted) <= 1024 else "sha256:" + hashlib.sha256(import_id.encode()).hexdigest()
+
+
+class BucketDestination:
+    """The stack's source bucket: what each object is comes from its metadata (one HEAD each)."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.name = f"s3://{bucket}"
+
+    def existing(self, file: convert.OutFile) -> Existing:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=bucket_key(file))
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return Existing(present=False)
+            raise
+        metadata = {key.lower(): value for key, value in head.get("Metadata", {}).items()}
+        recorded = metadata.get(HASH_METADATA)
+        imported = metadata.get(IMPORT_METADATA)
+        # The object's own bytes are not read: its recorded digest is what this import wrote; an
+        # object put again by hand has no metadata (S3 replaces it on every put), so is not ours.
+        return Existing(True, recorded, unquote(imported) if imported else None, recorded)
+
+    def write(self, file: convert.OutFile, import_id: str) -> None:
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=bucket_key(file),
+            Body=file.data,
+            ContentType=file.content_type,
+            Metadata={IMPORT_METADATA: metadata_id(import_id), HASH_METADATA: file.digest},
+        )
+
+    def finish(self) -> None:
+        return None
+
+
+class _NoDestination:
+    """``--dry-run`` with no stack to compare with: everything would be created."""
+
+    name = "(no stack found: nothing compared)"
+
+    def existing(self, file: convert.OutFile) -> Existing:
+        return Existing(present=False)
+
+    def write(self, file: convert.OutFile, import_id: str) -> None:
+        raise AssertionError("a dry run writes nothing")
+
+    def finish(self) -> None:
+        return None
+
+
+# --------------------------------------------------------------------------- fetching
+@dataclass
+class CommandFetcher:
+    """``convert.Fetcher`` for the command: the allow-list, ``--no-download``, the cache."""
+
+    downloader: Downloader
+    enabled: bool = True
+
+    def allows(self, url: str) -> bool:
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https"):
+            return self.enabled  # refused by media with its reason (only http and https), never kept
+        host = urlsplit(url).hostname or ""
+        return self.enabled and self.downloader.policy.allows_host(host)
+
+    def get(self, url: str) -> Downloaded:
+        return self.downloader.get(url)
+
+
+def file_reader(root: Path) -> Any:
+    """Reads the files a folder reader names beside the content, never outside ``root``."""
+    base = (root if root.is_dir() else root.parent).resolve()
+
+    def read(path: str) -> bytes:
+        target = (base / path).resolve()
+        if not target.is_relative_to(base):
+            raise OSError(f"{path} is outside {base}")
+        with target.open("rb") as handle:
+            data = handle.read(MAX_IMAGE_BYTES + 1)
+        return data
+
+    return read
+
+
+# --------------------------------------------------------------------------- the run
+@dataclass
+class Outcome:
+    items: list[convert.ConvertedItem] = field(default_factory=list)
+    problems: list[convert.Finding] = field(default_factory=list)  # readers' and the import's own
+    actions: Counter[str] = field(default_factory=Counter)
+    conflicts: list[str] = field(default_factory=list)
+    downloaded: int = 0
+    cached: int = 0
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for item in self.items if not item.ok) + sum(1 for p in self.problems if p.error)
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.conflicts) or any(p.error for p in self.problems) or any(i.has_errors for i in self.items)
+
+
+def read_items(source: ImportSource, label: str) -> tuple[list[ImportedItem], list[convert.Finding]]:
+    """Every item of the export, and a finding for each it could not read; a reader that fails
+    outright (a truncated file) is one finding, with the items before it kept."""
+    items: list[ImportedItem] = []
+    problems: list[convert.Finding] = []
+    seen: set[str] = set()
+    iterator: Iterator[ImportedItem | ItemProblem] = iter(source.items())
+    while True:
+        try:
+            entry = next(iterator)
+        except StopIteration:
+            break
+        except Exception as error:  # a reader's bug or an unreadable file stops that reader, not the report
+            problem = Problem(field="file", message=f"could not be read further ({type(error).__name__}: {error})")
+            problems.append(convert.Finding(label, "(export)", problem, error=True))
+            break
+        if isinstance(entry, ItemProblem):
+            problems.append(convert.reader_problem(entry))
+        elif entry.source_id in seen:
+            message = "appears twice in the export: the second is skipped"
+            problems.append(
+                convert.Finding(label, convert.item_label(entry), Problem(field="source_id", message=message), True)
+            )
+        else:
+            seen.add(entry.source_id)
+            items.append(entry)
+    return items, problems
+
+
+def upload_order(items: Iterable[convert.ConvertedItem]) -> list[tuple[convert.ConvertedItem, convert.OutFile]]:
+    """Images first (a post's page never waits for its pictures), then posts oldest first (the
+    archive fills as it was written), then pages, then comments."""
+    converted = [item for item in items if item.ok]
+    dated = sorted(converted, key=lambda item: (convert.sort_date(item.item), item.slug))
+    order: list[tuple[convert.ConvertedItem, convert.OutFile]] = []
+    for kind in ("image", "post", "page", "comments"):
+        order.extend((item, file) for item in dated for file in item.files if file.kind == kind)
+    return order
+
+
+def run_import(
+    source: ImportSource,
+    label: str,
+    destination: Destination,
+    converter_options: dict[str, Any],
+    *,
+    dry_run: bool,
+    out: TextIO,
+    progress_stream: TextIO | None = None,
+    bar: bool | None = None,
+) -> Outcome:
+    """Read, convert, compare and (unless ``dry_run``) write: the whole import."""
+    outcome = Outcome()
+    items, outcome.problems = read_items(source, label)
+    slugs, slug_warnings = convert.assign_slugs(items)
+    site_url = source.site_url
+    targets = convert.link_targets(items, slugs, site_url)
+    converter = convert.Converter(site_url=site_url, slugs=slugs, targets=targets, **converter_options)
+    by_item: dict[str, list[convert.Finding]] = {}
+    for warning in slug_warnings:
+        by_item.setdefault(warning.item, []).append(warning)
+    with Progress(len(items), "Converting", progress_stream, bar=bar) as progress:
+        for item in items:
+            converted = converter.convert(item)
+            converted.findings[:0] = by_item.get(convert.item_label(item), [])
+            outcome.items.append(converted)
+            progress.advance(status=converted.slug)
+    fetcher = converter_options.get("fetcher")
+    if isinstance(fetcher, CommandFetcher):
+        outcome.downloaded, outcome.cached = fetcher.downloader.downloaded, fetcher.downloader.cached
+
+    for finding in outcome.problems:
+        print(format_finding(finding), file=out)
+    for converted in outcome.items:
+        for finding in converted.findings:
+            print(format_finding(finding), file=out)
+        if not converted.ok:
+            print(f"{converted.path}: {convert.item_label(converted.item)}: not imported", file=out)
+
+    order = upload_order(outcome.items)
+    verb = "Checking" if dry_run else "Writing"
+    with Progress(len(order), verb, progress_stream, bar=bar) as progress:
+        for converted, file in order:
+            action = decide_action(destination.existing(file), file, converted.import_id)
+            outcome.actions[action] += 1
+            where = bucket_key(file) if isinstance(destination, BucketDestination) else file.path
+            if action == "conflict":
+                message = (
+                    f"{where}: conflict: it exists and was not written by this import (or was changed since):"
+                    " not overwritten"
+                )
+                outcome.conflicts.append(where)
+                if dry_run:
+                    print(f"would skip {where} (conflict: not written by this import, or changed since)", file=out)
+                else:
+                    progress.say(message)
+            elif dry_run:
+                said = f"would leave {where} unchanged" if action == "unchanged" else f"would {action} {where}"
+                print(said, file=out)
+            elif action in ("create", "update"):
+                destination.write(file, converted.import_id)
+            progress.advance(status=_PAST[action])
+    if not dry_run:
+        destination.finish()
+    if dry_run:
+        for converted in outcome.items:
+            if converted.ok and (converted.links_rewritten or converted.images):
+                print(
+                    f"would rewrite {converted.path}: {converted.links_rewritten} link(s) to imported items,"
+                    f" {converted.images} image(s) brought beside it",
+                    file=out,
+                )
+    return outcome
+
+
+def format_finding(finding: convert.Finding) -> str:
+    """``file: item: [warning: ]field: reason`` (``file:line:`` when the line is known), as
+    ``pressline check`` prints problems."""
+    where = f"{finding.file}:{finding.problem.line}" if finding.problem.line else finding.file
+    kind = "" if finding.error else "warning: "
+    return f"{where}: {finding.item}: {kind}{finding.problem.field}: {finding.problem.message}"
+
+
+def summary(outcome: Outcome, *, dry_run: bool, source: str, destination: str) -> str:
+    posts = sum(1 for item in outcome.items if item.ok and item.item.kind == "post")
+    pages = sum(1 for item in outcome.items if item.ok and item.item.kind == "page")
+    images = sum(item.images for item in outcome.items if item.ok)
+    links_rewritten = sum(item.links_rewritten for item in outcome.items if item.ok)
+    acts = outcome.actions
+    would = "would be " if dry_run else ""
+    lines = [
+        f"{'Dry run: ' if dry_run else ''}{source} -> {destination}",
+        f"  items: {posts} post(s) and {pages} page(s) {would}imported, {outcome.failed} failed",
+        f"  files: {acts['create']} {would}created, {acts['update']} {would}updated, {acts['unchanged']} unchanged,"
+        f" {acts['conflict']} skipped (conflicts)",
+        f"  images: {images} beside their posts ({outcome.downloaded} downloaded, {outcome.cached} from the cache)",
+        f"  links rewritten: {links_rewritten}",
+    ]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- command line
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "source", metavar="SOURCE", help="a WXR (.xml) or Ghost (.json) export, or a Hugo/Jekyll folder"
+    )
+    parser.add_argument("--from", dest="source_kind", choices=SOURCES, default=None, help="the export's kind")
+    parser.add_argument("--out", type=Path, default=None, help="write the files under DIR instead of uploading them")
+    parser.add_argument("--dry-run", action="store_true", help="say what would be done; write and upload nothing")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="also download images from HOST (the old site's host is always allowed)",
+    )
+    parser.add_argument(
+        "--allow-local", action="store_true", help="allow downloads from loopback and private addresses"
+    )
+    parser.add_argument("--no-download", action="store_true", help="download no image referenced by URL")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help=f"where downloaded images are kept (default {default_cache()})"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds a download may take (default %(default)s)"
+    )
+    parser.add_argument(
+        "--timezone",
+        default=os.environ.get("SITE_TIMEZONE", "UTC"),
+        help="the site's time zone for dates without an offset (default: $SITE_TIMEZONE or UTC)",
+    )
+    parser.add_argument(
+        "--outputs", type=Path, default=None, help="stack outputs JSON (pressline local writes .local/outputs.json)"
+    )
+    parser.add_argument("--stack-name", default=None, help="a deployed stack: find its source bucket in CloudFormation")
+    parser.add_argument("--bucket", default=None, help="the source bucket (default: the stack's)")
+
+
+def _source_bucket(args: argparse.Namespace) -> str | None:
+    if args.bucket:
+        return str(args.bucket)
+    if args.stack_name:
+        from pressline.adapters.aws import client
+
+        stack = client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
+        outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
+        return outputs.get("SourceBucketName")
+    path: Path | None = args.outputs
+    if path is not None and path.is_file():
+        outputs = json.loads(path.read_text(encoding="utf-8"))
+        bucket = outputs.get("SourceBucketName") if isinstance(outputs, dict) else None
+        if bucket:
+            return str(bucket)
+    return os.environ.get("SOURCE_BUCKET") or None
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    source_path = Path(args.source)
+    try:
+        timezone = ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(f"pressline import: unknown time zone {args.timezone!r}", file=sys.stderr)
+        return 2
+    if args.timeout <= 0:
+        print("pressline import: --timeout must be more than 0 seconds", file=sys.stderr)
+        return 2
+    try:
+        kind = args.source_kind or detect(source_path)
+        if not source_path.exists():
+            raise UsageError(f"{source_path}: no such file or folder")
+        source = open_source(source_path, kind)
+    except UsageError as error:
+        print(f"pressline import: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # the export cannot even be opened: say why, no traceback
+        print(f"pressline import: {source_path}: cannot be read ({type(error).__name__}: {error})", file=sys.stderr)
+        return 1
+
+    destination: Destination
+    if args.out is not None:
+        if args.out.exists() and not args.out.is_dir():
+            print(f"pressline import: --out {args.out} is not a folder", file=sys.stderr)
+            return 2
+        destination = FolderDestination(args.out, dry_run=args.dry_run)
+    else:
+        from pressline.adapters.aws import client, reset_clients
+
+        reset_clients()  # the target's endpoint applies to the clients made from here on
+        bucket = _source_bucket(args)
+        if bucket is None:
+            if not args.dry_run:
+                print(
+                    "pressline import: no stack to upload to: pass --local (the local stack), --stack-name NAME,"
+                    " --bucket NAME, or --out DIR to write the files instead",
+                    file=sys.stderr,
+                )
+                return 2
+            destination = _NoDestination()
+        else:
+            destination = BucketDestination(client("s3"), bucket)
+
+    try:
+        site_url = source.site_url
+    except Exception:
+        site_url = None
+    policy = DownloadPolicy.for_site(
+        site_url, args.allow_host, allow_local=args.allow_local, timeout=float(args.timeout)
+    )
+    downloader = Downloader(policy, cache=args.cache or default_cache(), write_cache=not args.dry_run)
+    options: dict[str, Any] = {
+        "fetcher": CommandFetcher(downloader, enabled=not args.no_download),
+        "read_file": file_reader(source_path),
+        "timezone": timezone,
+        "checked_at": datetime.now(UTC),
+    }
+    outcome = run_import(source, str(source_path), destination, options, dry_run=args.dry_run, out=out)
+    print(
+        summary(outcome, dry_run=args.dry_run, source=f"{kind} {source_path}", destination=destination.name), file=out
+    )
+    if not site_url:
+        print("  (the export names no site address: old URLs and images on the old site are not recognised)", file=out)
+    return 1 if outcome.has_errors else 0
+
+
+__all__ = [
+    "BucketDestination",
+    "Existing",
+    "FolderDestination",
+    "add_arguments",
+    "decide_action",
+    "detect",
+    "run",
+    "run_import",
+]
