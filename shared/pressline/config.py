@@ -6,9 +6,16 @@ can clear the cache with ``settings.cache_clear()`` after changing the environme
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
+
+# A post dated further back than this when it first goes live is not announced (an import,
+# an old post uploaded late): template.yaml's AnnounceWindowHours, whose default this is.
+DEFAULT_ANNOUNCE_WINDOW_HOURS = 72.0
+ANNOUNCE_WINDOW_LIMITS = (1.0, 87600.0)  # an hour to ten years, as the template allows
 
 
 def _env(name: str, default: str = "") -> str:
@@ -34,6 +41,13 @@ class Settings:
     posts_topic_arn: str
     token_secret_arn: str
     ses_configuration_set: str
+    announce_window_hours: str = str(DEFAULT_ANNOUNCE_WINDOW_HOURS)
+
+    @property
+    def announce_window(self) -> timedelta:
+        """ANNOUNCE_WINDOW_HOURS as a duration. Parsed here, not in ``settings()``, so that a
+        bad value stops only Index (the one reader), with a message naming the variable."""
+        return announce_window(self.announce_window_hours)
 
     @property
     def base_url(self) -> str:
@@ -61,4 +75,18 @@ def settings() -> Settings:
         posts_topic_arn=_env("POSTS_TOPIC_ARN"),
         token_secret_arn=_env("TOKEN_SECRET_ARN"),
         ses_configuration_set=_env("SES_CONFIGURATION_SET"),
+        announce_window_hours=_env("ANNOUNCE_WINDOW_HOURS", str(DEFAULT_ANNOUNCE_WINDOW_HOURS)),
     )
+
+
+def announce_window(hours: str) -> timedelta:
+    """The announce window from its setting, a number of hours (``72``, ``1.5``); a
+    ValueError naming the variable and the reason for anything else."""
+    low, high = ANNOUNCE_WINDOW_LIMITS
+    try:
+        value = float(hours.strip())
+    except ValueError:
+        raise ValueError(f"ANNOUNCE_WINDOW_HOURS: {hours[:40]!r} is not a number of hours (e.g. 72)") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(f"ANNOUNCE_WINDOW_HOURS: {hours[:40]!r} is not between {low:g} and {high:g} hours")
+    return timedelta(hours=value)

@@ -133,6 +133,11 @@ class Report(Contract):
     errors: list[Problem] = Field(default_factory=list)
     warnings: list[Problem] = Field(default_factory=list)
     processed_at: datetime
+    # Whether this upload emailed subscribers, and why or why not ("notify: false in the front
+    # matter", "dated ..., older than the announce window ..."). None: nothing to announce
+    # (rejected, unpublished), or a report from before Index said so.
+    announced: bool | None = None
+    announcement: str | None = None
 
 
 # --------------------------------------------------------------------------- messages

@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pressline.adapters.buffered import BufferedStore, Pending
 from pressline.indexing import generate, search
 from pressline.indexing import layout as paths
+from pressline.indexing.announce import DEFAULT_ANNOUNCE_WINDOW, Announcement, announcement
 from pressline.indexing.catalog import (
     RECENT_BLOB,
     RECENT_SIZE,
@@ -92,13 +93,20 @@ class Batch:
     write waiting for the batch's end (site files, reports and state, announcements)."""
 
     def __init__(
-        self, catalog: CatalogOverlay, source: BufferedStore, site_store: BufferedStore, site: Site, now: datetime
+        self,
+        catalog: CatalogOverlay,
+        source: BufferedStore,
+        site_store: BufferedStore,
+        site: Site,
+        now: datetime,
+        announce_window: timedelta = DEFAULT_ANNOUNCE_WINDOW,
     ):
         self.catalog = catalog
         self.source = source
         self.site_store = site_store
         self.site = site
         self.now = now
+        self.announce_window = announce_window  # older posts are not announced (indexing.announce)
         self.announcements: list[PostPublished] = []
         self.renderings: dict[tuple[str, str], RenderedPost] = {}  # (key, version): read or carried
 
@@ -152,6 +160,7 @@ class Transition:
         self.outcome = Outcome(self.key, applied=True, status=new.status if new else "unpublished")
         self.files = ChangeFiles(batch, self.outcome)
         self.blobs: dict[str, Blob | None] = {}
+        self.announcement: Announcement | None = None  # the announce rule's verdict, for the report
 
     # ----------------------------------------------------------------- the change
     def apply(self, *, report: bool = True) -> Outcome:
@@ -373,17 +382,31 @@ class Transition:
 
     # ----------------------------------------------------------------- announcement, report
     def _announce(self) -> dict[str, datetime]:
-        """Queue PostPublished when a post goes public for the first time (neither its source
-        key nor its slug was ever public); returns the first-publication markers to commit.
+        """Queue PostPublished when the announce rule says so (``indexing.announce``: a post's
+        first publication, neither its source key nor its slug ever public, that is news);
+        returns the first-publication markers to commit, announced or not, so that a post
+        left unannounced is never announced later by an edit.
 
         Sent before the commit: if the commit fails, the retry announces again, and Notify and
         Deliver's ledger keep subscribers to one email (at least once, never lost)."""
         new, now = self.new, self.batch.now
-        if new is None or not new.public:
+        if new is None:
             return {}
         wanted = [key_marker(new.source_key), slug_marker(new.slug)]
         first = self.snapshot.first_published
-        if not any(marker in first for marker in wanted):
+        verdict = announcement(
+            new.status,
+            new.date,
+            self.rendered.meta.notify if self.rendered is not None else None,
+            first_publication=not any(marker in first for marker in wanted),
+            now=now,
+            window=self.batch.announce_window,
+            zone=self.site.zone,
+        )
+        self.announcement = verdict
+        if not new.public:
+            return {}
+        if verdict.announce:
             self.batch.announcements.append(_announcement(new, self.site, now))
             self.outcome.announced = True
         return {marker: now for marker in wanted if marker not in first}
@@ -396,6 +419,8 @@ class Transition:
             slug=new.slug if new else None,
             base_url=self.site.url,
             warnings=rendered.warnings if rendered else (),
+            announced=self.announcement.announce if self.announcement else None,
+            announcement=self.announcement.reason if self.announcement else None,
         )
 
 

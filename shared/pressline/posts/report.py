@@ -32,6 +32,8 @@ def build_report(
     url: str | None = None,
     errors: Iterable[Problem] = (),
     warnings: Iterable[Problem] = (),
+    announced: bool | None = None,
+    announcement: str | None = None,
 ) -> Report:
     """The report of one processed upload.
 
@@ -47,6 +49,8 @@ def build_report(
         errors=list(errors),
         warnings=list(warnings),
         processed_at=processed_at,
+        announced=announced,
+        announcement=announcement,
     )
 
 

@@ -26,7 +26,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from pressline.adapters.buffered import BufferedStore, run_parallel
@@ -34,6 +34,7 @@ from pressline.adapters.queue import Queue
 from pressline.adapters.store import ObjectHead, ObjectStore
 from pressline.config import Settings
 from pressline.errors import RetryableError
+from pressline.indexing.announce import DEFAULT_ANNOUNCE_WINDOW
 from pressline.indexing.catalog import (
     RECENT_BLOB,
     Catalog,
@@ -72,6 +73,8 @@ class IndexDeps:
     notify: Queue
     site: Site
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # A post dated further back than this at its first publication emails no one (ANNOUNCE_WINDOW_HOURS).
+    announce_window: timedelta = DEFAULT_ANNOUNCE_WINDOW
 
 
 @dataclass
@@ -132,6 +135,7 @@ def _open_batch(deps: IndexDeps) -> Batch:
         site_store=BufferedStore(deps.site_store),
         site=deps.site,
         now=deps.clock(),
+        announce_window=deps.announce_window,
     )
 
 
@@ -408,4 +412,5 @@ def dependencies_from_settings(config: Settings) -> IndexDeps:
         catalog=DynamoCatalog(config.posts_table),
         notify=SqsQueue(config.notify_queue_url),
         site=Site.from_settings(config),
+        announce_window=config.announce_window,
     )

@@ -50,6 +50,7 @@ class World:
         draft: bool = False,
         updated: datetime | None = None,
         carry: bool = True,
+        notify: bool | None = None,
     ) -> IndexUpdate:
         """What Validate and Render do for an upload: store the source and its rendered post,
         and send the update (``carry``: with the rendered post inside, as Render does when
@@ -60,7 +61,16 @@ class World:
         assert head is not None
         ref = SourceRef(bucket=SOURCE_BUCKET, key=key, version_id=head.version_id, etag=head.etag)
         summary = summary or f"About {title}."
-        meta = PostMeta(slug=slug, title=title, date=date, updated=updated, tags=tags, summary=summary, draft=draft)
+        meta = PostMeta(
+            slug=slug,
+            title=title,
+            date=date,
+            updated=updated,
+            tags=tags,
+            summary=summary,
+            draft=draft,
+            notify=notify,
+        )
         status = "draft" if draft else "scheduled" if date > self.now else "published"
         rendered = RenderedPost(
             source=ref, meta=meta, body_html=body or f"<p>The body of {title}.</p>", status=status, rendered_at=self.now
