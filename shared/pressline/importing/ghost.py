@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,8 @@ MAX_CONTENT_CHARS = 8 * 1024 * 1024
 MAX_DOCUMENT_DEPTH = 60
 GHOST_URL = "__GHOST_URL__"
 _SAFE_SCHEMES = ("http", "https", "mailto")
+_BROWSER_IGNORED = re.compile(r"[\t\n\r]")
+_C0_AND_SPACE = "".join(map(chr, range(33)))
 _ITEM = "(export)"
 
 
@@ -364,13 +367,19 @@ def _attr(value: object) -> str:
 
 def _safe_href(url: object, warnings: list[Problem]) -> str | None:
     """A link target, or None for one no reader should follow (``javascript:``, ``data:``)."""
-    if not isinstance(url, str) or not url.strip():
+    if not isinstance(url, str):
         return None
-    scheme = urlsplit(url.strip()).scheme.lower()
-    if scheme and scheme not in _SAFE_SCHEMES:
-        warnings.append(Problem(field="content", message=f"a link to a '{_short(scheme, 20)}:' address was removed"))
+    # As a browser reads it: C0 controls and spaces around it, tabs and newlines in it, ignored
+    # ("\x01java\tscript:" is a javascript: link).
+    cleaned = _BROWSER_IGNORED.sub("", url.strip(_C0_AND_SPACE))
+    if not cleaned:
         return None
-    return url.strip()
+    scheme = urlsplit(cleaned).scheme.lower()
+    if (scheme and scheme not in _SAFE_SCHEMES) or (not scheme and ":" in cleaned.split("/", 1)[0]):
+        shown = _short(scheme or cleaned.split(":", 1)[0], 20)
+        warnings.append(Problem(field="content", message=f"a link to a '{shown}:' address was removed"))
+        return None
+    return cleaned
 
 
 def _link(url: object, text: str, warnings: list[Problem]) -> str:
