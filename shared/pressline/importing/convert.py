@@ -200,12 +200,12 @@ class _ItemImages:
 
 def _image_name(wanted: str, content_type: str, taken: set[str]) -> str:
     """A safe file name for an image: the source's name as a slug, the extension its bytes say."""
-    stem = PurePosixPath(unquote(wanted.split("?")[0].split("#")[0]).replace("\\", "/")).name
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-    base = slugify(stem, 60) or "image"
+    name = PurePosixPath(unquote(wanted.split("?")[0].split("#")[0]).replace("\\", "/")).name
+    stem, dot, suffix = name.rpartition(".")
+    base = slugify(stem if dot else name, 60) or "image"
     extension = _EXTENSIONS[content_type]
-    if stem.lower().endswith("jpeg") and content_type == "image/jpeg":
-        extension = ".jpeg"
+    if suffix.lower() == "jpeg" and content_type == "image/jpeg":
+        extension = ".jpeg"  # the author's spelling, when it is the truth
     name = base + extension
     counter = 2
     while name in taken:
@@ -227,10 +227,14 @@ class Converter:
     read_file: Callable[[str], bytes] | None = None
     timezone: tzinfo = UTC
     checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Each URL asked for once per item however many places show it (the downloader keeps
+    # what it fetched for the other items: bytes are not held here for the whole import).
+    _fetched: dict[str, bytes | DownloadError] = field(default_factory=dict)
 
     def convert(self, item: ImportedItem) -> ConvertedItem:
         slug = self.slugs[item.source_id]
         path = _kind_path(slug, item.kind)
+        self._fetched = {}
         converted = ConvertedItem(item=item, slug=slug, path=path)
         label = item_label(item)
 
@@ -340,8 +344,7 @@ class Converter:
             if self._is_old_site(url, base):
                 raise DownloadError("is on the old site but downloads are off")
             return None
-        downloaded = self.fetcher.get(url)
-        return url, urlsplit(url).path, downloaded.data
+        return url, urlsplit(url).path, self._get(url)
 
     def _asset_bytes(self, asset: ImportedAsset) -> tuple[str, str, bytes]:
         if asset.data is not None:
@@ -358,7 +361,18 @@ class Converter:
             raise DownloadError("has neither a file nor a URL")
         if not self.fetcher.allows(url):
             raise DownloadError(f"is on {links.host_of(url) or 'a host'} outside the allow-list (--allow-host)")
-        return url, asset.name, self.fetcher.get(url).data
+        return url, asset.name, self._get(url)
+
+    def _get(self, url: str) -> bytes:
+        if url not in self._fetched:
+            try:
+                self._fetched[url] = self.fetcher.get(url).data
+            except DownloadError as error:
+                self._fetched[url] = error
+        found = self._fetched[url]
+        if isinstance(found, DownloadError):
+            raise found
+        return found
 
     def _front_matter(
         self, item: ImportedItem, slug: str, cover: str | None, note: Callable[..., None]

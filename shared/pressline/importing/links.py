@@ -38,7 +38,7 @@ _IMAGE = re.compile(rf"(?P<bang>!)\[(?P<text>{_TEXT})\]\(\s*(?P<dest>{_DEST})?(?
 _DEFINITION = re.compile(rf"^(?P<lead> {{0,3}}\[[^\]\n]+\]:[ \t]*)(?P<dest>{_DEST})", re.MULTILINE)
 _AUTOLINK = re.compile(r"<(?P<dest>https?://[^\s<>]+)>", re.IGNORECASE)
 # Inline HTML tags that carry a URL, and the attributes of one.
-_TAG = re.compile(r"<(?P<name>img|a|source)\b(?P<attrs>(?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.IGNORECASE)
+_TAG = re.compile(r"<(?P<name>img|a|source)\b(?P<attrs>(?:[^<>\"']|\"[^\"]*\"|'[^']*')*)>", re.IGNORECASE)
 _ATTRIBUTE = re.compile(r"(?P<name>[^\s=/>\"']+)(?:\s*=\s*(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"'>]+))?")
 # srcset and sizes list more copies of an image on the old host; the sanitizer drops them from
 # the page, and they are dropped from the source too, so that no old-host URL stays in it.

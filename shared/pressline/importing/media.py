@@ -231,6 +231,8 @@ class Downloader:
     downloaded: int = 0  # fetched from the network in this run
     cached: int = 0  # read from the cache
     _seen: dict[str, Downloaded | DownloadError] = field(default_factory=dict)
+    _from_cache: set[str] = field(default_factory=set)
+    _fetched_now: set[str] = field(default_factory=set)
 
     def get(self, url: str) -> Downloaded:
         if url in self._seen:
@@ -243,7 +245,8 @@ class Downloader:
         except DownloadError as error:
             self._seen[url] = error
             raise
-        self._seen[url] = result
+        if self._path(url) is None or not self.write_cache:
+            self._seen[url] = result  # no cache to read it back from: held for this run
         return result
 
     def _path(self, url: str) -> Path | None:
@@ -259,12 +262,16 @@ class Downloader:
         content_type = sniff(data)
         if content_type is None or len(data) > self.policy.max_bytes:
             return None  # not something this module wrote: download again
-        self.cached += 1
+        if url not in self._from_cache:  # counted once: read again for each item that shows it
+            self._from_cache.add(url)
+            if url not in self._fetched_now:
+                self.cached += 1
         return Downloaded(url=url, data=data, content_type=content_type)
 
     def _fetch(self, url: str) -> Downloaded:
         result = download(url, self.policy, self.resolver)
         self.downloaded += 1
+        self._fetched_now.add(url)
         path = self._path(url)
         if path is not None and self.write_cache:
             path.parent.mkdir(parents=True, exist_ok=True)
