@@ -80,7 +80,8 @@ class _Folder:
         real = Path(os.path.realpath(path))
         return real if real == self.root or real.is_relative_to(self.root) else None
 
-    def read(self, path: Path, limit: int = MAX_TEXT_BYTES) -> bytes:
+    def read(self, path: Path, limit: int | None = None) -> bytes:
+        limit = limit or MAX_TEXT_BYTES
         real = self.inside(path)
         if real is None:
             raise _FileError("file", "is a link to a place outside the site folder; it is not read")
