@@ -1,0 +1,297 @@
+"""``pressline import`` from the command line, without any AWS: ``--out`` writes a folder that
+``pressline check`` accepts; running again changes nothing; a file the author changed or wrote
+is never overwritten; ``--dry-run`` writes nothing (the trees before and after are compared,
+the download cache too); images come from a server on 127.0.0.1 only with ``--allow-local``;
+exit status 0, 1 or 2 as documented."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from pressline.cli import main
+from pressline.importing.command import Existing, UsageError, decide_action, detect
+from pressline.importing.convert import OutFile
+
+ROOT = Path(__file__).resolve().parents[3]
+GHOST = ROOT / "tests" / "fixtures" / "import" / "ghost" / "ghost-export.json"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture(autouse=True)
+def _no_stack_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run where no local stack's outputs file is (the target would otherwise pick it up)."""
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("SOURCE_BUCKET", raising=False)
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` and its SHA-256."""
+    if not root.exists():
+        return {}
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def run(*argv: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["import", *argv])
+    return code, capsys.readouterr().out
+
+
+def test_out_writes_files_that_pressline_check_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "site"
+    code, printed = run(str(GHOST), "--out", str(out), "--no-download", "--cache", str(tmp_path / "c"), capsys=capsys)
+    assert code == 1  # the fixture's images are on old.example and downloads are off: reported
+    files = tree(out)
+    assert "posts/welcome.md" in files and "pages/about.md" in files
+    assert "5 post(s) and 1 page(s) imported, 0 failed" in printed
+    assert "downloads are off" in printed
+    for name in ("posts/welcome.md", "pages/about.md"):
+        assert "notify: false" in (out / name).read_text(encoding="utf-8")
+    assert main(["check", "--quiet", str(out / "posts")]) == 0
+
+
+def test_running_again_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "site"
+    args = (str(GHOST), "--out", str(out), "--no-download", "--cache", str(tmp_path / "c"))
+    run(*args, capsys=capsys)
+    before = tree(out)
+    mtimes = {path: path.stat().st_mtime_ns for path in out.rglob("*.md")}
+    _, printed = run(*args, capsys=capsys)
+    assert tree(out) == before
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("*.md")} == mtimes
+    assert "0 created, 0 updated, 6 unchanged, 0 skipped" in printed
+
+
+def test_a_file_the_author_changed_or_wrote_is_never_overwritten(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "site"
+    args = (str(GHOST), "--out", str(out), "--no-download", "--cache", str(tmp_path / "c"))
+    run(*args, capsys=capsys)
+    edited = out / "posts" / "welcome.md"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nAn edit.\n", encoding="utf-8")
+    own = out / "pages" / "about.md"
+    (out / ".pressline-import.json").write_text(
+        json.dumps(
+            {k: v for k, v in json.loads((out / ".pressline-import.json").read_text()).items() if "about" not in k}
+        )
+    )
+    own.write_text("---\ntitle: My own about page\n---\n\nMine.\n", encoding="utf-8")
+    code = main(["import", *args])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "An edit." in edited.read_text(encoding="utf-8")
+    assert own.read_text(encoding="utf-8").startswith("---\ntitle: My own about page")
+    assert "posts/welcome.md: conflict" in captured.err and "pages/about.md: conflict" in captured.err
+    assert "4 unchanged, 2 skipped (conflicts)" in captured.out
+
+
+def test_dry_run_writes_nothing_and_says_what_it_would_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "site"
+    cache = tmp_path / "cache"
+    code, printed = run(
+        str(GHOST), "--out", str(out), "--dry-run", "--no-download", "--cache", str(cache), capsys=capsys
+    )
+    assert code == 1
+    assert not out.exists() and not cache.exists()
+    assert "would create posts/welcome.md" in printed
+    assert "would rewrite posts/welcome.md: 1 link(s)" in printed
+    assert "6 would be created" in printed
+    # Every problem per item: file, item, field, reason.
+    assert "posts/welcome.md: 'Welcome — Grüße 🎉' (6452a1f0c1a2b30001a1b001): body: image" in printed
+
+    run(str(GHOST), "--out", str(out), "--no-download", "--cache", str(cache), capsys=capsys)
+    before = tree(out)
+    _, printed = run(str(GHOST), "--out", str(out), "--dry-run", "--no-download", "--cache", str(cache), capsys=capsys)
+    assert tree(out) == before
+    assert "would leave posts/welcome.md unchanged" in printed
+
+
+def test_dry_run_without_a_stack_needs_no_aws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, printed = run(str(GHOST), "--dry-run", "--no-download", "--cache", str(tmp_path / "c"), capsys=capsys)
+    assert code == 1
+    assert "no stack found" in printed and "would create posts/welcome.md" in printed
+    assert tree(tmp_path / "cwd") == {}
+
+
+def test_upload_without_a_stack_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", str(GHOST), "--no-download"]) == 2
+    assert "no stack to upload to" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["missing.xml"], "no such file"),
+        (["notes.txt"], "cannot tell what export"),
+        ([".", "--timeout", "0"], "--timeout"),
+        (["x.json", "--timezone", "Mars/Olympus"], "unknown time zone"),
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    Path("notes.txt").write_text("hello")
+    Path("x.json").write_text("{}")
+    assert main(["import", *argv, "--out", "o"]) == 2
+    assert message in capsys.readouterr().err
+    assert not Path("o").exists()
+
+
+def test_an_unknown_source_kind_is_refused_by_argparse() -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["import", str(GHOST), "--from", "blogger"])
+    assert stopped.value.code == 2
+
+
+def test_sources_are_detected(tmp_path: Path) -> None:
+    (tmp_path / "export.xml").write_text("<rss/>")
+    (tmp_path / "export.json").write_text("{}")
+    (tmp_path / "hugo" / "content").mkdir(parents=True)
+    (tmp_path / "jekyll" / "_posts").mkdir(parents=True)
+    (tmp_path / "other").mkdir()
+    assert detect(tmp_path / "export.xml") == "wordpress"
+    assert detect(tmp_path / "export.json") == "ghost"
+    assert detect(tmp_path / "hugo") == "hugo"
+    assert detect(tmp_path / "jekyll") == "jekyll"
+    with pytest.raises(UsageError, match="pass --from"):
+        detect(tmp_path / "other")
+
+
+@pytest.mark.parametrize(
+    ("existing", "action"),
+    [
+        (Existing(present=False), "create"),
+        (Existing(True, "same", None, None), "unchanged"),  # identical bytes: nothing to do, whoever wrote them
+        (Existing(True, "old", "ghost:1", "old"), "update"),
+        (Existing(True, "edited", "ghost:1", "old"), "conflict"),  # imported, then changed by hand
+        (Existing(True, "old", "ghost:2", "old"), "conflict"),  # another item's
+        (Existing(True, "theirs", None, None), "conflict"),  # the author's own
+        (Existing(present=True), "conflict"),  # a folder where the file would go
+    ],
+)
+def test_what_is_done_with_each_file(existing: Existing, action: str) -> None:
+    file = OutFile("posts/a.md", b"x", "text/markdown", "post")
+    if existing.digest == "same":
+        existing = Existing(True, file.digest, None, None)
+    assert decide_action(existing, file, "ghost:1") == action
+
+
+# --------------------------------------------------------------------------- images
+class ImageServer:
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                return
+
+            def do_GET(self) -> None:
+                requests.append(self.path)
+                body, status = (PNG, 200) if self.path.endswith(".png") else (b"no", 404)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def images() -> Iterator[ImageServer]:
+    server = ImageServer()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+def ghost_export(path: Path, site: str) -> Path:
+    post = {
+        "id": "p1",
+        "uuid": "p1-uuid",
+        "type": "post",
+        "status": "published",
+        "title": "With a picture",
+        "slug": "with-a-picture",
+        "html": f'<p>Look: <img src="{site}/content/images/a.png" alt="A picture"></p>'
+        f'<p><a href="{site}/other/">other</a></p>',
+        "feature_image": "__GHOST_URL__/content/images/cover.png",
+        "published_at": "2020-01-01T10:00:00.000Z",
+        "created_at": "2020-01-01T10:00:00.000Z",
+        "updated_at": "2020-01-01T10:00:00.000Z",
+    }
+    other = {**post, "id": "p2", "uuid": "p2-uuid", "slug": "other", "title": "Other", "html": "<p>Hi</p>"}
+    other.pop("feature_image")
+    data = {
+        "db": [
+            {
+                "meta": {"version": "5.0.0"},
+                "data": {"posts": [post, other], "settings": [{"key": "url", "value": site}]},
+            }
+        ]
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_images_are_downloaded_from_a_local_server_only_when_allowed(
+    tmp_path: Path, images: ImageServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = ghost_export(tmp_path / "export.json", images.url)
+    out = tmp_path / "site"
+    cache = tmp_path / "cache"
+    code, printed = run(str(export), "--out", str(out), "--cache", str(cache), capsys=capsys)
+    assert code == 1 and images.requests == []  # 127.0.0.1 is loopback: refused without --allow-local
+    assert "loopback" in printed
+    assert "127.0.0.1" not in (out / "posts" / "with-a-picture.md").read_text(encoding="utf-8")
+
+    code, printed = run(str(export), "--out", str(out), "--cache", str(cache), "--allow-local", capsys=capsys)
+    assert code == 0, printed
+    text = (out / "posts" / "with-a-picture.md").read_text(encoding="utf-8")
+    assert "![A picture](with-a-picture/a.png)" in text and "image: with-a-picture/cover.png" in text
+    assert "[other](/posts/other/)" in text
+    assert (out / "posts" / "with-a-picture" / "a.png").read_bytes() == PNG
+    assert sorted(images.requests) == ["/content/images/a.png", "/content/images/cover.png"]
+    assert "2 downloaded" in printed and "links rewritten: 1" in printed
+
+    # Resumed or run again: the cache answers, the server is not asked again, nothing changes.
+    before = tree(out)
+    code, printed = run(str(export), "--out", str(out), "--cache", str(cache), "--allow-local", capsys=capsys)
+    assert code == 0 and len(images.requests) == 2 and tree(out) == before
+    assert "0 downloaded, 2 from the cache" in printed
+
+
+def test_plain_progress_lines_when_not_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["import", str(GHOST), "--out", str(tmp_path / "o"), "--no-download", "--cache", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert "Converting: 6/6" in err and "Writing: 6/6" in err and "\r" not in err
+
+
+def test_a_bar_on_a_terminal() -> None:
+    from pressline.importing.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    with Progress(3, "Importing", stream) as progress:
+        for _ in range(3):
+            progress.advance(status="created")
+        progress.say("a problem")
+    shown = stream.getvalue()
+    assert "\r" in shown and "3/3" in shown and "a problem" in shown and "Importing" in shown
