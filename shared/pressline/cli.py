@@ -18,11 +18,16 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("pressline.posts.check", "validate posts with the pipeline's own rules"),
     "rebuild": ("pressline.indexing.rebuild", "regenerate every page, listing and feed from the catalog"),
     "redrive": ("pressline.ops.redrive", "move messages from a dead-letter queue back to its source"),
+    "subscribers": (
+        "pressline.ops.subscribers",
+        "import subscribers from a CSV (Ghost, Substack, Mailchimp...), or export them",
+    ),
+    "export": ("pressline.ops.export", "write the site's posts, pages, images and subscribers to a folder"),
     "import": ("pressline.importing.command", "move a blog in: WordPress, Ghost, Hugo or Jekyll (--out DIR to review)"),
 }
 
 # "import" takes the target options for uploading; with --out or --dry-run it needs no AWS at all.
-AWS_COMMANDS = frozenset({"rebuild", "redrive", "import"})
+AWS_COMMANDS = frozenset({"rebuild", "redrive", "import", "subscribers", "export"})
 
 
 def main(argv: list[str] | None = None) -> int:
