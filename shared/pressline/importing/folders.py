@@ -379,9 +379,10 @@ def _author(fields: Mapping[str, Any], default: str | None) -> str | None:
     return default
 
 
-def _absolute(base: str | None, path: str) -> str:
-    """An old URL: the site's address and a path on it (site-relative when the address is unknown)."""
-    return f"{base}{path}" if base else path
+def _absolute(site: str | None, base_path: str, path: str) -> str:
+    """An old URL: the site's address (its path prefix included) and a path under it, or,
+    when the address is unknown, the path with the prefix, site-relative."""
+    return f"{site}{path}" if site else f"{base_path}{path}"
 
 
 def _site_address(value: object) -> str | None:
@@ -784,9 +785,11 @@ def _finish(
             if found is not None and assets.add(found, reference):
                 break
     updated = _date_field(fields, updated_names, zone, warnings)
+    if updated is not None and entry.date is not None and updated <= entry.date:
+        updated = None  # saved before it was published (or the same): not an update a reader needs
     # A draft never had an address of its own; the aliases its author wrote are kept.
     paths = entry.aliases if entry.draft else [entry.url, *entry.aliases]
-    old_urls = _unique([_absolute(site, base_path + path) for path in paths])
+    old_urls = _unique([_absolute(site, base_path, path) for path in paths])
     return ImportedItem(
         source=source,
         source_id=entry.relative,
@@ -1028,7 +1031,7 @@ class HugoSource:
                 found = named[0] if len(named) == 1 else None
             if found is None:
                 return None
-            return _absolute(site, base_path + found.url) + (f"#{anchor}" if anchor else "")
+            return _absolute(site, base_path, found.url) + (f"#{anchor}" if anchor else "")
 
         converted = convert_shortcodes(entry.parsed.body, resolve_ref, entry.parsed.body_line)
         warnings = converted.warnings
@@ -1393,7 +1396,12 @@ class JekyllSource:
                 return None
             return found.url if tag == "post_url" else base_path + found.url
 
-        converted = convert_liquid(entry.parsed.body, values, resolve, entry.is_html, entry.parsed.body_line)
+        # {{ page.title }} and the like: the page's own text fields.
+        page_values = {f"page.{name}": value for name, value in fields.items() if isinstance(value, str)}
+        page_values |= {f"site.{name}": value for name, value in self._config.items() if isinstance(value, str)}
+        converted = convert_liquid(
+            entry.parsed.body, {**page_values, **values}, resolve, entry.is_html, entry.parsed.body_line
+        )
         warnings = converted.warnings
         assets = _Assets(self._folder, warnings)
         tags = _unique(_jekyll_categories(fields, ()) + _words(fields.get("tags"), split_spaces=True))

@@ -234,6 +234,12 @@ def _date(post: Mapping[str, Any], key: str) -> datetime | None:
     raise _PostError(key, f"is not a date: {_short(str(value))!r}")
 
 
+def _later(updated: datetime | None, published: datetime | None) -> datetime | None:
+    """The last edit, when it is after the publication: a scheduled post was last saved before
+    the day it goes out, which says nothing a reader needs."""
+    return updated if updated is not None and (published is None or updated > published) else None
+
+
 def _localised(value: str | None, site_url: str | None) -> str | None:
     """Ghost 4+ stores its own address as ``__GHOST_URL__``: the old site's address again."""
     if value is None or GHOST_URL not in value:
@@ -290,7 +296,7 @@ def _item(post: Mapping[str, Any], tables: _Tables, site_url: str | None) -> Imp
         slug=slug,
         title=title,
         date=date,
-        updated=_date(post, "updated_at"),
+        updated=_later(_date(post, "updated_at"), date),
         tags=tuple(tags),
         summary=(_text(post, "custom_excerpt") or "").strip(),
         author=author_name.strip() if isinstance(author_name, str) and author_name.strip() else None,

@@ -217,7 +217,7 @@ def test_jekyll_liquid_is_translated(jekyll: tuple[dict[str, ImportedItem], list
     second = items["_posts/2019-01-02-second-post.markdown"].body
     assert "comment" not in second
     assert "[first](http://old.example/news/updates/2018/07/21/welcome-to-jekyll/)" in second
-    assert items["about.md"].body.strip() == "Hello, we are An old Jekyll blog — ☕."
+    assert items["about.md"].body.strip() == "Hello, we are An old Jekyll blog — ☕. This is About — Über uns."
 
 
 def test_jekyll_include_is_kept_with_a_warning_at_its_line(

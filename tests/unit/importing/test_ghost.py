@@ -134,6 +134,7 @@ def test_scheduled_post_is_published_at_its_date_with_a_warning(fixture_items: d
     assert not post.draft
     assert post.date == datetime(2031, 1, 1, 12, 0, tzinfo=UTC)
     assert [warning.field for warning in post.warnings] == ["status"]
+    assert post.updated is None  # last saved before it went out: not an update
 
 
 # --------------------------------------------------------------------------- shapes of older exports
