@@ -171,8 +171,9 @@ def split_front_matter(text: str) -> _Parsed:
 
 
 def _split_any(text: str) -> _Parsed:
-    # TOML: helper A is adding '+++' to pressline.posts.frontmatter.split; until then, here.
-    if text.startswith("+++"):
+    # TOML: pressline.posts.frontmatter.split reads '+++' (with its bounds) where it has
+    # load_toml; _split_toml is for a frontmatter module without it.
+    if text.startswith("+++") and not hasattr(frontmatter, "load_toml"):
         return _split_toml(text)
     if text.startswith("{"):
         return _split_json(text)
@@ -193,6 +194,9 @@ def _split_toml(text: str) -> _Parsed:
     toml_text = text[first_end + 1 : closing.start()]
     if len(toml_text.encode("utf-8")) > frontmatter.MAX_FRONT_MATTER_BYTES:
         raise _FileError("front matter", f"is larger than {frontmatter.MAX_FRONT_MATTER_BYTES // 1024} KiB")
+    # tomllib takes time quadratic in a dotted key's parts, and nests a table for each one.
+    if _TOML_DOTTED_KEY.search(toml_text) or _deepest(toml_text) > frontmatter.MAX_DEPTH:
+        raise _FileError("front matter", f"is nested deeper than {frontmatter.MAX_DEPTH} levels")
     try:
         fields = tomllib.loads(toml_text)
     except tomllib.TOMLDecodeError as error:
@@ -201,6 +205,24 @@ def _split_toml(text: str) -> _Parsed:
         raise _FileError("front matter", "is nested too deeply") from None
     body = text[closing.end() :].removeprefix("\n")
     return _Parsed(fields, body, True)
+
+
+_TOML_DOTTED_KEY = re.compile(
+    r"""(?:(?:[A-Za-z0-9_-]+|"[^"\n]*"|'[^'\n]*')[ \t]*\.[ \t]*){%d,}""" % frontmatter.MAX_DEPTH  # noqa: UP031
+)
+
+
+def _deepest(text: str) -> int:
+    """How deep TOML's arrays and inline tables nest, counting brackets (in strings too: an
+    over-estimate, never an under-estimate)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}" and depth:
+            depth -= 1
+    return deepest
 
 
 def _split_json(text: str) -> _Parsed:

@@ -159,3 +159,47 @@ def test_a_bad_date_is_a_warning_and_the_file_name_date_stays(tmp_path: Path) ->
     item = _only(JekyllSource(site))
     assert item.date == datetime(2021, 4, 5, tzinfo=UTC)
     assert [warning.field for warning in item.warnings] == ["date"]
+
+
+_TOML_CASES = [
+    "+++\ntitle = 'T'\ndate = 2020-02-01T10:00:00+02:00\ntags = ['a', 'b']\n[params]\nx = 1\n+++\nBody\n",
+    "+++\ntitle = 'T'\n+++",
+    "+++\n+++\n",
+]
+
+
+@pytest.mark.parametrize("text", _TOML_CASES)
+def test_toml_front_matter_reads_the_same_with_or_without_the_shared_reader(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pressline.importing import folders
+    from pressline.posts import frontmatter
+
+    shared = folders.split_front_matter(text)
+    monkeypatch.delattr(frontmatter, "load_toml", raising=False)
+    own = folders.split_front_matter(text)
+    assert (own.fields, own.body, own.body_line) == (shared.fields, shared.body, shared.body_line)
+
+
+@pytest.mark.parametrize("text", ["+++\ntitle = \n+++\n", "+++\ntitle = 'x'\n", "+++\n" + "a." * 40 + "b = 1\n+++\n"])
+def test_broken_toml_is_refused_either_way(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pressline.importing import folders
+    from pressline.posts import frontmatter
+
+    site_errors = []
+    for remove in (False, True):
+        if remove:
+            monkeypatch.delattr(frontmatter, "load_toml", raising=False)
+        with pytest.raises(Exception) as raised:
+            folders.split_front_matter(text)
+        site_errors.append(type(raised.value).__name__)
+    assert site_errors == ["_FileError", "_FileError"]
+
+
+def test_many_lists_and_tables_are_not_nesting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pressline.importing import folders
+    from pressline.posts import frontmatter
+
+    text = "+++\n" + "".join(f"list{n} = ['a', ['b']]\n" for n in range(50)) + "[[menu.main]]\nname = 'x'\n+++\n"
+    monkeypatch.delattr(frontmatter, "load_toml", raising=False)
+    assert folders.split_front_matter(text).fields["list49"] == ["a", ["b"]]
