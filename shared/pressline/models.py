@@ -99,6 +99,10 @@ class PostMeta(Contract):
     # Whether its first publication emails subscribers: None leaves it to the site's rule
     # (announce unless the post is older than the site's announce window); an import sets False.
     notify: bool | None = None
+    # Static pages only (pages/<name>.md): where the page sits in the site's navigation (lowest
+    # first; None: after the ordered ones, by title), and whether it is there at all.
+    nav_order: int | None = None
+    nav: bool = True
 
 
 class RenderedPost(Contract):

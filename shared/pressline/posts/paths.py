@@ -14,6 +14,7 @@ from pressline.models import SourceRef
 from pressline.posts.slug import tag_slug
 
 POSTS_PREFIX = "posts/"
+PAGES_PREFIX = "pages/"  # static pages: pages/<name>.md publishes at /<name>/
 MEDIA_PREFIX = "media/"
 POST_SUFFIXES = (".md", ".markdown")
 IMAGE_TYPES = {
@@ -25,12 +26,16 @@ IMAGE_TYPES = {
 }
 REFUSED_IMAGE_SUFFIXES = (".svg", ".svgz")
 
-SourceKind = Literal["post", "image", "refused-image", "other"]
+SourceKind = Literal["post", "page", "image", "refused-image", "other"]
 
 
 def classify(key: str) -> SourceKind:
-    """What an object under ``posts/`` is, by its suffix (case-insensitive: cameras write .JPG)."""
+    """What an object under ``posts/`` or ``pages/`` is, by its suffix (case-insensitive:
+    cameras write .JPG). Only Markdown files count under ``pages/``: a page's name is
+    checked by the page rules (``pressline.posts.pagerules``), which say what is wrong."""
     lower = key.lower()
+    if is_page_key(key):
+        return "page" if lower.endswith(POST_SUFFIXES) else "other"
     if not key.startswith(POSTS_PREFIX) or key.endswith("/"):
         return "other"
     if lower.endswith(POST_SUFFIXES):
@@ -113,6 +118,42 @@ def post_page_key(slug: str) -> str:
     return f"posts/{slug}/index.html"
 
 
+def is_page_key(key: str) -> bool:
+    """Whether a source key is under ``pages/`` (a static page, or something misplaced there)."""
+    return key.startswith(PAGES_PREFIX) and not key.endswith("/")
+
+
+# The site's own top-level names: a page may not take them, or it would hide (or be hidden
+# by) what Index generates there (``pressline.indexing.layout``), the images under media/,
+# the API's prefix on the local server, and the feeds, sitemaps and robots file, whose
+# names without their suffix would only confuse.
+RESERVED_PAGE_NAMES = frozenset(
+    {
+        "posts", "tags", "archive", "media", "search", "sitemaps", "sitemap", "feed", "rss", "atom",
+        "robots", "index", "404", "api", "state", "rendered", "reports", "pages", "static",
+    }
+)  # fmt: skip
+
+
+def page_name(source_key: str) -> str:
+    """``pages/about.md`` -> ``about`` (the file name without its suffix; checked by the page rules)."""
+    stem = source_key.removeprefix(PAGES_PREFIX)
+    for suffix in POST_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def page_path(name: str) -> str:
+    """The public URL path of a static page: ``/<name>/``."""
+    return f"/{name}/"
+
+
+def page_key(name: str) -> str:
+    """The site bucket key of a static page: ``<name>/index.html``."""
+    return f"{name}/index.html"
+
+
 def tag_path(tag: str) -> str:
     return f"/tags/{tag_slug(tag)}/"
 
@@ -133,7 +174,8 @@ def media_path(source_key: str) -> str:
 def resolve_relative(source_key: str, reference: str) -> str | None:
     """Resolve a relative path written in a post against the post's folder in the source bucket.
 
-    Returns the source key it names, or None when it leaves ``posts/``.
+    Returns the source key it names, or None when it leaves ``posts/``. (A page's images
+    are looked for under ``posts/`` too: ``../posts/about/team.jpg`` from ``pages/about.md``.)
     """
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(source_key), reference))
     return resolved if resolved.startswith(POSTS_PREFIX) else None

@@ -41,7 +41,8 @@ from pressline.config import Settings
 from pressline.errors import PoisonMessageError
 from pressline.models import IndexUpdate, Problem, RenderedPost, RenderRequest, Report, SourceRef
 from pressline.posts import messages
-from pressline.posts.paths import rendered_key
+from pressline.posts.pagerules import check_page, page_status
+from pressline.posts.paths import is_page_key, rendered_key
 from pressline.posts.report import build_report, write_report
 from pressline.posts.rules import check_post, status_of
 from pressline.site.pages import Site
@@ -97,7 +98,9 @@ def render(raw: bytes, source: SourceRef, *, uploaded_at: datetime, site: Site, 
     from pressline.posts.markdown import render_body
     from pressline.posts.sanitize import resolve_image
 
-    result = check_post(raw, source.key, uploaded_at=uploaded_at, timezone=site.zone)
+    page = is_page_key(source.key)
+    check = check_page if page else check_post
+    result = check(raw, source.key, uploaded_at=uploaded_at, timezone=site.zone)
     if result.post is None or result.errors:
         return Rendering(None, result.errors, result.warnings)
     post = result.post
@@ -112,7 +115,7 @@ def render(raw: bytes, source: SourceRef, *, uploaded_at: datetime, site: Site, 
         source=source,
         meta=meta,
         body_html=body.html,
-        status=status_of(meta, now),
+        status=page_status(meta.draft) if page else status_of(meta, now),
         rendered_at=now,
         warnings=warnings,
     )

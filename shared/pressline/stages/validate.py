@@ -38,7 +38,8 @@ from pressline.errors import PoisonMessageError
 from pressline.models import Problem, S3EventRecord, S3Notification, SourceRef
 from pressline.posts import messages
 from pressline.posts.images import MAX_IMAGE_BYTES, check_image
-from pressline.posts.paths import POSTS_PREFIX, classify, media_key, media_path
+from pressline.posts.pagerules import check_page, name_problems
+from pressline.posts.paths import POSTS_PREFIX, classify, is_page_key, media_key, media_path
 from pressline.posts.report import build_report, write_report
 from pressline.posts.rules import MAX_POST_BYTES, CheckResult, check_post, slug_taken
 from pressline.posts.slugs import SlugRegistry
@@ -148,12 +149,12 @@ def _decide_all(steps: list[Step], owners: dict[str, str], deps: Dependencies, s
 def handle_record(record: S3EventRecord, deps: Dependencies, send: Send) -> Step:
     key = record.s3.object.key
     kind = classify(key)
-    if not key.startswith(POSTS_PREFIX) or key.endswith("/"):
-        logger.info("Ignoring %s: not under posts/", key)
+    if not (key.startswith(POSTS_PREFIX) or is_page_key(key)) or key.endswith("/"):
+        logger.info("Ignoring %s: not under posts/ or pages/", key)
         return "ignored"
     # One GET of the current version names it and brings its bytes, up to one byte past
     # what is accepted: no HEAD first, and a file over the limit is refused unread.
-    limit = {"post": MAX_POST_BYTES, "image": MAX_IMAGE_BYTES}.get(kind, 0)
+    limit = {"post": MAX_POST_BYTES, "page": MAX_POST_BYTES, "image": MAX_IMAGE_BYTES}.get(kind, 0)
     stored = deps.source.get(key, limit=limit)
     if stored is None:
         return _removed(record, kind, deps, send)
@@ -162,6 +163,10 @@ def handle_record(record: S3EventRecord, deps: Dependencies, send: Send) -> Step
     source = _source(stored, deps, sequencer=event.sequencer if event.versionId == stored.version_id else None)
     if kind == "post":
         return _post(source, stored, deps, send)
+    if kind == "page":
+        return _page(source, stored, deps, send)
+    if is_page_key(key):  # not Markdown: pages/ holds pages only
+        return _reject(source, name_problems(key), [], deps)
     if kind == "other":
         message = "is neither a post (.md) nor an image (.png, .jpg, .jpeg, .gif, .webp); it is not published"
         return _reject(source, [Problem(field="file", message=message)], [], deps)
@@ -198,6 +203,15 @@ def _post(source: SourceRef, stored: StoredObject, deps: Dependencies, send: Sen
     return Checked(source, stored, result)
 
 
+def _page(source: SourceRef, stored: StoredObject, deps: Dependencies, send: Send) -> Outcome:
+    """A static page: checked as a post is, but it claims no slug (its name is its address,
+    ``/<name>/``, apart from posts' ``/posts/<slug>/``), so it needs no lookup to decide."""
+    checked = _post(source, stored, deps, send)
+    if not isinstance(checked, Checked):
+        return checked
+    return _decide(checked, {}, deps, send)
+
+
 def _decide(checked: Checked, owners: dict[str, str], deps: Dependencies, send: Send) -> Outcome:
     """A checked post, now that its slug's owner is known: rejected, or on to Render."""
     errors, warnings = _problems(checked, owners)
@@ -218,6 +232,8 @@ def _rejected_upload(
 
 def _check_rules(stored: StoredObject, deps: Dependencies) -> CheckResult:
     uploaded_at = stored.last_modified or deps.clock()
+    if is_page_key(stored.key):
+        return check_page(stored.body, stored.key, uploaded_at=uploaded_at, timezone=deps.timezone)
     return check_post(stored.body, stored.key, uploaded_at=uploaded_at, timezone=deps.timezone)
 
 
@@ -225,7 +241,7 @@ def _problems(checked: Checked, owners: dict[str, str]) -> tuple[list[Problem], 
     """Every error and warning of a checked post, its slug's owner known."""
     result = checked.result
     errors = list(result.errors)
-    if result.post is not None:
+    if result.post is not None and not is_page_key(checked.source.key):  # pages claim no slug
         taken = slug_taken(checked.slug, owners.get(checked.slug), checked.source.key, result.post.slug_line)
         if taken:
             errors.append(taken)
@@ -293,7 +309,7 @@ def _removed(record: S3EventRecord, kind: str, deps: Dependencies, send: Send) -
     key = record.s3.object.key
     source = SourceRef(bucket=deps.bucket, key=key, version_id=record.s3.object.versionId,
                        sequencer=record.s3.object.sequencer)  # fmt: skip
-    if kind == "post":
+    if kind in ("post", "page"):
         send(deps.index_queue, messages.delete(source))
         logger.info("Deleted: %s", key)
         return "deleted"
