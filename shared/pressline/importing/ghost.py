@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from pressline.importing.model import ImportedItem, ItemProblem
+from pressline.importing.model import ImportedAsset, ImportedItem, ItemProblem
 from pressline.models import Problem
 from pressline.posts.slug import slugify
 
@@ -45,10 +46,20 @@ class GhostSource:
     ``url`` setting (older exports), else unknown (``__GHOST_URL__`` then becomes a site-relative
     path, so ``/content/images/...`` still names the old site's images)."""
 
-    def __init__(self, path: str | Path, site_url: str | None = None, max_bytes: int = MAX_EXPORT_BYTES) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        site_url: str | None = None,
+        max_bytes: int = MAX_EXPORT_BYTES,
+        images: str | Path | None = None,
+    ) -> None:
         self.path = Path(path)
         self._given_site_url = site_url.rstrip("/") if site_url else None
         self._max_bytes = max_bytes
+        # Ghost keeps uploads in content/images/ of its install; beside the export, that folder's
+        # images come with the posts instead of being downloaded from the old site.
+        beside = self.path.parent / "content" / "images"
+        self._images = Path(images) if images is not None else beside if beside.is_dir() else None
         self._loaded: tuple[list[Mapping[str, Any]], Problem | None] | None = None
 
     # ------------------------------------------------------------------ reading
@@ -82,7 +93,11 @@ class GhostSource:
             for index, post in enumerate(_rows(data, "posts")):
                 name = _item_name(post, index)
                 try:
-                    yield _item(post, tables, site_url)
+                    item = _item(post, tables, site_url)
+                    if self._images is not None:
+                        assets, warnings = _images_beside(item, self._images, site_url)
+                        item = item.model_copy(update={"assets": assets, "warnings": item.warnings + warnings})
+                    yield item
                 except _PostError as error:
                     yield ItemProblem(file=str(self.path), item=name, problem=error.problem)
                 except (ValueError, TypeError, RecursionError) as error:  # a value of the wrong shape
@@ -364,6 +379,49 @@ def _only_markdown_card(mobiledoc: Mapping[str, Any]) -> str | None:
     if card and card[0] in ("markdown", "card-markdown") and isinstance(card[1].get("markdown"), str):
         return str(card[1]["markdown"])
     return None
+
+
+# --------------------------------------------------------------------------- images beside
+# Where a post names an upload: /content/images/..., on the old site or site-relative, with
+# Ghost's resized and converted copies (size/w600/, format/webp/) naming the original.
+_UPLOAD = re.compile(r"""(?:https?://[^\s"'()<>\[\]]*?)?/content/images/([^\s"'()<>\[\]?#]+)""")
+_VARIANT = re.compile(r"^(?:size/w\d+(?:h\d+)?/)?(?:format/\w+/)?")
+MAX_IMAGE_BYTES = 32 * 1024 * 1024
+
+
+def _images_beside(
+    item: ImportedItem, folder: Path, site_url: str | None
+) -> tuple[tuple[ImportedAsset, ...], tuple[Problem, ...]]:
+    """The uploads ``item`` names that are in ``folder`` (Ghost's content/images), never a file
+    outside it (``..``, links out) or a hidden or oversized one."""
+    root = Path(os.path.realpath(folder))
+    assets: list[ImportedAsset] = []
+    warnings: list[Problem] = []
+    names: set[str] = set()
+    seen: set[str] = set()
+    for match in _UPLOAD.finditer("\n".join([item.body, item.image or ""])):
+        reference = match.group(0)
+        if reference in seen:
+            continue
+        seen.add(reference)
+        if "://" in reference and not (site_url and reference.startswith(site_url + "/content/images/")):
+            continue  # another site's uploads
+        relative = PurePosixPath(unquote(_VARIANT.sub("", match.group(1))))
+        if any(part in ("", "..") or part.startswith(".") for part in relative.parts):
+            continue
+        real = Path(os.path.realpath(root.joinpath(*relative.parts)))
+        if not real.is_relative_to(root) or not real.is_file():
+            continue
+        if real.stat().st_size > MAX_IMAGE_BYTES:
+            message = f"{relative} in the images folder is over {MAX_IMAGE_BYTES // (1024 * 1024)} MiB; not imported"
+            warnings.append(Problem(field="image", message=message))
+            continue
+        name, number = real.name, 2
+        while name in names:
+            name, number = f"{real.stem}-{number}{real.suffix}", number + 1
+        names.add(name)
+        assets.append(ImportedAsset(name=name, reference=reference, path=str(real)))
+    return tuple(assets), tuple(warnings)
 
 
 # --------------------------------------------------------------------------- HTML helpers

@@ -236,3 +236,92 @@ def test_a_lexical_document_nested_past_the_bound_is_a_problem(tmp_path: Path) -
     (problem,) = list(GhostSource(_export(tmp_path, [post])).items())
     assert isinstance(problem, ItemProblem)
     assert problem.problem.field == "lexical" and "deeper" in problem.problem.message
+
+
+# --------------------------------------------------------------------------- images beside the export
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+
+
+def _images(tmp_path: Path, files: dict[str, bytes]) -> Path:
+    for name, data in files.items():
+        path = tmp_path / "content" / "images" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return tmp_path / "content" / "images"
+
+
+def test_uploads_in_content_images_beside_the_export_come_with_the_posts(tmp_path: Path) -> None:
+    _images(tmp_path, {"2023/05/cover.png": PNG, "2023/05/feature.jpg": PNG, "2023/05/other.png": PNG})
+    html = (
+        '<img src="__GHOST_URL__/content/images/2023/05/cover.png">'
+        '<img srcset="__GHOST_URL__/content/images/size/w600/2023/05/cover.png 600w">'
+        '<img src="https://elsewhere.example/content/images/2023/05/other.png">'
+        '<img src="__GHOST_URL__/content/images/2023/05/missing.png">'
+    )
+    post = _post(html=html, feature_image="__GHOST_URL__/content/images/2023/05/feature.jpg")
+    (item,) = _items(GhostSource(_export(tmp_path, [post]))).values()
+    root = (tmp_path / "content" / "images").resolve()
+    assert [(asset.reference, asset.name, asset.path) for asset in item.assets] == [
+        ("http://old.example/content/images/2023/05/cover.png", "cover.png", str(root / "2023/05/cover.png")),
+        (
+            "http://old.example/content/images/size/w600/2023/05/cover.png",
+            "cover-2.png",
+            str(root / "2023/05/cover.png"),
+        ),
+        ("http://old.example/content/images/2023/05/feature.jpg", "feature.jpg", str(root / "2023/05/feature.jpg")),
+    ]  # not another site's, not one that is not there
+
+
+def test_without_the_site_address_uploads_are_matched_site_relative(tmp_path: Path) -> None:
+    _images(tmp_path, {"a.png": PNG})
+    document = {"db": [{"meta": {}, "data": {"posts": [_post(html='<img src="__GHOST_URL__/content/images/a.png">')]}}]}
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    (item,) = _items(GhostSource(path)).values()
+    assert [(asset.reference, asset.name) for asset in item.assets] == [("/content/images/a.png", "a.png")]
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "__GHOST_URL__/content/images/../../outside/secret.png",
+        "__GHOST_URL__/content/images/%2e%2e/%2e%2e/outside/secret.png",
+        "__GHOST_URL__/content/images/.hidden.png",
+        "__GHOST_URL__/content/images/leak.png",  # a link out of the folder
+    ],
+)
+def test_no_upload_reference_reaches_outside_the_images_folder(tmp_path: Path, reference: str) -> None:
+    images = _images(tmp_path / "site", {".hidden.png": PNG})
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.png").write_bytes(PNG)
+    (images / "leak.png").symlink_to(tmp_path / "outside" / "secret.png")
+    post = _post(html=f'<img src="{reference}">')
+    (item,) = _items(GhostSource(_export(tmp_path / "site", [post]))).values()
+    assert item.assets == ()
+
+
+def test_an_oversized_upload_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pressline.importing import ghost
+
+    monkeypatch.setattr(ghost, "MAX_IMAGE_BYTES", 10)
+    _images(tmp_path, {"big.png": PNG})
+    (item,) = _items(
+        GhostSource(_export(tmp_path, [_post(html='<img src="__GHOST_URL__/content/images/big.png">')]))
+    ).values()
+    assert item.assets == ()
+    assert [warning.field for warning in item.warnings] == ["image"]
+
+
+def test_pressline_import_writes_the_uploads_beside_the_posts(tmp_path: Path) -> None:
+    from pressline.cli import main
+
+    _images(tmp_path, {"2023/05/cover.png": PNG})
+    post = _post(
+        slug="with-image", html='<p>Look:</p><img src="__GHOST_URL__/content/images/2023/05/cover.png" alt="A">'
+    )
+    export = _export(tmp_path, [post])
+    out = tmp_path / "out"
+    assert main(["import", str(export), "--out", str(out), "--no-download", "--cache", str(tmp_path / "c")]) == 0
+    written = (out / "posts" / "with-image.md").read_text(encoding="utf-8")
+    assert "old.example" not in written.split("aliases:")[0] + written.split("---", 2)[2]
+    assert (out / "posts" / "with-image" / "cover.png").read_bytes() == PNG
