@@ -164,3 +164,24 @@ def test_an_imported_blog_is_published_on_the_stack_and_emails_nobody(
     assert [key for key in versions(aws_stack.s3, source) if key[0].startswith(("posts/", "pages/"))] == [
         key for key in before if key[0].startswith(("posts/", "pages/"))
     ]
+
+
+def test_rebuild_after_an_import_shows_its_progress(
+    aws_stack: StackHandle, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from pressline.indexing import rebuild
+
+    import_to(aws_stack.outputs["SourceBucketName"], tmp_path)
+    aws_stack.drain()
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(aws_stack.outputs))
+    parser = argparse.ArgumentParser()
+    rebuild.add_arguments(parser)
+    capsys.readouterr()
+    assert rebuild.run(parser.parse_args(["--outputs", str(outputs), "--site-url", "https://blog.example"])) == 0
+    captured = capsys.readouterr()
+    published = 3  # welcome, hello-ghost-1, ghost-4-unicode
+    assert f"Rebuilding: {published}/{published}" in captured.err and "\r" not in captured.err  # not a terminal
+    assert f"Rebuilt {published} posts" in captured.out
