@@ -908,11 +908,16 @@ class HugoSource:
         problems: list[ItemProblem] = []
         files = [path for path in folder.walk(content, problems) if path.suffix.lower() in MARKDOWN_EXTENSIONS]
         yield from problems
+        # In a leaf bundle (a folder with an index.md) the other Markdown files are the page's
+        # resources (parts it includes), not pages of their own.
+        bundles = {path.parent for path in files if path.stem == "index"}
         entries: list[_Entry] = []
         for path in files:
             relative_to_content = path.relative_to(content).as_posix() if path.is_relative_to(content) else path.name
             if path.name.startswith("_index."):
                 continue  # a section's or the home page's list: Pressline makes its own
+            if path.stem != "index" and any(parent in bundles for parent in path.parents):
+                continue
             try:
                 entry = self._entry(path, relative_to_content, zone, lower, ugly, permalinks)
             except _FileError as error:

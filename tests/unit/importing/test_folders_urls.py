@@ -203,3 +203,16 @@ def test_many_lists_and_tables_are_not_nesting(monkeypatch: pytest.MonkeyPatch) 
     text = "+++\n" + "".join(f"list{n} = ['a', ['b']]\n" for n in range(50)) + "[[menu.main]]\nname = 'x'\n+++\n"
     monkeypatch.delattr(frontmatter, "load_toml", raising=False)
     assert folders.split_front_matter(text).fields["list49"] == ["a", ["b"]]
+
+
+def test_markdown_inside_a_leaf_bundle_is_a_resource_not_a_post(tmp_path: Path) -> None:
+    site = _write(
+        tmp_path,
+        {
+            "hugo.toml": "",
+            "content/posts/b/index.md": "---\ntitle: B\n---\nx\n",
+            "content/posts/b/part.md": "---\ntitle: Part\n---\ny\n",
+            "content/posts/b/more/deeper.md": "z\n",
+        },
+    )
+    assert _only(HugoSource(site)).source_id == "content/posts/b/index.md"
