@@ -14,7 +14,7 @@ import argparse
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ from pressline.indexing.catalog import (
     tag_front_listing,
     tag_year_listing,
 )
+from pressline.indexing.pages import PAGES_BLOB, pages_blob, read_pages, site_with_pages, write_pages
 from pressline.indexing.renderings import load_rendering
 from pressline.models import RenderedPost
 from pressline.site.pages import Site
@@ -136,23 +137,21 @@ def rebuild_site(
     *,
     existing_keys: Iterable[str] = (),
     now: datetime | None = None,
-    on_post: Callable[[int], None] | None = None,
 ) -> RebuildResult:
-    """Regenerate everything. ``existing_keys``: the site bucket's generated keys, to prune.
-    ``on_post(total)`` is called once for each post rewritten (the command's progress bar)."""
+    """Regenerate everything. ``existing_keys``: the site bucket's generated keys, to prune."""
     now = now or datetime.now(UTC)
     result = RebuildResult()
     files = _RebuildFiles(site_store)
     posts = list(catalog.all_published())  # newest first
     result.posts = len(posts)
     summary, listings = derive(posts, site.timezone)
+    pages = read_pages(catalog)  # static pages: their own record, kept as it is
+    site = site_with_pages(site, pages)  # every page shows their navigation
 
     shards: dict[str, list[dict[str, Any]]] = {}
     contents: dict[str, RenderedPost] = {}
     entries = [post.entry() for post in posts]
     for index, post in enumerate(posts):
-        if on_post is not None:
-            on_post(len(posts))
         rendered = load_rendering(source, rendered_object_key(post.source_key, post.version))
         if rendered is None:
             result.missing.append(post.source_key)
@@ -173,6 +172,11 @@ def rebuild_site(
         for year in info.years:
             generate.tag_year_page(tag, year, summary, listings[tag_year_listing(tag, year)].entries, site, files)
     generate.write_structure(summary, site, files)
+    page_contents = {
+        (page.source_key, page.version): load_rendering(source, rendered_object_key(page.source_key, page.version))
+        for page in pages.public
+    }
+    write_pages(pages, {at: rendered for at, rendered in page_contents.items() if rendered is not None}, site, files)
 
     recent = Recent(
         posts=tuple(
@@ -189,9 +193,9 @@ def rebuild_site(
     files.buffer.flush()
     # S3's copy is read only where the catalog's is too large to keep there.
     source.put(paths.RECENT_STATE, recent.model_dump_json().encode(), "application/json")
-    catalog.replace_derived(
-        summary, listings, state_blobs({month: shards.get(month, []) for month in summary.months}, recent)
-    )
+    blobs = state_blobs({month: shards.get(month, []) for month in summary.months}, recent)
+    kept = pages_blob(pages)
+    catalog.replace_derived(summary, listings, {**blobs, PAGES_BLOB: kept} if kept else blobs)
     result.written, result.deleted = files.written, files.deleted
     return result
 
@@ -292,27 +296,13 @@ def run(args: argparse.Namespace) -> int:
         language=base.language,
     )
     existing = [] if args.keep_stale else list_generated(client("s3"), config["site_bucket"])
-    from pressline.importing.progress import Progress
-
-    progress: list[Progress] = []  # made at the first post, when the count is known
-
-    def advance(total: int) -> None:
-        if not progress:
-            progress.append(Progress(total, "Rebuilding"))
-        progress[0].advance()
-
-    try:
-        result = rebuild_site(
-            DynamoCatalog(config["posts_table"]),
-            S3Store(config["source_bucket"]),
-            S3Store(config["site_bucket"]),
-            site,
-            existing_keys=existing,
-            on_post=advance,
-        )
-    finally:
-        for bar in progress:
-            bar.close()
+    result = rebuild_site(
+        DynamoCatalog(config["posts_table"]),
+        S3Store(config["source_bucket"]),
+        S3Store(config["site_bucket"]),
+        site,
+        existing_keys=existing,
+    )
     print(f"Rebuilt {result.posts} posts: {len(result.written)} objects written, {len(result.deleted)} removed.")
     for key in result.missing:
         print(f"  no rendered version for {key}: upload it again to republish it")

@@ -32,7 +32,7 @@ from pressline.adapters.store import ObjectStore
 from pressline.indexing.catalog import Recent, RecentPost
 from pressline.models import PostMeta, RenderedPost
 from pressline.posts.markdown import html_problem
-from pressline.posts.paths import POSTS_PREFIX, version_token
+from pressline.posts.paths import PAGES_PREFIX, POSTS_PREFIX, version_token
 from pressline.posts.sanitize import has_refused_scheme, sanitize_rendered, strip_markup
 from pressline.posts.slug import is_valid_slug, tag_slug
 
@@ -108,8 +108,8 @@ def trusted(rendered: RenderedPost) -> RenderedPost:
     same object when nothing changed. Raises ``UntrustedRendering`` for a rendering that
     cannot be repaired (a slug that is no slug, a source outside ``posts/``)."""
     meta, source_key = rendered.meta, rendered.source.key
-    if not source_key.startswith(POSTS_PREFIX):  # where its relative links resolve from
-        raise UntrustedRendering(f"source.key {source_key[:80]!r} is not a post's key")
+    if not source_key.startswith((POSTS_PREFIX, PAGES_PREFIX)):  # where its relative links resolve from
+        raise UntrustedRendering(f"source.key {source_key[:80]!r} is not a post's or a page's key")
     if not is_valid_slug(meta.slug):
         raise UntrustedRendering(f"meta.slug {meta.slug[:80]!r} is not a slug")
     title = _one_line(meta.title, "meta.title", MAX_TITLE)
@@ -128,6 +128,8 @@ def trusted(rendered: RenderedPost) -> RenderedPost:
         canonical_url=meta.canonical_url if meta.canonical_url and _is_web_url(meta.canonical_url) else None,
         image=meta.image if meta.image and _is_site_or_web_url(meta.image) else None,
         draft=meta.draft,
+        nav_order=meta.nav_order,  # an int or None, and a bool: nothing there to make safe
+        nav=meta.nav,
         notify=meta.notify,  # True, False or None: nothing there to make safe (indexing.announce reads it)
     )
     # Bounded first: sanitizing grows with the square of the nesting (20,000 nested divs: 1.2 s),

@@ -42,11 +42,14 @@ def month_sitemap(entries: Sequence[Entry], site: Site) -> str:
 
 
 def pages_sitemap(tags: Iterable[str], site: Site) -> str:
-    """The listing pages that do not change with every post: home, archives, search and the
-    tag front pages (archive months and tag years are linked from those)."""
+    """The pages that do not change with every post: home, archives, search, the tag front
+    pages (archive months and tag years are linked from those), and the static pages
+    (``pages/<name>.md``, with their last change), whether in the navigation or not."""
     paths = ["/", "/archive/", "/tags/", "/search/"]
     paths += [tag_front_path(tag) for tag in sorted(tags)]
-    return _urlset((site.absolute(path), None) for path in paths)
+    urls: list[tuple[str, str | None]] = [(site.absolute(path), None) for path in paths]
+    urls += [(site.absolute(page.path), rfc3339(page.modified)) for page in site.static_pages]
+    return _urlset(urls)
 
 
 def sitemap_index(months: Iterable[str], site: Site) -> str:

@@ -24,6 +24,15 @@ DESCRIPTION_LIMIT = 300
 
 
 @dataclass(frozen=True)
+class PageLink:
+    """A static page as the navigation and the sitemap show it (``pressline.indexing.pages``)."""
+
+    path: str  # /<name>/
+    title: str
+    modified: datetime
+
+
+@dataclass(frozen=True)
 class Site:
     """What every page needs to know about the site. Templates call its methods."""
 
@@ -33,6 +42,10 @@ class Site:
     timezone: str = "UTC"
     date_format: str = DEFAULT_DATE_FORMAT
     language: str = "en"
+    # The static pages in the navigation, in order, and every published static page (the
+    # sitemap): from the catalog, set by Index and ``pressline rebuild`` for the pages they write.
+    nav: tuple[PageLink, ...] = ()
+    static_pages: tuple[PageLink, ...] = ()
 
     @classmethod
     def from_settings(cls, config: Settings | None = None) -> Site:

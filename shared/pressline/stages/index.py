@@ -49,11 +49,20 @@ from pressline.indexing.catalog import (
 )
 from pressline.indexing.decide import Apply, Decision, Facts, Fail, RejectSlug, Unschedule, decide
 from pressline.indexing.overlay import CatalogOverlay
+from pressline.indexing.pages import (
+    PAGES_BLOB,
+    apply_page,
+    batch_pages,
+    decide_page,
+    nav_of,
+    refresh_navigation,
+    site_with_pages,
+)
 from pressline.indexing.plan import Skip, listing_ids
 from pressline.indexing.renderings import load_rendering
 from pressline.indexing.transition import Batch, Outcome, Transition, slug_problem
 from pressline.models import IndexUpdate, Problem, RenderedPost, Report, SourceRef
-from pressline.posts.paths import POSTS_PREFIX, rendered_key, report_key, version_token
+from pressline.posts.paths import POSTS_PREFIX, is_page_key, rendered_key, report_key, version_token
 from pressline.posts.slug import tag_slug
 from pressline.site.pages import Site
 
@@ -117,7 +126,9 @@ def _apply_batch(updates: Sequence[IndexUpdate], deps: IndexDeps) -> list[Outcom
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
         batch = _open_batch(deps)
         read = read_batch(updates, batch)  # 1. read
+        nav = nav_of(batch.site)
         outcomes = [generate_change(item, batch) for item in read]  # 2. decide and 3. generate, in order
+        refresh_navigation(batch, nav)  # every page shows the static pages' navigation: all again if it changed
         write_batch(batch)  # 4. write
         try:
             commit_batch(batch, deps.notify, deps.catalog)  # 5. commit
@@ -150,6 +161,7 @@ def read_batch(updates: Sequence[IndexUpdate], batch: Batch) -> list[ReadUpdate]
     for item in read:  # a neighbour's page in the same batch needs no read of its rendering
         batch.renderings.update({(item.update.source.key, token): r for token, r in item.facts.renderings.items()})
     _prefetch_catalog(read, batch)
+    batch.site = site_with_pages(batch.site, batch_pages(batch))  # the navigation every page shows
     return read
 
 
@@ -165,8 +177,8 @@ def _current_versions(
     buckets = {update.source.key: update.source.bucket for update in updates}
     listed = store.current_versions(POSTS_PREFIX, max_pages=len(keys) // 10) if len(keys) >= LISTED_FROM else None
     heads: dict[str, ObjectHead | None] = dict(listed) if listed is not None else {}
-    if listed is None:
-        run_parallel(partial(_read_head, store, key, heads) for key in keys)
+    unlisted = keys if listed is None else [key for key in keys if not key.startswith(POSTS_PREFIX)]  # pages/
+    run_parallel(partial(_read_head, store, key, heads) for key in unlisted)
     return {key: _source_ref(buckets[key], head) if (head := heads.get(key)) else None for key in keys}
 
 
@@ -249,9 +261,11 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
     """One read of the catalog items of every key, slug and listing the batch names; a
     second one only for the listings of posts that move or go (what the first one found)."""
     tz = batch.site.timezone
-    keys, slugs, listings, blobs = [], [], [], [RECENT_BLOB]
+    keys, slugs, listings, blobs = [], [], [], [RECENT_BLOB, PAGES_BLOB]
     for item in read:
         keys.append(item.update.source.key)
+        if is_page_key(item.update.source.key):
+            continue  # a page is in no listing and claims no slug (indexing.pages)
         for rendered in item.facts.renderings.values():
             try:
                 meta = rendered.meta
@@ -290,6 +304,12 @@ def generate_change(item: ReadUpdate, batch: Batch) -> Outcome:
     update = item.update
     mark = batch.mark()
     try:
+        if is_page_key(update.source.key):
+            current = batch_pages(batch).pages.get(update.source.key)
+            page_decision = decide_page(update, item.facts, current, batch.now)
+            if isinstance(page_decision, Apply):
+                return apply_page(page_decision, batch)
+            return carry_out(page_decision, update, batch)
         catalog = batch.catalog
         slugs = [rendered.meta.slug for rendered in item.facts.renderings.values()]
         snapshot = catalog.snapshot(update.source.key, slugs, (), ())
