@@ -14,7 +14,7 @@ import argparse
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,8 +137,10 @@ def rebuild_site(
     *,
     existing_keys: Iterable[str] = (),
     now: datetime | None = None,
+    on_post: Callable[[int], None] | None = None,
 ) -> RebuildResult:
-    """Regenerate everything. ``existing_keys``: the site bucket's generated keys, to prune."""
+    """Regenerate everything. ``existing_keys``: the site bucket's generated keys, to prune.
+    ``on_post(total)`` is called once for each post rewritten (the command's progress bar)."""
     now = now or datetime.now(UTC)
     result = RebuildResult()
     files = _RebuildFiles(site_store)
@@ -152,6 +154,8 @@ def rebuild_site(
     contents: dict[str, RenderedPost] = {}
     entries = [post.entry() for post in posts]
     for index, post in enumerate(posts):
+        if on_post is not None:
+            on_post(len(posts))
         rendered = load_rendering(source, rendered_object_key(post.source_key, post.version))
         if rendered is None:
             result.missing.append(post.source_key)
@@ -296,13 +300,27 @@ def run(args: argparse.Namespace) -> int:
         language=base.language,
     )
     existing = [] if args.keep_stale else list_generated(client("s3"), config["site_bucket"])
-    result = rebuild_site(
-        DynamoCatalog(config["posts_table"]),
-        S3Store(config["source_bucket"]),
-        S3Store(config["site_bucket"]),
-        site,
-        existing_keys=existing,
-    )
+    from pressline.importing.progress import Progress
+
+    progress: list[Progress] = []  # made at the first post, when the count is known
+
+    def advance(total: int) -> None:
+        if not progress:
+            progress.append(Progress(total, "Rebuilding"))
+        progress[0].advance()
+
+    try:
+        result = rebuild_site(
+            DynamoCatalog(config["posts_table"]),
+            S3Store(config["source_bucket"]),
+            S3Store(config["site_bucket"]),
+            site,
+            existing_keys=existing,
+            on_post=advance,
+        )
+    finally:
+        for bar in progress:
+            bar.close()
     print(f"Rebuilt {result.posts} posts: {len(result.written)} objects written, {len(result.deleted)} removed.")
     for key in result.missing:
         print(f"  no rendered version for {key}: upload it again to republish it")
