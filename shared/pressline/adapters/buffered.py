@@ -31,6 +31,7 @@ class PendingPut:
     body: bytes | Callable[[], bytes]
     content_type: str
     cache_control: str | None
+    redirect: str | None = None  # S3's WebsiteRedirectLocation (an old URL's object)
 
     def data(self) -> bytes:
         if callable(self.body):
@@ -87,7 +88,7 @@ class BufferedStore:
             write = self.pending[key]
             if write is None:
                 return None
-            return StoredObject(key, write.data(), None, None, None, write.content_type)
+            return StoredObject(key, write.data(), None, None, None, write.content_type, redirect=write.redirect)
         if key not in self._read:
             self._read[key] = self.base.get(key)
         return self._read[key]
@@ -103,11 +104,18 @@ class BufferedStore:
 
     # ----------------------------------------------------------------- writes
     def put(
-        self, key: str, body: bytes, content_type: str, cache_control: str | None = None, *, if_absent: bool = False
+        self,
+        key: str,
+        body: bytes,
+        content_type: str,
+        cache_control: str | None = None,
+        *,
+        if_absent: bool = False,
+        redirect: str | None = None,
     ) -> bool:
         if if_absent:
-            return self.base.put(key, body, content_type, cache_control, if_absent=True)
-        self.pending[key] = PendingPut(body, content_type, cache_control)
+            return self.base.put(key, body, content_type, cache_control, if_absent=True, redirect=redirect)
+        self.pending[key] = PendingPut(body, content_type, cache_control, redirect)
         return True
 
     def put_later(
@@ -146,4 +154,6 @@ class BufferedStore:
         if write is None:
             self.base.delete(key)
         else:
-            self.base.put(key, write.data(), write.content_type, cache_control=write.cache_control)
+            self.base.put(
+                key, write.data(), write.content_type, cache_control=write.cache_control, redirect=write.redirect
+            )

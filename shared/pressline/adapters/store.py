@@ -19,6 +19,7 @@ class StoredObject:
     last_modified: datetime | None
     content_type: str | None = None
     size: int | None = None  # the whole object's size, when ``body`` may be shorter (a ranged read)
+    redirect: str | None = None  # S3's WebsiteRedirectLocation: an old URL's object (indexing.redirects)
 
     @property
     def full_size(self) -> int:
@@ -60,10 +61,18 @@ class ObjectStore(Protocol):
     def head(self, key: str) -> ObjectHead | None: ...
 
     def put(
-        self, key: str, body: bytes, content_type: str, cache_control: str | None = None, *, if_absent: bool = False
+        self,
+        key: str,
+        body: bytes,
+        content_type: str,
+        cache_control: str | None = None,
+        *,
+        if_absent: bool = False,
+        redirect: str | None = None,
     ) -> bool:
         """Write ``key``; with ``if_absent`` only if it does not exist yet (an S3 conditional
-        write). Returns whether it was written."""
+        write); with ``redirect``, as an object whose WebsiteRedirectLocation is that path.
+        Returns whether it was written."""
         ...
 
     def delete(self, key: str) -> None: ...
@@ -128,6 +137,7 @@ class S3Store:
             last_modified=response.get("LastModified"),
             content_type=response.get("ContentType"),
             size=int(total) if total.isdigit() else length,
+            redirect=response.get("WebsiteRedirectLocation"),
         )
 
     def head(self, key: str) -> ObjectHead | None:
@@ -143,7 +153,14 @@ class S3Store:
         )
 
     def put(
-        self, key: str, body: bytes, content_type: str, cache_control: str | None = None, *, if_absent: bool = False
+        self,
+        key: str,
+        body: bytes,
+        content_type: str,
+        cache_control: str | None = None,
+        *,
+        if_absent: bool = False,
+        redirect: str | None = None,
     ) -> bool:
         from botocore.exceptions import ClientError
 
@@ -152,6 +169,8 @@ class S3Store:
             kwargs["CacheControl"] = cache_control
         if if_absent:
             kwargs["IfNoneMatch"] = "*"
+        if redirect:
+            kwargs["WebsiteRedirectLocation"] = redirect
         try:
             self._call("put_object", **kwargs)
         except ClientError as error:
@@ -229,14 +248,27 @@ class MemoryStore:
         return ObjectHead(key, found.version_id, found.etag, found.last_modified, len(found.body))
 
     def put(
-        self, key: str, body: bytes, content_type: str, cache_control: str | None = None, *, if_absent: bool = False
+        self,
+        key: str,
+        body: bytes,
+        content_type: str,
+        cache_control: str | None = None,
+        *,
+        if_absent: bool = False,
+        redirect: str | None = None,
     ) -> bool:
         with self._lock:
             if if_absent and key in self.objects:
                 return False
             self._versions += 1
             self.objects[key] = StoredObject(
-                key, body, f"v{self._versions}", f'"{self._versions}"', datetime.now().astimezone(), content_type
+                key,
+                body,
+                f"v{self._versions}",
+                f'"{self._versions}"',
+                datetime.now().astimezone(),
+                content_type,
+                redirect=redirect,
             )
             self.log.setdefault(key, []).append(self.objects[key])
             return True

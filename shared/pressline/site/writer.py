@@ -23,7 +23,9 @@ Text = str | Callable[[], str]
 
 
 class SiteWriter(Protocol):
-    def put(self, key: str, text: Text, content_type: str = ..., cache_control: str = ...) -> None: ...
+    def put(
+        self, key: str, text: Text, content_type: str = ..., cache_control: str = ..., *, redirect: str | None = ...
+    ) -> None: ...
     def delete(self, key: str) -> None: ...
 
 
@@ -35,12 +37,20 @@ class SiteFiles:
         self.written: list[str] = []
         self.deleted: list[str] = []
 
-    def put(self, key: str, text: Text, content_type: str = HTML, cache_control: str = LISTING_CACHE) -> None:
-        if callable(text) and isinstance(self.store, BufferedStore):
+    def put(
+        self,
+        key: str,
+        text: Text,
+        content_type: str = HTML,
+        cache_control: str = LISTING_CACHE,
+        *,
+        redirect: str | None = None,  # an old URL's object: S3's WebsiteRedirectLocation (indexing.redirects)
+    ) -> None:
+        if callable(text) and isinstance(self.store, BufferedStore) and redirect is None:
             self.store.put_later(key, lambda: text().encode("utf-8"), content_type, cache_control)
         else:
             body = text() if callable(text) else text
-            self.store.put(key, body.encode("utf-8"), content_type, cache_control=cache_control)
+            self.store.put(key, body.encode("utf-8"), content_type, cache_control=cache_control, redirect=redirect)
         self.written.append(key)
 
     def delete(self, key: str) -> None:
