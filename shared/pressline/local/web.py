@@ -186,6 +186,15 @@ def site_key(path: str) -> str:
     return key
 
 
+def redirect_location(stored: str | None) -> str | None:
+    """Where an object with S3's WebsiteRedirectLocation sends its viewer, as the distribution's
+    viewer-response function (``SiteRedirects`` in template.yaml) decides: only to a path of
+    the site (an alias object of ``pressline.indexing.redirects``), never to another host."""
+    if not stored or not stored.startswith("/") or stored.startswith("//") or "\\" in stored:
+        return None
+    return stored
+
+
 def content_type_for(key: str, stored: str | None) -> str:
     if stored and stored not in ("binary/octet-stream", "application/octet-stream"):
         return stored
@@ -330,6 +339,9 @@ class _Handler(BaseHTTPRequestHandler):
             headers.append(("ETag", stored["ETag"]))
         if stored.get("CacheControl"):
             headers.append(("Cache-Control", stored["CacheControl"]))
+        location = redirect_location(stored.get("WebsiteRedirectLocation"))
+        if location is not None:  # an old URL: 301 to its post, the object's body for who does not follow
+            return HttpResponse(301, [("Location", location), *headers], stored["Body"].read())
         if stored.get("ETag") and self.headers.get("If-None-Match") == stored["ETag"]:
             return HttpResponse(304, headers, b"")
         return HttpResponse(200, headers, stored["Body"].read())
