@@ -18,7 +18,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pressline.models import Problem
-from pressline.posts.paths import POSTS_PREFIX, classify
+from pressline.posts.paths import PAGES_PREFIX, POSTS_PREFIX, classify
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,8 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def source_key(path: Path) -> str:
     """The key a file would have in the source bucket: from its ``posts/`` folder if it is in
-    one (``blog/posts/2024/a.md`` -> ``posts/2024/a.md``), else ``posts/<file name>``."""
+    one (``blog/posts/2024/a.md`` -> ``posts/2024/a.md``), a static page if it is in a ``pages/``
+    folder outside any ``posts/`` one (``blog/pages/about.md`` -> ``pages/about.md``), else
+    ``posts/<file name>``."""
     parts = path.parts
+    if len(parts) >= 2 and parts[-2] == "pages" and "posts" not in parts[:-2]:
+        return PAGES_PREFIX + path.name
     if "posts" in parts[:-1]:
         index = len(parts) - 1 - parts[:-1][::-1].index("posts") - 1
         return "/".join(parts[index:])
@@ -74,9 +78,14 @@ def check_file(path: Path, timezone: ZoneInfo, slugs: dict[str, Path]) -> tuple[
     if kind in ("image", "refused-image"):
         checked = check_image(data, key)
         return checked.errors, checked.warnings
+    uploaded_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    if kind == "page":  # the page rules (pressline.posts.pagerules); a page's name is no post's slug
+        from pressline.posts.pagerules import check_page
+
+        page = check_page(data, key, uploaded_at=uploaded_at, timezone=timezone)
+        return list(page.errors), list(page.warnings)
     if kind != "post":
         return [Problem(field="file", message="is neither a post (.md) nor an image; it would not be published")], []
-    uploaded_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     result = check_post(data, key, uploaded_at=uploaded_at, timezone=timezone)
     errors, warnings = list(result.errors), list(result.warnings)
     if result.post is None:
