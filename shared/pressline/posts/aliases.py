@@ -58,6 +58,16 @@ class AliasError(ValueError):
 
 def normalise_alias(value: str) -> str:
     """The normal form of one old URL (see the module), or ``AliasError`` saying why not."""
+    normal = normal_path(value)
+    reserved = reserved_reason(normal)
+    if reserved:
+        raise AliasError(f"'{_shown(value.strip())}' {reserved}; an old URL cannot take it over")
+    return normal
+
+
+def normal_path(value: str) -> str:
+    """The normal form of a path or http(s) URL's path, checked by every rule of
+    ``normalise_alias`` but one: it may be one of the site's own paths (``reserved_reason``)."""
     if not isinstance(value, str):  # front matter and exports hand over anything
         raise AliasError("must be text: an old URL path like /2019/05/hello/")
     text = value.strip(" \t\n\r")
@@ -94,9 +104,6 @@ def normalise_alias(value: str) -> str:
     if len(normal) > MAX_ALIAS_BYTES:
         message = f"'{shown}' is {len(normal):,} bytes in its normal form; the limit is {MAX_ALIAS_BYTES}"
         raise AliasError(message)
-    reserved = reserved_reason(normal)
-    if reserved:
-        raise AliasError(f"'{shown}' {reserved}; an old URL cannot take it over")
     return normal
 
 

@@ -1,4 +1,5 @@
-"""Splitting a post into YAML front matter and Markdown body, and loading the YAML safely.
+"""Splitting a post into front matter and Markdown body, and loading the front matter safely:
+YAML between ``---`` lines, or TOML between ``+++`` lines (Hugo's), read by ``tomllib``.
 
 Safety, beyond "no object construction" (SafeLoader only builds plain data):
 - the front matter is capped in size;
@@ -6,7 +7,9 @@ Safety, beyond "no object construction" (SafeLoader only builds plain data):
   recurses in C and crashes the process on ~100,000 levels;
 - alias/anchor expansion is bounded ("billion laughs"), self-referencing aliases are
   refused, and nesting depth is limited, all measured on the composed node graph
-  before any Python object is built.
+  before any Python object is built;
+- TOML gets the same size cap and nesting bound; its dotted keys (``a.b.c = 1``) are bounded
+  in parts before ``tomllib`` sees them, which takes quadratic time in them (30,000: 18 s).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ _MAX_BRACKET_DEPTH = 100
 
 _DELIMITER = re.compile(r"^---[ \t]*$")
 _CLOSERS = ("---", "...")
+_TOML_DELIMITER = re.compile(r"^\+\+\+[ \t]*$")
 
 
 class FrontMatterError(Exception):
@@ -57,22 +61,27 @@ class Document:
 def split(text: str) -> Document:
     """Split ``text`` (already decoded, newlines normalised) into front matter and body."""
     end = text.find("\n")
-    if not _DELIMITER.match(text if end == -1 else text[:end]):
+    first = text if end == -1 else text[:end]
+    closers: tuple[str, ...]
+    if _DELIMITER.match(first):
+        closers, opener, load = _CLOSERS, "---", load_yaml
+    elif _TOML_DELIMITER.match(first):
+        closers, opener, load = ("+++",), "+++", load_toml
+    else:
         return Document(fields={}, body=text, body_line=1, has_front_matter=False)
     # Line by line up to the closing delimiter only: the body is sliced off, never split and re-joined.
-    yaml_start, line_number = end + 1, 1
+    matter_start, line_number = end + 1, 1
     while end != -1:
         start = end + 1
         end = text.find("\n", start)
         line_number += 1
-        if (text[start:end] if end != -1 else text[start:]).rstrip() in _CLOSERS:
-            yaml_text = text[yaml_start : start - 1]
+        if (text[start:end] if end != -1 else text[start:]).rstrip() in closers:
+            matter = text[matter_start : start - 1]
             body = text[end + 1 :] if end != -1 else ""
-            fields, field_lines, item_lines, warnings = load_yaml(yaml_text, first_line=2)
+            fields, field_lines, item_lines, warnings = load(matter, first_line=2)
             return Document(fields, body, line_number + 1, True, field_lines, item_lines, warnings)
-    raise FrontMatterError(
-        Problem(field="front matter", message="opened with '---' but never closed by a '---' line", line=1)
-    )
+    message = f"opened with '{opener}' but never closed by a '{opener}' line"
+    raise FrontMatterError(Problem(field="front matter", message=message, line=1))
 
 
 def _bracket_depth(text: str) -> int:
@@ -300,3 +309,104 @@ def load_yaml(
             for index, item in enumerate(value_node.value):
                 item_lines[(name, index)] = first_line + item.start_mark.line
     return fields, field_lines, item_lines, warnings
+
+
+# A key of more than MAX_DEPTH dotted parts, bare or quoted (``a.b."c"``), wherever it is (a
+# line's key, a table header, inside an inline table): an over-estimate, as a text value with
+# as many dotted words would match too, and linear (no part can end in a dot or a space).
+_DOTTED_KEY = re.compile(
+    r"""(?:(?:[A-Za-z0-9_-]+|"[^"\n]*"|'[^'\n]*')[ \t]*\.[ \t]*){%d,}""" % MAX_DEPTH  # noqa: UP031
+)
+_TOML_ERROR_LINE = re.compile(r"\(at line (\d+), column \d+\)$")
+_TOML_KEY_LINE = re.compile(r"""^[ \t]*(?:([A-Za-z0-9_-]+)|"([^"\\\n]*)"|'([^'\n]*)')[ \t]*[=.]""")
+_TOML_TABLE_LINE = re.compile(r"""^[ \t]*\[\[?[ \t]*(?:([A-Za-z0-9_-]+)|"([^"\\\n]*)"|'([^'\n]*)')""")
+
+
+def load_toml(
+    text: str, first_line: int = 1
+) -> tuple[dict[str, Any], dict[str, int], dict[tuple[str, int], int], list[Problem]]:
+    """Load TOML front matter safely, in the shape ``load_yaml`` gives. Dates and times are
+    ``tomllib``'s objects (a date, a datetime with or without its offset), which
+    ``rules.parse_datetime`` reads as it reads YAML's: without an offset, in the site's zone.
+    Field lines come from a cheap scan of the top-level ``key =`` and ``[table]`` lines."""
+    import tomllib
+
+    def problem(message: str, line: int | None = None) -> FrontMatterError:
+        where = first_line - 1 if line is None else first_line + line
+        return FrontMatterError(Problem(field="front matter", message=message, line=where))
+
+    if len(text) * 4 > MAX_FRONT_MATTER_BYTES and len(text.encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
+        raise problem(f"is larger than {MAX_FRONT_MATTER_BYTES // 1024} KiB")
+    if _bracket_depth(text) > _MAX_BRACKET_DEPTH:
+        raise problem(f"is nested deeper than {MAX_DEPTH} levels")
+    dotted = _DOTTED_KEY.search(text)
+    if dotted:
+        message = f"is nested deeper than {MAX_DEPTH} levels (a dotted key of more than {MAX_DEPTH} parts)"
+        raise problem(message, text.count("\n", 0, dotted.start()))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        reason = str(error)
+        at = _TOML_ERROR_LINE.search(reason)
+        reason = (reason[: at.start()] if at else reason.removesuffix(" (at end of document)")).strip()
+        line = int(at.group(1)) - 1 if at else text.count("\n")
+        raise problem(f"is not valid TOML: {reason}", line) from None
+    except RecursionError:  # the bracket bound keeps this away; never a crash if it does not
+        raise problem(f"is nested deeper than {MAX_DEPTH} levels") from None
+    if _toml_depth(data) > MAX_DEPTH:
+        raise problem(f"is nested deeper than {MAX_DEPTH} levels")
+
+    field_lines = _toml_field_lines(text, first_line)
+    fields: dict[str, Any] = {}
+    warnings: list[Problem] = []
+    for name, value in data.items():
+        if not name.strip():
+            message = "has a value without a field name (write 'name = value'); it is ignored"
+            warnings.append(Problem(field="front matter", message=message, line=field_lines.get(name)))
+            field_lines.pop(name, None)
+            continue
+        fields[name] = value
+    return fields, field_lines, {}, warnings
+
+
+def _toml_depth(data: Any) -> int:
+    """How deep tables and arrays nest, without recursion."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(data, 0)]
+    while pending:
+        value, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _toml_field_lines(text: str, first_line: int) -> dict[str, int]:
+    """The line of each top-level key: ``key = …`` lines before the first table header, and the
+    headers themselves (``[params]``, ``[[menu.main]]``) by their first part. Lines inside
+    multi-line strings are skipped, well enough for reports (a line tells, it never decides)."""
+    lines: dict[str, int] = {}
+    in_table = False
+    open_quote: str | None = None
+    for number, line in enumerate(text.split("\n")):
+        if open_quote is not None:
+            if line.count(open_quote) % 2 == 1:
+                open_quote = None
+            continue
+        table = _TOML_TABLE_LINE.match(line)
+        if table:
+            in_table = True
+            name = next(part for part in table.groups() if part is not None)
+            lines.setdefault(name, first_line + number)
+            continue
+        key = None if in_table else _TOML_KEY_LINE.match(line)
+        if key:
+            name = next(part for part in key.groups() if part is not None)
+            lines.setdefault(name, first_line + number)
+        for quote in ('"""', "'''"):
+            if line.count(quote) % 2 == 1:
+                open_quote = quote
+                break
+    return lines

@@ -13,25 +13,42 @@ import posixpath
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
-from typing import Any, Literal
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from pressline.models import PostMeta, Problem
-from pressline.posts import frontmatter
+from pressline.posts import field_names, frontmatter
+from pressline.posts.aliases import MAX_ALIASES, AliasError, normal_path, normalise_alias, reserved_reason
 from pressline.posts.commonmark import NONCHARACTERS, SURROGATES, unfit_characters
 from pressline.posts.markdown import html_problem, markdown_problem, markdown_to_html
+from pressline.posts.paths import post_path
 from pressline.posts.slug import MAX_SLUG_LENGTH, is_valid_slug, lost_letters, slugify, tag_slug
 
 MAX_POST_BYTES = 1024 * 1024
 MAX_TITLE_LENGTH = 200
 MAX_TAG_LENGTH = 60
 MAX_TAGS = 20
-KNOWN_FIELDS = frozenset(
+OWN_FIELDS = frozenset(
     {"title", "date", "slug", "tags", "summary", "author", "draft", "updated", "canonical_url", "image"}
+    | {"aliases", "notify"}
 )
+# Hugo's and Jekyll's names for them (``field_names``), and their old addresses (made aliases).
+OLD_ADDRESS_FIELDS = ("url", "permalink")
+KNOWN_FIELDS = OWN_FIELDS | field_names.ALL_OTHER_NAMES | frozenset(OLD_ADDRESS_FIELDS)
+# Hugo's fields that place a page in the navigation: a post is not placed there.
+NAVIGATION_FIELDS = frozenset({"weight", "menu"})
+ALIASES_HINT = "a list of old URLs, like [/2019/05/hello/, /old.html]"
 DATE_HINT = "use YYYY-MM-DD, YYYY-MM-DD HH:MM or ISO 8601 (2022-01-07T18:48:00+01:00)"
 # The years a post's date and update may have, as written, in UTC and in the site's time zone.
 # 1900: RFC 5322 (the RSS feed's and the emails' dates) wants "any numeric year 1900 or later".
@@ -137,6 +154,8 @@ def _describe(value: object) -> str:
         return "a mapping"
     if isinstance(value, datetime | date):
         return "a date"
+    if isinstance(value, time):
+        return "a time of day"
     if value is None:
         return "empty"
     return "text" if isinstance(value, str) else type(value).__name__
@@ -171,6 +190,14 @@ def _is_blank(text: str) -> bool:
     return all(char.isspace() or char in _BLANK_LETTERS or unicodedata.category(char) == "Cf" for char in text)
 
 
+def _alias(value: str) -> str:
+    """One old URL in its normal form (``pressline.posts.aliases``)."""
+    try:
+        return normalise_alias(value)
+    except AliasError as error:
+        raise _fail(str(error)) from None
+
+
 class FrontMatter(BaseModel):
     """The front matter fields, strictly typed: YAML ``yes`` is a boolean but ``"yes"`` is
     not, and a number is not a title."""
@@ -187,6 +214,8 @@ class FrontMatter(BaseModel):
     draft: bool = False
     canonical_url: str | None = None
     image: str | None = None
+    aliases: tuple[Annotated[str, AfterValidator(_alias)], ...] = ()
+    notify: bool | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -261,6 +290,23 @@ class FrontMatter(BaseModel):
         if len(tags) > MAX_TAGS:
             raise _fail(f"has {len(tags)} tags; the limit is {MAX_TAGS}")
         return tuple(tags)
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _aliases_shape(cls, value: object) -> object:
+        if isinstance(value, str):  # one old URL
+            return (value,)
+        if isinstance(value, list):
+            return tuple(value)
+        raise _fail(f"must be {ALIASES_HINT}, not {_describe(value)}")
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unique = tuple(dict.fromkeys(value))  # /a/ and /a/ again (or /%61/) is one old URL
+        if len(unique) > MAX_ALIASES:
+            raise _fail(f"has {len(unique)} old URLs; the limit is {MAX_ALIASES}")
+        return unique
 
     @field_validator("summary", "author")
     @classmethod
@@ -368,12 +414,18 @@ _TYPE_MESSAGES = {
 }
 
 
-def _problems(error: ValidationError, document: frontmatter.Document) -> list[Problem]:
+def _problems(error: ValidationError, document: frontmatter.Document, renamed: field_names.Renamed) -> list[Problem]:
+    """Each validation error as a problem, under the field name the author wrote (``lastmod``
+    for ``updated``, ``categories`` for a tag that came from there) and at its line."""
     problems = []
     for item in error.errors():
         loc = item["loc"]
         name = str(loc[0]) if loc else "front matter"
         index = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+        if name == "tags" and index is not None and index in renamed.tag_origins:
+            name, index = renamed.tag_origins[index]
+        else:
+            name = renamed.written.get(name, name)
         message = item["msg"] if item["type"] == "pressline" else _TYPE_MESSAGES.get(item["type"], item["msg"])
         if item["type"] == "string_type":
             message += f", not {_describe(item['input'])}"
@@ -433,28 +485,41 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
     except frontmatter.FrontMatterError as error:
         return CheckResult(None, [error.problem])
     if not document.has_front_matter:
-        message = "is missing: start the file with front matter between '---' lines, with at least 'title: …'"
+        message = (
+            "is missing: start the file with front matter between '---' lines (or TOML between '+++' lines), "
+            "with at least 'title: …'"
+        )
         return CheckResult(None, [Problem(field="title", message=message, line=1)])
 
     warnings = list(document.warnings)
-    for name, line in document.field_lines.items():
-        if name not in KNOWN_FIELDS:
-            warnings.append(Problem(field=_shown(name), message="is not a known field and is ignored", line=line))
-    errors: list[Problem] = []
+    for name in document.fields:
+        if name in NAVIGATION_FIELDS:
+            message = (
+                "is not a known field and is ignored: pages (pages/<name>.md) are in the navigation, posts are not"
+            )
+            warnings.append(Problem(field=name, message=message, line=document.line_of(name)))
+        elif name not in KNOWN_FIELDS:
+            message = "is not a known field and is ignored"
+            warnings.append(Problem(field=_shown(name), message=message, line=document.line_of(name)))
+    renamed = field_names.rename(document.fields, document.line_of, _same_in(timezone))
+    errors: list[Problem] = list(renamed.errors)
+    warnings.extend(renamed.warnings)
     fields: FrontMatter | None = None
     context: dict[str, Any] = {"timezone": timezone}
     try:
-        fields = FrontMatter.model_validate(document.fields, context=context)
+        fields = FrontMatter.model_validate(renamed.fields, context=context)
     except ValidationError as error:
-        errors.extend(_problems(error, document))
+        errors.extend(_problems(error, document, renamed))
     for name, characters in sorted(context.get("removed", {}).items()):
         codes = ", ".join(f"U+{ord(char):04X}" for char in sorted(characters))
         message = f"had invisible direction or control characters ({codes}); they were removed"
-        warnings.append(Problem(field=name, message=message, line=document.line_of(name)))
+        written = renamed.written.get(name, name)
+        warnings.append(Problem(field=written, message=message, line=document.line_of(written)))
     for name, characters in sorted(context.get("not_text", {}).items()):
         codes = ", ".join(f"U+{ord(char):04X}" for char in sorted(characters))
         message = f"had noncharacters or surrogates ({codes}), which are not text; they were removed"
-        warnings.append(Problem(field=name, message=message, line=document.line_of(name)))
+        written = renamed.written.get(name, name)
+        warnings.append(Problem(field=written, message=message, line=document.line_of(written)))
     unsafe_html: str | None = None
     if _body_is_empty(document.body):
         errors.append(
@@ -483,7 +548,10 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
         if lossy:
             warnings.append(lossy)
     if fields.updated and fields.date and fields.updated < fields.date:
-        warnings.append(Problem(field="updated", message="is before the post's date", line=document.line_of("updated")))
+        written = renamed.written.get("updated", "updated")
+        warnings.append(Problem(field=written, message="is before the post's date", line=document.line_of(written)))
+    aliases, address_warnings = _old_addresses(document, slug, fields.aliases)
+    warnings.extend(address_warnings)
     meta = PostMeta(
         slug=slug,
         title=fields.title,
@@ -495,6 +563,8 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
         canonical_url=fields.canonical_url,
         image=fields.image,
         draft=fields.draft,
+        aliases=aliases,
+        notify=fields.notify,
     )
     post = ParsedPost(
         meta=meta,
@@ -505,6 +575,72 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
         unsafe_html=unsafe_html,
     )
     return CheckResult(post, [], warnings)
+
+
+def _same_in(zone: tzinfo) -> field_names.Same:
+    """Whether two values of a field say the same: dates as instants, texts as shown."""
+
+    def same(name: str, first: Any, second: Any) -> bool:
+        if name in ("date", "updated"):
+            try:
+                # In UTC: == between two zones is False at ambiguous local times (PEP 495).
+                return parse_datetime(first, zone).astimezone(UTC) == parse_datetime(second, zone).astimezone(UTC)
+            except (ValueError, OverflowError):
+                return bool(first == second)
+        if isinstance(first, str) and isinstance(second, str):
+            return first.split() == second.split()
+        return bool(first == second)
+
+    return same
+
+
+# A Jekyll permalink's placeholder (/:year/:month/:title/): a pattern, not an address.
+_PLACEHOLDER = re.compile(r"/:[A-Za-z_]")
+
+
+def _old_addresses(
+    document: frontmatter.Document, slug: str, aliases: tuple[str, ...]
+) -> tuple[tuple[str, ...], list[Problem]]:
+    """``aliases`` with the post's old address from Hugo's ``url`` or Jekyll's ``permalink``.
+
+    Not Pressline's fields, so what cannot be an alias is a warning, never a reason to refuse
+    a post that published on the old site: the post's own address here is no redirect, a
+    pattern is no address, and the site's own paths stay the site's."""
+    found = list(aliases)
+    warnings: list[Problem] = []
+    for name in OLD_ADDRESS_FIELDS:
+        value = document.fields.get(name)
+        if value is None:
+            continue
+        line = document.line_of(name)
+        if not isinstance(value, str):
+            message = f"is ignored: the post's old address must be text, like /2019/05/hello/, not {_describe(value)}"
+            warnings.append(Problem(field=name, message=message, line=line))
+            continue
+        if _PLACEHOLDER.search(value):
+            message = f"'{_shown(value)[:80]}' is a pattern, not an address; it is ignored (list old URLs in aliases)"
+            warnings.append(Problem(field=name, message=message, line=line))
+            continue
+        try:
+            alias = normal_path(value)
+        except AliasError as error:
+            warnings.append(Problem(field=name, message=f"is ignored as an old URL: {error}", line=line))
+            continue
+        if alias == post_path(slug):
+            continue  # the post keeps its old address: nothing to redirect
+        reserved = reserved_reason(alias)
+        if reserved:
+            message = f"is ignored as an old URL: '{_shown(value.strip())[:80]}' {reserved}"
+            warnings.append(Problem(field=name, message=message, line=line))
+            continue
+        if alias in found:
+            continue
+        if len(found) >= MAX_ALIASES:
+            message = f"is ignored as an old URL: the post has {MAX_ALIASES} aliases already, the limit"
+            warnings.append(Problem(field=name, message=message, line=line))
+            continue
+        found.append(alias)
+    return tuple(found), warnings
 
 
 def slug_taken(slug: str, owner: str | None, source_key: str, line: int | None = None) -> Problem | None:

@@ -21,13 +21,13 @@ def write(directory: Path, name: str, content: str | bytes) -> Path:
 
 
 def test_problems_are_printed_as_file_line_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = write(tmp_path, "posts/bad.md", "---\ntitle: Hi\ndate: 2022-13-01\ntags: python\nlayout: x\n---\nBody\n")
+    bad = write(tmp_path, "posts/bad.md", "---\ntitle: Hi\ndate: 2022-13-01\ntags: 5\nlayout: x\n---\nBody\n")
     assert main(["check", str(bad)]) == 1
     out, err = capsys.readouterr()
     assert out.splitlines() == [
         f"{bad}:3: date: '2022-13-01' is not a date; use YYYY-MM-DD, YYYY-MM-DD HH:MM or ISO 8601 "
         "(2022-01-07T18:48:00+01:00)",
-        f"{bad}:4: tags: must be a list of strings, like [news, python], not text",
+        f"{bad}:4: tags: must be a list of strings, like [news, python], not a number",
         f"{bad}:5: warning: layout: is not a known field and is ignored",
     ]
     assert "1 file(s) checked: 2 error(s), 1 warning(s)" in err
@@ -119,7 +119,7 @@ def test_a_cover_image_that_shows_is_not_warned_about(
 
 def test_problems_are_sorted_by_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # The rules report the fields in the model's order (title, date, ..., tags), not the file's.
-    bad = write(tmp_path, "bad.md", "---\ntags: python\nlayout: x\ndate: 2022-13-01\ntitle: 5\n---\nBody\n")
+    bad = write(tmp_path, "bad.md", "---\ntags: 5\nlayout: x\ndate: 2022-13-01\ntitle: 5\n---\nBody\n")
     assert main(["check", "--quiet", str(bad)]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(": ", 2)[:2] for line in lines] == [

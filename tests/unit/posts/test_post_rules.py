@@ -364,9 +364,10 @@ def test_updated_is_parsed_like_date() -> None:
 
 # ----------------------------------------------------------------- types
 def test_tags_must_be_a_list() -> None:
-    assert only_error(post("title: T\ntags: python")) == (
+    # A text is a space-separated list, as Jekyll reads it (tests/unit/posts/test_field_names.py).
+    assert only_error(post("title: T\ntags: 5")) == (
         "tags",
-        "must be a list of strings, like [news, python], not text",
+        "must be a list of strings, like [news, python], not a number",
         3,
     )
 
@@ -386,7 +387,7 @@ def test_draft_must_be_a_boolean() -> None:
 
 
 def test_several_errors_are_all_reported() -> None:
-    result = check(post("title: ''\ndraft: maybe\ntags: x"))
+    result = check(post("title: ''\ndraft: maybe\ntags: 7"))
     assert {(e.field, e.line) for e in result.errors} == {("title", 2), ("draft", 3), ("tags", 4)}
 
 
@@ -501,11 +502,11 @@ def test_the_slug_line_is_kept_for_the_uniqueness_check() -> None:
 
 # ----------------------------------------------------------------- warnings
 def test_unknown_fields_are_warnings_with_their_line() -> None:
-    result = check(post("title: T\nlayout: wide\ncategories: [a]"))
+    result = check(post("title: T\nlayout: wide\nkeywords: [a]"))  # categories are tags (test_field_names.py)
     assert result.ok
     assert [(w.field, w.message, w.line) for w in result.warnings] == [
         ("layout", "is not a known field and is ignored", 3),
-        ("categories", "is not a known field and is ignored", 4),
+        ("keywords", "is not a known field and is ignored", 4),
     ]
 
 
