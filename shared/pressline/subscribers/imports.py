@@ -35,12 +35,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from pressline.subscribers.addresses import InvalidAddress, InvalidTags, normalize_address, normalize_tags
 
@@ -53,6 +54,8 @@ RowStatus = Literal["subscribed", "pending", "unsubscribed", "suppressed"]
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_FIELD_CHARS = 10_000  # no column of any of these exports is near this; a longer one is junk
 MAX_COLUMNS = 500
+MAX_CONSENT_TEXT = 300
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 PRESSLINE_COLUMNS = (
     "email",
     "status",
@@ -79,6 +82,12 @@ class Consent(ImportModel):
     at: datetime
     how: str  # "double opt-in confirmed on Mailchimp from 203.0.113.9"
     source: str  # "subscribed_members.csv (mailchimp)"
+
+    @field_validator("how", "source")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # Text from a file, kept and written out again: one short line, no control characters.
+        return " ".join(_CONTROL.sub(" ", value).split())[:MAX_CONSENT_TEXT].rstrip() or "(not recorded)"
 
 
 class RowProblem(ImportModel):
@@ -295,7 +304,7 @@ def _row(
                 if isinstance(moment, RowProblem):
                     return moment
                 if moment is not None:
-                    ip = values.get(column.replace("_time", "_ip"), "")
+                    ip = _ip(values.get(column.replace("_time", "_ip"), ""))
                     consent = Consent(
                         at=moment, how=f"{how} on Mailchimp" + (f" from {ip}" if ip else ""), source=source
                     )
@@ -353,6 +362,17 @@ def _row(
     if status == "subscribed" and consent is None:
         status = "pending"  # no record of consent: asked again, never assumed
     return ImportRow(row=line, address=address, status=status, consent=consent, tags=tags)
+
+
+def _ip(text: str) -> str:
+    """An IP address as the consent record keeps it; anything else is not kept (it is evidence
+    of where consent was given, not a free-text field)."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return ""
 
 
 def _tags_cell(text: str) -> list[str]:

@@ -15,7 +15,9 @@ from pressline.subscribers.addresses import subscriber_id
 from pressline.subscribers.importer import Pace, apply_import
 from pressline.subscribers.imports import (
     FORMULA_STARTS,
+    Consent,
     CsvFormatError,
+    ExportedSubscriber,
     ImportRow,
     ImportState,
     decide,
@@ -358,3 +360,49 @@ def test_a_throttled_send_defers_the_rest_and_is_not_marked(world) -> None:  # t
     assert report.counts == {"deferred": 3} and not repository.imported
     mailer.throttle = False
     assert apply_import(parse(invitation_file(3), "g.csv", now=NOW), repository, subscriptions).counts == {"invited": 3}
+
+
+def test_a_consent_ip_that_is_no_ip_address_is_not_kept() -> None:
+    text = MAILCHIMP_SUBSCRIBED.replace("2019-04-01 10:05:00,198.51.100.7", "2019-04-01 10:05:00,=HYPERLINK(1)")
+    consent = rows_by_address(text)["ada@example.com"].consent
+    assert consent is not None and consent.how == "double opt-in confirmed on Mailchimp"
+
+
+# Any text, control characters and formula starts included (the consent record is kept as one line).
+_cell_text = st.text(st.one_of(st.characters(), st.sampled_from("\x00\r\n\t=+-@'\"")), min_size=1, max_size=30)
+_exported = st.builds(
+    ExportedSubscriber,
+    address=st.sampled_from(["a@example.com", "-b@example.com", "=c@example.com", "+d@example.org", "@e@x.com"]),
+    status=st.sampled_from(["confirmed", "pending"]),
+    tags=st.lists(st.sampled_from(["aws", "machine learning", "=sum(1)", "café"]), unique=True, max_size=3).map(
+        lambda tags: tuple(sorted(tags))
+    ),
+    consent=st.one_of(
+        st.none(),
+        st.builds(
+            Consent,
+            at=st.datetimes(max_value=datetime(2026, 1, 1), timezones=st.just(UTC)),
+            how=_cell_text.filter(lambda text: bool(text.strip())),
+            source=_cell_text.filter(lambda text: bool(text.strip())),
+        ),
+    ),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_exported)
+def test_any_exported_subscriber_reads_back_as_it_was(subscriber: ExportedSubscriber) -> None:
+    text = "".join(export_csv([subscriber]))
+    for row in csv.reader(io.StringIO(text)):
+        assert not any(cell.startswith(FORMULA_STARTS) for cell in row)
+    parsed = parse(text.encode(), "subscribers.csv", now=NOW)
+    if subscriber.address == "@e@x.com":  # no address: reported, never imported
+        assert not parsed.rows and len(parsed.problems) == 1
+        return
+    assert not parsed.problems
+    (row,) = parsed.rows
+    assert row.address == subscriber.address and row.tags == subscriber.tags
+    if subscriber.status == "confirmed" and subscriber.consent is not None:
+        assert row.status == "subscribed" and row.consent == subscriber.consent
+    else:
+        assert row.status == "pending" and row.consent is None
