@@ -193,6 +193,8 @@ class CatalogPost(Contract):
     tags: tuple[str, ...] = ()
     summary: str = ""
     applied_at: datetime
+    # The old URL paths this post owns (``pressline.indexing.redirects``): each answers 301 here.
+    aliases: tuple[str, ...] = ()
 
     @cached_property
     def order(self) -> str:  # sorted by on every listing change: computed once per value

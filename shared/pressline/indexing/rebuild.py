@@ -22,7 +22,7 @@ from typing import Any
 
 from pressline.adapters.buffered import BufferedStore
 from pressline.adapters.store import ObjectStore
-from pressline.indexing import generate, search
+from pressline.indexing import generate, redirects, search
 from pressline.indexing import layout as paths
 from pressline.indexing.catalog import (
     RECENT_BLOB,
@@ -47,6 +47,7 @@ from pressline.indexing.catalog import (
 from pressline.indexing.pages import PAGES_BLOB, pages_blob, read_pages, site_with_pages, write_pages
 from pressline.indexing.renderings import load_rendering
 from pressline.models import RenderedPost
+from pressline.posts.paths import page_key
 from pressline.site.pages import Site
 from pressline.site.writer import HTML, SiteFiles, Text
 
@@ -123,8 +124,16 @@ class _RebuildFiles(SiteFiles):
         super().__init__(BufferedStore(store))
         self.buffer: BufferedStore = self.store  # type: ignore[assignment]
 
-    def put(self, key: str, text: Text, content_type: str = HTML, cache_control: str = paths.LISTING_CACHE) -> None:
-        super().put(key, text, content_type, cache_control)
+    def put(
+        self,
+        key: str,
+        text: Text,
+        content_type: str = HTML,
+        cache_control: str = paths.LISTING_CACHE,
+        *,
+        redirect: str | None = None,
+    ) -> None:
+        super().put(key, text, content_type, cache_control, redirect=redirect)
         if len(self.buffer.pending) >= FLUSH_EVERY:
             self.buffer.flush()
 
@@ -181,6 +190,8 @@ def rebuild_site(
         for page in pages.public
     }
     write_pages(pages, {at: rendered for at, rendered in page_contents.items() if rendered is not None}, site, files)
+    live_pages = [page_key(page.name) for page in pages.public]
+    redirects.rebuild_redirects(posts, files, site, live_pages)  # old URLs; a real page wins
 
     recent = Recent(
         posts=tuple(

@@ -128,9 +128,10 @@ def trusted(rendered: RenderedPost) -> RenderedPost:
         canonical_url=meta.canonical_url if meta.canonical_url and _is_web_url(meta.canonical_url) else None,
         image=meta.image if meta.image and _is_site_or_web_url(meta.image) else None,
         draft=meta.draft,
+        notify=meta.notify,  # True, False or None: nothing there to make safe (indexing.announce reads it)
+        aliases=meta.aliases,  # made safe where used: indexing.redirects serves only the keys alias_key allows
         nav_order=meta.nav_order,  # an int or None, and a bool: nothing there to make safe
         nav=meta.nav,
-        notify=meta.notify,  # True, False or None: nothing there to make safe (indexing.announce reads it)
     )
     # Bounded first: sanitizing grows with the square of the nesting (20,000 nested divs: 1.2 s),
     # and Render refuses what would be too costly, so no rendering of its own is refused here.

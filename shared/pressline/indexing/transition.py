@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pressline.adapters.buffered import BufferedStore, Pending
-from pressline.indexing import generate, search
+from pressline.indexing import generate, redirects, search
 from pressline.indexing import layout as paths
 from pressline.indexing.announce import DEFAULT_ANNOUNCE_WINDOW, Announcement, announcement
 from pressline.indexing.catalog import (
@@ -160,6 +160,7 @@ class Transition:
         self.outcome = Outcome(self.key, applied=True, status=new.status if new else "unpublished")
         self.files = ChangeFiles(batch, self.outcome)
         self.blobs: dict[str, Blob | None] = {}
+        self.alias_warnings: list[Problem] = []  # aliases refused (indexing.redirects), for the report
         self.announcement: Announcement | None = None  # the announce rule's verdict, for the report
 
     # ----------------------------------------------------------------- the change
@@ -168,6 +169,7 @@ class Transition:
         change, known = self._plan_listings()
         recent, recent_stored = self._load_recent()
         self._write_post_pages(change, known, recent)
+        aliases = self._write_redirects()
         self._write_listings(change, chrome=not recent_stored)
         self._write_recent(change, known, recent, recent_stored)
         markers = self._announce()
@@ -179,8 +181,10 @@ class Transition:
                 source_key=self.key,
                 expected_version=old.version if old else None,
                 post=new,
-                claim_slugs=(new.slug,) if new is not None and (old is None or old.slug != new.slug) else (),
-                release_slugs=(old.slug,) if old is not None and (new is None or new.slug != old.slug) else (),
+                claim_slugs=((new.slug,) if new is not None and (old is None or old.slug != new.slug) else ())
+                + aliases.claims,
+                release_slugs=((old.slug,) if old is not None and (new is None or new.slug != old.slug) else ())
+                + aliases.releases,
                 first_published=markers,
                 listings={i: (item if item.entries else None) for i, item in change.listings.items()},
                 summary=change.summary if change.listings else None,
@@ -188,6 +192,16 @@ class Transition:
             )
         )
         return self.outcome
+
+    def _write_redirects(self) -> redirects.AliasChange:
+        """The post's old URLs (``pressline.indexing.redirects``); from here on ``new`` keeps
+        only the aliases it owns, as the catalog will."""
+        requested = self.rendered.meta.aliases if self.new is not None and self.rendered is not None else ()
+        aliases = redirects.apply_aliases(
+            self.batch.catalog, self.key, self.old, self.new, requested, self.files, self.site
+        )
+        self.new, self.alias_warnings = aliases.post, aliases.warnings
+        return aliases
 
     def restore_owner_page(self) -> None:
         """Rewrite this (unchanged) post's page: another upload claimed its slug, and the
@@ -286,6 +300,8 @@ class Transition:
             generate.post_page(self.rendered, previous, following, self.site, self.files)
         if old is not None and old.public and (new is None or not new.public or new.slug != old.slug):
             self.files.delete(post_page_key(old.slug))
+            # An alias that waited under the page answers again (a real page wins over an alias).
+            redirects.restore_under(self.batch.catalog, post_page_key(old.slug), self.key, self.files, self.site)
         contents = {item.post.source_key: item.rendered for item in recent.posts}
         for neighbour in neighbours_to_rerender(fragment, old, new):
             entry = neighbour.entry
@@ -418,7 +434,7 @@ class Transition:
             new.status if new is not None else "unpublished",
             slug=new.slug if new else None,
             base_url=self.site.url,
-            warnings=rendered.warnings if rendered else (),
+            warnings=[*(rendered.warnings if rendered else ()), *self.alias_warnings],
             announced=self.announcement.announce if self.announcement else None,
             announcement=self.announcement.reason if self.announcement else None,
         )

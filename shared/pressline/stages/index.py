@@ -34,6 +34,7 @@ from pressline.adapters.queue import Queue
 from pressline.adapters.store import ObjectHead, ObjectStore
 from pressline.config import Settings
 from pressline.errors import RetryableError
+from pressline.indexing import redirects
 from pressline.indexing.announce import DEFAULT_ANNOUNCE_WINDOW
 from pressline.indexing.catalog import (
     RECENT_BLOB,
@@ -62,7 +63,7 @@ from pressline.indexing.plan import Skip, listing_ids
 from pressline.indexing.renderings import load_rendering
 from pressline.indexing.transition import Batch, Outcome, Transition, slug_problem
 from pressline.models import IndexUpdate, Problem, RenderedPost, Report, SourceRef
-from pressline.posts.paths import POSTS_PREFIX, is_page_key, rendered_key, report_key, version_token
+from pressline.posts.paths import POSTS_PREFIX, is_page_key, post_page_key, rendered_key, report_key, version_token
 from pressline.posts.slug import tag_slug
 from pressline.site.pages import Site
 
@@ -274,6 +275,7 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
                 logger.warning("Rendering of %s has no place in the site: %s", item.update.source.key, error)
                 continue
             slugs.append(meta.slug)
+            slugs += redirects.wanted_names(meta.aliases, ())
             listings.append(month_listing(month))
             blobs.append(search_blob(month))
             for tag in dict.fromkeys(tag_slug(tag) for tag in meta.tags):
@@ -283,15 +285,18 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
     catalog = batch.catalog
     catalog.load(keys, slugs, markers, listings, blobs)
     moved: list[str] = []
+    held: list[str] = []  # the aliases posts hold, and any alias waiting under a page that may go
     for key in keys:
         post = catalog.posts.get(key)
+        if post is not None:
+            held += [*redirects.wanted_names((), post.aliases), redirects.claim_name(post_page_key(post.slug))]
         try:
             moved += listing_ids(post, tz)
             if post is not None and post.public:
                 blobs.append(search_blob(month_of(post.date, tz)))
         except (OverflowError, ValueError):
             continue
-    catalog.load(listings=moved, blobs=blobs)
+    catalog.load(slugs=held, listings=moved, blobs=blobs)
 
 
 # --------------------------------------------------------------------------- 2. decide, 3. generate

@@ -51,6 +51,7 @@ class World:
         updated: datetime | None = None,
         carry: bool = True,
         notify: bool | None = None,
+        aliases: tuple[str, ...] = (),
     ) -> IndexUpdate:
         """What Validate and Render do for an upload: store the source and its rendered post,
         and send the update (``carry``: with the rendered post inside, as Render does when
@@ -70,6 +71,7 @@ class World:
             summary=summary,
             draft=draft,
             notify=notify,
+            aliases=aliases,
         )
         status = "draft" if draft else "scheduled" if date > self.now else "published"
         rendered = RenderedPost(
