@@ -43,7 +43,10 @@ def name_problems(source_key: str) -> list[Problem]:
     """Why ``source_key`` cannot be a page's address (empty: it can)."""
     rest = source_key.removeprefix(PAGES_PREFIX)
     if not rest.lower().endswith(POST_SUFFIXES):
-        message = "is not a page: only Markdown files (pages/<name>.md) are published from pages/"
+        message = (
+            "is not a page: only Markdown files (pages/<name>.md) are published from pages/; a page's images go "
+            "under posts/ (posts/about/team.jpg, shown from pages/about.md as ../posts/about/team.jpg)"
+        )
         return [Problem(field="file", message=message)]
     if "/" in rest:
         message = "is in a folder under pages/: a page is one file, pages/<name>.md, published at /<name>/"

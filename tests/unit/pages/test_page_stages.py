@@ -117,3 +117,15 @@ def test_a_rejected_page_edit_sends_the_last_valid_version_on() -> None:
     report = stages.report("pages/about.md")
     assert report is not None and [e.field for e in report.errors] == ["nav_order"]
     assert [m.source.version_id for m in stages.render_queue.sent if isinstance(m, RenderRequest)] == ["v1"]
+
+
+def test_a_page_shows_images_kept_under_posts_from_the_sites_media() -> None:
+    stages = Stages()
+    stages.source.put("posts/about/team.jpg", b"jpeg", "image/jpeg")
+    text = "---\ntitle: About\nimage: ../posts/about/team.jpg\n---\n\n![The team](../posts/about/team.jpg)\n"
+    stages.upload("pages/about.md", text)
+    [update] = stages.render_all()
+    assert update.rendered is not None
+    assert 'src="/media/about/team.jpg"' in update.rendered.body_html
+    assert update.rendered.meta.image == "/media/about/team.jpg"
+    assert update.rendered.warnings == []
