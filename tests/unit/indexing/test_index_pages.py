@@ -10,6 +10,8 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from index_world import SOURCE_BUCKET, START, World
 from test_index_batches import SEEDS, author, deliver
 
@@ -261,3 +263,34 @@ def test_random_batches_of_posts_and_pages_leave_the_site_a_rebuild_makes(seed: 
     regenerated = {key: obj.body for key, obj in rebuilt_from(world).objects.items()}
     assert sorted(incremental) == sorted(regenerated)
     assert [key for key in regenerated if incremental[key] != regenerated[key]] == []
+
+
+def test_a_page_in_a_large_batch_is_read_by_its_own_head(world: World) -> None:
+    """A batch of 30 keys or more lists posts/ instead of a HEAD each: pages/ is not in that
+    listing, and a page must not be taken for deleted."""
+    updates = [world.upload(f"posts/{n}.md", f"Post {n}", START - timedelta(hours=n)) for n in range(40)]
+    outcomes = index_batch([*updates, upload_page(world, "about", "About us")], world.deps)
+    assert all(outcome.applied for outcome in outcomes)
+    assert world.text("about/index.html") is not None
+    assert "/about/" in nav_links(world.text("posts/post-0/index.html"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=1, max_size=60).filter(lambda text: text.strip()))
+def test_any_title_is_text_in_the_navigation(title: str) -> None:
+    """The class of hostile titles (markup, quotes, entities, any script): escaped wherever the
+    navigation shows them, never markup."""
+    import html
+
+    from pressline.indexing import views
+    from pressline.indexing.pages import CatalogPage, SitePages, site_with_pages
+
+    page = CatalogPage(
+        source_key="pages/about.md", version="v1", status="published", name="about", title=title, date=START,
+        applied_at=START,
+    )  # fmt: skip
+    site = site_with_pages(World().site, SitePages(pages={page.source_key: page}))
+    found = NAV.search(views.not_found_page(site))
+    assert found is not None
+    [shown] = re.findall(r'<a href="/about/">(.*?)</a>', found.group(0), re.S)
+    assert html.unescape(shown) == title and "<" not in shown and ">" not in shown
