@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -295,3 +296,122 @@ def test_a_bar_on_a_terminal() -> None:
         progress.say("a problem")
     shown = stream.getvalue()
     assert "\r" in shown and "3/3" in shown and "a problem" in shown and "Importing" in shown
+
+
+# --------------------------------------------------------------------------- order, resuming, paths
+class ListSource:
+    """An export made here: the ImportSource protocol over a list."""
+
+    site_url = "https://old.example"
+
+    def __init__(self, items: list[object]) -> None:
+        self._items = items
+
+    def items(self) -> Iterator[object]:
+        yield from self._items
+
+
+class Recording:
+    """A destination in memory that can be made to fail after some writes (an interrupted upload)."""
+
+    name = "memory"
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+        self.order: list[str] = []
+        self.fail_after = fail_after
+
+    def existing(self, file: OutFile) -> Existing:
+        if file.path not in self.objects:
+            return Existing(present=False)
+        data, import_id = self.objects[file.path]
+        digest = hashlib.sha256(data).hexdigest()
+        return Existing(True, digest, import_id, digest)
+
+    def write(self, file: OutFile, import_id: str) -> None:
+        if self.fail_after is not None and len(self.order) >= self.fail_after:
+            raise ConnectionError("the network went away")
+        self.objects[file.path] = (file.data, import_id)
+        self.order.append(file.path)
+
+    def finish(self) -> None:
+        return None
+
+
+def _items() -> list[object]:
+    from datetime import UTC, datetime
+
+    from pressline.importing.model import ImportedAsset, ImportedComment, ImportedItem
+
+    def one(slug: str, year: int, **extra: object) -> ImportedItem:
+        fields: dict[str, object] = {
+            "source": "hugo", "source_id": f"content/{slug}.md", "slug": slug, "title": slug.title(),
+            "date": datetime(year, 1, 1, tzinfo=UTC), "body": f"About {slug}.",
+        }  # fmt: skip
+        return ImportedItem.model_validate({**fields, **extra})
+
+    return [
+        one("newest", 2024, assets=(ImportedAsset(name="n.png", reference="n.png", data=PNG),), body="![n](n.png)"),
+        one("about", 2000, kind="page"),
+        one("oldest", 2010, comments=(ImportedComment(source_id="c1", body_html="hi"),)),
+        one("middle", 2015),
+    ]
+
+
+def _import(destination: Recording) -> Any:
+    from pressline.importing.command import run_import
+
+    class NoNetwork:
+        def allows(self, url: str) -> bool:
+            return False
+
+        def get(self, url: str) -> Any:
+            raise AssertionError("nothing is downloaded")
+
+    return run_import(
+        ListSource(_items()),  # type: ignore[arg-type]
+        "export",
+        destination,
+        {"fetcher": NoNetwork(), "read_file": None},
+        dry_run=False,
+        out=io.StringIO(),
+        progress_stream=io.StringIO(),
+    )
+
+
+def test_images_then_posts_oldest_first_then_pages_then_comments() -> None:
+    destination = Recording()
+    _import(destination)
+    assert destination.order == [
+        "posts/newest/n.png",
+        "posts/oldest.md",
+        "posts/middle.md",
+        "posts/newest.md",
+        "pages/about.md",
+        "comments/oldest.json",
+    ]
+
+
+def test_an_interrupted_upload_resumes_where_it_stopped() -> None:
+    destination = Recording(fail_after=3)
+    with pytest.raises(ConnectionError):
+        _import(destination)
+    assert destination.order == ["posts/newest/n.png", "posts/oldest.md", "posts/middle.md"]
+    destination.fail_after = None
+    outcome = _import(destination)
+    assert outcome.actions == {"unchanged": 3, "create": 3}
+    assert destination.order[3:] == ["posts/newest.md", "pages/about.md", "comments/oldest.json"]
+
+
+def test_files_beside_the_content_are_never_read_from_outside_it(tmp_path: Path) -> None:
+    from pressline.importing.command import file_reader
+
+    (tmp_path / "site" / "content").mkdir(parents=True)
+    (tmp_path / "site" / "content" / "a.png").write_bytes(PNG)
+    (tmp_path / "secret.txt").write_text("secret")
+    (tmp_path / "site" / "content" / "link.png").symlink_to(tmp_path / "secret.txt")
+    read = file_reader(tmp_path / "site")
+    assert read("content/a.png") == PNG
+    for outside in ("../secret.txt", "content/../../secret.txt", str(tmp_path / "secret.txt"), "content/link.png"):
+        with pytest.raises(OSError, match="outside"):
+            read(outside)
