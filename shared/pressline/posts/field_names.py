@@ -8,7 +8,8 @@ unchanged: the front matter read under its own names, before the rules see it.
 - ``published: false`` (Jekyll) is ``draft: true``;
 - ``categories`` and ``category`` (both) join ``tags``, in order, each once (the tag rules drop
   repeats); a text ``tags``/``categories`` is a space-separated list, as Jekyll reads it
-  (``category`` is one category).
+  (``category`` is one category);
+- ``redirect_from`` (Jekyll's jekyll-redirect-from plugin) joins ``aliases``.
 
 A name and its other name with different values is an error naming both: which one the
 author meant cannot be guessed. The same value twice is fine.
@@ -32,7 +33,10 @@ OTHER_NAMES: dict[str, tuple[str, ...]] = {
 }
 DATE_FALLBACKS = ("publishDate", "pubdate", "published")
 TAG_SOURCES = ("tags", "categories", "category")
-ALL_OTHER_NAMES = frozenset({*(n for names in OTHER_NAMES.values() for n in names), *DATE_FALLBACKS, *TAG_SOURCES})
+ALIAS_SOURCES = ("aliases", "redirect_from")
+ALL_OTHER_NAMES = frozenset(
+    {*(n for names in OTHER_NAMES.values() for n in names), *DATE_FALLBACKS, *TAG_SOURCES, *ALIAS_SOURCES}
+)
 
 # (field, a value, another value) -> whether they say the same (dates are compared as instants).
 Same = Callable[[str, Any, Any], bool]
@@ -45,8 +49,8 @@ class Renamed:
     fields: dict[str, Any]
     # Pressline's field -> the name the author wrote, when it was another one.
     written: dict[str, str] = field(default_factory=dict)
-    # (tags, index in the joined list) -> (field written, index there; None: split from a text).
-    tag_origins: dict[int, tuple[str, int | None]] = field(default_factory=dict)
+    # (tags or aliases, index in the joined list) -> (field written, index there; None: one text).
+    item_origins: dict[tuple[str, int], tuple[str, int | None]] = field(default_factory=dict)
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
@@ -74,6 +78,7 @@ def rename(fields: dict[str, Any], line_of: Callable[[str], int | None], same: S
     _date(fields, out, result, line_of, same)
     _draft(fields, out, result, line_of)
     _tags(fields, out, result, line_of)
+    _aliases(fields, out, result, line_of)
     return result
 
 
@@ -134,23 +139,60 @@ def _tags(fields: dict[str, Any], out: dict[str, Any], result: Renamed, line_of:
                 )
                 result.warnings.append(Problem(field=name, message=message, line=line_of(name)))
             for word in words:
-                result.tag_origins[len(joined)] = (name, None)
+                result.item_origins[("tags", len(joined))] = (name, None)
                 joined.append(word)
         elif isinstance(value, list):
             for index, item in enumerate(value):
-                result.tag_origins[len(joined)] = (name, index)
+                result.item_origins[("tags", len(joined))] = (name, index)
                 joined.append(item)
         elif len(given) == 1:
             out["tags"] = value  # the tag rules say what is wrong with it, under its own name
             result.written["tags"] = name
             return
         else:
-            kind = "true/false" if isinstance(value, bool) else type(value).__name__
-            message = f"must be a list of strings, like [news, python], or a space-separated text, not {kind}"
+            message = f"must be a list of strings, like [news, python], or a space-separated text, not {_kind(value)}"
             result.errors.append(Problem(field=name, message=message, line=line_of(name)))
     out["tags"] = joined
     if given[0] != "tags" and len(given) == 1:
         result.written["tags"] = given[0]
+
+
+def _aliases(
+    fields: dict[str, Any], out: dict[str, Any], result: Renamed, line_of: Callable[[str], int | None]
+) -> None:
+    """``redirect_from`` joined to ``aliases``: each a list or one text (the alias rules say
+    what is wrong with anything else, under its own name when it is alone)."""
+    given = [name for name in ALIAS_SOURCES if fields.get(name) is not None]
+    out.pop("redirect_from", None)
+    if given == ["redirect_from"]:
+        out["aliases"] = fields["redirect_from"]
+        result.written["aliases"] = "redirect_from"
+    if len(given) < 2:
+        return
+    for name in given:
+        if not isinstance(fields[name], list | str):
+            message = f"must be a list of old URLs, like [/2019/05/hello/, /old.html], not {_kind(fields[name])}"
+            result.errors.append(Problem(field=name, message=message, line=line_of(name)))
+    if result.errors:
+        return
+    joined: list[Any] = []
+    for name in given:
+        value = fields[name]
+        for index, item in enumerate(value if isinstance(value, list) else [value]):
+            result.item_origins[("aliases", len(joined))] = (name, index if isinstance(value, list) else None)
+            joined.append(item)
+    out["aliases"] = joined
+
+
+def _kind(value: Any) -> str:
+    """What a value is, in the rules' words (``rules._describe`` for the values met here)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a date" if hasattr(value, "isoformat") else type(value).__name__
 
 
 def _meaning(name: str, target: str) -> str:

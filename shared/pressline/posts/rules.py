@@ -422,8 +422,8 @@ def _problems(error: ValidationError, document: frontmatter.Document, renamed: f
         loc = item["loc"]
         name = str(loc[0]) if loc else "front matter"
         index = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
-        if name == "tags" and index is not None and index in renamed.tag_origins:
-            name, index = renamed.tag_origins[index]
+        if index is not None and (name, index) in renamed.item_origins:
+            name, index = renamed.item_origins[(name, index)]
         else:
             name = renamed.written.get(name, name)
         message = item["msg"] if item["type"] == "pressline" else _TYPE_MESSAGES.get(item["type"], item["msg"])

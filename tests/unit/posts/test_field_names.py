@@ -239,7 +239,7 @@ def test_the_tag_limit_counts_the_joined_tags() -> None:
 
 def test_a_categories_value_of_another_kind_is_refused_under_its_name() -> None:
     assert errors(check(post("title: T\ntags: [a]\ncategories: 5"))) == [
-        ("categories", "must be a list of strings, like [news, python], or a space-separated text, not int", 4)
+        ("categories", "must be a list of strings, like [news, python], or a space-separated text, not a number", 4)
     ]
     assert errors(check(post("title: T\ncategories: 5"))) == [
         ("categories", "must be a list of strings, like [news, python], not a number", 3)
@@ -340,3 +340,23 @@ def test_the_new_fields_are_known() -> None:
         "published: true\nurl: /u/"
     )
     assert ok(check(raw)).warnings == []
+
+
+# ----------------------------------------------------------------- Jekyll's redirect_from
+def test_redirect_from_joins_the_aliases() -> None:
+    meta = ok(check(post("title: T\nredirect_from: /old/\naliases: [/older/, /old/]"))).post.meta  # type: ignore[union-attr]
+    assert meta.aliases == ("/older/", "/old/")
+    alone = ok(check(post("title: T\nredirect_from:\n  - /a/\n  - /b.html"))).post.meta  # type: ignore[union-attr]
+    assert alone.aliases == ("/a/", "/b.html")
+
+
+def test_a_refused_redirect_is_named_under_redirect_from_with_its_line() -> None:
+    assert errors(check(post("title: T\naliases: [/fine/]\nredirect_from:\n  - /ok/\n  - /../x"))) == [
+        ("redirect_from", "item 2 '/../x' has a '..' segment, which would leave its folder", 6)
+    ]
+    assert errors(check(post("title: T\nredirect_from: 5"))) == [
+        ("redirect_from", "must be a list of old URLs, like [/2019/05/hello/, /old.html], not a number", 3)
+    ]
+    assert errors(check(post("title: T\naliases: [/a/]\nredirect_from: 5"))) == [
+        ("redirect_from", "must be a list of old URLs, like [/2019/05/hello/, /old.html], not a number", 4)
+    ]
