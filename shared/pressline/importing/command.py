@@ -46,7 +46,7 @@ from pressline.importing.progress import Progress
 from pressline.models import Problem
 from pressline.posts.images import MAX_IMAGE_BYTES
 
-SOURCES = ("wordpress", "ghost", "hugo", "jekyll")
+SOURCES = ("wordpress", "ghost", "hugo", "jekyll", "pressline")
 MANIFEST = ".pressline-import.json"
 IMPORT_METADATA = "pressline-import"
 HASH_METADATA = "pressline-sha256"
@@ -70,6 +70,8 @@ def detect(source: Path) -> str:
             return "ghost"
         raise UsageError(f"{source}: cannot tell what export this is (.xml: WordPress, .json: Ghost); pass --from")
     if source.is_dir():
+        if _is_pressline_export(source):  # before Hugo: an export is a folder of Markdown too
+            return "pressline"
         if any((source / name).exists() for name in ("hugo.toml", "hugo.yaml", "config.toml", "content")):
             return "hugo"
         if any((source / name).exists() for name in ("_config.yml", "_config.yaml", "_posts")):
@@ -81,6 +83,14 @@ def detect(source: Path) -> str:
     raise UsageError(f"{source}: no such file or folder")
 
 
+def _is_pressline_export(source: Path) -> bool:
+    try:
+        from pressline.importing.exported import is_pressline_export
+    except ImportError:
+        return False
+    return is_pressline_export(source)
+
+
 def open_source(source: Path, kind: str) -> ImportSource:
     """The reader for ``kind`` on ``source`` (each lives in its own module, imported when chosen)."""
     readers = {
@@ -88,6 +98,7 @@ def open_source(source: Path, kind: str) -> ImportSource:
         "ghost": ("pressline.importing.ghost", "GhostSource"),
         "hugo": ("pressline.importing.folders", "HugoSource"),
         "jekyll": ("pressline.importing.folders", "JekyllSource"),
+        "pressline": ("pressline.importing.exported", "ExportedFolder"),  # what `pressline export` wrote
     }
     module_name, class_name = readers[kind]
     import importlib

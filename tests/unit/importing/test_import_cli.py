@@ -162,6 +162,9 @@ def test_sources_are_detected(tmp_path: Path) -> None:
     (tmp_path / "hugo" / "content").mkdir(parents=True)
     (tmp_path / "jekyll" / "_posts").mkdir(parents=True)
     (tmp_path / "other").mkdir()
+    (tmp_path / "exported" / "content").mkdir(parents=True)  # looks like Hugo too: the manifest decides
+    (tmp_path / "exported" / "pressline-export.json").write_text('{"format": "pressline-export"}')
+    assert detect(tmp_path / "exported") == "pressline"
     assert detect(tmp_path / "export.xml") == "wordpress"
     assert detect(tmp_path / "export.json") == "ghost"
     assert detect(tmp_path / "hugo") == "hugo"
