@@ -177,7 +177,18 @@ def _import(args: argparse.Namespace, repository: Any) -> int:
         return 2
     subscriptions = _subscriptions()
     pace = Pace() if args.dry_run else sending_pace(args.max_invitations)
-    report = apply_import(parsed, repository, subscriptions, dry_run=args.dry_run, pace=pace)
+    from pressline.importing.progress import Progress
+
+    verb = "Checking" if args.dry_run else "Importing"
+    with Progress(len(parsed.rows), f"{verb} subscribers") as progress:  # counts and outcomes, never addresses
+        report = apply_import(
+            parsed,
+            repository,
+            subscriptions,
+            dry_run=args.dry_run,
+            pace=pace,
+            on_row=lambda outcome: progress.advance(status=outcome.outcome),
+        )
     for problem in report.problems:
         print(f"  {problem}")
     if args.dry_run:

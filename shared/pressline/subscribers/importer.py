@@ -112,8 +112,10 @@ def apply_import(
     *,
     dry_run: bool = False,
     pace: Pace | None = None,
+    on_row: Callable[[RowOutcome], None] | None = None,
 ) -> ImportReport:
-    """Apply every row of ``parsed`` (or, with ``dry_run``, only say what would happen)."""
+    """Apply every row of ``parsed`` (or, with ``dry_run``, only say what would happen);
+    ``on_row`` hears of each row as it is done (a progress bar)."""
     pace = pace or Pace()
     report = ImportReport(
         file=parsed.file, format=parsed.format or "?", dry_run=dry_run, problems=list(parsed.problems)
@@ -126,20 +128,20 @@ def apply_import(
         for row, sid in zip(rows, ids, strict=True):
             decision = decide(row, states[sid])
             if dry_run:
-                report.outcomes.append(RowOutcome(row.row, _PAST[decision.action], decision.reason))
-                continue
-            if decision.action == "invite":
-                if report.stopped or (pace.budget is not None and invited >= pace.budget):
-                    report.stopped = report.stopped or _quota_reached(pace)
-                    report.outcomes.append(RowOutcome(row.row, "deferred", "sending limit reached: run again later"))
-                    continue
+                outcome = RowOutcome(row.row, _PAST[decision.action], decision.reason)
+            elif decision.action != "invite":
+                outcome = _apply(row, sid, decision, repository, subscriptions.clock(), parsed.file)
+            elif report.stopped or (pace.budget is not None and invited >= pace.budget):
+                report.stopped = report.stopped or _quota_reached(pace)
+                outcome = RowOutcome(row.row, "deferred", "sending limit reached: run again later")
+            else:
                 if invited and pace.interval:
                     pace.sleep(pace.interval)
                 outcome = _invite(row, sid, repository, subscriptions, report)
                 invited += outcome.outcome == "invited"
-                report.outcomes.append(outcome)
-                continue
-            report.outcomes.append(_apply(row, sid, decision, repository, subscriptions.clock(), parsed.file))
+            report.outcomes.append(outcome)
+            if on_row is not None:
+                on_row(outcome)
     logger.info("Subscriber import of %s: %s", parsed.file, dict(report.counts))  # counts only: no addresses
     return report
 
