@@ -387,29 +387,31 @@ def run_import(
 
     order = upload_order(outcome.items)
     verb = "Checking" if dry_run else "Writing"
-    with Progress(len(order), verb, progress_stream, bar=bar) as progress:
-        for converted, file in order:
-            action = decide_action(destination.existing(file), file, converted.import_id)
-            outcome.actions[action] += 1
-            where = bucket_key(file) if isinstance(destination, BucketDestination) else file.path
-            if action == "conflict":
-                message = (
-                    f"{where}: conflict: it exists and was not written by this import (or was changed since):"
-                    " not overwritten"
-                )
-                outcome.conflicts.append(where)
-                if dry_run:
-                    print(f"would skip {where} (conflict: not written by this import, or changed since)", file=out)
-                else:
-                    progress.say(message)
-            elif dry_run:
-                said = f"would leave {where} unchanged" if action == "unchanged" else f"would {action} {where}"
-                print(said, file=out)
-            elif action in ("create", "update"):
-                destination.write(file, converted.import_id)
-            progress.advance(status=_PAST[action])
-    if not dry_run:
-        destination.finish()
+    try:
+        with Progress(len(order), verb, progress_stream, bar=bar) as progress:
+            for converted, file in order:
+                action = decide_action(destination.existing(file), file, converted.import_id)
+                outcome.actions[action] += 1
+                where = bucket_key(file) if isinstance(destination, BucketDestination) else file.path
+                if action == "conflict":
+                    message = (
+                        f"{where}: conflict: it exists and was not written by this import (or was changed since):"
+                        " not overwritten"
+                    )
+                    outcome.conflicts.append(where)
+                    if dry_run:
+                        print(f"would skip {where} (conflict: not written by this import, or changed since)", file=out)
+                    else:
+                        progress.say(message)
+                elif dry_run:
+                    said = f"would leave {where} unchanged" if action == "unchanged" else f"would {action} {where}"
+                    print(said, file=out)
+                elif action in ("create", "update"):
+                    destination.write(file, converted.import_id)
+                progress.advance(status=_PAST[action])
+    finally:
+        if not dry_run:
+            destination.finish()  # an interrupted run keeps the record of what it wrote: it resumes
     if dry_run:
         for converted in outcome.items:
             if converted.ok and (converted.links_rewritten or converted.images):

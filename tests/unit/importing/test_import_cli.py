@@ -361,7 +361,7 @@ def _items() -> list[object]:
     ]
 
 
-def _import(destination: Recording) -> Any:
+def _import(destination: Any) -> Any:
     from pressline.importing.command import run_import
 
     class NoNetwork:
@@ -404,6 +404,23 @@ def test_an_interrupted_upload_resumes_where_it_stopped() -> None:
     outcome = _import(destination)
     assert outcome.actions == {"unchanged": 3, "create": 3}
     assert destination.order[3:] == ["posts/newest.md", "pages/about.md", "comments/oldest.json"]
+
+
+def test_an_interrupted_import_to_a_folder_keeps_its_record(tmp_path: Path) -> None:
+    from pressline.importing.command import FolderDestination
+
+    class Interrupted(FolderDestination):
+        def write(self, file: OutFile, import_id: str) -> None:
+            if len(self.manifest) >= 2:
+                raise KeyboardInterrupt
+            super().write(file, import_id)
+
+    with pytest.raises(KeyboardInterrupt):
+        _import(Interrupted(tmp_path, dry_run=False))
+    assert len(json.loads((tmp_path / ".pressline-import.json").read_text())) == 2
+    outcome = _import(FolderDestination(tmp_path, dry_run=False))
+    assert outcome.actions == {"unchanged": 2, "create": 4}
+    assert len(json.loads((tmp_path / ".pressline-import.json").read_text())) == 6
 
 
 def test_files_beside_the_content_are_never_read_from_outside_it(tmp_path: Path) -> None:
