@@ -272,14 +272,18 @@ def _invoke(function: Any, event: dict[str, Any]) -> Any:
 
 
 def _publish_examples(s3: Any, bucket: str, directory: Path) -> list[str]:
-    """Upload every example file (posts and the images they use) under posts/, as an author would."""
+    """Upload every example file (posts and the images they use) under posts/, as an author would,
+    and the static pages of a ``pages/`` folder beside a ``posts/`` one under pages/."""
     import mimetypes
 
     keys = []
-    for path in sorted(directory.iterdir()) if directory.is_dir() else []:
+    files = [(f"posts/{path.name}", path) for path in sorted(directory.iterdir())] if directory.is_dir() else []
+    pages = directory.parent / "pages"
+    if directory.name == "posts" and pages.is_dir():
+        files += [(f"pages/{path.name}", path) for path in sorted(pages.iterdir()) if path.suffix == ".md"]
+    for key, path in files:
         if not path.is_file() or path.name.startswith("."):
             continue
-        key = f"posts/{path.name}"
         content_type = "text/markdown; charset=utf-8" if path.suffix == ".md" else mimetypes.guess_type(path.name)[0]
         s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type or "binary/octet-stream")
         keys.append(key)
