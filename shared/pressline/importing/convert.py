@@ -438,6 +438,8 @@ class Converter:
             key = links.old_path(url, self.site_url)
             if key is None or "?" in key or key == "/":
                 continue  # another site's address, or a query (WordPress's /?p=123): nothing to redirect
+            if key == own.rstrip("/"):
+                continue  # the same address here (Hugo's /posts/<slug>/): nothing to redirect, nothing to say
             try:
                 alias = normalise_alias(urlsplit(url.strip()).path if "://" in url else url)
             except AliasError as error:
