@@ -315,7 +315,7 @@ def _print_banner(outputs: dict[str, str], outputs_path: Path, published: list[s
         "  make invoke FN=Validate EVENT=events/<file>.json",
     ]
     if published:
-        lines += ["", f"Publishing {len(published)} example post(s): {', '.join(published)}"]
+        lines += ["", f"Publishing {len(published)} example file(s): {', '.join(published)}"]
     print("\n".join(lines) + "\n", flush=True)
 
 
