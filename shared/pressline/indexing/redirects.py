@@ -65,7 +65,7 @@ GENERATED_KEYS = frozenset(
         layout.NOT_FOUND,
     }
 )
-GENERATED_PREFIXES = ("archive/", "tags/", "search/", "sitemaps/", "media/")
+GENERATED_PREFIXES = ("archive/", "tags/", "search/", "sitemaps/", "media/", "api/")  # api/: the local API
 _POST_PAGE = re.compile(r"posts/([^/]+)/index\.html")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\?#]")
 

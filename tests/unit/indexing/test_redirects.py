@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -107,7 +108,7 @@ def test_another_posts_alias_is_refused_with_the_owner_named() -> None:
 
 
 def test_generated_pages_and_other_posts_addresses_are_refused_the_own_address_dropped() -> None:
-    requested = ["/", "/feed.xml", "/tags/python/", "/archive/2019/05/", "/media/a.png", "/posts/taken/"]
+    requested = ["/", "/feed.xml", "/tags/python/", "/archive/2019/05/", "/media/a.png", "/api/x", "/posts/taken/"]
     result = plan([*requested, "/posts/new/", "/posts/free/"], owners={"taken": "posts/b.md"})
     assert result.kept == ("/posts/free/",)  # a post address nobody holds may be an alias
     assert len(result.warnings) == len(requested)  # its own address: nothing to redirect, no warning
@@ -260,3 +261,31 @@ def test_static_pages_win_over_aliases(world: World) -> None:
     assert page is not None and page.redirect is None  # the alias stays hidden under the page
     world.apply(world.remove("pages/contact.md"))
     assert redirect_of(world, "contact/index.html") == "/posts/hello-again/"  # and answers once it goes
+
+
+def test_aliases_cost_one_put_each_and_no_catalog_read_or_commit_more(world: World) -> None:
+    """The claims come in the batch's reads and go in its commit: a post with three aliases
+    costs three PutObjects more than one without, and nothing else."""
+    reads = 0
+    real_read = world.catalog.read
+
+    def counted_read(keys: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return real_read(keys)
+
+    world.catalog.read = counted_read  # type: ignore[method-assign]
+    date = START - timedelta(days=2)
+    world.publish("posts/first.md", "First", date - timedelta(days=1))  # the site's first files
+
+    def cost(key: str, title: str, hours: int, aliases: tuple[str, ...]) -> tuple[int, int, int]:
+        """Reads and commits of the catalog, site files written: for a post newer than all."""
+        nonlocal reads
+        reads, commits, puts = 0, world.catalog.commits, sum(len(log) for log in world.site_store.log.values())
+        world.publish(key, title, date + timedelta(hours=hours), aliases=aliases)
+        written = sum(len(log) for log in world.site_store.log.values()) - puts
+        return reads, world.catalog.commits - commits, written
+
+    plain = cost("posts/a.md", "Plain", 1, ())
+    moved = cost("posts/b.md", "Moved", 2, ("/2019/05/moved/", "/moved.html", "/old/moved"))
+    assert moved == (plain[0], plain[1], plain[2] + 3)
