@@ -152,6 +152,13 @@ def run(args: argparse.Namespace) -> int:
     if not table:
         print("pressline subscribers: no subscribers table (give --local, --stack-name or --outputs)", file=sys.stderr)
         return 2
+    if args.action == "import" and not found.environment.get("TOKEN_SECRET_ARN"):
+        # Subscriber ids are keyed hashes of addresses: without the stack's key nothing matches.
+        print(
+            "pressline subscribers: the stack's TOKEN_SECRET_ARN is unknown (give --local or --stack-name)",
+            file=sys.stderr,
+        )
+        return 2
     found.apply()
     repository = DynamoSubscriberRepository(table)
     if args.action == "export":
