@@ -1,0 +1,765 @@
+"""An imported post's HTML body as Markdown that renders back to the same text.
+
+Built on **markdownify** (BeautifulSoup underneath). Chosen over html2text and html-to-markdown:
+html2text converts in one pass of its own parser and cannot be told how to treat one tag
+without forking it; html-to-markdown (the Python one) is a wrapper around a Rust binary,
+a compiled dependency for an author's machine for no gain here. markdownify is maintained,
+walks a BeautifulSoup tree (the same parser the rest of the import uses), and has one
+``convert_<tag>`` method per tag, so each place where the default would change what a reader
+sees is overridden here, one method at a time.
+
+What WordPress adds to HTML is undone first: its ``wpautop`` (classic content has no ``<p>``:
+a blank line is a paragraph, a single newline a ``<br>``), the block editor's ``<!-- wp:… -->``
+comments, and the core shortcodes (``[caption]`` becomes a figure; ``[embed]``, ``[video]``,
+``[audio]`` a link to the media; ``[gallery]`` is reported). Unknown shortcodes stay as text,
+reported: WordPress shows an unregistered one as written.
+
+What Markdown cannot say is kept as inline HTML (``<sup>``, ``<abbr title>``, ``<kbd>``, a
+figure around its Markdown image and caption, definition lists, tables with block content);
+the pipeline sanitizes all of it again at Render, but nothing here emits a script, an event
+handler or a ``javascript:`` URL either: the HTML kept is written by this module from the
+element's name and a few checked attributes, or passed through nh3 with the pipeline's own
+allow-list.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import importlib
+import re
+import string
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from bs4 import BeautifulSoup
+from bs4.element import Comment, NavigableString, Tag
+
+from pressline.models import Problem
+from pressline.posts.markdown import MAX_NESTING
+from pressline.posts.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, DROPPED_WITH_CONTENT, has_refused_scheme
+
+# markdownify's stub declares its public functions only; the converter's methods are untyped.
+_markdownify: Any = importlib.import_module("markdownify")
+
+
+def chomp(text: str) -> tuple[str, str, str]:
+    """An inline element's text without its edge whitespace and hard line breaks ("\\" at a
+    line's end), and what was on each side, to put outside the element's markers: "** x**" is
+    not bold, and "**x\\**" would escape the closing "*"."""
+    inner = text.strip()
+    if inner == text:
+        return "", "", text
+    prefix = " " if text[:1].isspace() else ""
+    suffix = " " if text[-1:].isspace() else ""
+    # Ends with <br>s ("\\\n" each): an odd run of backslashes before a newline.
+    while (len(inner) - len(inner.rstrip("\\"))) % 2 and text.rstrip(" \t").endswith("\n"):
+        inner, suffix = inner[:-1].rstrip(), "\\\n"
+    return prefix, suffix, inner
+
+
+FIELD = "body"
+
+
+@dataclass(frozen=True)
+class Converted:
+    markdown: str
+    warnings: tuple[Problem, ...] = ()
+
+
+def html_to_markdown(html: str) -> str:
+    """The Markdown of a WordPress (or any) HTML body; see ``convert_html`` for its warnings."""
+    return convert_html(html).markdown
+
+
+def convert_html(html: str) -> Converted:
+    """The Markdown of an HTML body and what could not be carried over (a gallery, a video, a
+    script removed, an unknown shortcode), as warnings on the ``body`` field."""
+    notes = _Notes()
+    html = html.replace("\r\n", "\n").replace("\r", "\n")
+    is_blocks = "<!-- wp:" in html
+    html = _BLOCK_COMMENT.sub("", html) if is_blocks else html
+    html = _replace_shortcodes(html, notes)
+    if not is_blocks:  # WordPress runs wpautop on classic content only (has_blocks() turns it off)
+        html = wpautop(html)
+    soup = BeautifulSoup(html, "html.parser")
+    _prepare(soup, notes)
+    if _depth(soup) > MAX_NESTING:
+        notes.add(f"is nested more than {MAX_NESTING} levels deep; imported as plain text")
+        markdown = _plain_text(soup)
+    else:
+        markdown = _Converter(notes).convert_soup(soup)
+    markdown = _BLANK_RUNS.sub("\n\n", markdown).strip("\n")
+    return Converted(markdown + "\n" if markdown else "", tuple(notes.problems()))
+
+
+# --------------------------------------------------------------------------- warnings
+@dataclass
+class _Notes:
+    messages: dict[str, None] = field(default_factory=dict)  # ordered, each once
+
+    def add(self, message: str) -> None:
+        self.messages.setdefault(message, None)
+
+    def problems(self) -> list[Problem]:
+        return [Problem(field=FIELD, message=message) for message in self.messages]
+
+
+# --------------------------------------------------------------------------- WordPress's additions
+# The block editor's delimiters: <!-- wp:paragraph {"align":"center"} --> and <!-- /wp:paragraph -->.
+_BLOCK_COMMENT = re.compile(r"<!--\s*/?wp:.*?-->", re.DOTALL)
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_MORE = re.compile(r"<!--\s*more\b.*?-->", re.IGNORECASE | re.DOTALL)
+_NEXTPAGE = re.compile(r"<!--\s*nextpage\s*-->", re.IGNORECASE)
+
+# wpautop's list of block elements (wp-includes/formatting.php), with HTML5's.
+_AUTOP_BLOCKS = (
+    "table|thead|tfoot|caption|col|colgroup|tbody|tr|td|th|div|dl|dd|dt|ul|ol|li|pre|form|map|area|"
+    "blockquote|address|math|style|p|h[1-6]|hr|fieldset|legend|section|article|aside|hgroup|header|"
+    "footer|nav|figure|figcaption|details|menu|summary|iframe|video|audio|object|embed|script|noscript"
+)
+_AUTOP_OPEN = re.compile(rf"(<(?:{_AUTOP_BLOCKS})[\s/>])", re.IGNORECASE)
+_AUTOP_CLOSE = re.compile(rf"(</(?:{_AUTOP_BLOCKS})>)", re.IGNORECASE)
+_AUTOP_STARTS_BLOCK = re.compile(rf"^</?(?:{_AUTOP_BLOCKS})[\s/>]|^\x00P\d+\x00$", re.IGNORECASE)
+# Kept whole by wpautop: preformatted text, and what must not get <br>s (scripts, styles, comments).
+_AUTOP_PROTECTED = re.compile(r"<(pre|script|style|textarea)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+_TAG_NEWLINES = re.compile(r"<[^<>]*>")
+
+
+def wpautop(text: str) -> str:
+    """WordPress's ``wpautop``, in its essentials: blank lines separate paragraphs, single
+    newlines inside a paragraph are ``<br>``, and block elements are never wrapped in ``<p>``.
+    ``<pre>``, scripts, styles and comments are kept as they are."""
+    if not text.strip():
+        return ""
+    kept: list[str] = []
+
+    def protect(match: re.Match[str]) -> str:
+        kept.append(match.group(0))
+        return f"\n\n\x00P{len(kept) - 1}\x00\n\n"
+
+    text = _AUTOP_PROTECTED.sub(protect, text.replace("\x00", ""))
+    # A newline inside a tag (between its attributes) is not a line break.
+    text = _TAG_NEWLINES.sub(lambda match: match.group(0).replace("\n", " "), text)
+    text = _AUTOP_CLOSE.sub(r"\1\n\n", _AUTOP_OPEN.sub(r"\n\n\1", text))
+    chunks: list[str] = []
+    for chunk in re.split(r"\n\s*\n", text):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        if _AUTOP_STARTS_BLOCK.match(chunk):
+            chunks.append(chunk)
+        else:
+            chunks.append("<p>" + re.sub(r"\s*\n\s*", "<br />\n", chunk) + "</p>")
+    text = "\n".join(chunks)
+    return re.sub(r"\x00P(\d+)\x00", lambda match: kept[int(match.group(1))], text)
+
+
+# [name attrs]content[/name] or [name attrs] (self-closing); [[name]] is WordPress's escape for
+# a literal "[name]". The name is a shortcode's: letters, digits, "_" and "-".
+_SHORTCODE = re.compile(
+    r"\[(\[?)(caption|wp_caption|gallery|embed|video|audio|playlist)\b([^\]]*?)(/?)\]"
+    r"(?:(.*?)\[/\2\])?(\]?)",
+    re.DOTALL | re.IGNORECASE,
+)
+_SHORTCODE_ATTRIBUTE = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|(\S+))""")
+_UNKNOWN_SHORTCODE = re.compile(r"\[([a-z][a-z0-9_-]{1,40})(?:\s[^\]\n]*=[^\]\n]*)?\](?:.*?\[/\1\])?", re.DOTALL)
+_CAPTIONED_MEDIA = re.compile(r"\s*(?:<a\b[^>]*>\s*)?<img\b[^>]*>(?:\s*</a>)?", re.IGNORECASE)
+_MEDIA_URL_ATTRIBUTES = ("src", "mp4", "m4v", "webm", "ogv", "wmv", "flv", "mp3", "m4a", "ogg", "wav", "wma")
+
+
+def _shortcode_attributes(text: str) -> dict[str, str]:
+    return {
+        match.group(1).lower(): next(value for value in match.groups()[1:] if value is not None)
+        for match in _SHORTCODE_ATTRIBUTE.finditer(html_lib.unescape(text))
+    }
+
+
+def _link(url: str) -> str:
+    escaped = html_lib.escape(url.strip(), quote=True)
+    return f'<p><a href="{escaped}">{escaped}</a></p>'
+
+
+def _replace_shortcodes(text: str, notes: _Notes) -> str:
+    if "[" not in text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) and match.group(6):  # [[caption]]: the literal text "[caption]"
+            return match.group(0)[1:-1]
+        name = match.group(2).lower()
+        attributes = _shortcode_attributes(match.group(3))
+        content = match.group(5) or ""
+        if name in ("caption", "wp_caption"):
+            # [caption id="…" align="…" width="…"]<a><img></a> The caption[/caption]; older
+            # ones put the caption in caption="…".
+            media = _CAPTIONED_MEDIA.match(content)
+            split = media.end() if media else 0
+            caption = content[split:].strip() or html_lib.escape(attributes.get("caption", ""), quote=False)
+            figcaption = f"<figcaption>{caption}</figcaption>" if caption else ""
+            return f"\n\n<figure>{content[:split].strip()}{figcaption}</figure>\n\n"
+        if name == "embed":
+            return "\n\n" + _link(content) + "\n\n" if content.strip() else ""
+        if name in ("video", "audio"):
+            url = content.strip() or next((attributes[key] for key in _MEDIA_URL_ATTRIBUTES if key in attributes), "")
+            notes.add(f"a [{name}] shortcode became a link to its file: embed the media again if you want a player")
+            return "\n\n" + _link(url) + "\n\n" if url else ""
+        ids = attributes.get("ids", "")
+        notes.add(
+            f"a [{name}] shortcode was left out{f' (attachments {ids})' if ids else ''}: "
+            "add its images to the post as Markdown images"
+        )
+        return ""
+
+    text = _SHORTCODE.sub(replace, text)
+    unknown = sorted(
+        {
+            match.group(1)
+            for match in _UNKNOWN_SHORTCODE.finditer(text)
+            if "[/" in match.group(0) or "=" in match.group(0)
+        }
+    )
+    if unknown:
+        names = ", ".join(f"[{name}]" for name in unknown[:10])
+        notes.add(f"unknown shortcodes kept as text: {names}; WordPress plugins made them, Pressline has none")
+    return text
+
+
+# --------------------------------------------------------------------------- the tree, before converting
+_MEDIA_TAGS = ("iframe", "video", "audio", "embed", "object")
+_REMOVED = ("script", "style", "noscript", "template", "head", "title", "link", "meta", "base", "input", "select")
+
+
+def _prepare(soup: BeautifulSoup, notes: _Notes) -> None:
+    """Make the tree say what a reader saw: scripts and styles go (reported), embedded media
+    become links to their source, ``<!--more-->`` is kept as Pressline's summary divider."""
+    for comment in soup.find_all(string=lambda text: isinstance(text, Comment)):
+        if _MORE.fullmatch(f"<!--{comment}-->"):
+            comment.replace_with(soup.new_tag("pressline-more"))
+        elif _NEXTPAGE.fullmatch(f"<!--{comment}-->"):
+            notes.add("<!--nextpage--> page breaks were removed: the post is one page")
+            comment.extract()
+        else:
+            comment.extract()
+    for tag in soup.find_all(_REMOVED):
+        if tag.name == "script":
+            notes.add("a <script> was removed")
+        elif tag.name == "style":
+            notes.add("a <style> was removed: the site's stylesheet styles posts")
+        tag.decompose()
+    for tag in soup.find_all(_MEDIA_TAGS):
+        source = _media_source(tag)
+        if source and not has_refused_scheme(source):
+            link = soup.new_tag("a", attrs={"href": source})
+            link.string = source
+            paragraph = soup.new_tag("p")
+            paragraph.append(link)
+            tag.replace_with(paragraph)
+            notes.add(f"an embedded <{tag.name}> became a link to {source}")
+        else:
+            notes.add(f"an embedded <{tag.name}> without a usable source was removed")
+            tag.decompose()
+
+
+def _media_source(tag: Tag) -> str:
+    for name in ("src", "data"):
+        value = tag.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    source = tag.find("source", attrs={"src": True})
+    value = source.get("src") if isinstance(source, Tag) else None
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _depth(soup: BeautifulSoup) -> int:
+    deepest = 0
+    stack: list[tuple[Tag, int]] = [(soup, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tag))
+    return deepest
+
+
+def _plain_text(soup: BeautifulSoup) -> str:
+    converter = _Converter(_Notes())
+    paragraphs = (" ".join(line.split()) for line in soup.get_text("\n").split("\n"))
+    return "\n\n".join(converter.escape(paragraph, set()) for paragraph in paragraphs if paragraph)
+
+
+# --------------------------------------------------------------------------- characters, as cmark reads them
+def _is_space(char: str) -> bool:
+    return not char or char.isspace()
+
+
+def _is_punctuation(char: str) -> bool:
+    return char in string.punctuation or unicodedata.category(char).startswith("P")
+
+
+def _is_ambiguous(char: str) -> bool:
+    """A symbol outside ASCII: punctuation to CommonMark 0.31, not to older cmark-gfm."""
+    return bool(char) and not char.isascii() and unicodedata.category(char).startswith("S")
+
+
+def _left_flanking(before: str, after: str) -> bool:
+    return not _is_space(after) and (not _is_punctuation(after) or _is_space(before) or _is_punctuation(before))
+
+
+def _right_flanking(before: str, after: str) -> bool:
+    return not _is_space(before) and (not _is_punctuation(before) or _is_space(after) or _is_punctuation(after))
+
+
+_MARKUP_TAGS = frozenset({"a", "img", "code", "kbd", "samp", "br", "sup", "sub", "abbr", "mark", "small", "u", "ins"})
+_MARKUP_TAGS |= {"cite", "q", "var", "dfn", "time", "bdi", "bdo", "pressline-more"}
+_EMPHASIS_TAGS = frozenset({"em", "i", "strong", "b", "del", "s", "strike"})
+_TRANSPARENT = frozenset({"span", "font", "label", "big", "tt", "nobr", "center"})
+
+
+def _edge_char(node: Any, before: bool) -> str | None:
+    """The character cmark will see next to ``node`` on one side: "" for a block boundary,
+    "!" (punctuation) for markup, None where an emphasis delimiter run would touch another."""
+    while True:
+        sibling = node.previous_sibling if before else node.next_sibling
+        while sibling is not None:
+            if isinstance(sibling, Comment):
+                pass
+            elif isinstance(sibling, NavigableString):
+                text = str(sibling)
+                if text:
+                    return text[-1] if before else text[0]
+            elif isinstance(sibling, Tag):
+                if sibling.name in _EMPHASIS_TAGS:
+                    return None
+                if sibling.name in _MARKUP_TAGS:
+                    return "!"
+                if sibling.name not in _TRANSPARENT:
+                    return ""
+                text = sibling.get_text()
+                if text:
+                    return text[-1] if before else text[0]
+            sibling = sibling.previous_sibling if before else sibling.next_sibling
+        parent = node.parent
+        if parent is None or parent.name not in _TRANSPARENT:
+            if parent is not None and parent.name in _EMPHASIS_TAGS:
+                return None
+            return "!" if parent is not None and parent.name in _MARKUP_TAGS else ""
+        node = parent
+
+
+def _inside(node: Any, ancestor: Tag | None) -> bool:
+    return any(parent is ancestor for parent in node.parents)  # by identity: Tag's == compares contents
+
+
+def _content_beside(el: Tag, forward: bool) -> bool:
+    """Whether anything a reader sees (text, an image) is next to ``el`` in its block."""
+    block: Tag | None = el.parent
+    while block is not None and block.name not in _BLOCK_CHILDREN and block.name not in ("td", "th", "[document]"):
+        block = block.parent
+    elements = el.next_elements if forward else el.previous_elements
+    for element in elements:
+        if isinstance(element, Tag):
+            if element.name in _BLOCK_CHILDREN or element.name in ("td", "th") or not _inside(element, block):
+                return False
+            if element.name == "img":
+                return True
+        elif not isinstance(element, Comment) and str(element).strip():
+            return _inside(element, block)
+    return False
+
+
+def _code_beside(el: Tag) -> bool:
+    """Whether a code span is right before ``el`` (with nothing between but empty text)."""
+    sibling = el.previous_sibling
+    while isinstance(sibling, NavigableString) and not str(sibling):
+        sibling = sibling.previous_sibling
+    while isinstance(sibling, Tag) and sibling.name in _TRANSPARENT | _EMPHASIS_TAGS:
+        sibling = sibling.contents[-1] if sibling.contents else None
+    return isinstance(sibling, Tag) and sibling.name == "code"
+
+
+# --------------------------------------------------------------------------- the converter
+_LANGUAGE = re.compile(r"^[A-Za-z0-9_+#.-]{1,32}$")
+_LANGUAGE_IN_CLASS = re.compile(r"(?:^|\s)(?:language|lang)[-:]([A-Za-z0-9_+#.-]{1,32})")
+_BRUSH = re.compile(r"brush:\s*([A-Za-z0-9_+#.-]{1,32})")
+_BACKTICKS = re.compile(r"`+")
+_ASCII_PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}]")
+_AUTOLINK_SAFE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>`\\]*$")
+_DESTINATION_NEEDS_BRACKETS = re.compile(r"[\s()<>\\]")
+_BLOCK_CHILDREN = frozenset(
+    {
+        "p", "div", "ul", "ol", "li", "pre", "blockquote", "table", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+        "dl", "figure", "section", "article", "aside", "header", "footer", "nav", "details", "address",
+    }
+)  # fmt: skip
+_CELL_BLOCKS = _BLOCK_CHILDREN - {"p", "div"}
+# Inline elements Markdown has no syntax for, kept as HTML with the attributes that mean something.
+_INLINE_HTML: dict[str, tuple[str, ...]] = {
+    "sup": (), "sub": (), "abbr": ("title",), "mark": (), "small": (), "u": (), "ins": (), "cite": (),
+    "q": (), "kbd": (), "samp": (), "var": (), "dfn": (), "time": ("datetime",), "bdi": (), "bdo": ("dir",),
+}  # fmt: skip
+_ISLANDS = frozenset({"dl", "details"})
+
+
+def _code_language(pre: Tag) -> str | None:
+    candidates: list[Tag] = [pre]
+    code = pre.find("code")
+    if isinstance(code, Tag):
+        candidates.insert(0, code)
+    for tag in candidates:
+        classes = tag.get("class")
+        joined = " ".join(classes) if isinstance(classes, list) else str(classes or "")
+        for pattern in (_LANGUAGE_IN_CLASS, _BRUSH):  # language-php, lang:php (Crayon), brush: php
+            match = pattern.search(joined)
+            if match:
+                return match.group(1).lower()
+        for attribute in ("lang", "data-language", "data-lang"):  # WP-Syntax's <pre lang="php">
+            value = tag.get(attribute)
+            if isinstance(value, str) and _LANGUAGE.match(value.strip()):
+                return value.strip().lower()
+    return None
+
+
+def _destination(url: str) -> str:
+    url = url.strip().replace("\n", "")
+    if _DESTINATION_NEEDS_BRACKETS.search(url):
+        return "<" + url.replace("<", "%3C").replace(">", "%3E") + ">"
+    return url
+
+
+def _title_part(title: Any) -> str:
+    if not isinstance(title, str) or not title.strip():
+        return ""
+    text = " ".join(title.split()).replace("\\", "\\\\").replace('"', '\\"')
+    return f' "{text}"'
+
+
+def _escape_alt(alt: Any) -> str:
+    # Every ASCII punctuation character may be backslash-escaped: none then starts a code span,
+    # a link, an autolink or HTML that would swallow the "]" (alt text is shown as plain text).
+    text = " ".join(alt.split()) if isinstance(alt, str) else ""
+    return _ASCII_PUNCTUATION.sub(r"\\\g<0>", text)
+
+
+def _attribute(value: Any) -> str:
+    return html_lib.escape(value if isinstance(value, str) else " ".join(value or ()), quote=True)
+
+
+def _single_line_html(html: str) -> str:
+    """HTML kept as a Markdown HTML block must not contain a blank line (which ends the block):
+    every newline becomes its character reference, which means the same to HTML."""
+    return html.strip().replace("\n", "&#10;")
+
+
+def _island(tag: Tag) -> str:
+    """An element Markdown cannot say, as HTML through nh3 with the pipeline's allow-list."""
+    import nh3
+
+    cleaned = nh3.clean(
+        str(tag),
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROPPED_WITH_CONTENT),
+        attributes={name: set(values) - {"id", "class"} for name, values in ALLOWED_ATTRIBUTES.items()},
+        url_schemes={"http", "https", "mailto"},
+        link_rel=None,
+        strip_comments=True,
+    )
+    return _single_line_html(cleaned)
+
+
+class _Converter(_markdownify.MarkdownConverter):  # type: ignore[misc]  # untyped, see _markdownify
+    def __init__(self, notes: _Notes) -> None:
+        super().__init__(
+            heading_style="atx",
+            bullets="-",
+            newline_style="backslash",
+            escape_misc=True,
+            escape_asterisks=True,
+            escape_underscores=True,
+            autolinks=True,
+        )
+        self.notes = notes
+
+    # ---- whole elements handled here, before their children are converted
+    def process_tag(self, node: Any, parent_tags: Any = None) -> str:
+        parent_tags = set() if parent_tags is None else parent_tags
+        name = node.name
+        if name == "table":
+            return self._table(node, parent_tags)
+        if name in _ISLANDS:
+            return "\n\n" + _island(node) + "\n\n" if "_inline" not in parent_tags else self._inline_text(node)
+        if name == "figure" and "_inline" not in parent_tags:
+            return self._figure(node, parent_tags)
+        if name in ("kbd", "samp") and "_noformat" not in parent_tags:
+            # markdownify takes these for code (its text unescaped); kept as HTML, their text is
+            # Markdown like any other, so it is escaped like any other.
+            node.name = "span"
+            try:
+                inner = str(super().process_tag(node, parent_tags))
+            finally:
+                node.name = name
+            return self._inline_html(node, inner, parent_tags)
+        if name == "ol":
+            start = node.get("start")
+            first = int(start) if isinstance(start, str) and start.isdigit() and len(start) < 9 else 1
+            for index, item in enumerate(node.find_all("li", recursive=False)):
+                item["data-pressline-number"] = str(first + index)
+        return str(super().process_tag(node, parent_tags))
+
+    def _inline_text(self, node: Tag) -> str:
+        return self.escape(" ".join(node.get_text(" ").split()), set())
+
+    def _figure(self, node: Tag, parent_tags: set[str]) -> str:
+        # <figure> and <figcaption> alone on their lines are HTML blocks; between blank lines, the
+        # image and the caption stay Markdown (an image there is found and rewritten like any other).
+        parts: list[str] = []
+        run: list[str] = []  # inline content side by side is one paragraph
+        for child in node.children:
+            if isinstance(child, Comment):
+                continue
+            if isinstance(child, Tag) and child.name == "figcaption":
+                caption = str(super().process_tag(child, parent_tags | {"figure"})).strip()
+                parts.append("".join(run).strip())
+                run = []
+                if caption:
+                    parts.append(f"<figcaption>\n\n{caption}\n\n</figcaption>")
+            elif isinstance(child, (Tag, NavigableString)):
+                converted = self.process_element(child, parent_tags | {"figure"})
+                if isinstance(child, Tag) and child.name in _BLOCK_CHILDREN:
+                    parts += ["".join(run).strip(), converted.strip()]
+                    run = []
+                else:
+                    run.append(converted)
+        parts = [part for part in [*parts, "".join(run).strip()] if part]
+        if not parts:
+            return ""
+        return "\n\n<figure>\n\n" + "\n\n".join(parts) + "\n\n</figure>\n\n"
+
+    def _table(self, node: Tag, parent_tags: set[str]) -> str:
+        rows = [row for row in node.find_all("tr") if row.find_parent("table") is node]
+        if "_inline" in parent_tags:
+            return self._inline_text(node)
+        if not rows:
+            return ""
+        widths: list[int] = []
+        simple = not node.find("table")
+        for row in rows:
+            width = 0
+            for cell in row.find_all(["td", "th"], recursive=False):
+                span = cell.get("colspan")
+                width += int(span) if isinstance(span, str) and span.isdigit() and 0 < int(span) < 100 else 1
+                if cell.get("rowspan") not in (None, "1") or cell.find(_CELL_BLOCKS) is not None:
+                    simple = False
+            widths.append(width)
+        if not simple or len(set(widths)) != 1 or widths[0] == 0:
+            # GFM tables hold one line of inline content per cell and the same cells in every row.
+            return "\n\n" + _island(node) + "\n\n"
+        lines: list[str] = []
+        for index, row in enumerate(rows):
+            cells: list[str] = []
+            for cell in row.find_all(["td", "th"], recursive=False):
+                text = str(super().process_tag(cell, parent_tags | {"table", "_inline"}))
+                span = cell.get("colspan")
+                # GFM splits a row at every "|" not written "\|", even in code or an attribute, and
+                # reads each "\|" as "|" before anything else: so every "|" is written "\|".
+                cells.append(" ".join(text.split()).replace("|", "\\|"))
+                if isinstance(span, str) and span.isdigit() and 1 < int(span) < 100:
+                    cells.extend([""] * (int(span) - 1))
+            lines.append("| " + " | ".join(cells) + " |")
+            if index == 0:
+                is_header = all(cell.name == "th" for cell in row.find_all(["td", "th"], recursive=False)) or (
+                    row.parent is not None and row.parent.name == "thead"
+                )
+                separator = "| " + " | ".join(["---"] * widths[0]) + " |"
+                if is_header:
+                    lines.append(separator)
+                else:
+                    lines[0:0] = ["| " + " | ".join([" "] * widths[0]) + " |", separator]
+        caption = node.find("caption")
+        caption_text = ""
+        if isinstance(caption, Tag):
+            caption_text = str(super().process_tag(caption, parent_tags)).strip()
+        table = "\n".join(lines)
+        return "\n\n" + (caption_text + "\n\n" if caption_text else "") + table + "\n\n"
+
+    # ---- text
+    def escape(self, text: str, parent_tags: Any) -> str:
+        text = str(super().escape(text, parent_tags))
+        if text.endswith("!"):  # "Wow!" before a link would make it an image: "![x](…)"
+            text = text[:-1] + "\\!"
+        return text
+
+    # ---- inline elements
+    def _emphasis(self, el: Tag, text: str, parent_tags: set[str], marker: str, tag: str) -> str:
+        if "_noformat" in parent_tags:
+            return text
+        prefix, suffix, inner = chomp(text)
+        if not inner:
+            return prefix + suffix if (prefix or suffix) else ""
+        before = " " if prefix else _edge_char(el, before=True)
+        after = " " if suffix else _edge_char(el, before=False)
+        # A delimiter run opens only if left-flanking and closes only if right-flanking; one that
+        # is both (between two letters, between two punctuation marks) could pair with another
+        # run than its own, so the markers are used only where each can be read one way.
+        opens = (
+            before is not None
+            and not _is_ambiguous(before)
+            and not _is_ambiguous(inner[0])
+            and _left_flanking(before, inner[0])
+            and not _right_flanking(before, inner[0])
+        )
+        closes = (
+            after is not None
+            and not _is_ambiguous(after)
+            and not _is_ambiguous(inner[-1])
+            and _right_flanking(inner[-1], after)
+            and not _left_flanking(inner[-1], after)
+        )
+        if opens and closes and "\n\n" not in inner:
+            return f"{prefix}{marker}{inner}{marker}{suffix}"
+        # Where a delimiter run would not be read as one (between a word and punctuation, next to
+        # another run), the element itself says it.
+        return f"{prefix}<{tag}>{inner}</{tag}>{suffix}"
+
+    def convert_em(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return self._emphasis(el, text, parent_tags, "*", "em")
+
+    convert_i = convert_em
+
+    def convert_strong(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return self._emphasis(el, text, parent_tags, "**", "strong")
+
+    convert_b = convert_strong
+
+    def convert_del(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return self._emphasis(el, text, parent_tags, "~~", "del")
+
+    convert_s = convert_del
+    convert_strike = convert_del
+
+    def _inline_html(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        if "_noformat" in parent_tags or not text.strip():
+            return text
+        name = el.name
+        attributes = ""
+        for attribute in _INLINE_HTML[name]:
+            value = el.get(attribute)
+            if attribute == "dir" and value not in ("ltr", "rtl"):
+                continue
+            if value:
+                attributes += f' {attribute}="{_attribute(value)}"'
+        prefix, suffix, inner = chomp(text)
+        return f"{prefix}<{name}{attributes}>{inner}</{name}>{suffix}"
+
+    convert_sup = _inline_html
+    convert_sub = _inline_html
+    convert_abbr = _inline_html
+    convert_mark = _inline_html
+    convert_small = _inline_html
+    convert_u = _inline_html
+    convert_ins = _inline_html
+    convert_cite = _inline_html
+    convert_q = _inline_html
+    convert_kbd = _inline_html
+    convert_samp = _inline_html
+    convert_var = _inline_html
+    convert_dfn = _inline_html
+    convert_time = _inline_html
+    convert_bdi = _inline_html
+    convert_bdo = _inline_html
+
+    def convert_code(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        if "_noformat" in parent_tags - {"code"} and el.find_parent("pre") is not None:
+            return text
+        if "pre" in parent_tags:
+            return text
+        prefix, suffix, inner = chomp(text)
+        if not inner:
+            return prefix + suffix
+        if _code_beside(el):
+            # Two code spans side by side would make one run of backticks: this one is HTML, its
+            # text Markdown (so escaped).
+            return f"{prefix}<code>{self.escape(inner, set())}</code>{suffix}"
+        longest = max((len(run) for run in _BACKTICKS.findall(inner)), default=0)
+        fence = "`" * (longest + 1)
+        if longest or inner.startswith(" ") or inner.endswith(" "):
+            inner = f" {inner} "
+        return f"{prefix}{fence}{inner}{fence}{suffix}"
+
+    def convert_a(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        if "_noformat" in parent_tags:
+            return text
+        prefix, suffix, inner = chomp(text)
+        if not inner:
+            return prefix + suffix
+        href = el.get("href")
+        if not isinstance(href, str) or not href.strip():
+            return text
+        href = href.strip()
+        if has_refused_scheme(href):
+            self.notes.add(f"a link to {href[:40]!r} was removed (only http, https and mailto links are kept)")
+            return text
+        if "\n\n" in inner:
+            self.notes.add(f"a link around several paragraphs to {href[:80]} was removed, its text kept")
+            return text
+        title = _title_part(el.get("title"))
+        if inner.replace("\\_", "_") == href and not title and _AUTOLINK_SAFE.match(href):
+            return f"{prefix}<{href}>{suffix}"
+        return f"{prefix}[{inner}]({_destination(href)}{title}){suffix}"
+
+    def convert_img(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        src = el.get("src")
+        if not isinstance(src, str) or not src.strip():
+            return ""
+        if has_refused_scheme(src.strip()):
+            self.notes.add(f"an image from {src.strip()[:40]!r} was removed (only http and https images are kept)")
+            return ""
+        return f"![{_escape_alt(el.get('alt'))}]({_destination(src)}{_title_part(el.get('title'))})"
+
+    def convert_br(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        if "pre" in parent_tags:
+            return "\n"
+        if "_inline" in parent_tags:
+            return " "
+        if not _content_beside(el, forward=True) or not _content_beside(el, forward=False):
+            return ""  # a break at a block's edge breaks nothing; "\" there would show
+        return "\\\n"
+
+    def convert_li(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        text = (text or "").strip()
+        if not text:
+            return "\n"
+        number = el.get("data-pressline-number")
+        bullet = f"{number}. " if isinstance(number, str) and el.parent is not None and el.parent.name == "ol" else "- "
+        indent = " " * len(bullet)
+        lines = text.split("\n")
+        return bullet + lines[0] + "".join("\n" + (indent + line if line else "") for line in lines[1:]) + "\n"
+
+    def convert_pre(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        if not text:
+            return ""
+        text = text.strip("\n")
+        longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+        fence = "`" * max(3, longest + 1)
+        language = _code_language(el) or ""
+        return f"\n\n{fence}{language}\n{text}\n{fence}\n\n"
+
+    def convert_td(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return text  # the row is made by _table
+
+    convert_th = convert_td
+
+    def convert_pressline_more(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return "\n\n<!--more-->\n\n"
+
+    def convert_hN(self, n: int, el: Tag, text: str, parent_tags: set[str]) -> str:
+        if "_inline" in parent_tags:
+            return text
+        text = " ".join(text.split())
+        if not text:
+            return ""
+        return f"\n\n{'#' * max(1, min(6, n))} {text}\n\n"
+
+
+__all__ = ["Converted", "convert_html", "html_to_markdown", "wpautop"]
