@@ -1,5 +1,5 @@
 """Adversarial post shapes for the rules and the renderer: nested and unclosed constructs,
-repetitions, long lines, many short lines, deep YAML. Each makes a post of about ``size``
+repetitions, long lines, many short lines, deep YAML and TOML. Each makes a post of about ``size``
 bytes; ``rejected`` is what the rules say of it at the size limit (``None``: accepted).
 
 Used by ``test_superlinear.py`` (the outcome at the limit, and what the render makes of it)
@@ -39,6 +39,7 @@ class Shape:
     front: Callable[[int], str] | None = None  # else front matter lines after "title: T"
     rejected: tuple[str, str] | None = None  # (field, part of the message) at the limit
     only_at_limit: bool = False  # rejected for its size: smaller, it is accepted
+    toml: bool = False  # the front matter is TOML, between '+++' lines, after 'title = "T"'
 
     @property
     def limit(self) -> int:
@@ -46,6 +47,8 @@ class Shape:
         return MAX_FRONT_MATTER - 64 if self.front else 1024 * 1024 - 64
 
     def post(self, size: int) -> bytes:
+        if self.front is not None and self.toml:
+            return f'+++\ntitle = "T"\n{self.front(size - 30)}+++\nBody.\n'.encode()
         if self.front is not None:
             return f"---\ntitle: T\n{self.front(size - 30)}---\nBody.\n".encode()
         assert self.body is not None
@@ -159,4 +162,32 @@ SHAPES = [
         rejected=_FM_VALUES,
     ),
     Shape("yaml long title", front=lambda size: "summary: " + "a " * (size // 2 - 6) + "\n"),
+    # TOML (tomllib is pure Python and recursive): the bounds before it reads, and what it reads.
+    Shape("toml [[[ arrays", front=lambda size: "x = " + repeat("[")(size - 5) + "\n", toml=True, rejected=_FM_NESTED),
+    Shape(
+        "toml {a = { inline",
+        front=lambda size: "x = " + repeat("{a = ")(size - 5) + "\n",
+        toml=True,
+        rejected=_FM_NESTED,
+    ),
+    Shape(
+        "toml a.a.a dotted key",
+        front=lambda size: "a" + repeat(".a")(size - 6) + " = 1\n",
+        toml=True,
+        rejected=_FM_NESTED,
+    ),
+    Shape(
+        "toml [a.a.a] table", front=lambda size: "[a" + repeat(".a")(size - 4) + "]\n", toml=True, rejected=_FM_NESTED
+    ),
+    Shape("toml long word", front=lambda size: 'summary = "' + "a" * (size - 13) + '"\n', toml=True),
+    Shape("toml quotes", front=lambda size: "x = '" + '"' * (size - 7) + "'\n", toml=True),
+    Shape(
+        "toml many keys", front=_lines(lambda size: "".join(f"k{i} = 1\n" for i in range(size // 6))[:size]), toml=True
+    ),
+    Shape(
+        "toml many tables", front=_lines(lambda size: "".join(f"[t{i}]\n" for i in range(size // 5))[:size]), toml=True
+    ),
+    Shape(
+        "toml long array", front=lambda size: "x = [" + ",".join("1" for _ in range(size // 2 - 4)) + "]\n", toml=True
+    ),
 ]
