@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                 target.add_arguments(sub_parser)
     args, _ = parser.parse_known_args(argv) if chosen is None else (parser.parse_args(argv), [])
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
-    if args.command in AWS_COMMANDS:
+    # `import --out DIR` writes files only: no stack is chosen (a stale outputs file cannot stop it).
+    if args.command in AWS_COMMANDS and getattr(args, "out", None) is None:
         from pressline.ops.target import run_against_target
 
         return run_against_target(args.command, args, module.run)

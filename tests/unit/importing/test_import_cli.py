@@ -128,6 +128,19 @@ def test_dry_run_without_a_stack_needs_no_aws(tmp_path: Path, capsys: pytest.Cap
     assert tree(tmp_path / "cwd") == {}
 
 
+def test_out_needs_no_stack_even_beside_a_broken_outputs_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Path(".local").mkdir()
+    Path(".local/outputs.json").write_text("{not json")
+    code, printed = run(
+        str(GHOST), "--out", str(tmp_path / "o"), "--no-download", "--cache", str(tmp_path / "c"), capsys=capsys
+    )
+    assert code == 1 and "6 created" in printed
+    assert main(["import", str(GHOST), "--no-download", "--cache", str(tmp_path / "c"), "--dry-run"]) == 2  # needs one
+    assert "not a stack outputs file" in capsys.readouterr().err
+
+
 def test_upload_without_a_stack_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["import", str(GHOST), "--no-download"]) == 2
     assert "no stack to upload to" in capsys.readouterr().err
