@@ -11,7 +11,10 @@ key-value store entry). It is pure and refuses by class, not by case:
 - no way out of the site or into its own addresses: no ``.``/``..`` segments (also written
   ``%2e``), no empty segments (``//`` at the start names another host), no backslashes, no
   encoded ``/`` or ``\\``, no double encoding (``%252e``: a layer that decodes twice would see
-  ``%2e``), nothing under the site's own paths (``/posts/``, ``/tags/``, the feeds, ...);
+  ``%2e``), nothing under the site's own paths (``/tags/``, ``/media/``, the feeds, ...) but a
+  post's address, ``/posts/<slug>/``: a renamed post's old address on a site that had posts
+  there (Hugo's default). Whether that slug is taken needs the catalog: Index decides
+  (``pressline.indexing.redirects``: a post there wins over the alias);
 - no control, format (bidi, zero-width), private-use, unassigned, surrogate or noncharacter
   code points, no whitespace but the space, no invalid UTF-8 in ``%XX`` bytes;
 - at most ``MAX_ALIAS_BYTES`` in its normal form (CloudFront's key-value store takes 512-byte
@@ -29,6 +32,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+
+from pressline.posts.slug import is_valid_slug
 
 MAX_ALIAS_BYTES = 512
 MAX_ALIASES = 50
@@ -127,8 +132,18 @@ def reserved_reason(path: str) -> str | None:
     """Why a normal-form path is one of the site's own addresses, or None."""
     if path == "/":
         return "is the site's home page"
-    first = _decoded_segment(path.split("/")[1]).lower()
+    segments = path.split("/")
+    first = _decoded_segment(segments[1]).lower()
     if first in RESERVED_FOLDERS:
+        if (
+            segments[1] == "posts"
+            and len(segments) in (3, 4)
+            and is_valid_slug(segments[2])
+            and segments[3:] in ([], [""])
+        ):
+            return None  # /posts/<slug>/: a post's address (see the module)
+        if first == "posts":
+            return "is under /posts/, which is the site's own (only a post's address, /posts/<slug>/, may be an alias)"
         return f"is under /{first}/, which is the site's own"
     if path.count("/") == 1 and first in RESERVED_FILES:
         return f"is the site's own /{first}"

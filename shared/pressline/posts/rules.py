@@ -606,7 +606,8 @@ def _old_addresses(
     Not Pressline's fields, so what cannot be an alias is a warning, never a reason to refuse
     a post that published on the old site: the post's own address here is no redirect, a
     pattern is no address, and the site's own paths stay the site's."""
-    found = list(aliases)
+    own = post_path(slug)
+    found = [alias for alias in aliases if alias != own]  # the post's own address redirects nowhere
     warnings: list[Problem] = []
     for name in OLD_ADDRESS_FIELDS:
         value = document.fields.get(name)
@@ -626,7 +627,7 @@ def _old_addresses(
         except AliasError as error:
             warnings.append(Problem(field=name, message=f"is ignored as an old URL: {error}", line=line))
             continue
-        if alias == post_path(slug):
+        if alias == own:
             continue  # the post keeps its old address: nothing to redirect
         reserved = reserved_reason(alias)
         if reserved:

@@ -257,11 +257,11 @@ def test_one_alias_may_be_one_text() -> None:
 
 
 def test_a_refused_alias_names_its_item_and_line() -> None:
-    raw = post("title: T\naliases:\n  - /fine/\n  - javascript:alert(1)\n  - /posts/other/")
+    raw = post("title: T\naliases:\n  - /fine/\n  - javascript:alert(1)\n  - /tags/other/")
     assert errors(check(raw)) == [
         ("aliases", "item 2 'javascript:alert(1)' is a javascript: URL; an alias is a path (/2019/05/hello/) or an "
          "http(s) URL", 5),
-        ("aliases", "item 3 '/posts/other/' is under /posts/, which is the site's own; an old URL cannot take it "
+        ("aliases", "item 3 '/tags/other/' is under /tags/, which is the site's own; an old URL cannot take it "
          "over", 6),
     ]  # fmt: skip
 
@@ -294,8 +294,8 @@ def test_url_and_permalink_become_aliases() -> None:
 
 
 def test_the_posts_own_address_is_no_alias() -> None:
-    result = ok(check(post("title: T\nslug: hello\nurl: /posts/hello/")))
-    assert result.post is not None and result.post.meta.aliases == () and result.warnings == []
+    result = ok(check(post("title: T\nslug: hello\nurl: /posts/hello/\naliases: [/posts/hello/, /posts/old/]")))
+    assert result.post is not None and result.post.meta.aliases == ("/posts/old/",) and result.warnings == []
 
 
 @pytest.mark.parametrize(
@@ -303,7 +303,7 @@ def test_the_posts_own_address_is_no_alias() -> None:
     [
         ("permalink: /:categories/:year/:month/:day/:title/", "is a pattern, not an address; it is ignored"),
         ("url: /tags/python/", "is ignored as an old URL: '/tags/python/' is under /tags/"),
-        ("url: /posts/another/", "is ignored as an old URL: '/posts/another/' is under /posts/"),
+        ("url: /posts/a/b/", "is ignored as an old URL: '/posts/a/b/' is under /posts/"),
         ("url: /a/../b", "is ignored as an old URL: '/a/../b' has a '..' segment"),
         ("url: javascript:alert(1)", "is ignored as an old URL: 'javascript:alert(1)' is a javascript: URL"),
         ("url: [a]", "is ignored: the post's old address must be text"),
