@@ -210,6 +210,9 @@ class Chaos:
             f"date: {version.date.isoformat()}",
             f"slug: {version.slug}",
             f"tags: [{', '.join(version.tags)}]",
+            # Dated up to 200 days back: without this, the announce window (indexing.announce)
+            # would keep most of them quiet, and the model counts an email per first publication.
+            "notify: true",
         ]
         if version.draft:
             lines.append("draft: true")

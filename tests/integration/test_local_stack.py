@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from email import message_from_string
 from email.message import Message
 from functools import partial
@@ -534,7 +535,9 @@ def test_subscribe_confirm_publish_and_exactly_one_email(local_stack: RunningLoc
     # 3. Publish a post.
     slug = f"local-stack-{uuid.uuid4().hex[:8]}"
     title = f"Local stack end to end {slug[-8:]}"
-    post = f"---\ntitle: {title}\ndate: 2026-01-10 10:00\ntags: [testing]\n---\n\nA post for the end-to-end test.\n"
+    # Dated a minute ago: a new post (an older one than the announce window would email no one).
+    date = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="minutes")
+    post = f"---\ntitle: {title}\ndate: {date}\ntags: [testing]\n---\n\nA post for the end-to-end test.\n"
     local_stack.client("s3").put_object(
         Bucket=local_stack.outputs["SourceBucketName"], Key=f"posts/{slug}.md", Body=post.encode()
     )

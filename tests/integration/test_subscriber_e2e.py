@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -97,7 +98,9 @@ def _subscribe_and_confirm(stack: RunningLocalStack, address: str, tags: list[st
 
 
 def _publish(stack: RunningLocalStack, slug: str, title: str, tags: list[str], body: str = "Hello.") -> None:
-    text = f"---\ntitle: {title}\ndate: 2026-01-10 10:00\ntags: [{', '.join(tags)}]\n---\n\n{body}\n"
+    # Dated a minute ago: a new post (an older one than the announce window would email no one).
+    date = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="minutes")
+    text = f"---\ntitle: {title}\ndate: {date}\ntags: [{', '.join(tags)}]\n---\n\n{body}\n"
     stack.client("s3").put_object(
         Bucket=stack.outputs["SourceBucketName"], Key=f"posts/{slug}.md", Body=text.encode("utf-8")
     )
