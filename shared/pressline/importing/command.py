@@ -455,7 +455,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "source", metavar="SOURCE", help="a WXR (.xml) or Ghost (.json) export, or a Hugo/Jekyll folder"
     )
     parser.add_argument("--from", dest="source_kind", choices=SOURCES, default=None, help="the export's kind")
-    parser.add_argument("--out", type=Path, default=None, help="write the files under DIR instead of uploading them")
+    parser.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="write the files under DIR instead of uploading them"
+    )
     parser.add_argument("--dry-run", action="store_true", help="say what would be done; write and upload nothing")
     parser.add_argument(
         "--allow-host",
@@ -469,10 +471,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-download", action="store_true", help="download no image referenced by URL")
     parser.add_argument(
-        "--cache", type=Path, default=None, help=f"where downloaded images are kept (default {default_cache()})"
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"where downloaded images are kept (default {default_cache()})",
     )
     parser.add_argument(
-        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds a download may take (default %(default)s)"
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="seconds a download may take (default %(default)s)",
     )
     parser.add_argument(
         "--timezone",

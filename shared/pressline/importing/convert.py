@@ -163,15 +163,23 @@ def sort_date(item: ImportedItem) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def link_targets(items: Iterable[ImportedItem], slugs: dict[str, str], site_url: str | None) -> links.LinkTargets:
-    """Every old URL of every item (and its source file's name, for relative Markdown links),
-    mapped to its new path."""
+def link_targets(
+    items: Iterable[ImportedItem], slugs: dict[str, str], site_url: str | None, now: datetime | None = None
+) -> links.LinkTargets:
+    """Every old URL of every item mapped to its new path, and which of those are not out yet."""
+    now = now or datetime.now(UTC)
     targets = links.LinkTargets(site_url)
     for item in items:
         slug = slugs.get(item.source_id)
         if slug is not None:
             targets.add(item.old_urls, links.new_path(slug, item.kind))
+            if not _is_public(item, now):
+                targets.unpublished.add(links.new_path(slug, item.kind))
     return targets
+
+
+def _is_public(item: ImportedItem, now: datetime) -> bool:
+    return not item.draft and (item.kind == "page" or item.date is None or sort_date(item) <= now)
 
 
 # --------------------------------------------------------------------------- one item
@@ -283,6 +291,8 @@ class Converter:
             target = self.targets.target_of(url, base)
             if target is not None:
                 converted.links_rewritten += 1
+                if target in self.targets.unpublished and _is_public(item, self.checked_at):
+                    note("body", f"links to {target}, a draft or scheduled item: it answers 404 until that is out")
                 return target + _fragment(url)
             if links.is_image_url(url) and self._is_old_site(url, base):
                 return image(url, "body")  # a link to the full-size image: brought over too

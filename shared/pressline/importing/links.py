@@ -109,6 +109,8 @@ class LinkTargets:
     site_url: str | None
     paths: dict[str, str] = field(default_factory=dict)
     duplicates: list[tuple[str, str, str]] = field(default_factory=list)  # (old path, kept, ignored)
+    # New paths of drafts and scheduled items: a link to one answers 404 until it is out.
+    unpublished: set[str] = field(default_factory=set)
 
     def add(self, old_urls: Iterable[str], target: str) -> None:
         for url in old_urls:

@@ -61,7 +61,7 @@ def convert_all(items: list[ImportedItem], fetcher: FakeFetcher | None = None) -
     converter = convert.Converter(
         site_url=SITE,
         slugs=slugs,
-        targets=convert.link_targets(items, slugs, SITE),
+        targets=convert.link_targets(items, slugs, SITE, datetime(2026, 1, 1, tzinfo=UTC)),
         fetcher=fetcher or FakeFetcher(),
         html_to_markdown=markdownify.markdownify,  # a stand-in for the project's converter
         read_file=lambda path: {"bundle/photo.jpg": JPEG}[path],
@@ -199,6 +199,19 @@ def test_links_between_items_point_at_their_new_pages() -> None:
         "[elsewhere](https://other.example/x), [unknown](https://old.example/category/news/)"
     )
     assert converted.links_rewritten == 4
+
+
+def test_a_link_to_a_draft_is_rewritten_with_a_warning() -> None:
+    entries = [item("a", body="See [b](/2019/05/b/) and [c](/2019/05/c/)."), item("b", draft=True)]
+    entries.append(item("c", date=datetime(2030, 1, 1, tzinfo=UTC)))  # scheduled
+    converted = convert_all(entries)
+    _, body = post_file(converted["id-a"])
+    assert body.strip() == "See [b](/posts/b/) and [c](/posts/c/)."
+    assert [f.problem.message for f in converted["id-a"].findings] == [
+        "links to /posts/b/, a draft or scheduled item: it answers 404 until that is out",
+        "links to /posts/c/, a draft or scheduled item: it answers 404 until that is out",
+    ]
+    assert not any(f.error for f in converted["id-a"].findings)
 
 
 def test_images_come_beside_the_post_and_the_body_points_at_them() -> None:
