@@ -163,6 +163,8 @@ def _segment(segment: str, index: int, last: int, shown: str) -> str:
         decoded = _to_bytes(segment).decode("utf-8")
     except UnicodeDecodeError:
         raise AliasError(f"'{shown}' has %XX bytes that are not UTF-8 text") from None
+    if "?" in decoded or "#" in decoded:  # a name no server keeps apart from a query or fragment
+        raise AliasError(f"'{shown}' has an encoded '?' or '#' (%3F, %23); give the path without them")
     if _ESCAPE.search(decoded):
         raise AliasError(f"'{shown}' is percent-encoded twice (%25XX); write it encoded once")
     _refuse_characters(decoded, shown, " once decoded")

@@ -14,6 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from posts_helpers import check, post
 
+from pressline.indexing.redirects import alias_key
 from pressline.posts.aliases import (
     MAX_ALIAS_BYTES,
     MAX_ALIASES,
@@ -62,6 +63,7 @@ from pressline.posts.aliases import (
 def test_old_urls_are_normalised(written: str, normal: str) -> None:
     assert normalise_alias(written) == normal
     assert normalise_alias(normal) == normal  # the normal form is a fixed point
+    _assert_clean(normal)
 
 
 def test_a_list_is_normalised_in_order_each_once() -> None:
@@ -111,6 +113,8 @@ def test_at_most_so_many_aliases() -> None:
         ("/a?p=1", "has a query"),
         ("https://old.example/?p=123", "has a query"),
         ("/a#top", "has a fragment"),
+        ("/a%3Fp=1", "encoded '?' or '#'"),
+        ("/a%23top", "encoded '?' or '#'"),
         ("/a%", "'%' not followed by two hex digits"),
         ("/a%zz", "'%' not followed by two hex digits"),
         ("/%C0%AE%C0%AE/", "not UTF-8"),  # overlong '.'
@@ -181,7 +185,7 @@ def test_not_text_is_refused() -> None:
 # ----------------------------------------------------------------- the class, as a property
 _PIECES = [
     "/", "//", ".", "..", "...", "%2e", "%2E", "%2e%2e", "%252e", "%25", "%2f", "%2F", "%5c", "\\", "%",
-    "%zz", "%C0%AE", "%FF", "%E2%80%AE", "%00", "%0A", "%20", " ", "?", "#", ":", "@",
+    "%zz", "%3F", "%23", "%C0%AE", "%FF", "%E2%80%AE", "%00", "%0A", "%20", " ", "?", "#", ":", "@",
     "javascript:", "JaVaScRiPt:", "data:", "file:", "vbscript:", "http:", "https:", "http://", "https://h",
     "https://old.example", "/posts/", "posts", "Posts", "tags", "media", "api", "archive", "search", "sitemaps",
     "feed.xml", "rss.xml", "index.html", "404.html", "robots.txt", "2019", "05", "hello", "old.html",
@@ -226,8 +230,12 @@ def _assert_clean(alias: str) -> None:
     for char in decoded:
         assert char == " " or unicodedata.category(char)[0] not in "CZ"
     assert urlsplit(urljoin(_SITE + "/", alias)).netloc == "new.example"  # it cannot name another host
+    assert "?" not in decoded and "#" not in decoded
     assert reserved_reason(alias) is None
     assert normalise_alias(alias) == alias
+    # Index serves it from a key (the mapping of the distribution's viewer-request function).
+    key = alias_key(alias)
+    assert key is not None and not key.startswith("/") and ".." not in key.split("/")
 
 
 @settings(max_examples=400, deadline=None)
