@@ -10,12 +10,10 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pressline.cli import main
-from pressline.importing.command import BucketDestination
 from pressline.importing.exported import ExportedFolder, is_pressline_export
 from pressline.importing.model import ImportedItem
 from pressline.local.harness import StackHandle
@@ -128,12 +126,16 @@ def test_export_then_import_into_a_fresh_stack_gives_the_same_site(
         if key.endswith((".png", ".jpg")):
             assert site_after[key] == site_before[key]
 
-    # Through the importer itself (convert: every post gets notify: false): the same URLs again.
+    # Through `pressline import DIR` itself (it tells an export by its manifest; every post gets
+    # notify: false): the same pages at the same URLs again.
     with fresh_stack(monkeypatch) as third:
-        outcome = import_folder(out, BucketDestination(third.s3, third.outputs["SourceBucketName"]))
-        assert not outcome.has_errors, [finding for item in outcome.items for finding in item.findings]
+        status = main(["import", str(out), "--no-download", "--cache", str(tmp_path / "cache")])
+        said = capsys.readouterr().out
+        assert status == 0, said
         third.drain()
         pages = {key for key in objects(third, "SiteBucketName", CONTENT_PREFIXES) if key.endswith("index.html")}
+        again = main(["import", str(out), "--no-download", "--cache", str(tmp_path / "cache")])
+        assert again == 0 and " 0 created, 0 updated" in capsys.readouterr().out
     assert pages == {key for key in site_before if key.endswith("index.html")}
     published = {
         f"posts/{item.slug}/index.html"
@@ -141,19 +143,6 @@ def test_export_then_import_into_a_fresh_stack_gives_the_same_site(
         if item.kind == "post" and not item.draft and item.date is not None and item.date <= datetime.now(UTC)
     }
     assert published and {key for key in pages if key.startswith("posts/")} == published
-
-
-def import_folder(root: Path, destination: Any) -> Any:
-    """``pressline import`` of an export folder, as the command runs a reader (no downloads)."""
-    from zoneinfo import ZoneInfo
-
-    from pressline.importing.command import CommandFetcher, file_reader, run_import
-    from pressline.importing.media import Downloader, DownloadPolicy
-
-    source = ExportedFolder(root)
-    fetcher = CommandFetcher(Downloader(DownloadPolicy.for_site(source.site_url, [])), enabled=False)
-    options = {"fetcher": fetcher, "read_file": file_reader(root), "timezone": ZoneInfo("UTC")}
-    return run_import(source, str(root), destination, options, dry_run=False, out=io.StringIO(), bar=False)
 
 
 def test_export_refuses_a_folder_that_holds_other_things(tmp_path: Path) -> None:

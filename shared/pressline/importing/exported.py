@@ -121,7 +121,9 @@ class ExportedFolder:
                 kind="page" if file.key.startswith("pages/") else "post",
                 slug=meta.slug,
                 title=meta.title,
-                date=meta.date,
+                # No date in the file: the rules give it the upload's time (here: now), which
+                # would make every import of the same file differ. None: the importer decides.
+                date=None if meta.date == self.now else meta.date,
                 updated=meta.updated,
                 tags=meta.tags,
                 summary=meta.summary if result.post.summary_given else "",
