@@ -20,6 +20,7 @@ __all__ = ["build_report", "post_path", "post_url", "report_key", "write_report"
 
 # The statuses whose report carries the post's public URL (scheduled: where it will be).
 _WITH_URL = frozenset({"published", "scheduled"})
+_ANNOUNCEMENT = {"announced", "announcement"}  # Index's verdict on emailing subscribers (indexing.announce)
 
 
 def build_report(
@@ -55,10 +56,13 @@ def build_report(
 
 
 def write_report(store: ObjectStore, report: Report) -> None:
-    """Store a report where the author finds it. No caching: authors poll it after an upload."""
+    """Store a report where the author finds it. No caching: authors poll it after an upload.
+    A report with nothing to say about an announcement (rejected, unpublished) leaves the
+    announcement fields out rather than showing them empty."""
+    quiet = _ANNOUNCEMENT if report.announced is None and report.announcement is None else None
     store.put(
         report_key(report.key),
-        report.model_dump_json(indent=2).encode("utf-8"),
+        report.model_dump_json(indent=2, exclude=quiet).encode("utf-8"),
         "application/json",
         cache_control="no-store",
     )
