@@ -80,6 +80,7 @@ class CatalogPage(Contract):
     nav_order: int | None = None
     nav: bool = True
     applied_at: datetime
+    aliases: tuple[str, ...] = ()  # the old URLs it owns, each a 301 to it (indexing.redirects)
 
     @property
     def public(self) -> bool:
@@ -225,6 +226,20 @@ def apply_page(decision: Apply, batch: Batch) -> Outcome:
     elif old is not None and old.public:
         files.delete(page_key(name))
         redirects.restore_under(batch.catalog, page_key(name), key, files, site)  # an alias waiting under it
+    aliases = redirects.change_aliases(  # its old URLs, as a post's (indexing.redirects)
+        batch.catalog,
+        key,
+        held=old.aliases if old is not None else (),
+        before=redirects.live(old.path if old is not None and old.public else None, old.aliases if old else ()),
+        own_key=page_key(name) if new is not None else None,
+        location=new.path if new is not None and new.public else None,
+        requested=decision.rendered.meta.aliases if new is not None and decision.rendered else (),
+        files=files,
+        site=site,
+    )
+    if new is not None and new.aliases != aliases.kept:
+        new = new.model_copy(update={"aliases": aliases.kept})
+        blob = pages_blob(pages.replace(key, new))
     if site.static_pages != batch.site.static_pages:
         summary = batch.catalog.summary
         files.put(paths.PAGES_SITEMAP, partial(sitemaps.pages_sitemap, summary.tags, site), "application/xml")
@@ -232,9 +247,18 @@ def apply_page(decision: Apply, batch: Batch) -> Outcome:
         status = new.status if new is not None else "unpublished"
         source = decision.source if new is not None else decision.source.model_copy(update={"version_id": None})
         url = site.absolute(page_path(name)) if new is not None and new.public else None
-        warnings = decision.rendered.warnings if decision.rendered else ()
+        warnings = [*(decision.rendered.warnings if decision.rendered else ()), *aliases.warnings]
         batch.report(source, status, url=url, warnings=warnings, announced=False, announcement=NOT_ANNOUNCED)
-    batch.catalog.commit(Commit(source_key=key, expected_version=None, post=None, blobs={PAGES_BLOB: blob}))
+    batch.catalog.commit(
+        Commit(
+            source_key=key,
+            expected_version=None,
+            post=None,
+            claim_slugs=aliases.claims,
+            release_slugs=aliases.releases,
+            blobs={PAGES_BLOB: blob},
+        )
+    )
     batch.site = site  # last: a change that failed above leaves the batch's site as it was
     return outcome
 

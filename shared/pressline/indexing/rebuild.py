@@ -190,7 +190,7 @@ def rebuild_site(
         for page in pages.public
     }
     write_pages(pages, {at: rendered for at, rendered in page_contents.items() if rendered is not None}, site, files)
-    live_pages = [page_key(page.name) for page in pages.public]
+    live_pages = [(page_key(page.name), page.path, page.aliases) for page in pages.public]
     redirects.rebuild_redirects(posts, files, site, live_pages)  # old URLs; a real page wins
 
     recent = Recent(

@@ -44,7 +44,7 @@ from pressline.indexing import layout
 from pressline.indexing.catalog import CatalogPost
 from pressline.indexing.overlay import CatalogOverlay
 from pressline.models import Problem
-from pressline.posts.paths import MAX_KEY_BYTES, key_bytes, page_key, post_page_key, post_path
+from pressline.posts.paths import MAX_KEY_BYTES, is_page_key, key_bytes, page_key, post_page_key, post_path
 from pressline.posts.slug import SLUG_PATTERN
 from pressline.site.pages import Site
 from pressline.site.writer import HTML, SiteWriter
@@ -126,15 +126,15 @@ def plan_aliases(
     requested: Sequence[str],
     *,
     source_key: str,
-    slug: str | None,
+    own_key: str | None,
     held: Sequence[str],
     owners: Mapping[str, str],
     static_pages: Collection[str] = (),
 ) -> AliasPlan:
-    """Which of ``requested`` (None ``slug``: the post is gone) the post keeps, given the
-    aliases it ``held``, the ``owners`` of the claims and slugs involved (claim names and
-    slugs -> source key; absent: free) and the keys of the live ``static_pages``. Pure:
-    Index and the tests call it alike."""
+    """Which of ``requested`` a post or a static page keeps (``own_key``: its own page's key;
+    None: it is gone), given the aliases it ``held``, the ``owners`` of the claims and slugs
+    involved (claim names and slugs -> source key; absent: free) and the keys of the live
+    ``static_pages``. Pure: Index and the tests call it alike."""
     kept: list[str] = []
     taken: set[str] = set()
     warnings: list[Problem] = []
@@ -142,7 +142,7 @@ def plan_aliases(
     def refuse(path: str, reason: str) -> None:
         warnings.append(Problem(field="aliases", message=f"{path[:200]!r} {reason}; it does not redirect"))
 
-    for path in requested if slug is not None else ():
+    for path in requested if own_key is not None else ():
         key = alias_key(path)
         if key is None:
             refuse(path, "is not a site-relative path Pressline can serve")
@@ -152,9 +152,9 @@ def plan_aliases(
         if len(kept) >= MAX_ALIASES:
             refuse(path, f"is past the first {MAX_ALIASES} aliases")
             continue
+        if key == own_key:
+            continue  # its own address: nothing to redirect
         page_slug = post_page_slug(key)
-        if page_slug == slug:
-            continue  # the post's own address: nothing to redirect
         if generated(key):
             refuse(path, "is a page the site generates")
             continue
@@ -183,10 +183,14 @@ def plan_aliases(
 
 def live_redirects(post: CatalogPost | None) -> dict[str, str]:
     """The redirect objects a post's catalog state stands for: alias key -> its post's path."""
-    if post is None or not post.public:
+    return live(post_path(post.slug) if post is not None and post.public else None, post.aliases if post else ())
+
+
+def live(location: str | None, aliases: Iterable[str]) -> dict[str, str]:
+    """Alias key -> ``location`` for each alias (None ``location``: not live, no redirect)."""
+    if location is None:
         return {}
-    target = post_path(post.slug)
-    return {key: target for path in post.aliases if (key := alias_key(path)) is not None}
+    return {key: location for path in aliases if (key := alias_key(path)) is not None}
 
 
 def redirect_page(location: str, site: Site) -> str:
@@ -241,40 +245,74 @@ def apply_aliases(
     files: SiteWriter,
     site: Site,
 ) -> AliasChange:
-    """Take the post's redirects from ``old`` to ``new`` (``requested``: the aliases of its
-    new version): write the ones it now stands for, delete the ones it no longer does, and
-    leave alone any key a real page holds meanwhile."""
-    held = old.aliases if old is not None else ()
-    names = wanted_names(requested if new is not None else (), held)
+    """Take a post's redirects from ``old`` to ``new`` (``requested``: the aliases of its new
+    version); see ``change_aliases``."""
+    plan = change_aliases(
+        catalog,
+        source_key,
+        held=old.aliases if old is not None else (),
+        before=live_redirects(old),
+        own_key=post_page_key(new.slug) if new is not None else None,
+        location=post_path(new.slug) if new is not None and new.public else None,
+        requested=requested,
+        files=files,
+        site=site,
+    )
+    post = new.model_copy(update={"aliases": plan.kept}) if new is not None else None
+    return AliasChange(post, plan.claims, plan.releases, list(plan.warnings))
+
+
+def change_aliases(
+    catalog: CatalogOverlay,
+    source_key: str,
+    *,
+    held: Sequence[str],
+    before: Mapping[str, str],
+    own_key: str | None,
+    location: str | None,
+    requested: Sequence[str],
+    files: SiteWriter,
+    site: Site,
+) -> AliasPlan:
+    """One post's or static page's aliases, from what it ``held`` (live as ``before``) to
+    ``requested`` (``own_key``: its own page, None: it is gone; ``location``: where its
+    aliases lead now, None: not live). Writes the redirects it now stands for, deletes the
+    ones it no longer does, and leaves alone any key a real page holds meanwhile."""
+    names = wanted_names(requested if own_key is not None else (), held)
     catalog.load(slugs=names)
     owners = {name: catalog.slugs[name] for name in names if name in catalog.slugs}
-    claiming = new is not None and any(name not in owners for name in names if name.startswith(CLAIM_PREFIX))
+    claiming = own_key is not None and any(name not in owners for name in names if name.startswith(CLAIM_PREFIX))
     plan = plan_aliases(
         requested,
         source_key=source_key,
-        slug=new.slug if new is not None else None,
+        own_key=own_key,
         held=held,
         owners=owners,
         static_pages=static_page_keys(catalog) if claiming else (),
     )
-    post = new.model_copy(update={"aliases": plan.kept}) if new is not None else None
-    before, after = live_redirects(old), live_redirects(post)
-    # The post's own page (it took an address it held as an alias) and other posts' pages stay.
-    own_page = post_page_key(post.slug) if post is not None and post.public else None
-    for key, location in after.items():
-        if before.get(key) != location and not _held_by_page(catalog, key, source_key):
-            write_redirect(files, key, location, site)
+    after = live(location, plan.kept)
+    # Its own page (it took an address it held as an alias) and other pages stay.
+    own_page = own_key if location is not None else None
+    for key, target in after.items():
+        if before.get(key) != target and not _held_by_page(catalog, key, source_key):
+            write_redirect(files, key, target, site)
     for key in before.keys() - after.keys():
         if key != own_page and not _held_by_page(catalog, key, source_key):
             files.delete(key)
-    return AliasChange(post, plan.claims, plan.releases, list(plan.warnings))
+    return plan
+
+
+def static_pages(catalog: CatalogOverlay) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    """The live static pages (``pressline.indexing.pages``): source key -> (own key, path, aliases)."""
+    from pressline.indexing.pages import PAGES_BLOB, load_pages  # it imports the transition, which imports this
+
+    pages = load_pages(catalog.blobs([PAGES_BLOB]).get(PAGES_BLOB)).public
+    return {page.source_key: (page_key(page.name), page.path, page.aliases) for page in pages}
 
 
 def static_page_keys(catalog: CatalogOverlay) -> set[str]:
-    """The keys of the live static pages (``pressline.indexing.pages``: ``<name>/index.html``)."""
-    from pressline.indexing.pages import PAGES_BLOB, load_pages  # it imports the transition, which imports this
-
-    return {page_key(page.name) for page in load_pages(catalog.blobs([PAGES_BLOB]).get(PAGES_BLOB)).public}
+    """The keys of the live static pages (``<name>/index.html``)."""
+    return {own for own, _, _ in static_pages(catalog).values()}
 
 
 def _held_by_page(catalog: CatalogOverlay, key: str, source_key: str) -> bool:
@@ -298,22 +336,31 @@ def restore_under(catalog: CatalogOverlay, key: str, source_key: str, files: Sit
     catalog.load(slugs=[name])
     owner = catalog.slugs.get(name)
     if owner is None or owner == source_key:
-        return  # nobody waits, or the change itself decides (``apply_aliases``)
-    catalog.load(posts=[owner])
-    location = live_redirects(catalog.posts.get(owner)).get(key)
+        return  # nobody waits, or the change itself decides (``change_aliases``)
+    if is_page_key(owner):
+        _, path, aliases = static_pages(catalog).get(owner, ("", None, ()))
+        location = live(path, aliases).get(key)
+    else:
+        catalog.load(posts=[owner])
+        location = live_redirects(catalog.posts.get(owner)).get(key)
     if location is not None:
         write_redirect(files, key, location, site)
 
 
 # --------------------------------------------------------------------------- rebuild
 def rebuild_redirects(
-    posts: Sequence[CatalogPost], files: SiteWriter, site: Site, static_pages: Iterable[str] = ()
+    posts: Sequence[CatalogPost],
+    files: SiteWriter,
+    site: Site,
+    live_pages: Iterable[tuple[str, str, tuple[str, ...]]] = (),
 ) -> None:
-    """Every live post's redirects, from the catalog alone (``pressline rebuild``); a key
-    that a published post's page or a live static page (``static_pages``: keys) holds is
-    left to the page."""
-    pages = {post_page_key(post.slug) for post in posts if post.public} | set(static_pages)
-    for post in posts:
-        for key, location in live_redirects(post).items():
-            if key not in pages:
+    """Every live post's and static page's redirects, from the catalog alone (``pressline
+    rebuild``; ``live_pages``: each live static page's own key, path and aliases); a key
+    that a published post's page or a live static page holds is left to the page."""
+    pages = list(live_pages)
+    held = {post_page_key(post.slug) for post in posts if post.public} | {own for own, _, _ in pages}
+    wanted = [live_redirects(post) for post in posts] + [live(path, aliases) for _, path, aliases in pages]
+    for redirects in wanted:
+        for key, location in redirects.items():
+            if key not in held:
                 write_redirect(files, key, location, site)

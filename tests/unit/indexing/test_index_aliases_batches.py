@@ -12,12 +12,12 @@ from datetime import timedelta
 import pytest
 from index_world import START, World
 from test_index_batches import deliver
-from test_index_pages import upload_page
+from test_redirects import upload_page
 
 from pressline.adapters.queue import MemoryQueue
 from pressline.adapters.store import MemoryStore
 from pressline.indexing.memory import MemoryCatalog
-from pressline.indexing.pages import PAGES_BLOB
+from pressline.indexing.pages import PAGES_BLOB, load_pages
 from pressline.indexing.rebuild import rebuild_site
 from pressline.indexing.redirects import CLAIM_PREFIX, alias_key, claim_name
 from pressline.models import IndexUpdate
@@ -40,7 +40,10 @@ def author(world: World, rng: random.Random, key: str, number: int) -> IndexUpda
         name = rng.choice(("about", "contact"))
         if rng.random() < 0.4 and world.source.head(f"pages/{name}.md") is not None:
             return world.remove(f"pages/{name}.md")
-        return upload_page(world, name, f"Page {name} take {rng.randint(0, 99)}")
+        aliases = tuple(rng.sample(ALIASES, rng.randint(0, 2)))
+        return upload_page(
+            world, name, f"Page {name} take {rng.randint(0, 99)}", aliases=aliases, draft=rng.random() < 0.1
+        )
     if rng.random() < 0.12 and world.source.head(key) is not None:
         return world.remove(key)
     date = START - timedelta(days=rng.randint(0, 400), hours=rng.randint(0, 23))
@@ -82,10 +85,11 @@ def test_random_batches_with_aliases_leave_the_redirects_a_rebuild_makes(seed: i
 
     # Every claim is held by the one post that keeps the alias, and every kept alias is claimed.
     claims = {name: owner for name, owner in world.catalog.slugs.items() if name.startswith(CLAIM_PREFIX)}
+    pages = load_pages(world.catalog.stored_blobs.get(PAGES_BLOB)).pages.values()
     kept = {
-        claim_name(key): post.source_key
-        for post in world.catalog.posts.values()
-        for path in post.aliases
+        claim_name(key): item.source_key
+        for item in [*world.catalog.posts.values(), *pages]
+        for path in item.aliases
         if (key := alias_key(path)) is not None
     }
     assert claims == kept

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from index_world import START, World
+from index_world import SOURCE_BUCKET, START, World
 
 from pressline.indexing.rebuild import rebuild_site
 from pressline.indexing.redirects import (
@@ -21,6 +21,8 @@ from pressline.indexing.redirects import (
     plan_aliases,
     redirect_page,
 )
+from pressline.models import IndexUpdate, PostMeta, RenderedPost, SourceRef
+from pressline.posts.paths import rendered_key
 from pressline.site.pages import Site
 
 
@@ -87,10 +89,11 @@ def test_the_redirect_body_links_to_the_new_address_and_escapes_the_site() -> No
 
 
 # --------------------------------------------------------------------------- the plan (pure)
-def plan(
-    requested: list[str], *, held: tuple[str, ...] = (), owners: dict[str, str] | None = None, slug: str = "new"
-) -> AliasPlan:
-    return plan_aliases(requested, source_key="posts/a.md", slug=slug, held=held, owners=owners or {})
+def plan(requested: list[str], *, held: tuple[str, ...] = (), owners: dict[str, str] | None = None) -> AliasPlan:
+    """A plan for the post posts/a.md, whose slug is "new"."""
+    return plan_aliases(
+        requested, source_key="posts/a.md", own_key="posts/new/index.html", held=held, owners=owners or {}
+    )
 
 
 def test_a_free_alias_is_claimed_by_its_key_once() -> None:
@@ -123,7 +126,7 @@ def test_dropped_aliases_are_released_only_when_owned() -> None:
 
 def test_a_gone_post_releases_everything_it_owns() -> None:
     owners = {claim_name("a/index.html"): "posts/a.md"}
-    result = plan_aliases(["/a/"], source_key="posts/a.md", slug=None, held=("/a/",), owners=owners)
+    result = plan_aliases(["/a/"], source_key="posts/a.md", own_key=None, held=("/a/",), owners=owners)
     assert (result.kept, result.claims, result.releases) == ((), (), (claim_name("a/index.html"),))
 
 
@@ -243,8 +246,6 @@ def test_a_post_that_takes_the_address_it_held_as_an_alias_keeps_its_page(world:
 
 
 def test_static_pages_win_over_aliases(world: World) -> None:
-    from test_index_pages import upload_page
-
     date = START - timedelta(days=2)
     world.apply(upload_page(world, "about", "About"))
     world.publish("posts/a.md", "Hello", date, aliases=("/about/", "/contact/"))
@@ -289,3 +290,36 @@ def test_aliases_cost_one_put_each_and_no_catalog_read_or_commit_more(world: Wor
     plain = cost("posts/a.md", "Plain", 1, ())
     moved = cost("posts/b.md", "Moved", 2, ("/2019/05/moved/", "/moved.html", "/old/moved"))
     assert moved == (plain[0], plain[1], plain[2] + 3)
+
+
+def upload_page(
+    world: World, name: str, title: str, *, aliases: tuple[str, ...] = (), draft: bool = False
+) -> IndexUpdate:
+    """What Validate and Render do for ``pages/<name>.md`` with ``aliases:``."""
+    key = f"pages/{name}.md"
+    world.source.put(key, f"---\ntitle: {title}\n---\n".encode(), "text/markdown")
+    head = world.source.head(key)
+    assert head is not None
+    ref = SourceRef(bucket=SOURCE_BUCKET, key=key, version_id=head.version_id, etag=head.etag)
+    meta = PostMeta(slug=name, title=title, date=START, draft=draft, aliases=aliases)
+    status = "draft" if draft else "published"
+    rendered = RenderedPost(source=ref, meta=meta, body_html=f"<p>{title}</p>", status=status, rendered_at=world.now)
+    world.source.put(rendered_key(ref), rendered.model_dump_json().encode(), "application/json")
+    return IndexUpdate(action="upsert", source=ref, slug=name, rendered=rendered)
+
+
+def test_a_pages_aliases_redirect_to_it_like_a_posts(world: World) -> None:
+    world.publish("posts/a.md", "Hello", START - timedelta(days=2), aliases=("/company/",))
+    world.apply(upload_page(world, "team", "Team", aliases=("/company/team/", "/company/", "/team/")))
+    assert redirect_of(world, "company/team/index.html") == "/team/"
+    assert redirect_of(world, "company/index.html") == "/posts/hello/"  # the post's first
+    assert "already an alias of posts/a.md" in world.report("pages/team.md")["warnings"][0]["message"]
+    page = world.site_store.get("team/index.html")
+    assert page is not None and page.redirect is None  # its own address is the page
+    world.apply(upload_page(world, "team", "Team", aliases=("/company/team/",), draft=True))
+    assert world.site_store.get("company/team/index.html") is None  # not live: no redirect
+    world.apply(upload_page(world, "team", "Team", aliases=("/company/team/",)))
+    assert redirect_of(world, "company/team/index.html") == "/team/"
+    world.apply(world.remove("pages/team.md"))
+    assert world.site_store.get("company/team/index.html") is None
+    assert [name for name, owner in world.catalog.slugs.items() if owner == "pages/team.md"] == []
