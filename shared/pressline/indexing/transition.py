@@ -77,6 +77,7 @@ class Outcome:
     written: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     announced: bool = False
+    announcement: str = ""  # why it was announced or not (indexing.announce), as its report says
     failed: bool = False  # it could never apply: its message goes to the dead-letter queue
 
 
@@ -419,7 +420,7 @@ class Transition:
             window=self.batch.announce_window,
             zone=self.site.zone,
         )
-        self.announcement = verdict
+        self.announcement, self.outcome.announcement = verdict, verdict.reason
         if not new.public:
             return {}
         if verdict.announce:

@@ -138,6 +138,7 @@ def _record(outcome: Outcome) -> None:
             "status": outcome.status,
             "written": len(outcome.written),
             "deleted": len(outcome.deleted),
+            "announcement": outcome.announcement,
         },
     )
     metrics.add_metric(name="IndexUpdatesApplied", unit=MetricUnit.Count, value=1)

@@ -35,6 +35,7 @@ def test_an_old_post_goes_live_without_an_email_and_its_report_says_why(world: W
     assert report["announcement"] == (
         "dated 2019-05-01T09:30+00:00, older than the announce window of 72 hours when it was first published"
     )
+    assert outcome.announcement == report["announcement"]  # in Index's log line too
 
 
 def test_a_new_post_is_announced_and_its_report_says_so(world: World) -> None:
