@@ -155,7 +155,10 @@ def test_a_fixture_imports_into_a_live_site(name: str, stack: RunningLocalStack,
             assert checked[src] == 200, f"{address}: image {src} answers {checked[src]}"
         for href in page.links:
             parts = urlsplit(href)
-            assert "old.example" not in (parts.hostname or ""), f"{address} still links to the old site: {href}"
+            if "old.example" in (parts.hostname or ""):
+                # Only what the pipeline cannot publish (a video, a PDF) stays there, and the author is told.
+                assert f"links to {href} on the old site" in reviewed.stdout, f"{address} links to the old site: {href}"
+                continue
             if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("/api/"):
                 continue
             if parts.path in waiting:

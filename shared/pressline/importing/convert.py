@@ -296,6 +296,9 @@ class Converter:
                 return target + _fragment(url)
             if links.is_image_url(url) and self._is_old_site(url, base):
                 return image(url, "body")  # a link to the full-size image: brought over too
+            if self._is_old_site(url, base) and not url.startswith("#"):
+                shown = url if len(url) <= 100 else url[:99] + "…"
+                note("body", f"links to {shown} on the old site, which is no imported item: kept as it is")
             return links.KEEP
 
         rewritten = links.rewrite(body, decide)
@@ -370,6 +373,8 @@ class Converter:
         if url is None:
             raise DownloadError("has neither a file nor a URL")
         if not self.fetcher.allows(url):
+            if self._is_old_site(url, None):
+                raise DownloadError("is on the old site but downloads are off")
             raise DownloadError(f"is on {links.host_of(url) or 'a host'} outside the allow-list (--allow-host)")
         return url, asset.name, self._get(url)
 

@@ -199,6 +199,11 @@ def test_links_between_items_point_at_their_new_pages() -> None:
         "[elsewhere](https://other.example/x), [unknown](https://old.example/category/news/)"
     )
     assert converted.links_rewritten == 4
+    [kept] = converted.findings  # the one old-site link that is no imported item: said, not hidden
+    assert kept.problem.message == (
+        "links to https://old.example/category/news/ on the old site, which is no imported item: kept as it is"
+    )
+    assert not kept.error
 
 
 def test_a_link_to_a_draft_is_rewritten_with_a_warning() -> None:
