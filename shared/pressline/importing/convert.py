@@ -296,7 +296,8 @@ class Converter:
                 return target + _fragment(url)
             if links.is_image_url(url) and self._is_old_site(url, base):
                 return image(url, "body")  # a link to the full-size image: brought over too
-            if self._is_old_site(url, base) and not url.startswith("#"):
+            # Said for absolute URLs only: a site-relative one (/, /tags/x/) names the new site as well.
+            if "//" in url.split("?")[0] and self._is_old_site(url, base):
                 shown = url if len(url) <= 100 else url[:99] + "…"
                 note("body", f"links to {shown} on the old site, which is no imported item: kept as it is")
             return links.KEEP
