@@ -55,3 +55,54 @@ def test_a_buffered_write_keeps_it_pending_and_written(s3: Any) -> None:
     buffered.flush()
     written = base.get("old/index.html")
     assert written is not None and written.redirect == "/posts/x/"
+
+
+def test_rebuild_finds_redirect_objects_and_prunes_the_ones_no_post_holds(s3: Any) -> None:
+    """``pressline rebuild`` lists the bucket's redirect objects (a HEAD of each object outside
+    the generated prefixes) and removes those that no live post stands for any more."""
+    from datetime import UTC, datetime
+
+    from pressline.indexing.catalog import CatalogPost
+    from pressline.indexing.memory import MemoryCatalog
+    from pressline.indexing.rebuild import list_redirects, rebuild_site
+    from pressline.models import PostMeta, RenderedPost, SourceRef
+    from pressline.posts.paths import rendered_key_of
+    from pressline.site.pages import Site
+
+    site_store = S3Store("site", s3)
+    site_store.put("kept/index.html", b"old", "text/html", redirect="/posts/hello/")
+    site_store.put("stale.html", b"old", "text/html", redirect="/posts/gone/")
+    site_store.put("about/index.html", b"<p>a page</p>", "text/html")
+    site_store.put("media/a.png", b"png", "image/png")
+    found = list_redirects(s3, "site")
+    assert sorted(found) == ["kept/index.html", "stale.html"]
+
+    when = datetime(2026, 1, 5, tzinfo=UTC)
+    post = CatalogPost(
+        source_key="posts/hello.md",
+        version="v1",
+        status="published",
+        slug="hello",
+        title="Hello",
+        date=when,
+        applied_at=when,
+        aliases=("/kept/",),
+    )
+    catalog = MemoryCatalog()
+    catalog.posts[post.source_key] = post
+    source = MemoryStore()
+    rendered = RenderedPost(
+        source=SourceRef(bucket="source", key=post.source_key, version_id="v1"),
+        meta=PostMeta(slug="hello", title="Hello", date=when, aliases=("/kept/",)),
+        body_html="<p>Hello.</p>",
+        status="published",
+        rendered_at=when,
+    )
+    source.put(rendered_key_of(post.source_key, "v1"), rendered.model_dump_json().encode(), "application/json")
+    site = Site(title="T", url="https://blog.example", api_url="https://api.blog.example")
+    rebuild_site(catalog, source, site_store, site, existing_redirects=found, now=when)
+
+    assert list_redirects(s3, "site") == ["kept/index.html"]
+    kept = site_store.get("kept/index.html")
+    assert kept is not None and kept.redirect == "/posts/hello/" and b"/posts/hello/" in kept.body
+    assert site_store.get("about/index.html") is not None  # not a redirect: not rebuild's to remove

@@ -145,10 +145,12 @@ def rebuild_site(
     site: Site,
     *,
     existing_keys: Iterable[str] = (),
+    existing_redirects: Iterable[str] = (),
     now: datetime | None = None,
     on_post: Callable[[int], None] | None = None,
 ) -> RebuildResult:
-    """Regenerate everything. ``existing_keys``: the site bucket's generated keys, to prune.
+    """Regenerate everything. ``existing_keys``: the site bucket's generated keys, to prune;
+    ``existing_redirects``: its redirect objects anywhere (old URLs), pruned of what no post holds.
     ``on_post(total)`` is called once for each post rewritten (the command's progress bar)."""
     now = now or datetime.now(UTC)
     result = RebuildResult()
@@ -202,8 +204,9 @@ def rebuild_site(
     )
     generate.write_newest(recent, site, files, now)
     produced = set(files.written)
-    for key in sorted(existing_keys):
-        if key.startswith(GENERATED_PREFIXES) and key not in produced:
+    stale_redirects = set(existing_redirects)
+    for key in sorted({*existing_keys, *stale_redirects}):
+        if (key.startswith(GENERATED_PREFIXES) or key in stale_redirects) and key not in produced:
             files.delete(key)
     files.buffer.flush()
     # S3's copy is read only where the catalog's is too large to keep there.
@@ -287,6 +290,22 @@ def list_generated(s3: Any, bucket: str, prefixes: Sequence[str] = GENERATED_PRE
     return keys
 
 
+def list_redirects(s3: Any, bucket: str) -> list[str]:
+    """The redirect objects (an old URL's, ``indexing.redirects``) outside the generated
+    prefixes: a HEAD of each object there (the listing does not say; the site's own files
+    and static pages are few, images are under media/ and never redirect)."""
+    found: list[str] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if key.startswith((*GENERATED_PREFIXES, "media/")):
+                continue
+            if s3.head_object(Bucket=bucket, Key=key).get("WebsiteRedirectLocation"):
+                found.append(key)
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     from pressline.adapters.aws import client, reset_clients
     from pressline.adapters.store import S3Store
@@ -311,6 +330,7 @@ def run(args: argparse.Namespace) -> int:
         language=base.language,
     )
     existing = [] if args.keep_stale else list_generated(client("s3"), config["site_bucket"])
+    old_urls = [] if args.keep_stale else list_redirects(client("s3"), config["site_bucket"])
     from pressline.importing.progress import Progress
 
     progress: list[Progress] = []  # made at the first post, when the count is known
@@ -327,6 +347,7 @@ def run(args: argparse.Namespace) -> int:
             S3Store(config["site_bucket"]),
             site,
             existing_keys=existing,
+            existing_redirects=old_urls,
             on_post=advance,
         )
     finally:
