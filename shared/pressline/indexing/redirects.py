@@ -20,15 +20,18 @@ object per alias also keeps a change's cost bounded by the post's own aliases, a
 **Ownership** (at least once, any order). An alias is claimed in the catalog by the key it
 is served from, as a slug item named ``/`` + key: a slug never starts with ``/``
 (``posts.slug``), so the two never meet, and the claim is read in the batch's one read and
-written in its one commit, with the post's slug. The first post to claim a key keeps it;
-a later one is warned in its report and keeps its other aliases. A post keeps in the
-catalog only the aliases it owns (``CatalogPost.aliases``), so a rebuild reads no claims.
+written in its one commit, with the post's slug. The first post or static page to claim a
+key keeps it; a later one is warned in its report and keeps its other aliases. Each keeps
+in the catalog only the aliases it owns (``CatalogPost.aliases``, ``CatalogPage.aliases``),
+so a rebuild reads no claims; it also removes redirect objects that nothing holds any more.
 
 Refused, with a warning: a path the site generates (the home page, archives, tags, feeds,
-search, sitemaps, images) and another post's address (``/posts/<slug>/`` of a slug that is
-taken). A post's own address is dropped without a word: there is nothing to redirect. A
-real page wins over an alias: a post that later takes ``/posts/<x>/`` hides an alias there,
-which answers again once that page goes (``restore_under``).
+search, sitemaps, images), another post's address (``/posts/<slug>/`` of a slug that is
+taken) and a live static page's. Its own address is dropped without a word: there is
+nothing to redirect. A real page wins over an alias: a post or a page that later takes the
+address hides the alias, which answers again once that page goes (``restore_under``).
+(The front matter rules, ``posts.aliases``, already refuse the site's own paths, ``/posts/``
+among them; this module does not rely on it: a planted rendering is checked here alike.)
 """
 
 from __future__ import annotations
