@@ -100,3 +100,15 @@ def test_aliases_answer_301_until_dropped_or_deleted(local_stack: RunningLocalSt
 
     cli(local_stack, "s3", "rm", f"s3://{bucket}/{key}")
     wait_for("the redirect gone with the post", lambda: get(local_stack, old_dir)[0] == 404, local_stack)
+
+
+def test_a_static_pages_old_url_answers_301(local_stack: RunningLocalStack, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:8]
+    name, old = f"team-{tag}", f"/company/team-{tag}/"
+    key = f"pages/{name}.md"
+    page = tmp_path / f"{name}.md"
+    page.write_text(f"---\ntitle: Team {tag}\naliases: [{old}]\n---\n\nWho we are.\n", encoding="utf-8")
+    cli(local_stack, "s3", "cp", str(page), f"s3://{local_stack.outputs['SourceBucketName']}/{key}")
+    wait_for("the page published", lambda: report(local_stack, key).get("status") == "published", local_stack)
+    assert wait_for("the page's old URL's 301", lambda: moved_to(local_stack, old), local_stack) == f"/{name}/"
+    assert get(local_stack, f"/{name}/")[0] == 200
