@@ -42,6 +42,8 @@ from pressline.posts.slug import slugify
 MAX_TEXT_BYTES = 2 * 1024 * 1024
 # An image or other file beside the content.
 MAX_ASSET_BYTES = 32 * 1024 * 1024
+# Links and images of one item looked for among the site's files: far above a real post.
+MAX_REFERENCES = 2_000
 # Files looked at in one walk: far above any blog, a bound on a folder that is not one.
 MAX_FILES = 200_000
 MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".mkd", ".mkdn"})
@@ -518,24 +520,61 @@ def _warn_once(warnings: list[Problem], field_name: str, message: str) -> None:
         warnings.append(Problem(field=field_name, message=message))
 
 
-# Text set aside while the rest is converted (raw blocks, converted code): NUL cannot be in a
-# file read here (read_text refuses it), and the newlines of what it stands for are kept in it
-# so that the lines named in warnings are the file's.
-_PLACEHOLDER = re.compile("\x00(\\d+)\n*\x00")
+class _Lines:
+    """The file's line at an index of the text, for indexes that only grow: counted on from
+    the last one, so that all the warnings of a file cost one pass over it."""
+
+    def __init__(self, text: str, first_line: int) -> None:
+        self.text, self.index, self.line, self.first_line = text, 0, first_line, first_line
+
+    def at(self, index: int) -> int:
+        if index < self.index:
+            return self.text.count("\n", 0, index) + self.first_line
+        self.line += self.text.count("\n", self.index, index)
+        self.index = index
+        return self.line
 
 
-def _placeholder(index: int, original: str) -> str:
-    return f"\x00{index}" + "\n" * original.count("\n") + "\x00"
+# Warnings about template code one file gets at most: past them, one more says how many more.
+MAX_TEMPLATE_WARNINGS = 20
 
 
-def _line_of(text: str, index: int, first_line: int) -> int:
-    return text.count("\n", 0, index) + first_line
+class _Warner:
+    """Adds a warning once per key (the message, unless given), at most MAX_TEMPLATE_WARNINGS."""
+
+    def __init__(self, warnings: list[Problem], lines: _Lines) -> None:
+        self.warnings, self.lines, self.seen, self.more = warnings, lines, set[str](), 0
+
+    def __call__(self, message: str, at: int, once_key: str | None = None) -> None:
+        key = once_key or message
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        if len(self.seen) > MAX_TEMPLATE_WARNINGS:
+            self.more += 1
+            return
+        self.warnings.append(Problem(field="body", message=message, line=self.lines.at(at)))
+
+    def finish(self) -> None:
+        if self.more:
+            message = f"and {self.more:,} more template code warnings like those above"
+            self.warnings.append(Problem(field="body", message=message))
+
+
+# A shortcode or Liquid tag longer than this is text: no real one is near it.
+_MAX_TAG = 4096
+# Both converters scan for an opener, then for its closer with str.find, and take the opener
+# nearest the closer (the ones before it are text): every character is looked at a bounded
+# number of times. Once a closer is not found, no later opener can have one, and none is
+# looked for again. (Regular expressions spanning opener to closer took time quadratic in the
+# openers: 40 KB of "{{< a" took 35 s.)
 
 
 # Hugo shortcodes: {{< name args >}} and {{% name args %}}, closing {{< /name >}};
 # {{</* name */>}} is how a page writes one literally.
-_SHORTCODE = re.compile(r"\{\{([<%])\s*(/?)\s*([\w./-]+)((?:[^>%\"]|\"(?:[^\"\\]|\\.)*\")*?)\s*([>%])\}\}")
-_ESCAPED_SHORTCODE = re.compile(r"\{\{([<%])/\*(.*?)\*/([>%])\}\}", re.DOTALL)
+_SHORTCODE_OPEN = re.compile(r"\{\{[<%]")
+_SHORTCODE_NAME = re.compile(r"\s*(/?)\s*([\w./-]+)(.*)", re.DOTALL)
+_HIGHLIGHT_END = re.compile(r"\{\{[<%]\s*/\s*highlight\s*[>%]\}\}")
 _ARGUMENT = re.compile(r"""(?:([\w-]+)\s*=\s*)?(?:"((?:[^"\\]|\\.)*)"|`([^`]*)`|([^\s"`]+))""")
 
 
@@ -573,30 +612,47 @@ def _markdown_text(text: str) -> str:
 def convert_shortcodes(body: str, resolve_ref: Callable[[str], str | None], first_line: int = 1) -> _Converted:
     """Hugo shortcodes Markdown can say, as Markdown; the others kept, with a warning each."""
     warnings: list[Problem] = []
-    literals: list[str] = []
-
-    def keep_literal(match: re.Match[str]) -> str:
-        literals.append("{{" + match.group(1) + match.group(2) + match.group(3) + "}}")
-        return _placeholder(len(literals) - 1, match.group(0))
-
-    text = _ESCAPED_SHORTCODE.sub(keep_literal, body)
+    lines = _Lines(body, first_line)
     out: list[str] = []
-    position = 0
-    for match in _SHORTCODE.finditer(text):
-        if match.start() < position:
+    position = search = 0  # out holds the body up to position; openers are looked for from search
+    may_close = {"<": True, "%": True, "/*<": True, "/*%": True, "highlight": True}
+    kept_open: set[str] = set()
+
+    warn = _Warner(warnings, lines)
+
+    while (found := _SHORTCODE_OPEN.search(body, search)) is not None:
+        start, kind = found.start(), body[found.start() + 2]
+        closer = (">" if kind == "<" else "%") + "}}"
+        if body.startswith("/*", start + 3):  # {{</* x */>}}: written literally, as Hugo shows it
+            closer = "*/" + closer
+            end = body.find(closer, start + 5) if may_close["/*" + kind] else -1
+            if end == -1:
+                may_close["/*" + kind], search = False, start + 3
+                continue
+            out.append(body[position:start] + "{{" + kind + body[start + 5 : end] + closer.removeprefix("*/"))
+            position = search = end + len(closer)
             continue
-        opener, closing, name, argument_text, _ = match.groups()
-        out.append(text[position : match.start()])
-        position = match.end()
+        end = body.find(closer, start + 3) if may_close[kind] else -1
+        if end == -1:
+            may_close[kind], search = False, start + 3
+            continue
+        nearest = body.rfind("{{" + kind, start + 3, end)
+        start = nearest if nearest != -1 else start
+        search = end + 3
+        parts = _SHORTCODE_NAME.fullmatch(body, start + 3, end) if end - start <= _MAX_TAG else None
+        if parts is None:
+            continue  # not a shortcode: text
+        closing, name, argument_text = parts.groups()
+        original = body[start : end + 3]
+        out.append(body[position:start])
+        position = end + 3
         positional, named = _arguments(argument_text)
-        line = _line_of(text, match.start(), first_line)
-
         first = _Arguments(positional, named).first
-
         lowered = name.lower()
         if closing:
-            _warn_once(warnings, "body", f"a closing shortcode '{{{{< /{name} >}}}}' without its opening is kept")
-            out.append(match.group(0))
+            if lowered not in kept_open:  # the end of one kept as text is text too, said once
+                warn(f"a closing shortcode '{{{{< /{_short(name)} >}}}}' without its opening is kept as text", start)
+            out.append(original)
         elif lowered == "figure":
             src = first("src")
             alt = first("alt") or first("caption") or first("title")
@@ -611,29 +667,27 @@ def convert_shortcodes(body: str, resolve_ref: Callable[[str], str | None], firs
         elif lowered in ("ref", "relref"):
             target = resolve_ref(first("path"))
             if target is None:
-                message = f"'{{{{< {name} {first('path')} >}}}}' names no imported page; kept as text"
-                warnings.append(Problem(field="body", message=message, line=line))
-                out.append(match.group(0))
+                warn(f"'{{{{< {name} {_short(first('path'))} >}}}}' names no imported page; kept as text", start)
+                out.append(original)
             else:
                 out.append(target)
         elif lowered == "highlight":
-            end = re.compile(r"\{\{[<%]\s*/\s*highlight\s*[>%]\}\}").search(text, position)
-            if end is None:
-                out.append(match.group(0))
-                _warn_once(warnings, "body", "a 'highlight' shortcode is never closed; kept as text")
+            block_end = _HIGHLIGHT_END.search(body, position) if may_close["highlight"] else None
+            if block_end is None:
+                may_close["highlight"] = False
+                warn("a 'highlight' shortcode is never closed; kept as text", start)
+                out.append(original)
             else:
-                out.append(_fence(text[position : end.start()], first("lang")))
-                position = end.end()
+                out.append(_fence(body[position : block_end.start()], first("lang")))
+                position = search = block_end.end()
         else:
-            message = f"the shortcode '{name}' has no Markdown equivalent; it is kept as text"
-            if not any(problem.message.startswith(f"the shortcode '{name}' ") for problem in warnings):
-                warnings.append(Problem(field="body", message=message, line=line))
-            out.append(match.group(0))
-        del opener
-    out.append(text[position:])
-    converted = "".join(out)
-    converted = _PLACEHOLDER.sub(lambda found: literals[int(found.group(1))], converted)
-    return _Converted(converted, warnings)
+            kept_open.add(lowered)
+            message = f"the shortcode '{_short(name)}' has no Markdown equivalent; it is kept as text"
+            warn(message, start, once_key=f"the shortcode '{_short(name)}' ")
+            out.append(original)
+    out.append(body[position:])
+    warn.finish()
+    return _Converted("".join(out), warnings)
 
 
 def _embed_link(kind: str, first: Callable[..., str], named: Mapping[str, str]) -> str:
@@ -653,14 +707,10 @@ def _embed_link(kind: str, first: Callable[..., str], named: Mapping[str, str]) 
     return f"[Post on X](https://x.com/i/status/{first('id')})"
 
 
-# Jekyll's Liquid.
-_LIQUID_RAW = re.compile(r"\{%-?\s*raw\s*-?%\}(.*?)\{%-?\s*endraw\s*-?%\}", re.DOTALL)
-_LIQUID_COMMENT = re.compile(r"\{%-?\s*comment\s*-?%\}.*?\{%-?\s*endcomment\s*-?%\}", re.DOTALL)
-_LIQUID_HIGHLIGHT = re.compile(
-    r"\{%-?\s*highlight\s+([\w+#.-]+)[^%]*-?%\}\n?(.*?)\{%-?\s*endhighlight\s*-?%\}", re.DOTALL
-)
-_LIQUID_OUTPUT = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
-_LIQUID_TAG = re.compile(r"\{%-?\s*(\w+)\s*(.*?)\s*-?%\}", re.DOTALL)
+# Jekyll's Liquid: {{ output }} and {% tag %}, and the blocks that end with {% endname %}.
+_LIQUID_OPEN = re.compile(r"\{[{%]")
+_LIQUID_WORD = re.compile(r"\w+")
+_BLOCK_END = {name: re.compile(r"\{%-?\s*end" + name + r"\s*-?%\}") for name in ("raw", "comment", "highlight")}
 
 
 def convert_liquid(
@@ -675,75 +725,93 @@ def convert_liquid(
     ``values``: ``site.url``, ``site.baseurl`` and the like; ``resolve(tag, argument)``: the old
     URL that ``post_url`` or ``link`` names, or None."""
     warnings: list[Problem] = []
-    literals: list[str] = []
+    lines = _Lines(body, first_line)
+    out: list[str] = []
+    position = search = 0
+    may_close = {"{": True, "%": True, "raw": True, "comment": True, "highlight": True}
 
-    def keep(text: str, original: str) -> str:
-        literals.append(text)
-        return _placeholder(len(literals) - 1, original)
+    warn = _Warner(warnings, lines)
 
-    text = _LIQUID_RAW.sub(lambda match: keep(match.group(1), match.group(0)), body)
-    text = _LIQUID_COMMENT.sub(lambda match: keep("", match.group(0)), text)
-
-    def highlight(match: re.Match[str]) -> str:
-        code = match.group(2)
-        if is_html:
-            import html
-
-            language = html.escape(match.group(1), quote=True)
-            escaped = html.escape(code.strip(chr(10)))
-            return keep(f'<pre><code class="language-{language}">{escaped}</code></pre>', match.group(0))
-        return keep(_fence(code, match.group(1)), match.group(0))
-
-    text = _LIQUID_HIGHLIGHT.sub(highlight, text)
-
-    def output(match: re.Match[str]) -> str:
-        expression = match.group(1)
-        parts = [part.strip() for part in expression.split("|")]
-        value = _liquid_value(parts[0], values)
-        if value is not None:
-            for filter_text in parts[1:]:
-                name = filter_text.split(":")[0].strip()
-                if name == "relative_url":
-                    value = (
-                        values.get("site.baseurl", "") + "/" + value.lstrip("/")
-                        if not urlsplit(value).scheme
-                        else value
-                    )
-                elif name == "absolute_url":
-                    if not urlsplit(value).scheme:
-                        prefix = values.get("site.url", "") + values.get("site.baseurl", "")
-                        value = prefix + "/" + value.lstrip("/")
-                elif name in ("strip", "escape", "xml_escape", "uri_escape", "url_encode"):
-                    continue
-                else:
-                    value = None
-                    break
-        if value is None:
-            message = f"the Liquid '{{{{ {_short(expression)} }}}}' is kept as text"
-            if not any(problem.message == message for problem in warnings):
-                warnings.append(Problem(field="body", message=message, line=_line_of(text, match.start(), first_line)))
-            return match.group(0)
-        return value
-
-    text = _LIQUID_OUTPUT.sub(output, text)
-
-    def tag(match: re.Match[str]) -> str:
-        name, argument = match.group(1), match.group(2)
+    while (found := _LIQUID_OPEN.search(body, search)) is not None:
+        start, kind = found.start(), body[found.start() + 1]
+        closer = "}}" if kind == "{" else "%}"
+        end = body.find(closer, start + 2) if may_close[kind] else -1
+        if end == -1:
+            may_close[kind], search = False, start + 2
+            continue
+        nearest = body.rfind("{" + kind, start + 2, end)
+        start = nearest if nearest != -1 else start
+        search = end + 2
+        if end - start > _MAX_TAG:
+            continue  # text
+        inner = body[start + 2 : end].strip().removeprefix("-").removesuffix("-").strip()
+        original = body[start : end + 2]
+        out.append(body[position:start])
+        position = end + 2
+        if kind == "{":
+            value = _liquid_output(inner, values)
+            if value is None:
+                warn(f"the Liquid '{{{{ {_short(inner)} }}}}' is kept as text", start)
+            out.append(original if value is None else value)
+            continue
+        word = _LIQUID_WORD.match(inner)
+        name, argument = (word.group(0), inner[word.end() :].strip()) if word else ("", inner)
+        if name in _BLOCK_END:
+            block_end = _BLOCK_END[name].search(body, position) if may_close[name] else None
+            if block_end is None:
+                may_close[name] = False
+                warn(f"'{{% {name} %}}' is never closed by '{{% end{name} %}}'; kept as text", start)
+                out.append(original)
+                continue
+            block = body[position : block_end.start()]
+            position = search = block_end.end()
+            if name == "raw":
+                out.append(block)
+            elif name == "highlight":
+                out.append(_code_block(block, (argument.split() or [""])[0], is_html))
+            continue  # a comment: nothing
         if name in ("post_url", "link"):
-            target = resolve(name, argument.strip())
+            target = resolve(name, argument)
             if target is not None:
-                return target
-            message = f"'{{% {name} {_short(argument)} %}}' names no imported post; kept as text"
+                out.append(target)
+                continue
+            warn(f"'{{% {name} {_short(argument)} %}}' names no imported post; kept as text", start)
         elif name in ("include", "include_relative"):
-            message = f"'{{% {name} {_short(argument)} %}}' includes a template, which is not imported; kept as text"
+            warn(f"'{{% {name} {_short(argument)} %}}' includes a template, which is not imported; kept as text", start)
         else:
-            message = f"the Liquid tag '{name}' has no Markdown equivalent; kept as text"
-        warnings.append(Problem(field="body", message=message, line=_line_of(text, match.start(), first_line)))
-        return match.group(0)
+            warn(f"the Liquid tag '{_short(name or inner)}' has no Markdown equivalent; kept as text", start)
+        out.append(original)
+    out.append(body[position:])
+    warn.finish()
+    return _Converted("".join(out), warnings)
 
-    text = _LIQUID_TAG.sub(tag, text)
-    text = _PLACEHOLDER.sub(lambda found: literals[int(found.group(1))], text)
-    return _Converted(text, warnings)
+
+def _code_block(code: str, language: str, is_html: bool) -> str:
+    if not is_html:
+        return _fence(code, language)
+    import html
+
+    escaped = html.escape(code.strip("\n"))
+    return f'<pre><code class="language-{html.escape(language, quote=True)}">{escaped}</code></pre>'
+
+
+def _liquid_output(expression: str, values: Mapping[str, str]) -> str | None:
+    """What ``{{ expression }}`` gives, for the values and filters known here, else None."""
+    parts = [part.strip() for part in expression.split("|")]
+    value = _liquid_value(parts[0], values)
+    for filter_text in parts[1:]:
+        if value is None:
+            break
+        name = filter_text.split(":")[0].strip()
+        if name == "relative_url":
+            if not urlsplit(value).scheme:
+                value = values.get("site.baseurl", "") + "/" + value.lstrip("/")
+        elif name == "absolute_url":
+            if not urlsplit(value).scheme:
+                value = values.get("site.url", "") + values.get("site.baseurl", "") + "/" + value.lstrip("/")
+        elif name not in ("strip", "escape", "xml_escape", "uri_escape", "url_encode"):
+            value = None
+    return value
 
 
 def _liquid_value(expression: str, values: Mapping[str, str]) -> str | None:
@@ -798,7 +866,11 @@ def _finish(
     warnings = assets.warnings  # the body's, and those of its files as they are found
     page_url = base_path + entry.url
     cover = _cover(fields)
-    for reference in [*_targets(body), *([cover] if cover else [])]:
+    references = list(dict.fromkeys([*_targets(body), *([cover] if cover else [])]))
+    if len(references) > MAX_REFERENCES:
+        message = f"names {len(references):,} files; only the first {MAX_REFERENCES:,} are looked for beside it"
+        warnings.append(Problem(field="body", message=message))
+    for reference in references[:MAX_REFERENCES]:
         site_path = _site_path(reference, site, base_path, page_url)
         if site_path is None:
             continue
@@ -1039,7 +1111,14 @@ class HugoSource:
     ) -> ImportedItem:
         fields = entry.parsed.fields
 
+        resolved: dict[str, str | None] = {}
+
         def resolve_ref(target: str) -> str | None:
+            if target not in resolved:
+                resolved[target] = find_ref(target)
+            return resolved[target]
+
+        def find_ref(target: str) -> str | None:
             path, _, anchor = target.strip().partition("#")
             key = _strip_md(path.strip().lstrip("/"))
             here = PurePosixPath(entry.relative).parent.as_posix()
