@@ -120,39 +120,44 @@ _AUTOP_BLOCKS = (
 )
 _AUTOP_OPEN = re.compile(rf"(<(?:{_AUTOP_BLOCKS})[\s/>])", re.IGNORECASE)
 _AUTOP_CLOSE = re.compile(rf"(</(?:{_AUTOP_BLOCKS})>)", re.IGNORECASE)
-_AUTOP_STARTS_BLOCK = re.compile(rf"^</?(?:{_AUTOP_BLOCKS})[\s/>]|^\x00P\d+\x00$", re.IGNORECASE)
+# A protected <pre> is "\x00B<n>\x00" (a block), a comment "\x00C<n>\x00" (inline).
+_AUTOP_P_BEFORE_BLOCK = re.compile(rf"<p>\s*(</?(?:{_AUTOP_BLOCKS})[^>]*>|\x00B\d+\x00)", re.IGNORECASE)
+_AUTOP_P_AFTER_BLOCK = re.compile(rf"(</?(?:{_AUTOP_BLOCKS})[^>]*>|\x00B\d+\x00)\s*</p>", re.IGNORECASE)
+_AUTOP_BR_AFTER_BLOCK = re.compile(rf"(</?(?:{_AUTOP_BLOCKS})[^>]*>|\x00B\d+\x00)\s*<br />", re.IGNORECASE)
+_AUTOP_BR_BEFORE_BLOCK = re.compile(r"<br />(\s*</?(?:p|li|div|dl|dd|dt|th|pre|td|ul|ol)[^>]*>)", re.IGNORECASE)
 # Kept whole by wpautop: preformatted text, and what must not get <br>s (scripts, styles, comments).
 _AUTOP_PROTECTED = re.compile(r"<(pre|script|style|textarea)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
 _TAG_NEWLINES = re.compile(r"<[^<>]*>")
 
 
 def wpautop(text: str) -> str:
-    """WordPress's ``wpautop``, in its essentials: blank lines separate paragraphs, single
-    newlines inside a paragraph are ``<br>``, and block elements are never wrapped in ``<p>``.
-    ``<pre>``, scripts, styles and comments are kept as they are."""
+    """WordPress's ``wpautop`` (wp-includes/formatting.php), step by step: blank lines separate
+    paragraphs, other newlines are ``<br />``, block elements are never wrapped in ``<p>`` nor
+    followed by a ``<br />``. ``<pre>``, scripts, styles and comments are kept as they are."""
     if not text.strip():
         return ""
     kept: list[str] = []
 
     def protect(match: re.Match[str]) -> str:
         kept.append(match.group(0))
-        return f"\n\n\x00P{len(kept) - 1}\x00\n\n"
+        if match.group(0).startswith("<!--"):
+            return f"\x00C{len(kept) - 1}\x00"
+        return f"\n\n\x00B{len(kept) - 1}\x00\n\n"  # a <pre> is a block
 
-    text = _AUTOP_PROTECTED.sub(protect, text.replace("\x00", ""))
+    text = _AUTOP_PROTECTED.sub(protect, text.replace("\x00", "")) + "\n"
     # A newline inside a tag (between its attributes) is not a line break.
     text = _TAG_NEWLINES.sub(lambda match: match.group(0).replace("\n", " "), text)
     text = _AUTOP_CLOSE.sub(r"\1\n\n", _AUTOP_OPEN.sub(r"\n\n\1", text))
-    chunks: list[str] = []
-    for chunk in re.split(r"\n\s*\n", text):
-        chunk = chunk.strip()
-        if not chunk:
-            continue
-        if _AUTOP_STARTS_BLOCK.match(chunk):
-            chunks.append(chunk)
-        else:
-            chunks.append("<p>" + re.sub(r"\s*\n\s*", "<br />\n", chunk) + "</p>")
-    text = "\n".join(chunks)
-    return re.sub(r"\x00P(\d+)\x00", lambda match: kept[int(match.group(1))], text)
+    text = "".join(f"<p>{chunk.strip()}</p>\n" for chunk in re.split(r"\n\s*\n", text) if chunk.strip())
+    text = _AUTOP_P_BEFORE_BLOCK.sub(r"\1", text)
+    text = _AUTOP_P_AFTER_BLOCK.sub(r"\1", text)
+    text = re.sub(r"<blockquote([^>]*)>", r"<blockquote\1><p>", text, flags=re.IGNORECASE)
+    text = re.sub(r"</blockquote>", "</p></blockquote>", text, flags=re.IGNORECASE)
+    text = re.sub(r"(?<!<br />)\s*\n", "<br />\n", text)
+    text = _AUTOP_BR_AFTER_BLOCK.sub(r"\1", text)
+    text = _AUTOP_BR_BEFORE_BLOCK.sub(r"\1", text)
+    text = re.sub(r"<p>\s*</p>", "", text)
+    return re.sub(r"\x00[BC](\d+)\x00", lambda match: kept[int(match.group(1))], text)
 
 
 # [name attrs]content[/name] or [name attrs] (self-closing); [[name]] is WordPress's escape for
@@ -694,8 +699,8 @@ class _Converter(_markdownify.MarkdownConverter):  # type: ignore[misc]  # untyp
         if not inner:
             return prefix + suffix
         href = el.get("href")
-        if not isinstance(href, str) or not href.strip():
-            return text
+        if not isinstance(href, str) or not href.strip() or el.find_parent("a") is not None:
+            return text  # no address, or a link in a link (which Markdown cannot say: the outer one stays)
         href = href.strip()
         if has_refused_scheme(href):
             self.notes.add(f"a link to {href[:40]!r} was removed (only http, https and mailto links are kept)")
