@@ -213,7 +213,11 @@ class Stack:
         from pressline.local.runner import Runner
         from pressline.local.stack import Clients, provision
 
-        self.stack = provision(template_path=ROOT / "template.yaml", region=REGION, endpoint_url=endpoint_url)
+        # Every post announced (the generated ones are dated March 2026): what a new post costs, as before.
+        window = {"AnnounceWindowHours": "87600"}
+        self.stack = provision(
+            template_path=ROOT / "template.yaml", region=REGION, endpoint_url=endpoint_url, parameters=window
+        )
         os.environ.update(self.stack.environment())
         settings.cache_clear()
         reset_clients()
