@@ -5,8 +5,11 @@ post is announced when it comes due; an import-sized batch announces only what i
 from __future__ import annotations
 
 import dataclasses
+import random
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from index_world import SOURCE_BUCKET, START, World
 
 from pressline.stages.index import index_batch
@@ -132,3 +135,36 @@ def test_an_imported_batch_announces_only_the_new_post(world: World) -> None:
     # Sent again (at least once): nothing changes, nobody is emailed.
     index_batch(updates, world.deps)
     assert [message.slug for message in world.announcements()] == ["news"]
+
+
+posts = st.lists(
+    st.tuples(
+        st.integers(min_value=-10 * 24, max_value=2 * 24),  # hours from START: the past, the window, the future
+        st.sampled_from([None, True, False]),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(posts=posts, order=st.randoms(use_true_random=False), chunk=st.integers(min_value=1, max_value=12))
+def test_any_order_and_any_batching_announce_exactly_the_news_once(
+    posts: list[tuple[int, bool | None]], order: random.Random, chunk: int
+) -> None:
+    world = World()
+    updates = [
+        world.upload(f"posts/{n}.md", f"Post {n}", START + timedelta(hours=hours), slug=f"p{n}", notify=notify)
+        for n, (hours, notify) in enumerate(posts)
+    ]
+    sent = updates + order.sample(updates, len(updates) // 2)  # S3 and SQS duplicate and reorder
+    order.shuffle(sent)
+    for start in range(0, len(sent), chunk):
+        index_batch(sent[start : start + chunk], world.deps)
+
+    news = {
+        f"p{n}"
+        for n, (hours, notify) in enumerate(posts)
+        if hours <= 0 and (notify is True or (notify is None and -hours <= 72))
+    }
+    assert sorted(message.slug for message in world.announcements()) == sorted(news)
