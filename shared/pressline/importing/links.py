@@ -28,7 +28,9 @@ DROP = "\x00drop"
 
 # Markdown inline links and images: ``[text](dest "title")``; the text may hold one level of
 # brackets (a linked image ``[![alt](src)](href)``), the destination may be ``<…>``.
-_TEXT = r"(?:[^\[\]\\]|\\.|\[(?:[^\[\]\\]|\\.)*\])*"
+# Neither crosses a blank line: a paragraph ends there, and a link with it.
+_IN_TEXT = r"[^\[\]\\\n]|\\.|\n(?![ \t]*\n)"
+_TEXT = rf"(?:{_IN_TEXT}|\[(?:{_IN_TEXT})*\])*"
 _DEST = r"<[^<>\n]*>|(?:[^\s()<>\\]|\\.|\((?:[^\s()\\]|\\.)*\))+"
 _TITLE = r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\)"
 _INLINE = re.compile(rf"(?P<bang>!?)\[(?P<text>{_TEXT})\]\(\s*(?P<dest>{_DEST})?(?P<title>\s+(?:{_TITLE}))?\s*\)")
@@ -38,7 +40,14 @@ _IMAGE = re.compile(rf"(?P<bang>!)\[(?P<text>{_TEXT})\]\(\s*(?P<dest>{_DEST})?(?
 _DEFINITION = re.compile(rf"^(?P<lead> {{0,3}}\[[^\]\n]+\]:[ \t]*)(?P<dest>{_DEST})", re.MULTILINE)
 _AUTOLINK = re.compile(r"<(?P<dest>https?://[^\s<>]+)>", re.IGNORECASE)
 # Inline HTML tags that carry a URL, and the attributes of one.
-_TAG = re.compile(r"<(?P<name>img|a|source)\b(?P<attrs>(?:[^<>\"']|\"[^\"]*\"|'[^']*')*)>", re.IGNORECASE)
+# A tag never spans a blank line (it ends the paragraph, and Markdown's HTML with it), and
+# outside quotes never holds a '<'.
+_LINE_BREAK = r"\n(?![ \t]*\n)"
+_TAG = re.compile(
+    rf"<(?P<name>img|a|source)\b(?P<attrs>(?:[^<>\"'\n]|{_LINE_BREAK}|\"(?:[^\"\n]|{_LINE_BREAK})*\""
+    rf"|'(?:[^'\n]|{_LINE_BREAK})*')*)>",
+    re.IGNORECASE,
+)
 _ATTRIBUTE = re.compile(r"(?P<name>[^\s=/>\"']+)(?:\s*=\s*(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"'>]+))?")
 # srcset and sizes list more copies of an image on the old host; the sanitizer drops them from
 # the page, and they are dropped from the source too, so that no old-host URL stays in it.
