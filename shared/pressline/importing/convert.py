@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote, urljoin, urlsplit
@@ -39,7 +39,6 @@ HtmlToMarkdown = Callable[[str], str]
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 60
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
-_IMG_SRC = re.compile(r"<img\b[^>]*?\ssrc=\"([^\"]*)\"", re.IGNORECASE)
 # Names a page may not take (the site's own top-level folders and files); helper code in
 # pressline.posts.paths has the full list once static pages land.
 _RESERVED_PAGE_NAMES_FALLBACK = frozenset({"posts", "tags", "archive", "media", "search", "sitemaps", "api", "pages"})
@@ -485,12 +484,35 @@ class Converter:
         old_host = links.host_of(self.site_url)
         if old_host:
             html = result.post.unsafe_html or ""
-            hotlinked = [src for src in _IMG_SRC.findall(html) if links.host_of(src) == old_host]
+            hotlinked = [src for src in image_sources(html) if links.host_of(_absolute_src(src)) == old_host]
             if result.post.meta.image and links.host_of(result.post.meta.image) == old_host:
                 hotlinked.append(result.post.meta.image)
             for src in hotlinked:
                 note("body", f"still shows an image from the old site ({src[:100]})", error=True)
                 converted.failed = True
+
+
+class _ImageSources(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("img", "source", "video", "audio", "input"):
+            self.sources.extend(value for name, value in attrs if name in ("src", "srcset", "poster") and value)
+
+
+def image_sources(html: str) -> list[str]:
+    """Every image source in ``html``, read as a browser reads tags (an HTML parser, not a pattern)."""
+    parser = _ImageSources()
+    parser.feed(html)
+    parser.close()
+    return parser.sources
+
+
+def _absolute_src(src: str) -> str:
+    src = src.strip().split()[0] if src.strip() else ""
+    return "https:" + src if src.startswith("//") else src
 
 
 def _check_source(data: bytes, key: str, checked_at: datetime, timezone: tzinfo) -> Any:

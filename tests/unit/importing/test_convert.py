@@ -381,3 +381,19 @@ def test_hostile_html_never_reaches_the_file_unsanitized_as_a_script() -> None:
     assert result.post is not None
     rendered = render_body(result.post.body, "posts/hostile.md", "", result.post.unsafe_html).html
     assert "<script" not in rendered and "onerror" not in rendered and "javascript:" not in rendered
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<img alt="a>b" src="https://old.example/x.png">',
+        "<IMG SRC=//www.old.example/x.png>",
+        '<img src="https://ok.example/y.png" srcset="https://old.example/x.png 2x">',
+        '<video poster="http://old.example/p.png"></video>',
+        "<img\nsrc='https://old.example/&#120;.png'>",
+    ],
+)
+def test_the_last_check_reads_image_sources_as_a_browser_does(html: str) -> None:
+    assert any(
+        convert.links.host_of(convert._absolute_src(src)) == "old.example" for src in convert.image_sources(html)
+    )
