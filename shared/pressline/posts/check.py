@@ -63,8 +63,11 @@ def format_problem(path: Path, problem: Problem, *, warning: bool = False) -> st
     return f"{where}: {kind}{problem.field}: {problem.message}"
 
 
-def check_file(path: Path, timezone: ZoneInfo, slugs: dict[str, Path]) -> tuple[list[Problem], list[Problem]]:
-    """The errors and warnings of one file; ``slugs`` collects slugs already seen."""
+def check_file(
+    path: Path, timezone: ZoneInfo, slugs: dict[str, Path], aliases: dict[str, Path] | None = None
+) -> tuple[list[Problem], list[Problem]]:
+    """The errors and warnings of one file; ``slugs`` collects slugs already seen, ``aliases``
+    the old URLs already claimed (Index gives one to the post published first, and warns the other)."""
     from pressline.posts.images import check_image, clipped, cover_problem
     from pressline.posts.markdown import reference_line, render_body
     from pressline.posts.rules import check_post
@@ -96,6 +99,8 @@ def check_file(path: Path, timezone: ZoneInfo, slugs: dict[str, Path]) -> tuple[
         errors.append(Problem(field="slug", message=message, line=result.post.slug_line))
     slugs.setdefault(slug, path)
     post = result.post
+    if aliases is not None:
+        warnings.extend(_alias_clashes(post.meta.aliases, path, slugs, aliases, _field_line(data, "aliases")))
     body = render_body(post.body, key, post.meta.summary, post.unsafe_html, body_line=post.body_line)
     warnings.extend(body.warnings)
     base = path.parent
@@ -116,6 +121,27 @@ def check_file(path: Path, timezone: ZoneInfo, slugs: dict[str, Path]) -> tuple[
         if reason:
             warnings.append(Problem(field="image", message=reason, line=_field_line(data, "image")))
     return errors, warnings
+
+
+def _alias_clashes(
+    wanted: tuple[str, ...], path: Path, slugs: dict[str, Path], aliases: dict[str, Path], line: int | None
+) -> list[Problem]:
+    """What Index would warn of these aliases among the files checked: one that another file
+    claims too, or another checked post's address."""
+    from pressline.posts.paths import post_path
+
+    addresses = {post_path(slug): owner for slug, owner in slugs.items() if owner != path}
+    found: list[Problem] = []
+    for alias in wanted:
+        if alias in addresses:
+            message = f"'{alias}' is the address of {addresses[alias]}; it would not redirect"
+            found.append(Problem(field="aliases", message=message, line=line))
+            continue
+        owner = aliases.setdefault(alias, path)
+        if owner != path:
+            message = f"'{alias}' is also an alias of {owner}; the post published first keeps it"
+            found.append(Problem(field="aliases", message=message, line=line))
+    return found
 
 
 def resolve_image_key(reference: str, source_key: str) -> str | None:
@@ -157,9 +183,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 2
     files = expand(args.files)
     slugs: dict[str, Path] = {}
+    aliases: dict[str, Path] = {}
     error_count = warning_count = 0
     for path in files:
-        errors, warnings = check_file(path, timezone, slugs)
+        errors, warnings = check_file(path, timezone, slugs, aliases)
         for problem, warning in ordered(errors, warnings):
             print(format_problem(path, problem, warning=warning), file=out)
         error_count += len(errors)

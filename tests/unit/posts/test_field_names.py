@@ -360,3 +360,19 @@ def test_a_refused_redirect_is_named_under_redirect_from_with_its_line() -> None
     assert errors(check(post("title: T\naliases: [/a/]\nredirect_from: 5"))) == [
         ("redirect_from", "must be a list of old URLs, like [/2019/05/hello/, /old.html], not a number", 4)
     ]
+
+
+def test_pressline_check_says_which_aliases_clash_across_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    (folder / "a.md").write_text("---\ntitle: A\naliases: [/old/, /shared/]\n---\nBody\n")
+    (folder / "b.md").write_text("---\ntitle: B\naliases:\n  - /shared/\n  - /posts/a/\n  - /mine/\n---\nBody\n")
+    assert main(["check", "--quiet", str(folder)]) == 0  # warnings: Index publishes both
+    assert capsys.readouterr().out.splitlines() == [
+        f"{folder / 'b.md'}:3: warning: aliases: '/shared/' is also an alias of {folder / 'a.md'}; the post "
+        "published first keeps it",
+        f"{folder / 'b.md'}:3: warning: aliases: '/posts/a/' is the address of {folder / 'a.md'}; it would not "
+        "redirect",
+    ]
