@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "shared" / "pressline"
 # The Lambda Python runtime provides these; bundling them would double the layer's size.
 RUNTIME_PROVIDED = {"boto3", "botocore"}
-# Sub-packages that never run in Lambda (the moto local stack): they may import dev tools.
-DEV_ONLY = {PACKAGE / "local"}
+# Sub-packages that never run in Lambda (the moto local stack; `pressline import`, on the author's
+# machine, with the `import` extra): they may import dev tools.
+DEV_ONLY = {PACKAGE / "local", PACKAGE / "importing"}
 
 
 def _pins(requirements: list[str]) -> dict[str, str]:
