@@ -73,6 +73,34 @@ def test_upload_tags_every_object_and_a_second_run_puts_nothing(
     assert "0 created, 0 updated, 6 unchanged, 0 skipped" in capsys.readouterr().out
 
 
+def test_a_second_run_costs_a_listing_and_nothing_else(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections import Counter
+
+    from pressline.adapters import aws
+
+    calls: Counter[str] = Counter()
+    counted = boto3.client("s3", region_name="us-east-1")
+    counted.meta.events.register("before-call.s3", lambda model, **_: calls.update([model.name]))
+
+    def client(service: str) -> Any:
+        assert service == "s3"
+        return counted
+
+    client.cache_clear = lambda: None  # type: ignore[attr-defined]
+    monkeypatch.setattr(aws, "client", client)
+    import_to(BUCKET, tmp_path)
+    assert calls == {"ListObjectsV2": 3, "PutObject": 6}  # posts/, pages/, imports/: absent keys need no HEAD
+    calls.clear()
+    import_to(BUCKET, tmp_path)
+    assert calls == {"ListObjectsV2": 3}  # every ETag is the MD5 of what would be written
+    s3.put_object(Bucket=BUCKET, Key="posts/welcome.md", Body=b"---\ntitle: Mine\n---\n\nMine.\n")
+    calls.clear()
+    import_to(BUCKET, tmp_path)
+    assert calls == {"ListObjectsV2": 3, "HeadObject": 1}  # only what differs is asked whose it is
+
+
 def test_a_dry_run_compares_with_the_bucket_and_puts_nothing(
     s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
