@@ -263,6 +263,8 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
     second one only for the listings of posts that move or go (what the first one found)."""
     tz = batch.site.timezone
     keys, slugs, listings, blobs = [], [], [], [RECENT_BLOB, PAGES_BLOB]
+    aliases: list[str] = []  # the claims of the renderings' aliases (indexing.redirects)
+    staying: set[tuple[str, str]] = set()  # (key, slug) a rendering keeps: that post's page stays
     for item in read:
         keys.append(item.update.source.key)
         if is_page_key(item.update.source.key):
@@ -275,7 +277,8 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
                 logger.warning("Rendering of %s has no place in the site: %s", item.update.source.key, error)
                 continue
             slugs.append(meta.slug)
-            slugs += redirects.wanted_names(meta.aliases, ())
+            aliases += redirects.wanted_names(meta.aliases, ())
+            staying.add((item.update.source.key, meta.slug))
             listings.append(month_listing(month))
             blobs.append(search_blob(month))
             for tag in dict.fromkeys(tag_slug(tag) for tag in meta.tags):
@@ -283,13 +286,15 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
                     listings += [tag_year_listing(tag, month[:4]), tag_front_listing(tag)]
     markers = [key_marker(key) for key in keys] + [slug_marker(slug) for slug in slugs]
     catalog = batch.catalog
-    catalog.load(keys, slugs, markers, listings, blobs)
+    catalog.load(keys, [*slugs, *aliases], markers, listings, blobs)
     moved: list[str] = []
     held: list[str] = []  # the aliases posts hold, and any alias waiting under a page that may go
     for key in keys:
         post = catalog.posts.get(key)
         if post is not None:
-            held += [*redirects.wanted_names((), post.aliases), redirects.claim_name(post_page_key(post.slug))]
+            held += redirects.wanted_names((), post.aliases)
+            if post.public and (key, post.slug) not in staying:
+                held.append(redirects.claim_name(post_page_key(post.slug)))
         try:
             moved += listing_ids(post, tz)
             if post is not None and post.public:
