@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pressline.importing import convert
 from pressline.importing.media import (
     DEFAULT_TIMEOUT,
+    ConnectTo,
     Downloaded,
     Downloader,
     DownloadPolicy,
@@ -491,6 +492,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-local", action="store_true", help="allow downloads from loopback and private addresses"
     )
+    parser.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        type=_connect_to,
+        metavar="HOST1:PORT1:HOST2:PORT2",
+        help="download what is on HOST1 (port PORT1, any if empty) from HOST2 (port PORT2, the same if empty),"
+        " as curl's --connect-to: the old site's files on a server its name no longer points at; HOST1 must"
+        " still be allowed, and a local HOST2 needs --allow-local",
+    )
     parser.add_argument("--no-download", action="store_true", help="download no image referenced by URL")
     parser.add_argument(
         "--cache",
@@ -516,6 +527,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--stack-name", default=None, help="a deployed stack: find its source bucket in CloudFormation")
     parser.add_argument("--bucket", default=None, help="the source bucket (default: the stack's)")
+
+
+def _connect_to(text: str) -> ConnectTo:
+    try:
+        return ConnectTo.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _source_bucket(args: argparse.Namespace) -> str | None:
@@ -587,7 +605,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except Exception:
         site_url = None
     policy = DownloadPolicy.for_site(
-        site_url, args.allow_host, allow_local=args.allow_local, timeout=float(args.timeout)
+        site_url,
+        args.allow_host,
+        allow_local=args.allow_local,
+        timeout=float(args.timeout),
+        connect_to=tuple(args.connect_to),
     )
     downloader = Downloader(policy, cache=args.cache or default_cache(), write_cache=not args.dry_run)
     options: dict[str, Any] = {

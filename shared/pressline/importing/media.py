@@ -8,6 +8,10 @@ machine's own services or a cloud metadata endpoint. So a download:
   link-local, multicast, reserved or unspecified (unless ``allow_local``), and connects to
   the address it checked, never resolving again (no DNS rebinding between check and use);
 - follows at most ``max_redirects`` redirects, each checked by the same rules;
+- may be sent elsewhere than DNS says by ``connect_to`` (curl's ``--connect-to``: the old
+  site's files still on a server the domain no longer points at), and what it names is
+  checked by the same rules: the allow-list is still of the URL's host, and the address
+  connected to is still refused when it is local (unless ``allow_local``);
 - stops at ``max_bytes`` and after ``timeout`` seconds in all (a server dripping bytes
   cannot hold it), and keeps only PNG, JPEG, GIF and WebP by their bytes (SVG, HTML
   named ``.png`` and anything else are refused).
@@ -46,6 +50,67 @@ class DownloadError(Exception):
 
 
 @dataclass(frozen=True)
+class ConnectTo:
+    """curl's ``--connect-to HOST1:PORT1:HOST2:PORT2``: a request for ``host`` (on ``port``, or
+    on any port when None) connects to ``to_host`` (on ``to_port``, or the same port) instead;
+    the URL, the ``Host`` header and the name TLS verifies stay the URL's. Only where to
+    connect changes: ``to_host`` is resolved and its addresses checked like any other."""
+
+    host: str
+    port: int | None
+    to_host: str
+    to_port: int | None
+
+    @classmethod
+    def parse(cls, text: str) -> ConnectTo:
+        """``HOST1:PORT1:HOST2:PORT2`` (a port may be empty; an IPv6 address in brackets), or
+        ValueError saying what is wrong."""
+        fields = _colon_fields(text.strip())
+        if fields is None or len(fields) != 4:
+            raise ValueError(f"{text!r} is not HOST1:PORT1:HOST2:PORT2 (a port may be empty, IPv6 in brackets)")
+        host, port, to_host, to_port = fields
+        if not host:
+            raise ValueError(f"{text!r} names no host to connect for (HOST1)")
+        return cls(_bare_name(host), _port(port, text), _bare_name(to_host or host), _port(to_port, text))
+
+    def applies(self, host: str, port: int) -> bool:
+        return _bare_name(host) == self.host and self.port in (None, port)
+
+
+def _colon_fields(text: str) -> list[str] | None:
+    """``a:b:[::1]:c`` as ["a", "b", "::1", "c"]; None when a bracket is not closed."""
+    fields: list[str] = []
+    rest = text
+    while True:
+        if not rest.startswith("["):
+            value, colon, rest = rest.partition(":")
+            fields.append(value)
+            if not colon:
+                return fields
+            continue
+        end = rest.find("]")
+        if end < 0 or rest[end + 1 : end + 2] not in ("", ":"):
+            return None
+        fields.append(rest[1:end])
+        rest = rest[end + 1 :]
+        if not rest:
+            return fields
+        rest = rest[1:]  # the colon after the bracket
+
+
+def _port(text: str, whole: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{whole!r}: {text!r} is not a port (1 to 65535)")
+    return int(text)
+
+
+def _bare_name(host: str) -> str:
+    return host.strip().lower().rstrip(".")
+
+
+@dataclass(frozen=True)
 class Downloaded:
     url: str
     data: bytes
@@ -61,6 +126,7 @@ class DownloadPolicy:
     max_bytes: int = MAX_IMAGE_BYTES
     timeout: float = DEFAULT_TIMEOUT
     max_redirects: int = MAX_REDIRECTS
+    connect_to: tuple[ConnectTo, ...] = ()  # the first that applies to a URL's host and port
 
     @classmethod
     def for_site(cls, site_url: str | None, extra_hosts: Iterable[str] = (), **options: object) -> DownloadPolicy:
@@ -106,9 +172,21 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def checked_target(url: str, policy: DownloadPolicy, resolver: Resolver) -> tuple[str, str, int, str, str]:
-    """(scheme, host, port, path with query, the address to connect to) for ``url``, or the
-    DownloadError that refuses it."""
+@dataclass(frozen=True)
+class Target:
+    """Where one request goes: the URL's scheme, host, port and path (with its query), and
+    the checked address and port to connect to."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+    connect_port: int
+
+
+def checked_target(url: str, policy: DownloadPolicy, resolver: Resolver) -> Target:
+    """Where to send the request for ``url``, or the DownloadError that refuses it."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -125,39 +203,42 @@ def checked_target(url: str, policy: DownloadPolicy, resolver: Resolver) -> tupl
     if not policy.allows_host(host):
         raise DownloadError(f"is on {host}, which is not in the allow-list (add it with --allow-host {host})")
     port = port or (443 if scheme == "https" else 80)
-    addresses = resolver(host, port)
+    route = next((route for route in policy.connect_to if route.applies(host, port)), None)
+    to_host, to_port = (route.to_host, route.to_port or port) if route else (host, port)
+    shown = f"{host} (connected to {to_host}:{to_port} by --connect-to)" if route else host
+    addresses = resolver(to_host, to_port)
     if not addresses:
-        raise DownloadError(f"{host} has no address")
+        raise DownloadError(f"{shown} has no address")
     if not policy.allow_local:
         for address in addresses:
             reason = refused_address(address)
             if reason:
-                raise DownloadError(f"{host} resolves to {reason}; pass --allow-local to download from it")
+                raise DownloadError(f"{shown} resolves to {reason}; pass --allow-local to download from it")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return scheme, host, port, path, addresses[0]
+    return Target(scheme, host, port, path, addresses[0], to_port)
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """An HTTP connection to the checked address, whatever DNS says now (Host: the name)."""
 
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._connect = (target.address, target.connect_port)
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = socket.create_connection(self._connect, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to the checked address; the certificate is verified against the host name."""
 
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(self, target: Target, timeout: float) -> None:
         self._tls = ssl.create_default_context()
-        super().__init__(host, port, timeout=timeout, context=self._tls)
-        self._address = address
+        super().__init__(target.host, target.port, timeout=timeout, context=self._tls)
+        self._connect = (target.address, target.connect_port)
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = socket.create_connection(self._connect, self.timeout)
         self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
@@ -166,15 +247,15 @@ def download(url: str, policy: DownloadPolicy, resolver: Resolver = system_resol
     deadline = time.monotonic() + policy.timeout
     current = url
     for _ in range(policy.max_redirects + 1):
-        scheme, host, port, path, address = checked_target(current, policy, resolver)
+        target = checked_target(current, policy, resolver)
         remaining = max(deadline - time.monotonic(), 0.001)
         connection: http.client.HTTPConnection = (
-            _PinnedHTTPSConnection(host, port, address, remaining)
-            if scheme == "https"
-            else _PinnedHTTPConnection(host, port, address, remaining)
+            _PinnedHTTPSConnection(target, remaining)
+            if target.scheme == "https"
+            else _PinnedHTTPConnection(target, remaining)
         )
         try:
-            connection.request("GET", path, headers={"User-Agent": USER_AGENT, "Accept": "image/*"})
+            connection.request("GET", target.path, headers={"User-Agent": USER_AGENT, "Accept": "image/*"})
             response = connection.getresponse()
             if response.status in _REDIRECTS:
                 location = response.getheader("Location")
@@ -287,4 +368,4 @@ def default_cache() -> Path:
     return Path(base) / "pressline" / "downloads"
 
 
-__all__ = ["DownloadError", "DownloadPolicy", "Downloaded", "Downloader", "default_cache", "download"]
+__all__ = ["ConnectTo", "DownloadError", "DownloadPolicy", "Downloaded", "Downloader", "default_cache", "download"]

@@ -4,7 +4,9 @@ redirect to a host or scheme not allowed, too many redirects, too many bytes, to
 server, and bytes that are not an image whatever the name. The address connected to is the
 one checked (a name that no DNS knows still reaches the test server through the resolver
 that checked it), every address of a name is checked, and each URL is downloaded once and
-kept for the next run."""
+kept for the next run. ``--connect-to`` (curl's) sends a host's requests to another address,
+and refuses everything it refused before: the allow-list is of the URL's host, and the
+address it names is checked like any DNS answer."""
 
 from __future__ import annotations
 
@@ -15,7 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from pressline.importing.media import Downloader, DownloadError, DownloadPolicy, download, refused_address
+from pressline.cli import main
+from pressline.importing.media import (
+    ConnectTo,
+    Downloader,
+    DownloadError,
+    DownloadPolicy,
+    download,
+    refused_address,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
@@ -271,3 +281,119 @@ def test_a_cache_file_that_is_not_an_image_is_downloaded_again(server: Server, t
     kept.write_bytes(SVG)
     assert Downloader(LOCAL, cache=tmp_path).get(server.url("/ok.png")).data == PNG
     assert len(server.requests) == 2
+
+
+# --------------------------------------------------------------------------- --connect-to
+def _old_site(
+    server: Server, *, allow_local: bool = True, hosts: frozenset[str] = frozenset({"old.example"})
+) -> DownloadPolicy:
+    route = ConnectTo.parse(f"old.example:80:127.0.0.1:{server.port}")
+    return DownloadPolicy(allowed_hosts=hosts, allow_local=allow_local, timeout=5, connect_to=(route,))
+
+
+def test_connect_to_reaches_the_old_sites_files_under_the_old_sites_name(server: Server) -> None:
+    # old.example is in no DNS (and the system resolver is asked for 127.0.0.1 only).
+    got = download("http://old.example/ok.png", _old_site(server))
+    assert got.data == PNG and got.url == "http://old.example/ok.png"
+    assert server.requests == [("/ok.png", "old.example")]  # the Host is the URL's
+
+
+def test_connect_to_follows_redirects_through_the_same_route(server: Server) -> None:
+    assert download("http://old.example/hops/1", _old_site(server)).data == PNG
+    assert server.requests == [("/hops/1", "old.example"), ("/hops/0", "old.example"), ("/ok.png", "old.example")]
+
+
+def test_connect_to_a_local_address_still_needs_allow_local(server: Server) -> None:
+    with pytest.raises(
+        DownloadError, match=r"old\.example \(connected to 127\.0\.0\.1:\d+ by --connect-to\) resolves to a loopback"
+    ):
+        download("http://old.example/ok.png", _old_site(server, allow_local=False))
+    assert server.requests == []
+
+
+def test_connect_to_does_not_add_a_host_to_the_allow_list(server: Server) -> None:
+    policy = _old_site(server, hosts=frozenset({"cdn.example"}))
+    with pytest.raises(DownloadError, match=r"old\.example, which is not in the allow-list"):
+        download("http://old.example/ok.png", policy)
+    assert server.requests == []
+
+
+def test_a_redirect_off_the_route_is_checked_as_ever(server: Server) -> None:
+    # /to-other-host sends to elsewhere.test, neither allowed nor routed: refused, never resolved.
+    with pytest.raises(DownloadError, match=r"elsewhere\.test, which is not in the allow-list"):
+        download("http://old.example/to-other-host", _old_site(server))
+    policy = _old_site(server, hosts=frozenset({"old.example", "localhost"}))
+    asked: list[tuple[str, int]] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return ["127.0.0.1"]
+
+    # /to-localhost names localhost on the server's port: no route applies, DNS is asked for it.
+    assert download("http://old.example/to-localhost", policy, resolver).data == PNG
+    assert asked == [("127.0.0.1", server.port), ("localhost", server.port)]
+
+
+@pytest.mark.parametrize(
+    ("url", "asked"),
+    [
+        ("http://old.example/x.png", ("127.0.0.2", 8080)),  # the route's host and port
+        ("http://OLD.example./x.png", ("127.0.0.2", 8080)),  # the same name, spelt otherwise
+        ("http://old.example:81/x.png", ("old.example", 81)),  # another port: not this route
+        ("https://old.example/x.png", ("old.example", 443)),
+        ("http://www.old.example/x.png", ("www.old.example", 80)),  # another name: not this route
+    ],
+)
+def test_a_route_applies_to_its_host_and_port_only(url: str, asked: tuple[str, int]) -> None:
+    route = ConnectTo.parse("old.example:80:127.0.0.2:8080")
+    policy = DownloadPolicy(allowed_hosts=frozenset({"old.example"}), allow_local=True, connect_to=(route,))
+    calls: list[tuple[str, int]] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        calls.append((host, port))
+        raise DownloadError("resolved no further in this test")
+
+    with pytest.raises(DownloadError, match="no further"):
+        download(url, policy, resolver)
+    assert calls == [asked]
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("old.example:80:127.0.0.1:8080", ConnectTo("old.example", 80, "127.0.0.1", 8080)),
+        ("Old.Example.::[::1]:", ConnectTo("old.example", None, "::1", None)),  # any port, the same port
+        ("old.example:443::8443", ConnectTo("old.example", 443, "old.example", 8443)),  # the same host
+        ("[2001:db8::1]:80:files.example:80", ConnectTo("2001:db8::1", 80, "files.example", 80)),
+    ],
+)
+def test_connect_to_is_read_as_curl_writes_it(text: str, parsed: ConnectTo) -> None:
+    assert ConnectTo.parse(text) == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("old.example:127.0.0.1", "is not HOST1:PORT1:HOST2:PORT2"),
+        ("old.example:80:127.0.0.1:8080:9", "is not HOST1:PORT1:HOST2:PORT2"),
+        ("old.example:80:[::1:8080", "is not HOST1:PORT1:HOST2:PORT2"),
+        ("old.example:80:[::1]x:8080", "is not HOST1:PORT1:HOST2:PORT2"),
+        (":80:127.0.0.1:8080", "names no host"),
+        ("old.example:http:127.0.0.1:8080", "'http' is not a port"),
+        ("old.example:80:127.0.0.1:65536", "'65536' is not a port"),
+        ("old.example:0:127.0.0.1:1", "'0' is not a port"),
+    ],
+)
+def test_a_connect_to_that_is_not_curls_form_is_refused(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        ConnectTo.parse(text)
+
+
+def test_the_command_refuses_a_bad_connect_to_as_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["import", str(tmp_path), "--out", str(tmp_path / "o"), "--connect-to", "old.example:127.0.0.1"])
+    assert stopped.value.code == 2
+    assert "is not HOST1:PORT1:HOST2:PORT2" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
