@@ -42,6 +42,8 @@ from pressline.posts.slug import slugify
 MAX_TEXT_BYTES = 2 * 1024 * 1024
 # An image or other file beside the content.
 MAX_ASSET_BYTES = 32 * 1024 * 1024
+# A reference longer than this names no file.
+_MAX_PATH = 1024
 # Links and images of one item looked for among the site's files: far above a real post.
 MAX_REFERENCES = 2_000
 # Files looked at in one walk: far above any blog, a bound on a folder that is not one.
@@ -473,8 +475,8 @@ def _site_path(reference: str, site: str | None, base_path: str, page_url: str) 
     names one on the old site: an absolute URL there, a path from the root, or one relative to
     the page's old URL (``../images/x.png``)."""
     target = reference.strip()
-    if not target or target.startswith(("#", "mailto:", "data:", "//")):
-        return None
+    if not target or len(target) > _MAX_PATH or target.startswith(("#", "mailto:", "data:", "//")):
+        return None  # no file has a name that long (and realpath takes time quadratic in one)
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         if site is None or not target.startswith(site + "/"):
@@ -1528,7 +1530,7 @@ class JekyllSource:
             base_path=base_path,
             zone=zone,
             tags=tags,
-            summary=re.sub(r"<[^>]*>", "", summary),
+            summary=re.sub(r"<[^<>]*>", "", summary),
             default_author=default_author,
             assets=assets,
             media_dirs=[self._folder.root],

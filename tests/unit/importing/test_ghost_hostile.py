@@ -128,3 +128,34 @@ def test_links_only_ever_have_web_or_mail_schemes(url: str) -> None:
                 "https",
                 "mailto",
             )
+
+
+# Bodies at Ghost's content limit made of what the upload finder looks for: a pattern scanning
+# forwards from each "http" took time quadratic in them (200 KB of "http://": 70 s), and
+# realpath one quadratic in a path's parts (8 MB of "/content/images/x": minutes).
+_UPLOAD_SHAPES = [
+    "http://",
+    "https://old.example/",
+    "http://a/content/images/",
+    "/content/images/x",
+    "/content/images/a/",
+]
+
+
+def test_bodies_of_upload_lookalikes_at_the_limit_name_no_file() -> None:
+    from pressline.importing.ghost import MAX_CONTENT_CHARS
+
+    with tempfile.TemporaryDirectory() as directory:
+        folder = Path(directory) / "content" / "images"
+        folder.mkdir(parents=True)
+        (folder / "x").write_bytes(b"x")  # a file the shapes come close to naming
+        for unit in _UPLOAD_SHAPES:
+            body = (unit * (MAX_CONTENT_CHARS // len(unit) + 1))[:MAX_CONTENT_CHARS]
+            post = {"id": "1", "slug": "a", "title": "A", "html": body}
+            document = {
+                "db": [{"meta": {}, "data": {"posts": [post], "settings": [{"key": "url", "value": "http://a"}]}}]
+            }
+            path = Path(directory) / "export.json"
+            path.write_text(json.dumps(document), encoding="utf-8")
+            (item,) = list(GhostSource(path).items())
+            assert isinstance(item, ImportedItem) and item.assets == (), unit
