@@ -29,14 +29,16 @@ import importlib
 import re
 import string
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from bs4 import BeautifulSoup
 from bs4.element import Comment, NavigableString, Tag
 
 from pressline.models import Problem
-from pressline.posts.markdown import MAX_NESTING
+from pressline.posts.markdown import MAX_NESTING, nests_deeper_than
 from pressline.posts.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, DROPPED_WITH_CONTENT, has_refused_scheme
 
 # markdownify's stub declares its public functions only; the converter's methods are untyped.
@@ -78,17 +80,28 @@ def convert_html(html: str) -> Converted:
     notes = _Notes()
     html = html.replace("\r\n", "\n").replace("\r", "\n")
     is_blocks = "<!-- wp:" in html
-    html = _BLOCK_COMMENT.sub("", html) if is_blocks else html
+    html = _without_block_comments(html) if is_blocks else html
     html = _replace_shortcodes(html, notes)
     if not is_blocks:  # WordPress runs wpautop on classic content only (has_blocks() turns it off)
-        html = wpautop(html)
-    soup = BeautifulSoup(html, "html.parser")
-    _prepare(soup, notes)
-    if _depth(soup) > MAX_NESTING:
+        # It splits the post at <!--more--> first: the divider is never inside a paragraph.
+        html = wpautop(_MORE.sub(lambda match: f"\n\n{match.group(0)}\n\n", html) if "<!--" in html else html)
+    if nests_deeper_than(html, MAX_NESTING):
+        # Parsing that would take time growing with the square of the depth (bs4 and html5ever
+        # alike), for a tree the pipeline refuses anyway: the text alone is kept.
         notes.add(f"is nested more than {MAX_NESTING} levels deep; imported as plain text")
-        markdown = _plain_text(soup)
+        markdown = _plain_text(_TAGS.sub("\n", html))
     else:
-        markdown = _Converter(notes).convert_soup(soup)
+        _note_removed(html, notes)
+        # Parsed first as a browser does (html5ever, through nh3, with the elements and attributes
+        # converted below): unclosed <p> and <li>, misnested tags, "<" in text come out as the
+        # reader saw them, well-formed for BeautifulSoup; scripts, handlers and refused URLs are gone.
+        soup = BeautifulSoup(_self_closing(_structure_cleaner().clean(html)), "html.parser")
+        _prepare(soup, notes)
+        if _depth(soup) > 2 * MAX_NESTING:
+            notes.add(f"is nested more than {MAX_NESTING} levels deep; imported as plain text")
+            markdown = _plain_text(soup.get_text("\n"))
+        else:
+            markdown = _Converter(notes).convert_soup(soup)
     markdown = _BLANK_RUNS.sub("\n\n", markdown).strip("\n")
     return Converted(markdown + "\n" if markdown else "", tuple(notes.problems()))
 
@@ -107,9 +120,9 @@ class _Notes:
 
 # --------------------------------------------------------------------------- WordPress's additions
 # The block editor's delimiters: <!-- wp:paragraph {"align":"center"} --> and <!-- /wp:paragraph -->.
-_BLOCK_COMMENT = re.compile(r"<!--\s*/?wp:.*?-->", re.DOTALL)
+_BLOCK_COMMENT = re.compile(r"<!--\s*/?wp:")
 _BLANK_RUNS = re.compile(r"\n{3,}")
-_MORE = re.compile(r"<!--\s*more\b.*?-->", re.IGNORECASE | re.DOTALL)
+_MORE = re.compile(r"<!--\s*more\b[^>]{0,200}-->", re.IGNORECASE)
 _NEXTPAGE = re.compile(r"<!--\s*nextpage\s*-->", re.IGNORECASE)
 
 # wpautop's list of block elements (wp-includes/formatting.php), with HTML5's.
@@ -121,13 +134,61 @@ _AUTOP_BLOCKS = (
 _AUTOP_OPEN = re.compile(rf"(<(?:{_AUTOP_BLOCKS})[\s/>])", re.IGNORECASE)
 _AUTOP_CLOSE = re.compile(rf"(</(?:{_AUTOP_BLOCKS})>)", re.IGNORECASE)
 # A protected <pre> is "\x00B<n>\x00" (a block), a comment "\x00C<n>\x00" (inline).
-_AUTOP_P_BEFORE_BLOCK = re.compile(rf"<p>\s*(</?(?:{_AUTOP_BLOCKS})[^>]*>|\x00B\d+\x00)", re.IGNORECASE)
-_AUTOP_P_AFTER_BLOCK = re.compile(rf"(</?(?:{_AUTOP_BLOCKS})[^>]*>|\x00B\d+\x00)\s*</p>", re.IGNORECASE)
-_AUTOP_BR_AFTER_BLOCK = re.compile(rf"(</?(?:{_AUTOP_BLOCKS})[^>]*>|\x00B\d+\x00)\s*<br />", re.IGNORECASE)
-_AUTOP_BR_BEFORE_BLOCK = re.compile(r"<br />(\s*</?(?:p|li|div|dl|dd|dt|th|pre|td|ul|ol)[^>]*>)", re.IGNORECASE)
+_AUTOP_P_BEFORE_BLOCK = re.compile(rf"<p>\s*(</?(?:{_AUTOP_BLOCKS})[^<>]*>|\x00B\d+\x00)", re.IGNORECASE)
+_AUTOP_P_AFTER_BLOCK = re.compile(rf"(</?(?:{_AUTOP_BLOCKS})[^<>]*>|\x00B\d+\x00)\s*</p>", re.IGNORECASE)
+_AUTOP_BR_AFTER_BLOCK = re.compile(rf"(</?(?:{_AUTOP_BLOCKS})[^<>]*>|\x00B\d+\x00)\s*<br />", re.IGNORECASE)
+_AUTOP_BR_BEFORE_BLOCK = re.compile(r"<br />(\s*</?(?:p|li|div|dl|dd|dt|th|pre|td|ul|ol)[^<>]*>)", re.IGNORECASE)
 # Kept whole by wpautop: preformatted text, and what must not get <br>s (scripts, styles, comments).
-_AUTOP_PROTECTED = re.compile(r"<(pre|script|style|textarea)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+_AUTOP_PROTECTED = re.compile(r"<(pre|script|style|textarea)\b|<!--", re.IGNORECASE)
 _TAG_NEWLINES = re.compile(r"<[^<>]*>")
+
+
+def _without_block_comments(text: str) -> str:
+    """``text`` without the block editor's comments; other comments stay. Linear: each comment's
+    end is found with one ``str.find`` (a regular expression from every "<!--" to its "-->"
+    would scan to the end of the text from each unclosed one)."""
+    parts: list[str] = []
+    position = 0
+    while (start := text.find("<!--", position)) != -1:
+        end = text.find("-->", start + 4)
+        if end == -1:
+            break
+        parts.append(text[position:start])
+        if not _BLOCK_COMMENT.match(text, start):
+            parts.append(text[start : end + 3])
+        position = end + 3
+    return "".join(parts) + text[position:] if parts else text
+
+
+def _protected(text: str, protect: Callable[[str], str]) -> str:
+    """``text`` with each ``<pre>``, script, style, textarea and comment replaced by what
+    ``protect`` makes of it. Linear: an end not found after one start is not looked for again."""
+    lowered = text.lower()
+    parts: list[str] = []
+    position = searched = 0
+    unclosed: set[str] = set()
+    while (start := _AUTOP_PROTECTED.search(text, searched)) is not None:
+        name = (start.group(1) or "").lower()
+        closer = f"</{name}" if name else "-->"
+        end = -1 if closer in unclosed else lowered.find(closer, start.end())
+        if end == -1:
+            unclosed.add(closer)
+            searched = start.end()
+            continue
+        end = (text.find(">", end) + 1 or len(text)) if name else end + 3
+        parts += (text[position : start.start()], protect(text[start.start() : end]))
+        position = searched = end
+    return "".join(parts) + text[position:]
+
+
+def _line_breaks(text: str) -> str:
+    """Each newline left inside a paragraph becomes ``<br />`` (WordPress's
+    ``(?<!<br />)\\s*\\n``, line by line: that expression is quadratic in a run of spaces)."""
+    lines = text.split("\n")
+    for index in range(len(lines) - 1):
+        line = lines[index].rstrip()
+        lines[index] = line if not line or line.endswith("<br />") else line + "<br />"
+    return "\n".join(lines)
 
 
 def wpautop(text: str) -> str:
@@ -138,22 +199,22 @@ def wpautop(text: str) -> str:
         return ""
     kept: list[str] = []
 
-    def protect(match: re.Match[str]) -> str:
-        kept.append(match.group(0))
-        if match.group(0).startswith("<!--"):
+    def protect(protected: str) -> str:
+        kept.append(protected)
+        if protected.startswith("<!--"):
             return f"\x00C{len(kept) - 1}\x00"
         return f"\n\n\x00B{len(kept) - 1}\x00\n\n"  # a <pre> is a block
 
-    text = _AUTOP_PROTECTED.sub(protect, text.replace("\x00", "")) + "\n"
+    text = _protected(text.replace("\x00", ""), protect) + "\n"
     # A newline inside a tag (between its attributes) is not a line break.
     text = _TAG_NEWLINES.sub(lambda match: match.group(0).replace("\n", " "), text)
     text = _AUTOP_CLOSE.sub(r"\1\n\n", _AUTOP_OPEN.sub(r"\n\n\1", text))
     text = "".join(f"<p>{chunk.strip()}</p>\n" for chunk in re.split(r"\n\s*\n", text) if chunk.strip())
     text = _AUTOP_P_BEFORE_BLOCK.sub(r"\1", text)
     text = _AUTOP_P_AFTER_BLOCK.sub(r"\1", text)
-    text = re.sub(r"<blockquote([^>]*)>", r"<blockquote\1><p>", text, flags=re.IGNORECASE)
+    text = re.sub(r"<blockquote([^<>]*)>", r"<blockquote\1><p>", text, flags=re.IGNORECASE)
     text = re.sub(r"</blockquote>", "</p></blockquote>", text, flags=re.IGNORECASE)
-    text = re.sub(r"(?<!<br />)\s*\n", "<br />\n", text)
+    text = _line_breaks(text)
     text = _AUTOP_BR_AFTER_BLOCK.sub(r"\1", text)
     text = _AUTOP_BR_BEFORE_BLOCK.sub(r"\1", text)
     text = re.sub(r"<p>\s*</p>", "", text)
@@ -163,12 +224,11 @@ def wpautop(text: str) -> str:
 # [name attrs]content[/name] or [name attrs] (self-closing); [[name]] is WordPress's escape for
 # a literal "[name]". The name is a shortcode's: letters, digits, "_" and "-".
 _SHORTCODE = re.compile(
-    r"\[(\[?)(caption|wp_caption|gallery|embed|video|audio|playlist)\b([^\]]*?)(/?)\]"
-    r"(?:(.*?)\[/\2\])?(\]?)",
-    re.DOTALL | re.IGNORECASE,
+    r"\[(\[?)(caption|wp_caption|gallery|embed|video|audio|playlist)\b([^\[\]]{0,2000})\](\]?)", re.IGNORECASE
 )
 _SHORTCODE_ATTRIBUTE = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|(\S+))""")
-_UNKNOWN_SHORTCODE = re.compile(r"\[([a-z][a-z0-9_-]{1,40})(?:\s[^\]\n]*=[^\]\n]*)?\](?:.*?\[/\1\])?", re.DOTALL)
+_UNKNOWN_SHORTCODE = re.compile(r"\[([a-z][a-z0-9_-]{1,40})(\s[^\[\]\n]{0,500})?\]")
+_SHORTCODE_CLOSER = re.compile(r"\[/([a-z][a-z0-9_-]{1,40})\]")
 _CAPTIONED_MEDIA = re.compile(r"\s*(?:<a\b[^>]*>\s*)?<img\b[^>]*>(?:\s*</a>)?", re.IGNORECASE)
 _MEDIA_URL_ATTRIBUTES = ("src", "mp4", "m4v", "webm", "ogv", "wmv", "flv", "mp3", "m4a", "ogg", "wav", "wma")
 
@@ -189,12 +249,9 @@ def _replace_shortcodes(text: str, notes: _Notes) -> str:
     if "[" not in text:
         return text
 
-    def replace(match: re.Match[str]) -> str:
-        if match.group(1) and match.group(6):  # [[caption]]: the literal text "[caption]"
-            return match.group(0)[1:-1]
+    def replace(match: re.Match[str], content: str) -> str:
         name = match.group(2).lower()
         attributes = _shortcode_attributes(match.group(3))
-        content = match.group(5) or ""
         if name in ("caption", "wp_caption"):
             # [caption id="…" align="…" width="…"]<a><img></a> The caption[/caption]; older
             # ones put the caption in caption="…".
@@ -216,12 +273,33 @@ def _replace_shortcodes(text: str, notes: _Notes) -> str:
         )
         return ""
 
-    text = _SHORTCODE.sub(replace, text)
+    # Each opener, then its closer found with str.find (and never looked for again once missing):
+    # a regular expression from opener to closer is quadratic in unclosed openers.
+    lowered = text.lower()
+    parts: list[str] = []
+    position = 0
+    unclosed: set[str] = set()
+    while (match := _SHORTCODE.search(text, position)) is not None:
+        parts.append(text[position : match.start()])
+        position = match.end()
+        if match.group(1) and match.group(4):  # [[caption]]: the literal text "[caption]"
+            parts.append(match.group(0)[1:-1])
+            continue
+        name, content = match.group(2).lower(), ""
+        closer = f"[/{name}]"
+        end = -1 if closer in unclosed or match.group(3).rstrip().endswith("/") else lowered.find(closer, position)
+        if end == -1:
+            unclosed.add(closer)
+        else:
+            content, position = text[position:end], end + len(closer)
+        parts.append(replace(match, content))
+    text = "".join(parts) + text[position:]
+    closers = {match.group(1) for match in _SHORTCODE_CLOSER.finditer(text)} if "[/" in text else set()
     unknown = sorted(
         {
             match.group(1)
             for match in _UNKNOWN_SHORTCODE.finditer(text)
-            if "[/" in match.group(0) or "=" in match.group(0)
+            if match.group(1) in closers or "=" in (match.group(2) or "")
         }
     )
     if unknown:
@@ -288,10 +366,63 @@ def _depth(soup: BeautifulSoup) -> int:
     return deepest
 
 
-def _plain_text(soup: BeautifulSoup) -> str:
+def _plain_text(text: str) -> str:
     converter = _Converter(_Notes())
-    paragraphs = (" ".join(line.split()) for line in soup.get_text("\n").split("\n"))
+    paragraphs = (" ".join(html_lib.unescape(line).split()) for line in text.split("\n"))
     return "\n\n".join(converter.escape(paragraph, set()) for paragraph in paragraphs if paragraph)
+
+
+_TAGS = re.compile(r"<[^<>]*>")
+_SCRIPT = re.compile(r"<script\b", re.IGNORECASE)
+_STYLE = re.compile(r"<style\b", re.IGNORECASE)
+_REFUSED_URL = re.compile(r"""\b(?:href|src)\s*=\s*["']?\s*(?:javascript|vbscript|data):""", re.IGNORECASE)
+# What the converter reads, and the attributes it uses; everything else goes (its text stays).
+_STRUCTURE_TAGS = ALLOWED_TAGS | {"iframe", "video", "audio", "source", "embed", "object", "span", "center", "font"}
+_STRUCTURE_ATTRIBUTES = {
+    **{name: set(values) - {"id", "class"} for name, values in ALLOWED_ATTRIBUTES.items()},
+    "pre": {"class", "lang", "data-language", "data-lang"},
+    "code": {"class", "lang", "data-language", "data-lang"},
+    "iframe": {"src"},
+    "video": {"src"},
+    "audio": {"src"},
+    "source": {"src"},
+    "embed": {"src"},
+    "object": {"data"},
+}
+
+
+@cache
+def _structure_cleaner() -> Any:
+    import nh3
+
+    return nh3.Cleaner(
+        tags=set(_STRUCTURE_TAGS),
+        clean_content_tags=set(DROPPED_WITH_CONTENT),
+        attributes=_STRUCTURE_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel=None,
+        strip_comments=False,  # <!--more--> and <!--nextpage--> are read from them
+    )
+
+
+# A void element as nh3 writes it: name="value" attributes, '"' in a value escaped.
+_VOID_TAG = re.compile(r'<(br|img|hr|wbr|col|source|embed)((?:\s+[^\s="<>/]+(?:="[^"]*")?)*)\s*>')
+
+
+def _self_closing(html: str) -> str:
+    """``<br>`` as ``<br/>``: bs4's html.parser builder remembers every ``<br>`` in a list that
+    each end tag then searches, so a post of many line breaks took time growing with their
+    square; written ``<br/>``, none is remembered."""
+    return _VOID_TAG.sub(r"<\1\2/>", html)
+
+
+def _note_removed(html: str, notes: _Notes) -> None:
+    if _SCRIPT.search(html):
+        notes.add("a <script> was removed")
+    if _STYLE.search(html):
+        notes.add("a <style> was removed: the site's stylesheet styles posts")
+    if _REFUSED_URL.search(html):
+        notes.add("links or images with javascript:, vbscript: or data: addresses were removed (text kept)")
 
 
 # --------------------------------------------------------------------------- characters, as cmark reads them
@@ -353,6 +484,10 @@ def _edge_char(node: Any, before: bool) -> str | None:
         node = parent
 
 
+_BREAK_LOOKAHEAD = 32
+_BREAK_STOPS = frozenset({"td", "th", "pressline-more"})
+
+
 def _inside(node: Any, ancestor: Tag | None) -> bool:
     return any(parent is ancestor for parent in node.parents)  # by identity: Tag's == compares contents
 
@@ -363,9 +498,11 @@ def _content_beside(el: Tag, forward: bool) -> bool:
     while block is not None and block.name not in _BLOCK_CHILDREN and block.name not in ("td", "th", "[document]"):
         block = block.parent
     elements = el.next_elements if forward else el.previous_elements
-    for element in elements:
+    for seen, element in enumerate(elements):
+        if seen > _BREAK_LOOKAHEAD:
+            return True  # a run of breaks: they are kept (looking further would be quadratic)
         if isinstance(element, Tag):
-            if element.name in _BLOCK_CHILDREN or element.name in ("td", "th") or not _inside(element, block):
+            if element.name in _BLOCK_CHILDREN or element.name in _BREAK_STOPS or not _inside(element, block):
                 return False
             if element.name == "img":
                 return True
@@ -390,6 +527,8 @@ _LANGUAGE_IN_CLASS = re.compile(r"(?:^|\s)(?:language|lang)[-:]([A-Za-z0-9_+#.-]
 _BRUSH = re.compile(r"brush:\s*([A-Za-z0-9_+#.-]{1,32})")
 _BACKTICKS = re.compile(r"`+")
 _ASCII_PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}]")
+# An http(s) address in text, without the punctuation that ends a sentence after it.
+_BARE_URL = re.compile(r"(https?://[^\s<>`\\\"'\x00-\x1f\x7f]*[^\s<>`\\\"'\x00-\x1f\x7f.,:;!?)\]}*_~])")
 _AUTOLINK_SAFE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>`\\]*$")
 _DESTINATION_NEEDS_BRACKETS = re.compile(r"[\s()<>\\]")
 _BLOCK_CHILDREN = frozenset(
@@ -590,10 +729,18 @@ class _Converter(_markdownify.MarkdownConverter):  # type: ignore[misc]  # untyp
 
     # ---- text
     def escape(self, text: str, parent_tags: Any) -> str:
-        text = str(super().escape(text, parent_tags))
-        if text.endswith("!"):  # "Wow!" before a link would make it an image: "![x](…)"
-            text = text[:-1] + "\\!"
-        return text
+        if "://" in text and "a" not in parent_tags and "_noformat" not in parent_tags:
+            # A bare address: GFM links it as written, backslashes included ("?v\=1" would show
+            # its "\"), so it is written as an autolink, which shows it exactly.
+            pieces: list[str] = []
+            for index, part in enumerate(_BARE_URL.split(text)):
+                pieces.append(f"<{part}>" if index % 2 else str(super().escape(part, parent_tags)))
+            escaped = "".join(pieces)
+        else:
+            escaped = str(super().escape(text, parent_tags))
+        if escaped.endswith("!"):  # "Wow!" before a link would make it an image: "![x](…)"
+            escaped = escaped[:-1] + "\\!"
+        return escaped
 
     # ---- inline elements
     def _emphasis(self, el: Tag, text: str, parent_tags: set[str], marker: str, tag: str) -> str:

@@ -94,6 +94,7 @@ class _Context:
     """What the first pass learned about the whole file."""
 
     site_urls: list[str] = field(default_factory=list)
+    channel_link: str = ""
     authors: dict[str, str] = field(default_factory=dict)  # login -> display name
     attachments: dict[str, _Attachment] = field(default_factory=dict)  # post id -> attachment
     children: dict[str, list[str]] = field(default_factory=dict)  # parent id -> attachment ids
@@ -199,12 +200,14 @@ class WxrSource:
                     namespace, name = _local(element.tag)
                     if namespace in _WP_NAMESPACES:
                         context.is_wxr = True
-                        if name in ("base_blog_url", "base_site_url"):
+                        if name == "base_blog_url":  # where visitors read the posts: first
+                            _add_url(context.site_urls, _text(element), first=True)
+                        elif name == "base_site_url":  # WordPress's own address (its uploads)
                             _add_url(context.site_urls, _text(element))
                         elif name == "author":
                             _add_author(context, element)
-                    elif element.tag == "link" and not context.site_urls:
-                        _add_url(context.site_urls, _text(element))  # the channel's, before any item
+                    elif element.tag == "link" and not context.channel_link:
+                        context.channel_link = _text(element).strip()  # the channel's comes before any item's
                     elif element.tag == "item":
                         _note_item(context, element)
                         element.clear()
@@ -214,6 +217,7 @@ class WxrSource:
             self._file_problem = _broken_problem(error, 0)
         except OSError as error:
             self._file_problem = Problem(field="file", message=f"cannot be read: {error.strerror or error}")
+        _add_url(context.site_urls, context.channel_link)
         if self._file_problem is None and not context.is_wxr:
             self._file_problem = Problem(
                 field="file",
@@ -413,10 +417,10 @@ def _postmeta(element: Element) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- the first pass's notes
-def _add_url(urls: list[str], url: str) -> None:
+def _add_url(urls: list[str], url: str, first: bool = False) -> None:
     url = url.strip().rstrip("/")
     if _is_http(url) and url not in urls:
-        urls.append(url)
+        urls.insert(0 if first else len(urls), url)
 
 
 def _is_http(url: str) -> bool:

@@ -127,6 +127,11 @@ def reader_text_of_markdown(markdown: str) -> str:
 @example("<p>5 * 3 = 15, a_b_c, [not a link](x), &lt;b&gt;not bold&lt;/b&gt;, &amp;amp;</p>")
 @example("<ul><li>one<ul><li>two<ol><li>three</li></ol></li></ul></li></ul>")
 @example("<table><tr><td>a|b</td><td><code>c|d</code></td></tr></table>")
+@example(
+    "<p>See https://old.example/watch?v=1&amp;b=_2_*x*. (http://old.example/a_b) <em>http://x.example/?q=a</em></p>"
+)
+@example("<p>a<br><br><br></p><p><em><br></em>b<br></p>")
+@example("<ul><li>unclosed<li>items<p>unclosed <b>bold <i>and</b> misnested</i></ul>")
 def test_the_reader_sees_the_same_text(source: str) -> None:
     markdown = html_to_markdown(source)
     assert reader_text_of_markdown(markdown) == reader_text_of_html(source), markdown
