@@ -164,6 +164,8 @@ class _Tables:
         self.post_tags = _joined(_rows(data, "posts_tags"), "tag_id")
         self.post_authors = _joined(_rows(data, "posts_authors"), "author_id")
         self.navigation = _navigation(data)
+        # Ghost 4+ keeps a post's SEO fields in posts_meta; Ghost 1-3 had them on the post.
+        self.post_meta = {row.get("post_id"): row for row in _rows(data, "posts_meta")}
 
 
 def _navigation(data: Mapping[str, Any]) -> dict[str, int]:
@@ -249,6 +251,16 @@ def _date(post: Mapping[str, Any], key: str) -> datetime | None:
     raise _PostError(key, f"is not a date: {_short(str(value))!r}")
 
 
+def _meta_description(post: Mapping[str, Any], tables: _Tables) -> str | None:
+    """The summary when there is no excerpt: the post's meta description, which Ghost showed
+    search engines and link previews."""
+    for row in (post, tables.post_meta.get(post.get("id")) or {}):
+        value = row.get("meta_description")
+        if isinstance(value, str) and value.strip() and len(value) <= MAX_CONTENT_CHARS:
+            return value
+    return None
+
+
 def _later(updated: datetime | None, published: datetime | None) -> datetime | None:
     """The last edit, when it is after the publication: a scheduled post was last saved before
     the day it goes out, which says nothing a reader needs."""
@@ -280,9 +292,12 @@ def _item(post: Mapping[str, Any], tables: _Tables, site_url: str | None) -> Imp
     date = published or _date(post, "created_at")
     if status == "scheduled":
         warnings.append(Problem(field="status", message=f"was scheduled on Ghost for {date}; it is published then"))
-    elif status not in ("published", "draft", "sent"):
+    elif status == "sent":  # Ghost 5's email-only post: it went to subscribers, never on the site
+        message = "was sent by email only, never on the site; imported as a draft for you to decide"
+        warnings.append(Problem(field="status", message=message))
+    elif status not in ("published", "draft"):
         warnings.append(Problem(field="status", message=f"'{_short(str(status))}' is unknown; imported as a draft"))
-    draft = status not in ("published", "scheduled", "sent")
+    draft = status not in ("published", "scheduled")
     visibility = post.get("visibility")
     if visibility not in (None, "public"):
         message = f"was for {_short(str(visibility))} readers on Ghost; Pressline publishes it to everyone"
@@ -313,7 +328,7 @@ def _item(post: Mapping[str, Any], tables: _Tables, site_url: str | None) -> Imp
         date=date,
         updated=_later(_date(post, "updated_at"), date),
         tags=tuple(tags),
-        summary=(_text(post, "custom_excerpt") or "").strip(),
+        summary=(_text(post, "custom_excerpt") or _meta_description(post, tables) or "").strip(),
         author=author_name.strip() if isinstance(author_name, str) and author_name.strip() else None,
         draft=draft,
         body=body,

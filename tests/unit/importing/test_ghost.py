@@ -325,3 +325,21 @@ def test_pressline_import_writes_the_uploads_beside_the_posts(tmp_path: Path) ->
     written = (out / "posts" / "with-image.md").read_text(encoding="utf-8")
     assert "old.example" not in written.split("aliases:")[0] + written.split("---", 2)[2]
     assert (out / "posts" / "with-image" / "cover.png").read_bytes() == PNG
+
+
+def test_an_email_only_post_is_a_draft_with_a_warning(tmp_path: Path) -> None:
+    (item,) = _items(GhostSource(_export(tmp_path, [_post(status="sent")]))).values()
+    assert item.draft
+    assert item.old_urls == ("http://old.example/a-post/",)  # Ghost's address for it, though it never answered
+    assert "email only" in item.warnings[0].message
+
+
+def test_the_meta_description_is_the_summary_without_an_excerpt(tmp_path: Path) -> None:
+    posts = [
+        _post(id="a", slug="a"),
+        _post(id="b", slug="b", meta_description="Ghost 1's own"),
+        _post(id="c", slug="c", custom_excerpt="Excerpt"),
+    ]
+    meta = [{"post_id": "a", "meta_description": "From posts_meta"}, {"post_id": "c", "meta_description": "Not this"}]
+    items = _items(GhostSource(_export(tmp_path, posts, posts_meta=meta)))
+    assert [items[slug].summary for slug in "abc"] == ["From posts_meta", "Ghost 1's own", "Excerpt"]
