@@ -18,6 +18,7 @@ read with a size cap. One bad file is an ``ItemProblem``; the others are read on
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import posixpath
@@ -1419,6 +1420,8 @@ class JekyllSource:
             if len(parts) == 1 and path.stem in ("index", "404"):
                 return None
         parsed = split_front_matter(text)
+        kind_name = "posts" if in_posts or in_drafts else "pages"
+        parsed.fields = {**_jekyll_defaults(self._config.get("defaults"), relative, kind_name), **parsed.fields}
         fields = parsed.fields
         warnings = list(parsed.warnings)
         if not (in_posts or in_drafts) and _LIQUID_LOOP.search(parsed.body):
@@ -1537,6 +1540,26 @@ class JekyllSource:
             updated_names=("last_modified_at", "lastmod", "updated", "modified"),
             nav_order=nav,
         )
+
+
+def _jekyll_defaults(defaults: object, relative: str, kind: str) -> dict[str, Any]:
+    """The front matter ``_config.yml``'s ``defaults`` give a file: each entry whose scope's
+    path (a folder, or a glob) holds it and whose type is its kind, later entries winning."""
+    merged: dict[str, Any] = {}
+    for entry in defaults if isinstance(defaults, list) else []:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("values"), Mapping):
+            continue
+        scope = entry.get("scope") if isinstance(entry.get("scope"), Mapping) else {}
+        path = str(scope.get("path") or "").strip("/") if isinstance(scope, Mapping) else ""
+        wanted = scope.get("type") if isinstance(scope, Mapping) else None
+        if wanted not in (None, "", kind):
+            continue
+        inside = (
+            fnmatch.fnmatchcase(relative, path) if "*" in path else not path or (relative + "/").startswith(path + "/")
+        )
+        if inside:
+            merged.update(entry["values"])
+    return merged
 
 
 def _jekyll_categories(fields: Mapping[str, Any], parts: tuple[str, ...]) -> list[str]:

@@ -216,3 +216,30 @@ def test_markdown_inside_a_leaf_bundle_is_a_resource_not_a_post(tmp_path: Path) 
         },
     )
     assert _only(HugoSource(site)).source_id == "content/posts/b/index.md"
+
+
+def test_jekyll_front_matter_defaults_from_the_configuration(tmp_path: Path) -> None:
+    config = """
+defaults:
+  - scope: {path: "", type: posts}
+    values: {permalink: "/blog/:title/", author: Default Author}
+  - scope: {path: "_posts/special"}
+    values: {author: Special Author}
+  - scope: {path: "", type: pages}
+    values: {permalink: "/never-for-posts/"}
+"""
+    site = _write(
+        tmp_path,
+        {
+            "_config.yml": config,
+            "_posts/2021-01-01-plain.md": "---\ntitle: Plain\n---\nx\n",
+            "_posts/special/2021-01-02-special.md": "---\ntitle: Special\n---\nx\n",
+            "_posts/2021-01-03-own.md": "---\ntitle: Own\npermalink: /own/\nauthor: Me\n---\nx\n",
+        },
+    )
+    items = {item.slug: item for item in JekyllSource(site).items() if isinstance(item, ImportedItem)}
+    assert [(items[s].old_urls, items[s].author) for s in ("plain", "special", "own")] == [
+        (("/blog/plain/",), "Default Author"),
+        (("/blog/special/",), "Special Author"),
+        (("/own/",), "Me"),  # the file's own front matter wins
+    ]
