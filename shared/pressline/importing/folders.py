@@ -947,15 +947,29 @@ class HugoSource:
         self._config = self._read_config()
 
     def _read_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {}
         for name in _HUGO_CONFIGS:
             path = self._folder.root / name
             if path.is_file():
-                try:
-                    return _load_config(self._folder, path)
-                except _FileError as error:
-                    self._problems.append(self._folder.problem(path, error.problem))
-                    return {}
-        return {}
+                config = self._load(path) or {}
+                break
+        # Hugo's configuration folder may hold one file per key (permalinks.toml, menus.toml, params.toml).
+        split = self._folder.root / "config" / "_default"
+        if split.is_dir() and self._folder.inside(split) is not None:
+            for path in sorted(split.iterdir()):
+                if path.stem in ("hugo", "config") or path.suffix.lower() not in (".toml", ".yaml", ".yml", ".json"):
+                    continue
+                loaded = self._load(path)
+                if loaded is not None:
+                    config.setdefault(path.stem, loaded)
+        return config
+
+    def _load(self, path: Path) -> dict[str, Any] | None:
+        try:
+            return _load_config(self._folder, path)
+        except _FileError as error:
+            self._problems.append(self._folder.problem(path, error.problem))
+            return None
 
     @property
     def site_url(self) -> str | None:

@@ -243,3 +243,22 @@ defaults:
         (("/blog/special/",), "Special Author"),
         (("/own/",), "Me"),  # the file's own front matter wins
     ]
+
+
+def test_hugo_configuration_split_into_files_by_key(tmp_path: Path) -> None:
+    site = _write(
+        tmp_path,
+        {
+            "config/_default/hugo.toml": "baseURL = 'http://old.example/'\n",
+            "config/_default/permalinks.toml": "posts = '/:year/:slug/'\n",
+            "config/_default/menus.yaml": "main:\n  - pageRef: /about\n    weight: 3\n",
+            "config/_default/params.toml": "author = 'Split Author'\n",
+            "content/posts/p.md": "---\ntitle: P\ndate: 2022-05-06\n---\nx\n",
+            "content/about.md": "---\ntitle: About\n---\nx\n",
+        },
+    )
+    items = {item.source_id: item for item in HugoSource(site).items() if isinstance(item, ImportedItem)}
+    post, page = items["content/posts/p.md"], items["content/about.md"]
+    assert post.old_urls == ("http://old.example/2022/p/",)
+    assert post.author == "Split Author"
+    assert page.nav_order == 3
