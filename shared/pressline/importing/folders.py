@@ -55,8 +55,9 @@ MEDIA_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".svg", ".ico", ".bmp", ".tif", ".tiff"}
     | {".pdf", ".mp3", ".mp4", ".m4a", ".ogg", ".webm", ".mov", ".zip"}
 )
-# Folders of generated output and dependencies: never content.
-_SKIPPED_DIRS = frozenset({"node_modules", "vendor", "public", "resources", "_site", "themes", "_vendor"})
+# Folders of a Jekyll site's generated output and dependencies: never content. (Hugo's are
+# outside content/, which is all its reader walks.)
+_SKIPPED_DIRS = frozenset({"node_modules", "vendor", "_site", "_vendor", "_sass", "_layouts", "_includes"})
 
 
 # --------------------------------------------------------------------------- the folder
@@ -112,16 +113,17 @@ class _Folder:
             raise _FileError("file", "holds NUL characters: it is not a text file")
         return text.replace("\r\n", "\n").replace("\r", "\n")
 
-    def walk(self, start: Path, problems: list[ItemProblem]) -> Iterator[Path]:
-        """The files under ``start``, sorted, never through a link that leads out, never hidden.
-        A hidden or outward-linked content file is reported in ``problems``; other hidden files
-        (``.DS_Store``, ``.git``) are skipped quietly."""
+    def walk(self, start: Path, problems: list[ItemProblem], skipped: frozenset[str] = frozenset()) -> Iterator[Path]:
+        """The files under ``start``, sorted, never through a link that leads out, never hidden,
+        never in the ``skipped`` folders of ``start`` itself. A hidden or outward-linked content
+        file is reported in ``problems``; other hidden files (``.DS_Store``, ``.git``) are
+        skipped quietly."""
         count = 0
         for directory, dirs, files in os.walk(start, followlinks=False):
             here = Path(directory)
             kept = []
             for name in sorted(dirs):
-                if name.startswith(".") or name in _SKIPPED_DIRS:
+                if name.startswith(".") or (name in skipped and here == start):
                     continue
                 if (here / name).is_symlink():
                     if self.inside(here / name) is None:
@@ -1373,7 +1375,7 @@ class JekyllSource:
         default_author = _author(config, None)
 
         problems: list[ItemProblem] = []
-        files = list(folder.walk(folder.root, problems))
+        files = list(folder.walk(folder.root, problems, _SKIPPED_DIRS))
         yield from problems
         entries: list[_Entry] = []
         for path in files:

@@ -262,3 +262,22 @@ def test_hugo_configuration_split_into_files_by_key(tmp_path: Path) -> None:
     assert post.old_urls == ("http://old.example/2022/p/",)
     assert post.author == "Split Author"
     assert page.nav_order == 3
+
+
+def test_hugo_sections_with_any_name_are_read(tmp_path: Path) -> None:
+    site = _write(tmp_path, {"hugo.toml": "", "content/resources/guide.md": "---\ntitle: G\n---\nx\n"})
+    assert _only(HugoSource(site)).old_urls == ("/resources/guide/",)
+
+
+def test_jekyll_output_and_dependencies_are_not_walked(tmp_path: Path) -> None:
+    site = _write(
+        tmp_path,
+        {
+            "_config.yml": "",
+            "_site/about.md": "---\ntitle: Built\n---\nx\n",
+            "vendor/bundle/gem/README.md": "---\ntitle: Gem\n---\nx\n",
+            "node_modules/x/index.md": "---\ntitle: Dependency\n---\nx\n",
+            "docs/vendor/notes.md": "---\ntitle: Notes\n---\nx\n",  # only the site's own vendor/ is skipped
+        },
+    )
+    assert _only(JekyllSource(site)).source_id == "docs/vendor/notes.md"
