@@ -23,7 +23,6 @@ import json
 import os
 import posixpath
 import re
-import tomllib
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -156,7 +155,6 @@ class _Folder:
 
 
 # --------------------------------------------------------------------------- front matter
-_TOML_DELIMITER = re.compile(r"^\+\+\+[ \t]*$", re.MULTILINE)
 
 
 @dataclass
@@ -178,10 +176,6 @@ def split_front_matter(text: str) -> _Parsed:
 
 
 def _split_any(text: str) -> _Parsed:
-    # TOML: pressline.posts.frontmatter.split reads '+++' (with its bounds) where it has
-    # load_toml; _split_toml is for a frontmatter module without it.
-    if text.startswith("+++") and not hasattr(frontmatter, "load_toml"):
-        return _split_toml(text)
     if text.startswith("{"):
         return _split_json(text)
     try:
@@ -189,47 +183,6 @@ def _split_any(text: str) -> _Parsed:
     except frontmatter.FrontMatterError as error:
         raise _FileError(error.problem.field, error.problem.message) from None
     return _Parsed(document.fields, document.body, document.has_front_matter, list(document.warnings))
-
-
-def _split_toml(text: str) -> _Parsed:
-    first_end = text.find("\n")
-    if first_end == -1 or text[:first_end].strip() != "+++":
-        return _Parsed({}, text, False)
-    closing = _TOML_DELIMITER.search(text, first_end + 1)
-    if closing is None:
-        raise _FileError("front matter", "opened with '+++' but never closed by a '+++' line")
-    toml_text = text[first_end + 1 : closing.start()]
-    if len(toml_text.encode("utf-8")) > frontmatter.MAX_FRONT_MATTER_BYTES:
-        raise _FileError("front matter", f"is larger than {frontmatter.MAX_FRONT_MATTER_BYTES // 1024} KiB")
-    # tomllib takes time quadratic in a dotted key's parts, and nests a table for each one.
-    if _TOML_DOTTED_KEY.search(toml_text) or _deepest(toml_text) > frontmatter.MAX_DEPTH:
-        raise _FileError("front matter", f"is nested deeper than {frontmatter.MAX_DEPTH} levels")
-    try:
-        fields = tomllib.loads(toml_text)
-    except tomllib.TOMLDecodeError as error:
-        raise _FileError("front matter", f"is not valid TOML: {error}") from None
-    except RecursionError:
-        raise _FileError("front matter", "is nested too deeply") from None
-    body = text[closing.end() :].removeprefix("\n")
-    return _Parsed(fields, body, True)
-
-
-_TOML_DOTTED_KEY = re.compile(
-    r"""(?:(?:[A-Za-z0-9_-]+|"[^"\n]*"|'[^'\n]*')[ \t]*\.[ \t]*){%d,}""" % frontmatter.MAX_DEPTH  # noqa: UP031
-)
-
-
-def _deepest(text: str) -> int:
-    """How deep TOML's arrays and inline tables nest, counting brackets (in strings too: an
-    over-estimate, never an under-estimate)."""
-    depth = deepest = 0
-    for char in text:
-        if char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}" and depth:
-            depth -= 1
-    return deepest
 
 
 def _split_json(text: str) -> _Parsed:
@@ -255,8 +208,8 @@ def _load_config(folder: _Folder, path: Path) -> dict[str, Any]:
     text = folder.read_text(path)
     suffix = path.suffix.lower()
     try:
-        if suffix == ".toml":
-            return tomllib.loads(text)
+        if suffix == ".toml":  # with the front matter's bounds (tomllib is quadratic in dotted keys)
+            return frontmatter.load_toml(text)[0]
         if suffix == ".json":
             loaded = json.loads(text)
             if not isinstance(loaded, dict):
@@ -266,7 +219,7 @@ def _load_config(folder: _Folder, path: Path) -> dict[str, Any]:
         return fields
     except frontmatter.FrontMatterError as error:
         raise _FileError("file", error.problem.message.replace("front matter", "configuration")) from None
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+    except json.JSONDecodeError as error:
         raise _FileError("file", f"cannot be read: {error}") from None
     except RecursionError:
         raise _FileError("file", "is nested too deeply") from None
