@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pressline.importing import folders
-from pressline.importing.folders import HugoSource, JekyllSource, convert_liquid, convert_shortcodes
+from pressline.importing.folders import HugoSource, JekyllSource
 from pressline.importing.model import ImportedItem, ItemProblem
+from pressline.importing.templates import convert_liquid, convert_shortcodes
 
 SECRET = "TOP-SECRET-OUTSIDE-THE-FOLDER"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16

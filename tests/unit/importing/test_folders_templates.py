@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from pressline.importing import folders
-from pressline.importing.folders import MAX_TEXT_BYTES, convert_liquid, convert_shortcodes
+from pressline.importing.folders import MAX_TEXT_BYTES
+from pressline.importing.templates import MAX_TEMPLATE_WARNINGS, convert_liquid, convert_shortcodes
 
 
 def _hugo(text: str, refs: dict[str, str] | None = None) -> tuple[str, list[str]]:
@@ -103,7 +103,7 @@ def test_warnings_are_bounded_per_file() -> None:
     text = "".join(f"{{{{< widget{n} >}}}}\n" for n in range(500))
     converted = convert_shortcodes(text, lambda _: None)
     assert converted.text == text
-    assert len(converted.warnings) == folders.MAX_TEMPLATE_WARNINGS + 1
+    assert len(converted.warnings) == MAX_TEMPLATE_WARNINGS + 1
     assert converted.warnings[-1].message.startswith("and 480 more")
     assert converted.warnings[3].line == 4  # each at its own line
 
@@ -120,8 +120,8 @@ def test_adversarial_template_code_at_the_size_limit_stays_text(unit: str) -> No
     text = (unit * (MAX_TEXT_BYTES // len(unit) + 1))[:MAX_TEXT_BYTES]
     shortcodes = convert_shortcodes(text, lambda _: None)
     liquid = convert_liquid(text, {}, lambda _tag, _argument: None)
-    assert len(shortcodes.warnings) <= folders.MAX_TEMPLATE_WARNINGS + 1
-    assert len(liquid.warnings) <= folders.MAX_TEMPLATE_WARNINGS + 1
+    assert len(shortcodes.warnings) <= MAX_TEMPLATE_WARNINGS + 1
+    assert len(liquid.warnings) <= MAX_TEMPLATE_WARNINGS + 1
     if "{{<" in unit and ">}}" not in unit and "%}}" not in unit:
         assert shortcodes.text == text
     if unit.startswith("{%") and "%}" not in unit:
