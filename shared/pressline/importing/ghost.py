@@ -333,7 +333,7 @@ def _item(post: Mapping[str, Any], tables: _Tables, site_url: str | None) -> Imp
         draft=draft,
         body=body,
         body_format=body_format,
-        image=_localised(_text(post, "feature_image"), site_url) or None,
+        image=_localised(_text(post, "feature_image") or _text(post, "image"), site_url) or None,  # 0.x: image
         canonical_url=_localised(_text(post, "canonical_url"), site_url) or None,
         old_urls=(f"{site_url or ''}{old_path}",) if old_path else (),
         nav_order=tables.navigation.get(old_path or "") if kind == "page" else None,
@@ -342,8 +342,12 @@ def _item(post: Mapping[str, Any], tables: _Tables, site_url: str | None) -> Imp
 
 
 def _content(post: Mapping[str, Any], site_url: str | None, warnings: list[Problem]) -> tuple[str, Any]:
-    """The post's body and its format: Markdown when the author wrote it as Markdown (the one
-    card of Ghost's Markdown editor), else HTML: Ghost's own, or rendered from the editor's."""
+    """The post's body and its format: Markdown when the author wrote it as Markdown (Ghost 0.x's
+    ``markdown`` field, or the one card of Ghost 1's Markdown editor), else HTML: Ghost's own,
+    or rendered from the editor's."""
+    written = _text(post, "markdown")  # Ghost 0.x
+    if written and written.strip() and not post.get("mobiledoc"):
+        return _localised(written, site_url) or "", "markdown"
     mobiledoc = _document(post, "mobiledoc")
     if mobiledoc is not None:
         markdown = _only_markdown_card(mobiledoc)

@@ -343,3 +343,11 @@ def test_the_meta_description_is_the_summary_without_an_excerpt(tmp_path: Path) 
     meta = [{"post_id": "a", "meta_description": "From posts_meta"}, {"post_id": "c", "meta_description": "Not this"}]
     items = _items(GhostSource(_export(tmp_path, posts, posts_meta=meta)))
     assert [items[slug].summary for slug in "abc"] == ["From posts_meta", "Ghost 1's own", "Excerpt"]
+
+
+def test_a_ghost_0_post_keeps_its_markdown_and_image(tmp_path: Path) -> None:
+    post = _post(
+        markdown="Written in *Markdown*.", html="<p>Written in <em>Markdown</em>.</p>", image="/content/images/a.png"
+    )
+    (item,) = _items(GhostSource(_export(tmp_path, [post]))).values()
+    assert (item.body, item.body_format, item.image) == ("Written in *Markdown*.", "markdown", "/content/images/a.png")

@@ -42,6 +42,9 @@ _FIELDS = [
     "canonical_url",
     "visibility",
     "author_id",
+    "markdown",
+    "image",
+    "meta_description",
 ]
 _HREF = re.compile(r'href="([^"]*)"')
 _SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
