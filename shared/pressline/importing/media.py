@@ -268,6 +268,8 @@ def download(url: str, policy: DownloadPolicy, resolver: Resolver = system_resol
             data = _read_limited(response, policy, deadline)
         except TimeoutError:
             raise DownloadError(f"timed out (limit {policy.timeout:g} s)") from None
+        except ssl.SSLCertVerificationError as error:  # says why: untrusted, expired, another name
+            raise DownloadError(f"TLS failed (certificate: {error.verify_message or error.reason})") from None
         except ssl.SSLError as error:
             raise DownloadError(f"TLS failed ({error.reason or error})") from None
         except (OSError, http.client.HTTPException) as error:

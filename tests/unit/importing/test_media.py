@@ -10,8 +10,11 @@ address it names is checked like any DNS answer."""
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -32,7 +35,7 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
 
 
 class Server:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[tuple[str, str]] = []  # (path, Host header)
         self.release = threading.Event()
         server = self
@@ -94,6 +97,8 @@ class Server:
                 self.end_headers()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -387,6 +392,74 @@ def test_connect_to_is_read_as_curl_writes_it(text: str, parsed: ConnectTo) -> N
 def test_a_connect_to_that_is_not_curls_form_is_refused(text: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         ConnectTo.parse(text)
+
+
+def _tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, names: list[str]) -> Server:
+    """An HTTPS server on 127.0.0.1 whose self-signed certificate, for ``names``, this process
+    trusts (SSL_CERT_FILE): what is tested is which name the download verifies."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    alternatives: list[x509.GeneralName] = [
+        x509.IPAddress(ipaddress.ip_address(name)) if name[0].isdigit() else x509.DNSName(name) for name in names
+    ]
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-other-certificates"))
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert_file, key_file)
+    return Server(tls)
+
+
+def _over_tls(server: Server) -> DownloadPolicy:
+    route = ConnectTo.parse(f"old.example:443:127.0.0.1:{server.port}")
+    return DownloadPolicy(allowed_hosts=frozenset({"old.example"}), allow_local=True, timeout=5, connect_to=(route,))
+
+
+def test_connect_to_over_https_verifies_the_urls_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = _tls_server(tmp_path, monkeypatch, ["old.example"])
+    try:
+        assert download("https://old.example/ok.png", _over_tls(server)).data == PNG
+        assert server.requests == [("/ok.png", "old.example")]
+    finally:
+        server.stop()
+
+
+def test_connect_to_over_https_refuses_a_certificate_for_the_address_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Valid for where the connection goes, not for the host the URL names: refused.
+    server = _tls_server(tmp_path, monkeypatch, ["localhost", "127.0.0.1"])
+    try:
+        with pytest.raises(
+            DownloadError,
+            match=r"TLS failed \(certificate: Hostname mismatch, certificate is not valid for .old\.example.",
+        ):
+            download("https://old.example/ok.png", _over_tls(server))
+        assert server.requests == []
+    finally:
+        server.stop()
 
 
 def test_the_command_refuses_a_bad_connect_to_as_a_usage_error(
