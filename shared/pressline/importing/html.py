@@ -521,12 +521,49 @@ def _code_beside(el: Tag) -> bool:
     return isinstance(sibling, Tag) and sibling.name == "code"
 
 
+# --------------------------------------------------------------------------- escaping text
+# Escaped wherever they are: what opens code, links, emphasis, strikethrough and table cells.
+_ALWAYS = re.compile(r"([\\`*\[\]~|])")
+# "_" opens or closes emphasis only at a word's edge: inside a word (a_b_c) it is text.
+_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+# "<" starts HTML or an autolink only before a letter, "/", "!" or "?"; "&" is a character
+# reference only when it looks like one.
+_MARKUP_START = re.compile(r"<(?=[A-Za-z/!?])")
+_REFERENCE = re.compile(r"&(?=#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
+# What makes a block of a line, at a line's start (the text's own start counts: it may start a
+# line, after a <br> or at a block's start), after up to any indentation.
+_LINE_STARTS = (
+    re.compile(r"^([ \t]*)(-+|\++|=+)(?=\s|$)", re.MULTILINE),  # list items, setext underlines, rules
+    re.compile(r"^([ \t]*)(#{1,6})(?=\s|$)", re.MULTILINE),  # ATX headings
+    re.compile(r"^([ \t]*[0-9]{1,9})([.)])(?=\s|$)", re.MULTILINE),  # ordered list items
+    re.compile(r"^([ \t]*)(>)", re.MULTILINE),  # block quotes
+)
+
+
+def escape_text(text: str) -> str:
+    """Text as Markdown that shows it as it is: only what CommonMark and GFM would read as syntax
+    is escaped, so the Markdown stays readable (``a_b_c``, ``x = y & z``, ``a > b`` as they are)."""
+    if not text:
+        return ""
+    text = _ALWAYS.sub(r"\\\1", text)
+    if "_" in text:
+        text = _UNDERSCORE.sub(r"\\_", text)
+    if "<" in text:
+        text = _MARKUP_START.sub(r"\\<", text)
+    if "&" in text:
+        text = _REFERENCE.sub(r"\\&", text)
+    for pattern in _LINE_STARTS:
+        text = pattern.sub(r"\1\\\2", text)
+    return text
+
+
 # --------------------------------------------------------------------------- the converter
 _LANGUAGE = re.compile(r"^[A-Za-z0-9_+#.-]{1,32}$")
 _LANGUAGE_IN_CLASS = re.compile(r"(?:^|\s)(?:language|lang)[-:]([A-Za-z0-9_+#.-]{1,32})")
 _BRUSH = re.compile(r"brush:\s*([A-Za-z0-9_+#.-]{1,32})")
 _BACKTICKS = re.compile(r"`+")
-_ASCII_PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}]")
+# In alt text: what would start a code span, a link, an autolink, HTML, emphasis or a reference.
+_ALT_SPECIAL = re.compile(r"[\\\[\]`<>*_!&^]")  # "![^" is a footnote's mark to cmark-gfm, not an image
 # An http(s) address in text, without the punctuation that ends a sentence after it.
 _BARE_URL = re.compile(r"(https?://[^\s<>`\\\"'\x00-\x1f\x7f]*[^\s<>`\\\"'\x00-\x1f\x7f.,:;!?)\]}*_~])")
 _AUTOLINK_SAFE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>`\\]*$")
@@ -580,10 +617,10 @@ def _title_part(title: Any) -> str:
 
 
 def _escape_alt(alt: Any) -> str:
-    # Every ASCII punctuation character may be backslash-escaped: none then starts a code span,
-    # a link, an autolink or HTML that would swallow the "]" (alt text is shown as plain text).
+    # Alt text is shown as plain text: nothing in it may start a code span, a link, an autolink
+    # or HTML that would swallow the "]", nor emphasis (its markers would be dropped from it).
     text = " ".join(alt.split()) if isinstance(alt, str) else ""
-    return _ASCII_PUNCTUATION.sub(r"\\\g<0>", text)
+    return _ALT_SPECIAL.sub(r"\\\g<0>", text)
 
 
 def _attribute(value: Any) -> str:
@@ -734,10 +771,10 @@ class _Converter(_markdownify.MarkdownConverter):  # type: ignore[misc]  # untyp
             # its "\"), so it is written as an autolink, which shows it exactly.
             pieces: list[str] = []
             for index, part in enumerate(_BARE_URL.split(text)):
-                pieces.append(f"<{part}>" if index % 2 else str(super().escape(part, parent_tags)))
+                pieces.append(f"<{part}>" if index % 2 else escape_text(part))
             escaped = "".join(pieces)
         else:
-            escaped = str(super().escape(text, parent_tags))
+            escaped = escape_text(text)
         if escaped.endswith("!"):  # "Wow!" before a link would make it an image: "![x](…)"
             escaped = escaped[:-1] + "\\!"
         return escaped
@@ -749,8 +786,11 @@ class _Converter(_markdownify.MarkdownConverter):  # type: ignore[misc]  # untyp
         prefix, suffix, inner = chomp(text)
         if not inner:
             return prefix + suffix if (prefix or suffix) else ""
-        before = " " if prefix else _edge_char(el, before=True)
-        after = " " if suffix else _edge_char(el, before=False)
+        # The space chomped off stays beside the markers only if no enclosing element chomps it
+        # off in turn: the neighbour is taken as if it were not there (where it matters, the
+        # neighbour is the enclosing element: None, and the element is written as HTML).
+        before = _edge_char(el, before=True)
+        after = _edge_char(el, before=False)
         # A delimiter run opens only if left-flanking and closes only if right-flanking; one that
         # is both (between two letters, between two punctuation marks) could pair with another
         # run than its own, so the markers are used only where each can be read one way.

@@ -15,9 +15,9 @@ SIZE = 48 * 1024
 SHAPES = {
     "unclosed [caption]": ("[caption]", None),
     "unclosed [video] with a source": ('[video src="http://old.example/v.mp4"]', "http://old.example/v.mp4"),
-    "[caption without its ]": ("[caption a=b ", "caption a\\=b"),
+    "[caption without its ]": ("[caption a=b ", "caption a=b"),
     "unknown shortcodes": ('[foo x="1"]', "unknown shortcodes"),
-    "[gallery without its ]": ("[gallery ids=1,2 ", "gallery ids\\=1,2"),
+    "[gallery without its ]": ("[gallery ids=1,2 ", "gallery ids=1,2"),
     "unclosed block comments": ("<!-- wp:paragraph ", None),
     "unclosed <pre>": ("<pre>", None),
     "unclosed comments": ("<!--", None),

@@ -38,4 +38,4 @@ def test_a_generated_export_reads_back(tmp_path: Path) -> None:
         assert item.tags[0] in wxrgen.CATEGORIES and 2 <= len(item.tags) <= 3  # a category, two tags (maybe one twice)
         markdown = convert_html(item.body).markdown
         assert "wp:" not in markdown and "```python" in markdown and "## What changes" in markdown
-        assert "5 \\* 3 \\= 15" in markdown
+        assert "5 \\* 3 = 15" in markdown
