@@ -78,7 +78,8 @@ class ConnectTo:
 
 
 def _colon_fields(text: str) -> list[str] | None:
-    """``a:b:[::1]:c`` as ["a", "b", "::1", "c"]; None when a bracket is not closed."""
+    """``a:b:[::1]:c`` as ["a", "b", "::1", "c"]; None when a bracket is not closed, or is
+    followed by anything but a colon."""
     fields: list[str] = []
     rest = text
     while True:
@@ -119,7 +120,8 @@ class Downloaded:
 
 @dataclass(frozen=True)
 class DownloadPolicy:
-    """What may be downloaded. Hosts are compared in lower case, ``www.`` or not."""
+    """What may be downloaded, and where to connect for it. Hosts are compared in lower case,
+    ``www.`` or not."""
 
     allowed_hosts: frozenset[str]
     allow_local: bool = False
