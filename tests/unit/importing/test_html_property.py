@@ -7,6 +7,7 @@ handler or refused URL even before the pipeline's sanitizer."""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 from bs4 import BeautifulSoup
 from hypothesis import example, given, settings
@@ -41,11 +42,17 @@ inline_leaf = st.one_of(
     st.just("<br>"),
     st.tuples(urls, text).map(lambda pair: f'<img src="{html.escape(pair[0])}" alt="{pair[1]}">'),
 )
+
+
+def _wrapper(tag: str) -> Callable[[str], str]:
+    return lambda inner: f"<{tag}>{inner}</{tag}>"
+
+
 inline: st.SearchStrategy[str] = st.recursive(
     inline_leaf,
     lambda children: st.one_of(
         *(
-            children.map(lambda inner, tag=tag: f"<{tag}>{inner}</{tag}>")
+            children.map(_wrapper(tag))
             for tag in ("em", "strong", "b", "i", "del", "sup", "sub", "span", "kbd", "mark", "u", "q")
         ),
         st.tuples(urls, children).map(lambda pair: f'<a href="{html.escape(pair[0])}">{pair[1]}</a>'),
@@ -104,7 +111,9 @@ gutenberg = st.lists(block, min_size=1, max_size=3).map(
 )
 # Deferred, so that Hypothesis describes the strategy by its name, not by its whole tree.
 html_bodies = st.deferred(lambda: st.one_of(block, classic, gutenberg))
-hostile_bodies = st.deferred(lambda: st.lists(st.one_of(HOSTILE_HTML, block), min_size=1, max_size=4).map("".join))
+hostile_bodies: st.SearchStrategy[str] = st.deferred(
+    lambda: st.lists(st.one_of(HOSTILE_HTML, block), min_size=1, max_size=4).map("".join)
+)
 
 
 def visible(fragment: str) -> str:
@@ -137,7 +146,7 @@ def test_the_reader_sees_the_same_text(source: str) -> None:
     assert reader_text_of_markdown(markdown) == reader_text_of_html(source), markdown
 
 
-HOSTILE_HTML = st.sampled_from(
+HOSTILE_HTML: st.SearchStrategy[str] = st.sampled_from(
     [
         "<script>alert(1)</script>",
         "<SCRIPT SRC=//evil.example/x.js></SCRIPT>",
