@@ -2,11 +2,12 @@
 
 Built on **markdownify** (BeautifulSoup underneath). Chosen over html2text and html-to-markdown:
 html2text converts in one pass of its own parser and cannot be told how to treat one tag
-without forking it; html-to-markdown (the Python one) is a wrapper around a Rust binary,
-a compiled dependency for an author's machine for no gain here. markdownify is maintained,
-walks a BeautifulSoup tree (the same parser the rest of the import uses), and has one
-``convert_<tag>`` method per tag, so each place where the default would change what a reader
-sees is overridden here, one method at a time.
+without forking it; html-to-markdown's recent versions are a compiled (Rust) extension, one
+more binary dependency on an author's machine for no gain here. markdownify is maintained,
+walks a BeautifulSoup tree, and has one ``convert_<tag>`` method per tag, so each place where
+its default would change what a reader sees is overridden here, one method at a time. The HTML
+is first parsed as a browser parses it (html5ever, through nh3, already a dependency) so that
+unclosed ``<p>`` and ``<li>`` and misnested tags mean what they meant on the old site.
 
 What WordPress adds to HTML is undone first: its ``wpautop`` (classic content has no ``<p>``:
 a blank line is a paragraph, a single newline a ``<br>``), the block editor's ``<!-- wp:… -->``
