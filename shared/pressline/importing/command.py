@@ -92,8 +92,34 @@ def _is_pressline_export(source: Path) -> bool:
     return is_pressline_export(source)
 
 
-def open_source(source: Path, kind: str) -> ImportSource:
-    """The reader for ``kind`` on ``source`` (each lives in its own module, imported when chosen)."""
+class _SiteUrlGiven:
+    """A reader whose old-site address the author gave (``--site-url``): the export's own, if
+    any, is overridden (the allow-list and internal links follow it)."""
+
+    def __init__(self, reader: ImportSource, site_url: str) -> None:
+        self._reader = reader
+        self._site_url = site_url
+
+    @property
+    def site_url(self) -> str | None:
+        return self._site_url
+
+    def items(self) -> Iterator[ImportedItem | ItemProblem]:
+        return self._reader.items()
+
+
+def site_url_option(value: str) -> str:
+    """``--site-url``: an absolute http(s) address, without its trailing slash."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) address such as https://old.example.com")
+    return value.strip().rstrip("/")
+
+
+def open_source(source: Path, kind: str, site_url: str | None = None) -> ImportSource:
+    """The reader for ``kind`` on ``source`` (each lives in its own module, imported when chosen).
+    ``site_url`` (``--site-url``) is the old site's address when the export does not say it
+    (Ghost 5 keeps it in its install's config, not in the export) or says it wrongly."""
     readers = {
         "wordpress": ("pressline.importing.wxr", "WxrSource"),
         "ghost": ("pressline.importing.ghost", "GhostSource"),
@@ -108,8 +134,11 @@ def open_source(source: Path, kind: str) -> ImportSource:
         reader = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as error:
         raise UsageError(f"the {kind} reader is not available in this installation ({error})") from None
+    if site_url and kind == "ghost":  # Ghost resolves __GHOST_URL__ with it while reading
+        ghost: ImportSource = reader(source, site_url=site_url)
+        return ghost
     opened: ImportSource = reader(source)
-    return opened
+    return _SiteUrlGiven(opened, site_url) if site_url else opened
 
 
 # --------------------------------------------------------------------------- destinations
@@ -502,6 +531,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " as curl's --connect-to: the old site's files on a server its name no longer points at; HOST1 must"
         " still be allowed, and a local HOST2 needs --allow-local",
     )
+    parser.add_argument(
+        "--site-url",
+        type=site_url_option,
+        default=None,
+        metavar="URL",
+        help="the old site's address, when the export does not say it (Ghost 5) or says it wrongly:"
+        " old URLs, internal links and the download allow-list follow it",
+    )
     parser.add_argument("--no-download", action="store_true", help="download no image referenced by URL")
     parser.add_argument(
         "--cache",
@@ -569,7 +606,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         kind = args.source_kind or detect(source_path)
         if not source_path.exists():
             raise UsageError(f"{source_path}: no such file or folder")
-        source = open_source(source_path, kind)
+        source = open_source(source_path, kind, args.site_url)
     except UsageError as error:
         print(f"pressline import: {error}", file=sys.stderr)
         return 2

@@ -448,3 +448,38 @@ def test_files_beside_the_content_are_never_read_from_outside_it(tmp_path: Path)
     for outside in ("../secret.txt", "content/../../secret.txt", str(tmp_path / "secret.txt"), "content/link.png"):
         with pytest.raises(OSError, match="outside"):
             read(outside)
+
+
+def test_site_url_gives_an_export_without_one_its_old_site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Ghost 5 keeps its address in the install's config, not in the export: ``--site-url`` says it,
+    and the import is the same as from an export that names it (same files, same aliases, same links)."""
+    export = json.loads(GHOST.read_text(encoding="utf-8"))
+    for database in export["db"]:
+        settings = database["data"].get("settings", [])
+        database["data"]["settings"] = [entry for entry in settings if entry.get("key") != "url"]
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(export), encoding="utf-8")
+    options = ["--no-download", "--cache", str(tmp_path / "c")]
+
+    run(str(GHOST), "--out", str(tmp_path / "named"), *options, capsys=capsys)
+    _, without = run(str(bare), "--out", str(tmp_path / "unknown"), *options, capsys=capsys)
+    code, given = run(
+        str(bare), "--out", str(tmp_path / "given"), "--site-url", "http://old.example/", *options, capsys=capsys
+    )
+
+    assert code == 1  # as with the original export: images on old.example, downloads off
+    named, guessed = tree(tmp_path / "named"), tree(tmp_path / "given")
+    assert {k: v for k, v in named.items() if k != ".pressline-import.json"} == {
+        k: v for k, v in guessed.items() if k != ".pressline-import.json"
+    }
+    # Without it, the images' old address is unknown: nothing could be downloaded from anywhere.
+    assert "http://old.example/content/images/" in given
+    assert "http://old.example/" not in without
+
+
+@pytest.mark.parametrize("value", ["old.example", "ftp://old.example", "https://", "https://old.example/?p=1"])
+def test_site_url_must_be_an_http_address(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["import", str(GHOST), "--out", "o", "--site-url", value])
+    assert stopped.value.code == 2
+    assert "--site-url" in capsys.readouterr().err
