@@ -27,7 +27,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal, Protocol, TextIO
 from urllib.parse import quote, unquote, urlsplit
@@ -116,10 +116,11 @@ def site_url_option(value: str) -> str:
     return value.strip().rstrip("/")
 
 
-def open_source(source: Path, kind: str, site_url: str | None = None) -> ImportSource:
+def open_source(source: Path, kind: str, site_url: str | None = None, timezone: tzinfo | None = None) -> ImportSource:
     """The reader for ``kind`` on ``source`` (each lives in its own module, imported when chosen).
     ``site_url`` (``--site-url``) is the old site's address when the export does not say it
-    (Ghost 5 keeps it in its install's config, not in the export) or says it wrongly."""
+    (Ghost 5 keeps it in its install's config, not in the export) or says it wrongly.
+    ``timezone`` (``--timezone``) is the old site's zone for WXR's local dates (WXR does not say it)."""
     readers = {
         "wordpress": ("pressline.importing.wxr", "WxrSource"),
         "ghost": ("pressline.importing.ghost", "GhostSource"),
@@ -137,7 +138,7 @@ def open_source(source: Path, kind: str, site_url: str | None = None) -> ImportS
     if site_url and kind == "ghost":  # Ghost resolves __GHOST_URL__ with it while reading
         ghost: ImportSource = reader(source, site_url=site_url)
         return ghost
-    opened: ImportSource = reader(source)
+    opened: ImportSource = reader(source, timezone=timezone) if kind == "wordpress" and timezone else reader(source)
     return _SiteUrlGiven(opened, site_url) if site_url else opened
 
 
@@ -556,8 +557,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timezone",
-        default=os.environ.get("SITE_TIMEZONE", "UTC"),
-        help="the site's time zone for dates without an offset (default: $SITE_TIMEZONE or UTC)",
+        default=None,
+        help="the site's time zone for dates without an offset (default: $SITE_TIMEZONE, else what a WXR"
+        " export's dates show, else UTC)",
     )
     parser.add_argument(
         "--outputs", type=Path, default=None, help="stack outputs JSON (pressline local writes .local/outputs.json)"
@@ -595,9 +597,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     source_path = Path(args.source)
     try:
-        timezone = ZoneInfo(args.timezone)
+        zone_name = args.timezone or os.environ.get("SITE_TIMEZONE")  # None: not said
+        timezone = ZoneInfo(zone_name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
-        print(f"pressline import: unknown time zone {args.timezone!r}", file=sys.stderr)
+        print(f"pressline import: unknown time zone {zone_name!r}", file=sys.stderr)
         return 2
     if args.timeout <= 0:
         print("pressline import: --timeout must be more than 0 seconds", file=sys.stderr)
@@ -606,7 +609,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         kind = args.source_kind or detect(source_path)
         if not source_path.exists():
             raise UsageError(f"{source_path}: no such file or folder")
-        source = open_source(source_path, kind, args.site_url)
+        source = open_source(source_path, kind, args.site_url, timezone if zone_name else None)
     except UsageError as error:
         print(f"pressline import: {error}", file=sys.stderr)
         return 2

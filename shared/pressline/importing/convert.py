@@ -253,11 +253,14 @@ class Converter:
         body = item.body
         if item.body_format == "html":
             try:
-                body = self._html_to_markdown()(body)
+                body, conversion_warnings = self._from_html(body)
             except Exception as error:  # a converter bug on one item never stops the rest
                 note("body", f"could not be converted from HTML ({type(error).__name__}: {error})", error=True)
                 converted.failed = True
                 return converted
+            # What the HTML said that Markdown does not (a video, a gallery, a script removed, an
+            # unknown shortcode): the author reads it in the report, per item.
+            converted.findings.extend(Finding(path, label, warning) for warning in conversion_warnings)
         images = _ItemImages(slug, item.kind)
         base = next((url for url in item.old_urls if urlsplit(url).scheme in ("http", "https")), None)
         if base is None and self.site_url and item.old_urls:
@@ -330,12 +333,14 @@ class Converter:
         return converted
 
     # ----------------------------------------------------------------------- pieces
-    def _html_to_markdown(self) -> HtmlToMarkdown:
-        if self.html_to_markdown is None:
-            from pressline.importing.html import html_to_markdown  # helper E's converter
+    def _from_html(self, html: str) -> tuple[str, tuple[Problem, ...]]:
+        """An HTML body's Markdown and the conversion's warnings (none from a stand-in converter)."""
+        if self.html_to_markdown is not None:
+            return self.html_to_markdown(html), ()
+        from pressline.importing.html import convert_html  # imported when an export has HTML
 
-            self.html_to_markdown = html_to_markdown
-        return self.html_to_markdown
+        converted = convert_html(html)
+        return converted.markdown, converted.warnings
 
     def _is_old_site(self, url: str, base: str | None) -> bool:
         return links.old_path(url, self.site_url, base) is not None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pressline.cli import main
 from pressline.importing.command import Existing, UsageError, decide_action, detect
@@ -483,3 +484,40 @@ def test_site_url_must_be_an_http_address(value: str, capsys: pytest.CaptureFixt
         main(["import", str(GHOST), "--out", "o", "--site-url", value])
     assert stopped.value.code == 2
     assert "--site-url" in capsys.readouterr().err
+
+
+WXR = ROOT / "tests" / "fixtures" / "import" / "wordpress" / "export.xml"
+
+
+def front_matter_of(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8").split("---\n", 2)[1])
+    return loaded
+
+
+def test_what_the_html_could_not_carry_over_is_reported_per_item(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, printed = run(
+        str(WXR), "--out", str(tmp_path / "o"), "--no-download", "--cache", str(tmp_path / "c"), capsys=capsys
+    )
+    gallery = [line for line in printed.splitlines() if line.startswith("posts/gallery.md:")]
+    assert any("body: a [video] shortcode became a link" in line for line in gallery), printed
+    assert any("unknown shortcodes kept as text: [myplugin]" in line for line in gallery), printed
+
+
+def test_timezone_is_the_zone_of_wxr_dates_that_have_no_utc_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A WordPress draft has only its local date; the zone is learned from the file's other posts
+    unless --timezone (or $SITE_TIMEZONE) says it."""
+    monkeypatch.delenv("SITE_TIMEZONE", raising=False)
+    options = ["--no-download", "--cache", str(tmp_path / "c")]
+    run(str(WXR), "--out", str(tmp_path / "learned"), *options, capsys=capsys)
+    run(str(WXR), "--out", str(tmp_path / "tokyo"), "--timezone", "Asia/Tokyo", *options, capsys=capsys)
+    monkeypatch.setenv("SITE_TIMEZONE", "Asia/Tokyo")
+    run(str(WXR), "--out", str(tmp_path / "from-env"), *options, capsys=capsys)
+    draft = "posts/work-in-progress.md"
+    learned = front_matter_of(tmp_path / "learned" / draft)["date"]
+    assert learned.endswith("+02:00")  # the offset the file's published posts show
+    assert front_matter_of(tmp_path / "tokyo" / draft)["date"] == learned.replace("+02:00", "+09:00")
+    assert front_matter_of(tmp_path / "from-env" / draft)["date"] == learned.replace("+02:00", "+09:00")
