@@ -332,6 +332,7 @@ class Recording:
     """A destination in memory that can be made to fail after some writes (an interrupted upload)."""
 
     name = "memory"
+    writers = 1
 
     def __init__(self, fail_after: int | None = None) -> None:
         self.objects: dict[str, tuple[bytes, str]] = {}
@@ -396,28 +397,39 @@ def _import(destination: Any) -> Any:
     )
 
 
-def test_images_then_posts_oldest_first_then_pages_then_comments() -> None:
+def test_images_then_pages_then_posts_oldest_first_then_comments() -> None:
     destination = Recording()
     _import(destination)
     assert destination.order == [
         "posts/newest/n.png",
+        "pages/about.md",
         "posts/oldest.md",
         "posts/middle.md",
         "posts/newest.md",
-        "pages/about.md",
         "comments/oldest.json",
     ]
+
+
+def test_parallel_writers_finish_each_kind_before_the_next_begins() -> None:
+    """With several writers (a bucket), files of one kind are written at once, but no page or
+    post is written before every image is, nor a comment before every post."""
+    destination = Recording()
+    destination.writers = 4
+    _import(destination)
+    kinds = ["image" if path.endswith(".png") else path.split("/")[0] for path in destination.order]
+    assert kinds == ["image", "pages", "posts", "posts", "posts", "comments"]
+    assert sorted(destination.order) == sorted(destination.objects)
 
 
 def test_an_interrupted_upload_resumes_where_it_stopped() -> None:
     destination = Recording(fail_after=3)
     with pytest.raises(ConnectionError):
         _import(destination)
-    assert destination.order == ["posts/newest/n.png", "posts/oldest.md", "posts/middle.md"]
+    assert destination.order == ["posts/newest/n.png", "pages/about.md", "posts/oldest.md"]
     destination.fail_after = None
     outcome = _import(destination)
     assert outcome.actions == {"unchanged": 3, "create": 3}
-    assert destination.order[3:] == ["posts/newest.md", "pages/about.md", "comments/oldest.json"]
+    assert destination.order[3:] == ["posts/middle.md", "posts/newest.md", "comments/oldest.json"]
 
 
 def test_an_interrupted_import_to_a_folder_keeps_its_record(tmp_path: Path) -> None:
