@@ -39,7 +39,8 @@ RUNTIME = "python3.12"
 # Built artefacts and caches stay under the (git-ignored) .aws-sam/, never in the source tree.
 WORK_DIR = ROOT / ".aws-sam"
 # Sub-packages of pressline that never run in Lambda (the moto local stack).
-DEV_ONLY_PACKAGES = ("pressline.local",)
+# Run on the author's or operator's machine, never in a function: not in the layer (shared/Makefile).
+DEV_ONLY_PACKAGES = ("pressline.local", "pressline.importing", "pressline.ops")
 
 pytestmark = pytest.mark.slow
 
@@ -274,7 +275,8 @@ def _layer_files(build: Build) -> list[Path]:
 
 def test_layer_leaves_out_what_no_function_runs(build: Build) -> None:
     layer = build.layer_python
-    assert not (layer / "pressline" / "local").exists(), "the local stack (pressline/local) is in the layer"
+    for package in DEV_ONLY_PACKAGES:  # the local stack, the import and the operator's commands
+        assert not (layer / package.replace(".", "/")).exists(), f"{package} is in the layer"
     top_level_files = sorted(path.name for path in layer.iterdir() if path.is_file())
     strays = [name for name in top_level_files if not name.endswith((".py", ".so"))]
     assert not strays, f"not modules, yet at the layer's top level: {strays}"

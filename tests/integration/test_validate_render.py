@@ -141,7 +141,7 @@ def test_validate_a_created_post_sends_a_render_request(stack: StackHandle) -> N
 
 
 def test_validate_a_rejected_post_writes_its_report_only(stack: StackHandle) -> None:
-    version = upload(stack, "posts/welcome-to-pressline.md", b"---\ntitle: ''\ntags: news\n---\n")
+    version = upload(stack, "posts/welcome-to-pressline.md", b"---\ntitle: ''\ntags: 5\n---\n")
     result = stack.invoke(
         "Validate", with_bucket(event("validate-post-created.json"), stack.outputs["SourceBucketName"])
     )
