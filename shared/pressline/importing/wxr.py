@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import IO, Literal
 from urllib.parse import unquote, urlsplit
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError  # nosec B405 (types only: every parse is defusedxml's)
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
