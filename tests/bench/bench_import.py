@@ -140,6 +140,7 @@ class Timed:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.name = inner.name
+        self.writers = inner.writers  # the bucket's parallel puts, as `pressline import` makes them
         self.first_look: tuple[float, float] | None = None  # (perf_counter, process_time)
 
     def existing(self, file: Any) -> Any:
