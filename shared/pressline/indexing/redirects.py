@@ -47,7 +47,16 @@ from pressline.indexing import layout
 from pressline.indexing.catalog import CatalogPost
 from pressline.indexing.overlay import CatalogOverlay
 from pressline.models import Problem
-from pressline.posts.paths import MAX_KEY_BYTES, is_page_key, key_bytes, page_key, post_page_key, post_path
+from pressline.posts.paths import (
+    MAX_KEY_BYTES,
+    SITE_FILES,
+    SITE_FOLDERS,
+    is_page_key,
+    key_bytes,
+    page_key,
+    post_page_key,
+    post_path,
+)
 from pressline.posts.slug import SLUG_PATTERN
 from pressline.site.pages import Site
 from pressline.site.writer import HTML, SiteWriter
@@ -57,18 +66,8 @@ CLAIM_PREFIX = "/"  # claims share the slug items: no slug starts with "/"
 
 # What the site generates (``pressline.indexing.layout``) and the images Validate publishes:
 # an alias there would hide a page, or be overwritten by the next change.
-GENERATED_KEYS = frozenset(
-    {
-        layout.HOME,
-        layout.ATOM,
-        layout.RSS,
-        layout.JSON_FEED,
-        layout.SITEMAP_INDEX,
-        layout.ROBOTS,
-        layout.NOT_FOUND,
-    }
-)
-GENERATED_PREFIXES = ("archive/", "tags/", "search/", "sitemaps/", "media/", "api/")  # api/: the local API
+GENERATED_KEYS = SITE_FILES
+GENERATED_PREFIXES = tuple(f"{folder}/" for folder in SITE_FOLDERS)
 _POST_PAGE = re.compile(r"posts/([^/]+)/index\.html")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\?#]")
 

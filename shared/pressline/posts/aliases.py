@@ -33,6 +33,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from pressline.posts.paths import SITE_FILES, SITE_FOLDERS
 from pressline.posts.slug import is_valid_slug
 
 MAX_ALIAS_BYTES = 512
@@ -44,8 +45,8 @@ _MAX_INPUT_CHARACTERS = 3 * MAX_ALIAS_BYTES + 300
 # The site's own addresses (posts/paths.py, indexing/layout.py, site/, the local and deployed
 # front door's /api), compared case-insensitively: an old URL differing only in case would
 # still be confusing beside them, and a case-insensitive file system (an export) merges them.
-RESERVED_FOLDERS = frozenset({"posts", "tags", "archive", "media", "search", "sitemaps", "api"})
-RESERVED_FILES = frozenset({"index.html", "404.html", "feed.xml", "rss.xml", "feed.json", "sitemap.xml", "robots.txt"})
+RESERVED_FOLDERS = frozenset({"posts", *SITE_FOLDERS})
+RESERVED_FILES = SITE_FILES
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")

@@ -123,16 +123,20 @@ def is_page_key(key: str) -> bool:
     return key.startswith(PAGES_PREFIX) and not key.endswith("/")
 
 
+# The site's own addresses, the one list of them: the files Index generates at the top
+# (``pressline.indexing.layout`` names each; a test keeps the two equal) and the folders it
+# generates, Validate's images (media/) and the API's prefix on the local server (api/); post
+# pages are under posts/, by slug. An alias may not take any of them, nor a static page.
+SITE_FILES = frozenset({"index.html", "404.html", "feed.xml", "rss.xml", "feed.json", "sitemap.xml", "robots.txt"})
+SITE_FOLDERS = ("archive", "tags", "search", "sitemaps", "media", "api")
+
 # The site's own top-level names: a page may not take them, or it would hide (or be hidden
-# by) what Index generates there (``pressline.indexing.layout``), the images under media/,
-# the API's prefix on the local server, and the feeds, sitemaps and robots file, whose
-# names without their suffix would only confuse.
+# by) what Index generates there, and the feeds', sitemap's and robots file's names without
+# their suffix (and Atom's) would only confuse; nor the source bucket's own prefixes.
 RESERVED_PAGE_NAMES = frozenset(
-    {
-        "posts", "tags", "archive", "media", "search", "sitemaps", "sitemap", "feed", "rss", "atom",
-        "robots", "index", "404", "api", "state", "rendered", "reports", "pages", "static",
-    }
-)  # fmt: skip
+    {"posts", *SITE_FOLDERS, *(name.split(".")[0] for name in SITE_FILES), "atom"}
+    | {"state", "rendered", "reports", "pages", "static"}
+)
 
 
 def page_name(source_key: str) -> str:

@@ -323,3 +323,15 @@ def test_a_pages_aliases_redirect_to_it_like_a_posts(world: World) -> None:
     world.apply(world.remove("pages/team.md"))
     assert world.site_store.get("company/team/index.html") is None
     assert [name for name, owner in world.catalog.slugs.items() if owner == "pages/team.md"] == []
+
+
+def test_the_sites_own_files_are_the_ones_index_generates_at_the_top() -> None:
+    """posts.paths.SITE_FILES (what aliases and pages may not take) is indexing.layout's list of
+    top-level files: a file Index starts generating must be added there too."""
+    from pressline.indexing import layout
+    from pressline.posts.paths import SITE_FILES
+
+    generated = {layout.HOME, layout.ATOM, layout.RSS, layout.JSON_FEED, layout.SITEMAP_INDEX, layout.ROBOTS}
+    assert generated | {layout.NOT_FOUND} == SITE_FILES
+    top_level = {value for name, value in vars(layout).items() if name.isupper() and isinstance(value, str)}
+    assert {value for value in top_level if "/" not in value and "." in value} <= SITE_FILES
