@@ -46,6 +46,8 @@ class Site:
     # sitemap): from the catalog, set by Index and ``pressline rebuild`` for the pages they write.
     nav: tuple[PageLink, ...] = ()
     static_pages: tuple[PageLink, ...] = ()
+    # The WebSub hub every feed advertises (HUB_URL, template.yaml's HubUrl); "" for none.
+    hub_url: str = ""
 
     @classmethod
     def from_settings(cls, config: Settings | None = None) -> Site:
@@ -59,6 +61,7 @@ class Site:
             timezone=config.site_timezone,
             date_format=os.environ.get("SITE_DATE_FORMAT", DEFAULT_DATE_FORMAT),
             language=os.environ.get("SITE_LANGUAGE", "en"),
+            hub_url=os.environ.get("HUB_URL", "").strip(),
         )
 
     @cached_property
