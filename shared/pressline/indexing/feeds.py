@@ -1,4 +1,7 @@
-"""Atom (RFC 4287), RSS 2.0 and JSON Feed 1.1 of the newest posts, with full content.
+"""Atom (RFC 4287), RSS 2.0 and JSON Feed 1.1 of the newest posts, with full content, and
+each tag's Atom feed of its newest posts. With a WebSub hub (``Site.hub_url``), every feed
+names it beside its own URL (W3C WebSub 4: ``rel="hub"`` and ``rel="self"``; JSON Feed's
+``hubs``), so a feed reader subscribes to the hub instead of polling.
 
 Pure functions of the newest-posts state: the same posts give byte-identical feeds, so a
 feed reader's conditional GET sees no change when nothing changed. Summaries are text with
@@ -11,16 +14,26 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from pressline.indexing.catalog import RecentPost
-from pressline.indexing.layout import ATOM, JSON_FEED, RSS, absolute_post_url, tagline
+from pressline.indexing.catalog import Entry, RecentPost
+from pressline.indexing.layout import (
+    ATOM,
+    JSON_FEED,
+    RSS,
+    absolute_post_url,
+    tag_feed_path,
+    tag_front_path,
+    tagline,
+)
 from pressline.posts.sanitize import strip_markup
 from pressline.site.pages import Site
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 GENERATOR = "Pressline"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Characters XML 1.0 forbids even escaped; a stray one would make the whole feed invalid.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # What xml.sax.saxutils' escape and quoteattr replace (the same output, byte for byte), without
@@ -71,37 +84,99 @@ def feed_updated(posts: Sequence[RecentPost], fallback: datetime) -> datetime:
     return max((item.post.updated or item.post.date for item in posts), default=fallback)
 
 
+@dataclass(frozen=True)
+class FeedEntry:
+    """One post as an Atom feed shows it: the main feed's carry their content, a tag feed's
+    (made from the tag's listing, which holds no content) their summary only."""
+
+    slug: str
+    title: str
+    date: datetime
+    updated: datetime | None
+    tags: tuple[str, ...]
+    summary: str
+    author: str | None = None
+    content_html: str | None = None
+
+
+def _recent_entry(item: RecentPost) -> FeedEntry:
+    post = item.post
+    return FeedEntry(
+        post.slug,
+        post.title,
+        post.date,
+        post.updated,
+        post.tags,
+        post.summary,
+        item.rendered.meta.author,
+        item.rendered.body_html,
+    )
+
+
+def _listed_entry(entry: Entry) -> FeedEntry:
+    return FeedEntry(entry.slug, entry.title, entry.date, entry.updated, entry.tags, entry.summary)
+
+
 def atom(posts: Sequence[RecentPost], site: Site, fallback: datetime) -> str:
+    """The site's Atom feed: its newest posts with full content."""
+    entries = [_recent_entry(item) for item in posts]
+    return _atom(entries, site, fallback, "/" + ATOM, "/", site.title, tagline(site))
+
+
+def tag_atom(tag: str, name: str, entries: Sequence[Entry], site: Site) -> str:
+    """A tag's Atom feed (``/tags/<tag>/feed.xml``): the tag's newest posts, as its front
+    page lists them, with their summaries (the listing holds no content). A pure function of
+    the listing (no clock): a tag with no posts has no feed, so its date is never the epoch's."""
+    return _atom(
+        [_listed_entry(entry) for entry in entries],
+        site,
+        EPOCH,
+        tag_feed_path(tag),
+        tag_front_path(tag),
+        f"{site.title}: {name}",
+        f"Posts tagged “{name}” on {site.title}",
+    )
+
+
+def _atom(
+    entries: Sequence[FeedEntry], site: Site, fallback: datetime, path: str, home: str, title: str, subtitle: str
+) -> str:
+    newest = max((entry.updated or entry.date for entry in entries), default=fallback)
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
         '<feed xmlns="http://www.w3.org/2005/Atom">',
-        f"  <id>{_text(site.absolute('/'))}</id>",
-        f'  <title type="text">{_text(site.title)}</title>',
-        f'  <subtitle type="text">{_text(tagline(site))}</subtitle>',
-        f"  <updated>{rfc3339(feed_updated(posts, fallback))}</updated>",
+        f"  <id>{_text(site.absolute(home))}</id>",
+        f'  <title type="text">{_text(title)}</title>',
+        f'  <subtitle type="text">{_text(subtitle)}</subtitle>',
+        f"  <updated>{rfc3339(newest)}</updated>",
         f"  <author><name>{_text(site.title)}</name></author>",
-        f'  <link rel="self" type="application/atom+xml" href={_attr(site.absolute("/" + ATOM))}/>',
-        f'  <link rel="alternate" type="text/html" href={_attr(site.absolute("/"))}/>',
+        f'  <link rel="self" type="application/atom+xml" href={_attr(site.absolute(path))}/>',
+    ]
+    if site.hub_url:  # WebSub discovery (W3C WebSub 4): the hub beside the topic's self link
+        lines.append(f'  <link rel="hub" href={_attr(site.hub_url)}/>')
+    lines += [
+        f'  <link rel="alternate" type="text/html" href={_attr(site.absolute(home))}/>',
         f"  <generator>{GENERATOR}</generator>",
     ]
-    for item in posts:
-        post, meta = item.post, item.rendered.meta
-        url = absolute_post_url(site, post.slug)
+    for entry in entries:
+        url = absolute_post_url(site, entry.slug)
         lines += [
             "  <entry>",
             f"    <id>{_text(url)}</id>",
-            f'    <title type="text">{_text(post.title)}</title>',
+            f'    <title type="text">{_text(entry.title)}</title>',
             f'    <link rel="alternate" type="text/html" href={_attr(url)}/>',
-            f"    <published>{rfc3339(post.date)}</published>",
-            f"    <updated>{rfc3339(post.updated or post.date)}</updated>",
+            f"    <published>{rfc3339(entry.date)}</published>",
+            f"    <updated>{rfc3339(entry.updated or entry.date)}</updated>",
         ]
-        if meta.author:
-            lines.append(f"    <author><name>{_text(meta.author)}</name></author>")
-        lines += [f"    <category term={_attr(tag)}/>" for tag in post.tags]
-        summary = strip_markup(post.summary)
+        if entry.author:
+            lines.append(f"    <author><name>{_text(entry.author)}</name></author>")
+        lines += [f"    <category term={_attr(tag)}/>" for tag in entry.tags]
+        summary = strip_markup(entry.summary)
         if summary:
             lines.append(f'    <summary type="text">{_text(summary)}</summary>')
-        lines += [f'    <content type="html">{_text(item.rendered.body_html)}</content>', "  </entry>"]
+        if entry.content_html is not None:
+            lines.append(f'    <content type="html">{_text(entry.content_html)}</content>')
+        lines.append("  </entry>")
     lines.append("</feed>")
     return "\n".join(lines) + "\n"
 
@@ -116,6 +191,10 @@ def rss(posts: Sequence[RecentPost], site: Site, fallback: datetime) -> str:
         f"  <link>{_text(site.absolute('/'))}</link>",
         f"  <description>{_text(tagline(site))}</description>",
         f'  <atom:link href={_attr(site.absolute("/" + RSS))} rel="self" type="application/rss+xml"/>',
+    ]
+    if site.hub_url:  # WebSub discovery in RSS: an atom:link, as for the self link
+        lines.append(f'  <atom:link href={_attr(site.hub_url)} rel="hub"/>')
+    lines += [
         f"  <lastBuildDate>{rfc822(feed_updated(posts, fallback))}</lastBuildDate>",
         f"  <generator>{GENERATOR}</generator>",
     ]
@@ -165,6 +244,8 @@ def json_feed(posts: Sequence[RecentPost], site: Site) -> str:
         "feed_url": site.absolute("/" + JSON_FEED),
         "description": tagline(site),
         "authors": [{"name": site.title}],
-        "items": items,
     }
+    if site.hub_url:  # JSON Feed 1.1 "hubs": endpoints to subscribe to for real-time notifications
+        feed["hubs"] = [{"type": "WebSub", "url": site.hub_url}]
+    feed["items"] = items
     return json.dumps(feed, ensure_ascii=False, indent=1) + "\n"

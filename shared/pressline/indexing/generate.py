@@ -19,6 +19,8 @@ from pressline.posts.paths import post_page_key
 from pressline.site.pages import Site, render_post_page
 from pressline.site.writer import HTML, SiteWriter
 
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+
 
 def post_page(
     rendered: RenderedPost, previous: Entry | None, following: Entry | None, site: Site, writer: SiteWriter
@@ -57,11 +59,15 @@ def tag_year_page(
 
 
 def tag_front_page(tag: str, summary: Summary, entries: Sequence[Entry], site: Site, writer: SiteWriter) -> None:
-    page = paths.directory_key(paths.tag_front_path(tag))
-    if tag in summary.tags:
+    """A tag's front page and its Atom feed (the same newest posts); both go with the tag."""
+    page, feed = paths.directory_key(paths.tag_front_path(tag)), paths.tag_feed_key(tag)
+    info = summary.tags.get(tag)
+    if info is not None:
         writer.put(page, partial(views.tag_page, tag, summary, tuple(entries), site))
+        writer.put(feed, partial(feeds.tag_atom, tag, info.name, tuple(entries), site), ATOM_TYPE)
     else:
         writer.delete(page)
+        writer.delete(feed)
 
 
 def write_structure(
@@ -94,6 +100,6 @@ def write_newest(recent: Recent, site: Site, writer: SiteWriter, now: datetime) 
     """The home page and the three feeds, from the newest-posts state."""
     newest = [item.post.entry() for item in recent.posts]
     writer.put(paths.HOME, partial(views.home_page, newest, site))
-    writer.put(paths.ATOM, partial(feeds.atom, recent.posts, site, now), "application/atom+xml; charset=utf-8")
+    writer.put(paths.ATOM, partial(feeds.atom, recent.posts, site, now), ATOM_TYPE)
     writer.put(paths.RSS, partial(feeds.rss, recent.posts, site, now), "application/rss+xml; charset=utf-8")
     writer.put(paths.JSON_FEED, partial(feeds.json_feed, recent.posts, site), "application/feed+json; charset=utf-8")

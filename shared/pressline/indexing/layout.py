@@ -48,6 +48,27 @@ def tag_year_path(tag: str, year: str) -> str:
     return f"/tags/{tag}/{year}/"
 
 
+def tag_feed_path(tag: str) -> str:
+    """A tag's Atom feed (its newest posts), beside its front page."""
+    return f"/tags/{tag}/{TAG_FEED_NAME}"
+
+
+def tag_feed_key(tag: str) -> str:
+    return tag_feed_path(tag).lstrip("/")
+
+
+TAG_FEED_NAME = "feed.xml"
+MAIN_FEEDS = (ATOM, RSS, JSON_FEED)
+
+
+def is_feed_key(key: str) -> bool:
+    """One of the site's feeds: the three main ones, or a tag's (``tags/<tag>/feed.xml``)."""
+    if key in MAIN_FEEDS:
+        return True
+    parts = key.split("/")
+    return len(parts) == 3 and parts[0] == "tags" and parts[1] != "" and parts[2] == TAG_FEED_NAME
+
+
 def month_sitemap_key(month: str) -> str:
     return f"sitemaps/{month}.xml"
 

@@ -266,7 +266,8 @@ def _config(args: argparse.Namespace) -> dict[str, str]:
         os.environ["AWS_ENDPOINT_URL"] = outputs["Endpoint"]
         os.environ.setdefault("AWS_DEFAULT_REGION", outputs.get("Region", "us-east-1"))
     # The functions' own settings: the site's title and time zone shape every page.
-    for variable, parameter in (("SITE_TITLE", "SiteTitle"), ("SITE_TIMEZONE", "SiteTimezone")):
+    # and the WebSub hub every feed names.
+    for variable, parameter in (("SITE_TITLE", "SiteTitle"), ("SITE_TIMEZONE", "SiteTimezone"), ("HUB_URL", "HubUrl")):
         if parameters.get(parameter):
             os.environ[variable] = parameters[parameter]
     return {
@@ -328,6 +329,7 @@ def run(args: argparse.Namespace) -> int:
         timezone=base.timezone,
         date_format=base.date_format,
         language=base.language,
+        hub_url=base.hub_url,
     )
     existing = [] if args.keep_stale else list_generated(client("s3"), config["site_bucket"])
     old_urls = [] if args.keep_stale else list_redirects(client("s3"), config["site_bucket"])

@@ -57,6 +57,7 @@ from pressline.indexing.plan import (
     uncovered_positions,
 )
 from pressline.indexing.renderings import load_rendering, parse_recent
+from pressline.indexing.websub import FeedChanged
 from pressline.models import PostPublished, PostStatus, Problem, RenderedPost, SourceRef
 from pressline.posts.paths import post_page_key, post_path
 from pressline.posts.report import build_report, write_report
@@ -109,6 +110,8 @@ class Batch:
         self.now = now
         self.announce_window = announce_window  # older posts are not announced (indexing.announce)
         self.announcements: list[PostPublished] = []
+        # The feeds whose bytes the batch changed, to ping the WebSub hub about (indexing.websub).
+        self.pings: list[FeedChanged] = []
         self.renderings: dict[tuple[str, str], RenderedPost] = {}  # (key, version): read or carried
 
     def mark(self) -> BatchMark:

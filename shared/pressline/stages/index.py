@@ -34,7 +34,7 @@ from pressline.adapters.queue import Queue
 from pressline.adapters.store import ObjectHead, ObjectStore
 from pressline.config import Settings
 from pressline.errors import RetryableError
-from pressline.indexing import redirects
+from pressline.indexing import redirects, websub
 from pressline.indexing.announce import DEFAULT_ANNOUNCE_WINDOW
 from pressline.indexing.catalog import (
     RECENT_BLOB,
@@ -62,6 +62,7 @@ from pressline.indexing.pages import (
 from pressline.indexing.plan import Skip, listing_ids
 from pressline.indexing.renderings import load_rendering
 from pressline.indexing.transition import Batch, Outcome, Transition, slug_problem
+from pressline.indexing.websub import FeedChanged
 from pressline.models import IndexUpdate, Problem, RenderedPost, Report, SourceRef
 from pressline.posts.paths import POSTS_PREFIX, is_page_key, post_page_key, rendered_key, report_key, version_token
 from pressline.posts.slug import tag_slug
@@ -85,6 +86,8 @@ class IndexDeps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     # A post dated further back than this at its first publication emails no one (ANNOUNCE_WINDOW_HOURS).
     announce_window: timedelta = DEFAULT_ANNOUNCE_WINDOW
+    # The WebSub queue: one FeedChanged per feed a batch changed (None: no hub, no pings).
+    websub: Queue | None = None
 
 
 @dataclass
@@ -132,7 +135,7 @@ def _apply_batch(updates: Sequence[IndexUpdate], deps: IndexDeps) -> list[Outcom
         refresh_navigation(batch, nav)  # every page shows the static pages' navigation: all again if it changed
         write_batch(batch)  # 4. write
         try:
-            commit_batch(batch, deps.notify, deps.catalog)  # 5. commit
+            commit_batch(batch, deps.notify, deps.catalog, deps.websub)  # 5. commit
         except CatalogConflictError:
             logger.warning("The catalog changed while a batch of %d was applied (try %d)", len(updates), attempt)
             continue
@@ -411,16 +414,43 @@ def write_batch(batch: Batch) -> None:
     (a report says "published" only once the page is out). Every page is rendered first, so
     that a page that cannot be rendered stops the batch before anything is written."""
     batch.site_store.materialize()
+    if batch.site.hub_url:
+        batch.pings = changed_feeds(batch)
     batch.site_store.flush()
     batch.source.flush()
 
 
+def changed_feeds(batch: Batch) -> list[FeedChanged]:
+    """The feeds whose bytes this batch changes (``indexing.websub``'s rule), compared with
+    S3's current objects before they are written: a HEAD each, in parallel (the MD5 ETag
+    says), and a GET only where the ETag is no MD5."""
+    pending = {key: write.data() if write is not None else None for key, write in batch.site_store.pending.items()}
+    written = websub.written_feeds(pending)
+    heads: dict[str, ObjectHead | None] = {}
+    run_parallel(partial(_read_head, batch.site_store, key, heads) for key in written)
+    changed = []
+    for key, body in written.items():
+        head = heads.get(key)
+        same = None if head is None else websub.same_as_etag(body, head.etag)
+        if same is None and head is not None:
+            stored = batch.site_store.base.get(key)
+            same = stored is not None and stored.body == body
+        if not same:
+            changed.append(websub.feed_changed(batch.site.absolute("/" + key), body))
+    return changed
+
+
 # --------------------------------------------------------------------------- 5. commit
-def commit_batch(batch: Batch, notify: Queue, catalog: Catalog) -> None:
+def commit_batch(batch: Batch, notify: Queue, catalog: Catalog, websub_queue: Queue | None = None) -> None:
     """Announcements first (a retry announces again; Notify's ledger keeps it to one email),
-    then the catalog, last: once it is committed, the batch is done."""
+    and the WebSub pings of the feeds the batch changed (written already, so a hub fetches
+    the new bytes; sent before the commit, so that an attempt the catalog refuses has pinged
+    what it wrote, and the next one pings only what changes again), then the catalog, last:
+    once it is committed, the batch is done."""
     if batch.announcements:
         notify.send_batch(batch.announcements)
+    if batch.pings and websub_queue is not None:
+        websub_queue.send_batch(batch.pings)  # SendMessageBatch, 10 a call
     changes = batch.catalog.changes()
     if not changes.empty:
         catalog.apply(changes)
@@ -432,15 +462,20 @@ def parse_update(body: str) -> IndexUpdate:
 
 # --------------------------------------------------------------------------- Lambda shell
 def dependencies_from_settings(config: Settings) -> IndexDeps:
+    import os
+
     from pressline.adapters.queue import SqsQueue
     from pressline.adapters.store import S3Store
     from pressline.indexing.dynamo import DynamoCatalog
 
+    site = Site.from_settings(config)
+    websub_url = os.environ.get("WEBSUB_QUEUE_URL", "")
     return IndexDeps(
         source=S3Store(config.source_bucket),
         site_store=S3Store(config.site_bucket),
         catalog=DynamoCatalog(config.posts_table),
         notify=SqsQueue(config.notify_queue_url),
-        site=Site.from_settings(config),
+        site=site,
         announce_window=config.announce_window,
+        websub=SqsQueue(websub_url) if site.hub_url and websub_url else None,
     )

@@ -361,6 +361,7 @@ def test_a_new_post_rewrites_only_the_pages_it_appears_on(world: World) -> None:
         "sitemaps/2026-03.xml",
         "search/shards/2026-03.json",
         "tags/t/index.html",
+        "tags/t/feed.xml",  # the tag's feed: its front page's newest posts
         "tags/t/2026/index.html",
         "index.html",
         "feed.xml",
