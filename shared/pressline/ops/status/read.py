@@ -39,6 +39,7 @@ from pressline.ops.status.model import (
     SubscriberCounts,
     newest_first,
 )
+from pressline.posts.paths import HASHED_PREFIX
 
 REPORTS_PREFIX = "reports/"
 REPORTS_LISTED = 100_000  # 100 ListObjectsV2 calls at most
@@ -105,15 +106,22 @@ def read_queues(sqs: Any, outputs: dict[str, str]) -> tuple[QueueReading, ...]:
     return tuple(read_queue(sqs, output, url) for output, url in queue_outputs(outputs))
 
 
+def source_key_of(report_key: str) -> str:
+    """``reports/posts/a.md.json`` -> ``posts/a.md`` (a hashed report's key is only inside it: kept as is)."""
+    if report_key.startswith(REPORTS_PREFIX + HASHED_PREFIX):
+        return report_key
+    return report_key.removeprefix(REPORTS_PREFIX).removesuffix(".json")
+
+
 def _report_line(s3: Any, bucket: str, item: dict[str, Any]) -> ReportLine:
     key = str(item["Key"])
     last_modified: datetime = item["LastModified"]
     try:
         report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except ValueError:
-        return ReportLine(key=key, status="unreadable", last_modified=last_modified)
+        report = None
     if not isinstance(report, dict):
-        return ReportLine(key=key, status="unreadable", last_modified=last_modified)
+        return ReportLine(key=source_key_of(key), status="unreadable", last_modified=last_modified)
     errors = [
         f"{problem.get('field', '')}: {problem.get('message', '')}"
         for problem in report.get("errors") or []
@@ -129,7 +137,7 @@ def _report_line(s3: Any, bucket: str, item: dict[str, Any]) -> ReportLine:
     announced = report.get("announced")
     return ReportLine(
         # A report under reports/by-hash/ names its key only inside.
-        key=str(report.get("key") or key.removeprefix(REPORTS_PREFIX).removesuffix(".json")),
+        key=str(report.get("key") or source_key_of(key)),
         status=str(report.get("status") or "unknown"),
         processed_at=processed_at,
         last_modified=last_modified,
@@ -139,7 +147,9 @@ def _report_line(s3: Any, bucket: str, item: dict[str, Any]) -> ReportLine:
     )
 
 
-def read_reports(s3: Any, bucket: str, count: int, listed_at_most: int = REPORTS_LISTED) -> ReportsReading:
+def read_reports(
+    s3: Any, bucket: str, count: int, listed_at_most: int = REPORTS_LISTED, page_size: int = 1000
+) -> ReportsReading:
     """The ``count`` newest reports (each report is rewritten at every upload of its key).
     S3 lists LastModified to the second, so the reports tied with the last one kept are read
     too (up to ``TIED_READ`` more) and ordered by the time inside them, ``processed_at``."""
@@ -147,7 +157,9 @@ def read_reports(s3: Any, bucket: str, count: int, listed_at_most: int = REPORTS
     listed = 0
     complete = True
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=REPORTS_PREFIX):
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=REPORTS_PREFIX, PaginationConfig={"PageSize": page_size}
+        ):
             contents = [item for item in page.get("Contents", []) if str(item["Key"]).endswith(".json")]
             listed += len(contents)
             candidates = heapq.nlargest(
@@ -196,7 +208,7 @@ def read_scheduled(dynamodb: Any, table: str, count: int) -> ScheduledReading:
 
 
 def count_subscribers(
-    dynamodb: Any, table: str, now: datetime, items_at_most: int = SUBSCRIBER_ITEMS
+    dynamodb: Any, table: str, now: datetime, items_at_most: int = SUBSCRIBER_ITEMS, page_size: int | None = None
 ) -> SubscriberCounts:
     """Subscribers by state, from one projected Scan (layout: ``subscribers.dynamodb``).
     A pending sign-up is a REQUEST item still holding its request, unexpired, of an address
@@ -214,6 +226,8 @@ def count_subscribers(
             ":suppression": {"S": SUPPRESSION},
         },
     }
+    if page_size is not None:
+        kwargs["Limit"] = page_size  # items read a call (DynamoDB's own page: 1 MB)
     confirmed: set[str] = set()
     profiles: set[str] = set()
     pending: set[str] = set()
