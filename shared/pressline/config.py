@@ -8,14 +8,35 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from typing import Any, Protocol
 
 # A post dated further back than this when it first goes live is not announced (an import,
 # an old post uploaded late): template.yaml's AnnounceWindowHours, whose default this is.
 DEFAULT_ANNOUNCE_WINDOW_HOURS = 72.0
 ANNOUNCE_WINDOW_LIMITS = (1.0, 87600.0)  # an hour to ten years, as the template allows
+# The local stack's addresses when nothing says otherwise (pressline local serves them there).
+DEFAULT_SITE_URL = "http://127.0.0.1:8080"
+DEFAULT_API_URL = "http://127.0.0.1:8080/api"
+# Settings the Subscriptions function cannot have in its environment: naming the HTTP API or the
+# distribution there is a dependency cycle (the API's routes are that function, and the
+# distribution's CSP names the API). For each, <NAME>_PARAMETER names the SSM parameter that
+# holds it (template.yaml), read when <NAME> is missing or empty.
+FROM_PARAMETERS = ("SITE_URL", "API_URL")
+
+
+class ParameterReader(Protocol):
+    """What reading those settings needs of an SSM client (boto3's, or a test's fake)."""
+
+    def get_parameters(self, *, Names: list[str]) -> Mapping[str, Any]: ...
+
+
+class ParameterSettingError(RuntimeError):
+    """Raised when a setting's SSM parameter (<NAME>_PARAMETER) cannot be read or holds no
+    URL; the message names the variable, the parameter and why."""
 
 
 def _env(name: str, default: str = "") -> str:
@@ -57,11 +78,12 @@ class Settings:
 
 @cache
 def settings() -> Settings:
+    urls = from_parameters(os.environ)
     return Settings(
         site_title=_env("SITE_TITLE", "Pressline"),
-        site_url=_env("SITE_URL", "http://127.0.0.1:8080"),
+        site_url=urls.get("SITE_URL") or DEFAULT_SITE_URL,
         site_timezone=_env("SITE_TIMEZONE", "UTC"),
-        api_url=_env("API_URL", "http://127.0.0.1:8080/api").rstrip("/"),
+        api_url=(urls.get("API_URL") or DEFAULT_API_URL).rstrip("/"),
         sender_email=_env("SENDER_EMAIL", "news@example.com"),
         source_bucket=_env("SOURCE_BUCKET"),
         site_bucket=_env("SITE_BUCKET"),
@@ -77,6 +99,38 @@ def settings() -> Settings:
         ses_configuration_set=_env("SES_CONFIGURATION_SET"),
         announce_window_hours=_env("ANNOUNCE_WINDOW_HOURS", str(DEFAULT_ANNOUNCE_WINDOW_HOURS)),
     )
+
+
+def from_parameters(environ: Mapping[str, str], ssm: ParameterReader | None = None) -> dict[str, str]:
+    """The FROM_PARAMETERS settings: each from the environment when it is set and not empty,
+    else from its <NAME>_PARAMETER (one GetParameters call for all of them), else absent (the
+    local defaults apply). ``settings()`` calls this once per container."""
+    found = {name: environ[name] for name in FROM_PARAMETERS if environ.get(name)}
+    wanted = {
+        environ[f"{name}_PARAMETER"]: name
+        for name in FROM_PARAMETERS
+        if name not in found and environ.get(f"{name}_PARAMETER")
+    }
+    if not wanted:
+        return found
+    if ssm is None:
+        from pressline.adapters.aws import client
+
+        ssm = client("ssm")
+    try:
+        response = ssm.get_parameters(Names=sorted(wanted))
+    except Exception as error:  # botocore's ClientError, a timeout: the message says which
+        names = ", ".join(f"{wanted[p]}_PARAMETER {p}" for p in sorted(wanted))
+        raise ParameterSettingError(f"{names}: not readable ({type(error).__name__}: {error})") from error
+    values = {str(item["Name"]): str(item["Value"]).strip() for item in response.get("Parameters", [])}
+    for parameter, name in sorted(wanted.items()):
+        value = values.get(parameter)
+        if value is None:
+            raise ParameterSettingError(f"{name}_PARAMETER {parameter}: no such SSM parameter (is the stack deployed?)")
+        if not value.startswith(("https://", "http://")):
+            raise ParameterSettingError(f"{name}_PARAMETER {parameter}: {value[:60]!r} is not an http(s) URL")
+        found[name] = value
+    return found
 
 
 def announce_window(hours: str) -> timedelta:

@@ -4,7 +4,9 @@ template.yaml's Parameters as CloudFormation checks them."""
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -158,3 +160,41 @@ def test_extra_checks_run_on_the_values_given() -> None:
 def test_the_defaults_of_the_template_pass_its_own_checks() -> None:
     defaults = {key: str(spec["Default"]) for key, spec in DECLARED.items() if "Default" in spec}
     assert check_parameters(DECLARED, defaults) == defaults
+
+
+# --------------------------------------------------------------------------- samconfig.toml
+SAMCONFIG = ROOT / "samconfig.toml"
+
+
+def _deploy_settings() -> dict[str, dict[str, Any]]:
+    """Each environment of samconfig.toml -> its deploy settings, global ones included."""
+    config = tomllib.loads(SAMCONFIG.read_text(encoding="utf-8"))
+    assert config["version"] == 0.1
+    return {
+        name: {**section.get("global", {}).get("parameters", {}), **section["deploy"]["parameters"]}
+        for name, section in config.items()
+        if isinstance(section, dict) and "deploy" in section
+    }
+
+
+def test_samconfig_has_a_default_and_a_prod_environment_with_their_own_stacks() -> None:
+    settings = _deploy_settings()
+    assert {"default", "prod"} <= set(settings)
+    assert len({environment["stack_name"] for environment in settings.values()}) == len(settings)
+    for environment in settings.values():
+        assert environment["resolve_s3"] is True
+        # The stack's roles are unnamed (SAM names them): CAPABILITY_IAM is the one needed.
+        assert environment["capabilities"] == "CAPABILITY_IAM"
+    assert not re.search(r"^\s+(RoleName|ManagedPolicyName):", TEMPLATE.read_text(encoding="utf-8"), re.MULTILINE)
+
+
+@pytest.mark.parametrize("environment", ["default", "prod"])
+def test_samconfig_parameter_overrides_pass_the_templates_checks(environment: str) -> None:
+    words = [_deploy_settings()[environment]["parameter_overrides"]]
+    values = parameter_overrides(TEMPLATE, words)
+    assert values["SenderEmail"] and values["SiteTitle"]
+    if environment == "prod":
+        # A custom domain with a way to its certificate (the template's Rules), in the one region
+        # where the stack may create that certificate.
+        assert values["DomainName"] and (values.get("HostedZoneId") or values.get("CertificateArn"))
+        assert _deploy_settings()[environment]["region"] == "us-east-1" or values.get("CertificateArn")

@@ -44,6 +44,8 @@ NOT_NEEDED_LOCALLY = frozenset(
         "AWS::CloudFront::Function",
         "AWS::CloudFront::OriginAccessControl",
         "AWS::CloudFront::ResponseHeadersPolicy",  # the local HTTP server sends the same headers (site/headers.py)
+        "AWS::CertificateManager::Certificate",  # a custom domain's: the local site is http://127.0.0.1
+        "AWS::Route53::RecordSet",
         "AWS::CloudWatch::Alarm",
         "AWS::S3::BucketPolicy",  # moto does not enforce policies
         "AWS::SQS::QueuePolicy",
@@ -309,6 +311,11 @@ def localize(
         refs = referenced_ids(value) & removed
         if not refs:
             return value
+        if isinstance(value, dict) and set(value) == {"Fn::If"} and len(value["Fn::If"]) == 3:
+            # Each branch on its own (moto evaluates the condition): the site's URL is the SiteUrl
+            # parameter's branch locally, whatever the distribution's branch stands for.
+            condition, when_true, when_false = value["Fn::If"]
+            return {"Fn::If": [condition, substitute(when_true, where), substitute(when_false, where)]}
         stand_ins = {LOCAL_STAND_INS.get(types[ref]) for ref in refs}
         if is_intrinsic(value) and len(stand_ins) == 1 and None not in stand_ins:
             return local_values[str(stand_ins.pop())]

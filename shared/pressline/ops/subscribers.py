@@ -35,7 +35,9 @@ SUBSCRIPTION_SETTINGS = (
     "SENDER_EMAIL",
     "SITE_TITLE",
     "SITE_URL",
+    "SITE_URL_PARAMETER",  # config reads <NAME>_PARAMETER where <NAME> is not set (template.yaml)
     "API_URL",
+    "API_URL_PARAMETER",
     "SES_CONFIGURATION_SET",
     "SIGNUP_LIMITS",
 )
