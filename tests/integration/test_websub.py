@@ -5,6 +5,7 @@ is one ping per feed per change (``pressline.indexing.websub``)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -182,3 +183,14 @@ def test_a_hub_that_keeps_failing_leaves_the_ping_in_the_dead_letter_queue(stack
 
     assert len(hub.pings) == 3 * 5  # maxReceiveCount receives each
     assert stack.queue_depth("WebSubDeadLetterQueueUrl") == 3
+
+
+def test_the_event_file_pings_its_feed(stack: StackHandle, hub: Hub) -> None:
+    """``make invoke FN=WebSub EVENT=events/websub.json``, as the handler receives it."""
+    event = json.loads((ROOT / "events" / "websub.json").read_text(encoding="utf-8"))
+    topic = json.loads(event["Records"][0]["body"])["topic"]
+
+    result = stack.invoke("WebSub", event)
+
+    assert result == {"batchItemFailures": []}
+    assert hub.done() == Counter([topic])
