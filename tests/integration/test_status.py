@@ -241,6 +241,21 @@ def test_the_same_stack_by_its_name(stack: RunningLocalStack, tmp_path: Path) ->
     assert missing.stderr == "pressline status: no stack named 'no-such-stack' here (check --stack-name and --region)\n"
 
 
+def test_without_a_stack_the_error_says_what_to_give(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update({"HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"})
+    result = subprocess.run(
+        [sys.executable, "-m", "pressline.cli", "status"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr == "pressline status: no stack outputs: give --local, --outputs FILE or --stack-name\n"
+
+
 def test_a_bad_count_is_a_usage_error(stack: RunningLocalStack, tmp_path: Path) -> None:
     result = _status(stack, tmp_path, "--reports", "-1")
     assert result.returncode == 2

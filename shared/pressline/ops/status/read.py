@@ -113,11 +113,14 @@ def source_key_of(report_key: str) -> str:
     return report_key.removeprefix(REPORTS_PREFIX).removesuffix(".json")
 
 
-def _report_line(s3: Any, bucket: str, item: dict[str, Any]) -> ReportLine:
+def _report_line(s3: Any, bucket: str, item: dict[str, Any]) -> ReportLine | None:
+    """The report ``item`` lists (None: deleted since, with its post)."""
     key = str(item["Key"])
     last_modified: datetime = item["LastModified"]
     try:
         report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return None
     except ValueError:
         report = None
     if not isinstance(report, dict):
@@ -171,7 +174,8 @@ def read_reports(
         if len(candidates) > count:
             last_kept = candidates[count - 1]["LastModified"]
             candidates = [item for item in candidates if item["LastModified"] >= last_kept]
-        lines = newest_first([_report_line(s3, bucket, item) for item in candidates], count)
+        read = [_report_line(s3, bucket, item) for item in candidates]
+        lines = newest_first([line for line in read if line is not None], count)
     except Exception as error:
         reason = refusal(error)
         if reason is None:
