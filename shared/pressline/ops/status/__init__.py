@@ -81,48 +81,56 @@ def stack_inputs(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, st
     """The stack's outputs, the Subscriptions function's settings (the SES configuration set is
     among them) and, when those could not be read, why. A deployed stack's come from
     CloudFormation and Lambda; the local stack's from its outputs file and the function
-    descriptions beside it (its functions are run by the runner, not created in moto)."""
+    descriptions beside it (its functions are run by the runner, not created in moto, so a
+    ``--stack-name`` given with ``--local`` still takes them from there)."""
     import copy
 
     from botocore.exceptions import ClientError
 
-    from pressline.ops.subscribers import stack_settings
+    from pressline.adapters.aws import client
+    from pressline.ops.subscribers import SUBSCRIPTIONS_FUNCTION, stack_settings
 
-    try:
+    if not args.stack_name:
         found = stack_settings(args)
         return found.outputs, found.environment, None
-    except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        if not args.stack_name or code not in ("ValidationError", "ResourceNotFoundException", "AccessDeniedException"):
-            raise
-        why = f"{code}: {error.response.get('Error', {}).get('Message', '')}"
-    from pressline.adapters.aws import client
-
+    cloudformation = client("cloudformation")
     try:
-        stack = client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
+        stack = cloudformation.describe_stacks(StackName=args.stack_name)["Stacks"][0]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ValidationError":  # CloudFormation's "does not exist"
             raise StackNotFound(args.stack_name) from None
         raise
     outputs = {item["OutputKey"]: item.get("OutputValue", "") for item in stack.get("Outputs", [])}
+    try:
+        function = cloudformation.describe_stack_resource(
+            StackName=args.stack_name, LogicalResourceId=SUBSCRIPTIONS_FUNCTION
+        )["StackResourceDetail"]["PhysicalResourceId"]
+        configuration = client("lambda").get_function_configuration(FunctionName=function)
+        return outputs, dict(configuration.get("Environment", {}).get("Variables", {})), None
+    except ClientError as error:
+        answer = error.response.get("Error", {})
+        why = f"{answer.get('Code')}: {answer.get('Message')}"
     environment: dict[str, str] = {}
-    if args.outputs is not None:  # the local stack named by both: its functions are described beside the outputs
+    if args.outputs is not None:
         local = copy.copy(args)
         local.stack_name = None
         environment = stack_settings(local).environment
     if "SES_CONFIGURATION_SET" in environment:
         return outputs, environment, None
-    return outputs, environment, f"the Subscriptions function's settings could not be read ({why})"
+    return outputs, environment, f"the {SUBSCRIPTIONS_FUNCTION}'s settings could not be read ({why})"
 
 
 def run(args: argparse.Namespace) -> int:
     """Called by ``pressline.cli`` once ``ops.target`` has pointed boto3 at the stack."""
     from datetime import UTC, datetime
 
+    from botocore.exceptions import ClientError
+
     from pressline.adapters.aws import client, reset_clients
     from pressline.ops.status.model import decide
     from pressline.ops.status.read import read_stack
     from pressline.ops.status.text import format_text
+    from pressline.ops.target import Target, explain
 
     reset_clients()
     try:
@@ -130,6 +138,14 @@ def run(args: argparse.Namespace) -> int:
     except StackNotFound:
         where = "check --stack-name and --region"
         print(f"pressline status: no stack named {args.stack_name!r} here ({where})", file=sys.stderr)
+        return 2
+    except ClientError as error:
+        if explain(error, Target()) is not None:
+            raise  # the credentials: ops.target says so for every command
+        answer = error.response.get("Error", {})
+        print(
+            f"pressline status: cannot read the stack: {answer.get('Code')}: {answer.get('Message')}", file=sys.stderr
+        )
         return 2
     if not outputs:
         print("pressline status: no stack outputs: give --local, --outputs FILE or --stack-name", file=sys.stderr)
