@@ -1,6 +1,7 @@
 """The site's and the API's URLs on the local stack (template.yaml on moto): the SSM parameters
 the Subscriptions function reads on AWS hold the local addresses, and a function given only
-their names (as that function is deployed on the CloudFront domain) reads them from SSM."""
+their names (as that function is deployed on the CloudFront domain) reads them from SSM; the
+local stack reads them there for the Subscriptions function, as Lambda would."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ def test_the_url_parameters_hold_the_local_addresses(aws_stack: StackHandle) -> 
     }
     assert found == {"SITE_URL": stack.site_url, "API_URL": stack.api_url}
     assert stack.site_url.startswith("http://127.0.0.1")
+    # Read from there at provision (every handler shares one process environment locally).
+    assert (environment["SITE_URL"], environment["API_URL"]) == (stack.site_url, stack.api_url)
 
 
 def test_a_function_given_only_the_parameters_reads_the_urls_from_ssm(

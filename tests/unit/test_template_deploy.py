@@ -290,7 +290,12 @@ def test_the_subscriptions_function_reads_both_urls_from_ssm_and_may_read_only_t
     deployed = Deployed()
     ssm = TemplateParameters(deployed)
     environ = runtime_environment(deployed, "SubscriptionsFunction")
-    assert environ == {"SITE_URL_PARAMETER": f"/{STACK_NAME}/site-url", "API_URL_PARAMETER": f"/{STACK_NAME}/api-url"}
+    assert environ == {
+        "SITE_URL": "",
+        "SITE_URL_PARAMETER": f"/{STACK_NAME}/site-url",
+        "API_URL": "",
+        "API_URL_PARAMETER": f"/{STACK_NAME}/api-url",
+    }
     api_url = f"https://{API_ID}.execute-api.{REGION}.amazonaws.com"
     assert from_parameters(environ, ssm) == {"SITE_URL": f"https://{DISTRIBUTION_DOMAIN}", "API_URL": api_url}
     assert len(ssm.reads) == 1  # one call for both

@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from pressline.config import from_parameters
 from pressline.local.template import (
     BUILT_LOCALLY,
     CONDITION_KEY,
@@ -209,6 +210,9 @@ def provision(
         name = resources[logical_id]
         arn = prebuilt[logical_id]["Arn"]
         env = {key: str(value) for key, value in resolve(localized.environments[logical_id], evaluated).items()}
+        # What pressline.config does in Lambda for an empty <NAME> with a <NAME>_PARAMETER, done
+        # here once, from moto's SSM: every handler shares one process environment locally.
+        env.update(from_parameters(env, clients("ssm")))
         events = tuple(
             EventSource(name=e.name, type=e.type, properties=resolved_events[logical_id][e.name]) for e in spec.events
         )
