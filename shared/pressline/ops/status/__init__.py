@@ -36,6 +36,10 @@ def _count(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "Exit status: 0 healthy; 1 a dead-letter queue holds messages or sending is paused (the output says what to"
+        " run); 2 a usage error or no stack to read."
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object (stable keys) instead of text")
     parser.add_argument(
         "--reports", type=_count, default=REPORTS_DEFAULT, metavar="N", help="show the N newest reports (default 10)"

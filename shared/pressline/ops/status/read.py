@@ -1,7 +1,7 @@
 """What ``pressline status`` reads from the stack: small adapters, one per section, each
 taking its boto3 client. What each costs, on a stack with R reports and S subscriber items:
 
-- queues: one GetQueueAttributes per ``...QueueUrl`` output (12 on the template today);
+- queues: one GetQueueAttributes per ``...QueueUrl`` output (two per stage);
 - reports: ListObjectsV2 of ``reports/`` (S3 lists by key, never by date, so finding the
   newest means listing them all: R / 1,000 calls, at most ``REPORTS_LISTED`` reports), then
   one GetObject per report shown (and per report listed with the same second);
@@ -156,6 +156,8 @@ def read_reports(
     """The ``count`` newest reports (each report is rewritten at every upload of its key).
     S3 lists LastModified to the second, so the reports tied with the last one kept are read
     too (up to ``TIED_READ`` more) and ordered by the time inside them, ``processed_at``."""
+    if count <= 0:
+        return ReportsReading()
     candidates: list[dict[str, Any]] = []
     listed = 0
     complete = True
@@ -171,7 +173,7 @@ def read_reports(
             if listed >= listed_at_most and page.get("IsTruncated"):
                 complete = False
                 break
-        if len(candidates) > count:
+        if 0 < count < len(candidates):
             last_kept = candidates[count - 1]["LastModified"]
             candidates = [item for item in candidates if item["LastModified"] >= last_kept]
         read = [_report_line(s3, bucket, item) for item in candidates]
