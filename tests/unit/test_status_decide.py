@@ -221,7 +221,8 @@ def test_the_text_says_the_same_as_the_json() -> None:
     assert "intake          0          0        0    0" in lines
     [bad] = [n for n, line in enumerate(lines) if "posts/bad.md" in line]
     assert lines[bad].split() == ["2026-12-04", "01:00", "rejected", "posts/bad.md"]
-    assert lines[bad + 1].strip() == "title: is empty"  # its errors under it
+    assert lines[bad + 1].strip() == "title: is empty"  # its errors under it, aligned with its key
+    assert lines[bad + 1].index("title") == lines[bad].index("posts/bad.md")
     [hello] = [line for line in lines if "posts/hello.md" in line]
     assert hello.split()[2:] == ["published", "posts/hello.md", "https://blog.example/posts/hello/"]
     assert "2026-12-25 00:00  xmas  Christmas  posts/xmas.md" in lines

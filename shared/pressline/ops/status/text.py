@@ -64,7 +64,7 @@ def _reports(status: StackStatus) -> list[str]:
         for line in reports.newest
     ]
     header, *lines = table(["processed (UTC)", "status", "key", "url"], rows)
-    indent = " " * (len(lines[0]) - len(lines[0].lstrip()) + 2)
+    indent = " " * header.index("key")  # under the key they are about
     shown = [header]
     for line, report in zip(lines, reports.newest, strict=True):
         shown += [line, *(f"{indent}{error}" for error in report.errors)]  # under the row, not widening its column
