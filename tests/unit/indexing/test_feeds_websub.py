@@ -8,6 +8,7 @@ import hashlib
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -22,6 +23,7 @@ from pressline.indexing.websub import FeedChanged, check_hub_url, ping_verdict, 
 from pressline.site.pages import Site
 
 HUB = "https://hub.example/publish"
+TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 ATOM = "{http://www.w3.org/2005/Atom}"
 DAY = timedelta(days=1)
 
@@ -228,3 +230,23 @@ def test_site_from_settings_reads_the_hub(monkeypatch: pytest.MonkeyPatch) -> No
         assert Site.from_settings().hub_url == HUB
     finally:
         settings.cache_clear()
+
+
+# --------------------------------------------------------------------------- the template's parameter
+@pytest.mark.parametrize(
+    "value", ["", "https://pubsubhubbub.appspot.com/", "https://hub.example:8443/p?k=1", "http://127.0.0.1:9000/hub"]
+)
+def test_hub_url_takes_https_or_a_hub_on_this_machine(value: str) -> None:
+    from pressline.local.template import check_parameters, load_sam
+
+    declared = load_sam(TEMPLATE)["Parameters"]
+    assert check_parameters(declared, {"HubUrl": value}) == {"HubUrl": value}
+
+
+@pytest.mark.parametrize("value", ["http://hub.example/", "hub.example", "https://", "http://127.0.0.2/", "ftp://h/"])
+def test_hub_url_refuses_plain_http_elsewhere_naming_the_parameter(value: str) -> None:
+    from pressline.local.template import ParameterError, check_parameters, load_sam
+
+    declared = load_sam(TEMPLATE)["Parameters"]
+    with pytest.raises(ParameterError, match="HubUrl: "):
+        check_parameters(declared, {"HubUrl": value})
