@@ -4,7 +4,9 @@ and the CSP allows exactly what the pages load (checked against the templates)."
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,35 +26,113 @@ def _resources() -> dict[str, Any]:
     return dict(template["Resources"])
 
 
+def _sub(value: Any) -> str:
+    """The text of a CloudFormation string: plain, or the template of a ``!Sub``."""
+    if isinstance(value, dict):
+        (body,) = value.values()
+        return str(body[0] if isinstance(body, list) else body)
+    return str(value)
+
+
+def _xss_protection(config: dict[str, Any]) -> str:
+    value = "1" if config["Protection"] else "0"
+    if config.get("ModeBlock"):
+        value += "; mode=block"
+    if config.get("ReportUri"):
+        value += f"; report={config['ReportUri']}"
+    return value
+
+
+def _hsts(config: dict[str, Any]) -> str:
+    return (
+        f"max-age={config['AccessControlMaxAgeSec']}"
+        + ("; includeSubDomains" if config.get("IncludeSubdomains") else "")
+        + ("; preload" if config.get("Preload") else "")
+    )
+
+
+# Each security header of CloudFront (AWS::CloudFront::ResponseHeadersPolicy
+# SecurityHeadersConfig) as the HTTP header it sends.
+SECURITY_HEADERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "ContentSecurityPolicy": ("Content-Security-Policy", lambda c: _sub(c["ContentSecurityPolicy"])),
+    "ContentTypeOptions": ("X-Content-Type-Options", lambda c: "nosniff"),
+    "FrameOptions": ("X-Frame-Options", lambda c: str(c["FrameOption"])),
+    "ReferrerPolicy": ("Referrer-Policy", lambda c: str(c["ReferrerPolicy"])),
+    "StrictTransportSecurity": ("Strict-Transport-Security", _hsts),
+    "XSSProtection": ("X-XSS-Protection", _xss_protection),
+}
+
+
 def _cloudfront_headers(policy: dict[str, Any]) -> dict[str, str]:
-    """The headers a ResponseHeadersPolicyConfig makes CloudFront send, as HTTP would carry them."""
+    """The headers a ResponseHeadersPolicyConfig makes CloudFront send, as HTTP would carry them:
+    every security header it configures and every custom header, none left out."""
     config = policy["Properties"]["ResponseHeadersPolicyConfig"]
-    security = config["SecurityHeadersConfig"]
-    csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]
-    hsts = security["StrictTransportSecurity"]
-    sent = {
-        "Content-Security-Policy": csp["Fn::Sub"] if isinstance(csp, dict) else csp,
-        "Strict-Transport-Security": f"max-age={hsts['AccessControlMaxAgeSec']}"
-        + ("; includeSubDomains" if hsts.get("IncludeSubdomains") else "")
-        + ("; preload" if hsts.get("Preload") else ""),
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": security["FrameOptions"]["FrameOption"],
-        "Referrer-Policy": security["ReferrerPolicy"]["ReferrerPolicy"],
-    }
-    for item in config.get("CustomHeadersConfig", {}).get("Items", []):
-        sent[item["Header"]] = item["Value"]
-    every = [security[name].get("Override") for name in security] + [
-        item.get("Override") for item in config.get("CustomHeadersConfig", {}).get("Items", [])
-    ]
+    security = config.get("SecurityHeadersConfig", {})
+    unknown = set(security) - set(SECURITY_HEADERS)
+    assert not unknown, f"a security header this test does not know how CloudFront sends: {unknown}"
+    sent = {SECURITY_HEADERS[key][0]: SECURITY_HEADERS[key][1](value) for key, value in security.items()}
+    custom = config.get("CustomHeadersConfig", {}).get("Items", [])
+    for item in custom:
+        assert item["Header"] not in sent, f"{item['Header']} set twice"
+        sent[item["Header"]] = _sub(item["Value"])
+    every = [value.get("Override") for value in security.values()] + [item.get("Override") for item in custom]
     assert all(every), "every header overrides whatever the origin sent"
     return sent
 
 
-def test_cloudfront_sends_exactly_the_headers_defined_once() -> None:
-    resources = _resources()
+def _site_policy(resources: dict[str, Any]) -> dict[str, Any]:
     policies = [r for r in resources.values() if r["Type"] == "AWS::CloudFront::ResponseHeadersPolicy"]
     assert len(policies) == 1
-    assert _cloudfront_headers(policies[0]) == headers.site_headers(API_ORIGIN)
+    return policies[0]
+
+
+def _directives(policy: str) -> dict[str, list[str]]:
+    return {name: values for name, *values in (part.split() for part in policy.split(";"))}
+
+
+def test_cloudfront_sends_exactly_the_headers_defined_once() -> None:
+    sent = _cloudfront_headers(_site_policy(_resources()))
+    expected = headers.site_headers(API_ORIGIN)
+    # Directive by directive first, so that a failure names the one that differs.
+    assert _directives(sent["Content-Security-Policy"]) == _directives(expected["Content-Security-Policy"])
+    assert sent == expected
+
+
+SECURITY = ("SecurityHeadersConfig",)
+CSP = (*SECURITY, "ContentSecurityPolicy", "ContentSecurityPolicy")
+# (where in the policy, the new value from the old; None removes it)
+TEMPLATE_CHANGES: dict[str, tuple[tuple[str, ...], Callable[[Any], Any]]] = {
+    "a CSP directive loosened": (CSP, lambda csp: _sub(csp).replace("script-src 'self'", "script-src 'self' https:")),
+    "a CSP directive dropped": (CSP, lambda csp: _sub(csp).replace("; object-src 'none'", "")),
+    "nosniff dropped": ((*SECURITY, "ContentTypeOptions"), lambda _: None),
+    "framing from the same origin": ((*SECURITY, "FrameOptions", "FrameOption"), lambda _: "SAMEORIGIN"),
+    "HSTS shortened": ((*SECURITY, "StrictTransportSecurity", "AccessControlMaxAgeSec"), lambda _: 86400),
+    "HSTS on subdomains": ((*SECURITY, "StrictTransportSecurity", "IncludeSubdomains"), lambda _: True),
+    "another referrer policy": ((*SECURITY, "ReferrerPolicy", "ReferrerPolicy"), lambda _: "no-referrer"),
+    "an old header added": ((*SECURITY, "XSSProtection"), lambda _: {"Protection": True, "Override": True}),
+    "a custom header dropped": (("CustomHeadersConfig", "Items"), lambda items: items[:-1]),
+    "a custom header changed": (
+        ("CustomHeadersConfig", "Items"),
+        lambda items: [{**items[0], "Value": items[0]["Value"].replace("camera=()", "camera=(self)")}, *items[1:]],
+    ),
+}
+
+
+@pytest.mark.parametrize("change", list(TEMPLATE_CHANGES))
+def test_the_comparison_fails_when_the_template_says_anything_else(change: str) -> None:
+    """The comparison above is worth something only if it can fail: with any one header,
+    directive or flag of the template changed, the headers differ from the definition."""
+    path, edit = TEMPLATE_CHANGES[change]
+    policy = copy.deepcopy(_site_policy(_resources()))
+    node: Any = policy["Properties"]["ResponseHeadersPolicyConfig"]
+    for key in path[:-1]:
+        node = node[key]
+    value = edit(node.get(path[-1]))
+    if value is None:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    assert _cloudfront_headers(policy) != headers.site_headers(API_ORIGIN), change
 
 
 def test_every_behaviour_of_the_distribution_uses_the_policy() -> None:
@@ -76,10 +156,6 @@ def test_only_render_may_write_renderings() -> None:
 
 
 # --------------------------------------------------------------------------- what the pages load
-def _directives(policy: str) -> dict[str, list[str]]:
-    return {name: values for name, *values in (part.split() for part in policy.split(";"))}
-
-
 def test_the_policy_allows_what_the_templates_load_and_nothing_more() -> None:
     csp = _directives(headers.content_security_policy("https://api.example"))
     assert csp["default-src"] == ["'none'"] and csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'none'"]
@@ -111,6 +187,9 @@ def test_the_api_pages_policy_allows_their_base_and_form() -> None:
 
 
 # --------------------------------------------------------------------------- the local stack
+S3_AND_HTTP_HEADERS = {"Content-Type", "Content-Length", "ETag", "Cache-Control", "Location", "Server", "Date"}
+
+
 @pytest.mark.parametrize("path", ["/", "/posts/hello/", "/feed.xml", "/no-such-page/"])
 def test_the_local_site_server_sends_the_same_headers(path: str) -> None:
     from http.client import HTTPConnection
@@ -139,6 +218,8 @@ def test_the_local_site_server_sends_the_same_headers(path: str) -> None:
             server.stop()
     expected = headers.site_headers()  # the local API is on the site's origin (/api)
     assert {name: sent.get(name) for name in expected} == expected
+    # ...and no header of its own beyond what S3 and HTTP itself send.
+    assert set(sent) - set(expected) <= S3_AND_HTTP_HEADERS, sent
 
 
 # The Fetch standard ("serializing a request origin"): a form POST carries ``Origin: null``
