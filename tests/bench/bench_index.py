@@ -120,7 +120,7 @@ def seed(size: int, s3: Any, dynamodb: Any, names: dict[str, str], site: Any) ->
     body = "<p>" + " ".join(f"word{i}" for i in range(600)) + "</p>"
     shards: dict[str, list[dict[str, Any]]] = {}
     for post in posts:
-        shards.setdefault(month_of(post.date, "UTC"), []).append(search.document(post, body))
+        shards.setdefault(month_of(post.date, "UTC"), []).append(search.document(post, body, site))
     recent = []
     for post in posts[:20]:
         source = SourceRef(bucket=names["source"], key=post.source_key, version_id=post.version_id)

@@ -88,6 +88,7 @@ def seed(posts: list[GeneratedPost], s3: Any, dynamodb: Any, source_bucket: str,
     from pressline.indexing.rebuild import derive, state_blobs
     from pressline.models import PostMeta, RenderedPost, SourceRef
     from pressline.posts.markdown import render_body
+    from pressline.site.pages import Site
 
     catalog_posts = [
         CatalogPost(
@@ -107,10 +108,11 @@ def seed(posts: list[GeneratedPost], s3: Any, dynamodb: Any, source_bucket: str,
     catalog = DynamoCatalog(posts_table, dynamodb=dynamodb)
     catalog.put_posts(catalog_posts)
     summary, listings = derive(catalog_posts, "UTC")
+    site = Site(title="Bench", url="https://bench.example", api_url="https://api.bench.example")  # dates as shown
     shards: dict[str, list[dict[str, Any]]] = {}
     for item, catalog_post in zip(posts, catalog_posts, strict=True):
         html = render_body(item.body, catalog_post.source_key).html
-        shards.setdefault(month_of(item.date, "UTC"), []).append(search.document(catalog_post, html))
+        shards.setdefault(month_of(item.date, "UTC"), []).append(search.document(catalog_post, html, site))
     recent = []
     for item, catalog_post in zip(posts[:20], catalog_posts[:20], strict=True):
         source = SourceRef(bucket=source_bucket, key=catalog_post.source_key, version_id=catalog_post.version_id)

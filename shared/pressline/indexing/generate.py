@@ -71,16 +71,25 @@ def tag_front_page(tag: str, summary: Summary, entries: Sequence[Entry], site: S
 
 
 def write_structure(
-    summary: Summary, site: Site, writer: SiteWriter, *, months: bool = True, tags: bool = True, chrome: bool = True
+    summary: Summary,
+    site: Site,
+    writer: SiteWriter,
+    *,
+    months: bool = True,
+    tags: bool = True,
+    chrome: bool = True,
+    tag_counts: bool = True,
 ) -> None:
-    """The files that depend only on which months (``months``) or tags (``tags``) exist,
-    and the static chrome (robots.txt, 404, the search page), written with the first post."""
+    """The files that depend only on which months (``months``) or tags (``tags``) exist, the
+    tags page again when a tag's count changed (``tag_counts``: it shows them), and the static
+    chrome (robots.txt, 404, the search page), written with the first post."""
     if months:
         writer.put(paths.ARCHIVE_INDEX, partial(views.archive_index_page, summary, site))
         writer.put(paths.SITEMAP_INDEX, partial(sitemaps.sitemap_index, summary.months, site), "application/xml")
         writer.put(paths.SEARCH_MANIFEST, partial(search.manifest, summary.months), "application/json")
-    if tags or chrome:  # the first post writes them even without tags: the sitemap index names one
+    if tags or chrome or tag_counts:
         writer.put(paths.TAGS_INDEX, partial(views.tags_page, summary, site))
+    if tags or chrome:  # the first post writes them even without tags: the sitemap index names one
         writer.put(paths.PAGES_SITEMAP, partial(sitemaps.pages_sitemap, summary.tags, site), "application/xml")
     if chrome:
         write_chrome(site, writer)

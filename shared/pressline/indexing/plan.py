@@ -214,6 +214,7 @@ class ListingChange:
     short_fronts: set[str] = field(default_factory=set)  # tag fronts that lost an entry and must refill
     months_changed: bool = False  # a month appeared or disappeared
     tags_changed: bool = False  # a tag appeared or disappeared
+    tag_counts_changed: bool = False  # a tag's count or name changed: the tags page shows them
 
     @property
     def structure_changed(self) -> bool:
@@ -260,7 +261,12 @@ def change_listings(
     # the pages sitemap list tags. They are rewritten only when those sets change.
     change.months_changed = set(change.summary.months) != set(summary.months)
     change.tags_changed = set(change.summary.tags) != set(summary.tags)
+    change.tag_counts_changed = _tag_counts(change.summary) != _tag_counts(summary)
     return change
+
+
+def _tag_counts(summary: Summary) -> dict[str, tuple[str, int]]:
+    return {tag: (info.name, info.count) for tag, info in summary.tags.items()}
 
 
 def tag_names(post: CatalogPost | None) -> dict[str, str]:

@@ -177,7 +177,8 @@ def rebuild_site(
         newer = entries[index - 1] if index > 0 else None
         older = entries[index + 1] if index + 1 < len(posts) else None
         generate.post_page(rendered, older, newer, site, files)
-        shards.setdefault(month_of(post.date, site.timezone), []).append(search.document(post, rendered.body_html))
+        document = search.document(post, rendered.body_html, site)
+        shards.setdefault(month_of(post.date, site.timezone), []).append(document)
 
     for month in summary.months:
         month_entries = listings[month_listing(month)].entries

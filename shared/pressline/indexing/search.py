@@ -1,7 +1,7 @@
 """The browser search index: one shard per archive month and a small manifest.
 
-A shard holds, for each post of its month, the title, tags, summary and the distinct
-words of its body. A new post rewrites its month's shard (read, replace its document,
+A shard holds, for each post of its month, the title, date (as the pages show it, too),
+tags, summary and the distinct words of its body. A new post rewrites its month's shard (read, replace its document,
 write) and nothing else; the manifest lists the shards newest first and changes only
 when a month appears or disappears. ``search.js`` loads the manifest, then the shards
 newest first, showing results as they arrive, so recent posts are found at once and the
@@ -20,6 +20,7 @@ from pressline.indexing.catalog import CatalogPost
 from pressline.indexing.feeds import rfc3339
 from pressline.indexing.layout import search_shard_key
 from pressline.posts.paths import post_path
+from pressline.site.pages import Site
 
 MAX_WORDS = 600  # distinct body words kept per post: bounds a shard whatever a post's length
 _TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]+>", re.DOTALL | re.IGNORECASE)
@@ -45,11 +46,14 @@ def body_words(body_html: str) -> str:
     return " ".join(words)
 
 
-def document(post: CatalogPost, body_html: str) -> dict[str, Any]:
+def document(post: CatalogPost, body_html: str, site: Site) -> dict[str, Any]:
     return {
         "u": post_path(post.slug),
         "t": post.title,
-        "d": rfc3339(post.date),
+        "d": rfc3339(post.date),  # the order of results, and the <time datetime>
+        # The date as the pages print it (``Site.format_date``: the site's format and time zone),
+        # made here by the same function, so a result and the post's page always agree.
+        "f": site.format_date(post.date),
         "g": list(post.tags),
         "s": post.summary,  # already clipped by the catalog
         "w": body_words(body_html),

@@ -259,7 +259,13 @@ class Transition:
             entries = change.listings[tag_front_listing(tag)].entries
             generate.tag_front_page(tag, change.summary, entries, self.site, self.files)
         generate.write_structure(
-            change.summary, self.site, self.files, months=change.months_changed, tags=change.tags_changed, chrome=chrome
+            change.summary,
+            self.site,
+            self.files,
+            months=change.months_changed,
+            tags=change.tags_changed,
+            chrome=chrome,
+            tag_counts=change.tag_counts_changed,
         )
 
     def _shard(self, month: str, blob: Blob | None, *, existed: bool) -> str:
@@ -271,7 +277,7 @@ class Transition:
         )
         add = None
         if new is not None and new.public and rendered is not None and month_of(new.date, self.tz) == month:
-            add = search.document(new, rendered.body_html)
+            add = search.document(new, rendered.body_html, self.site)
         return search.dump_shard(month, search.update_shard(docs, remove, add))
 
     def _shard_data(self, month: str, blob: Blob | None, existed: bool) -> bytes | None:

@@ -9,6 +9,8 @@ the body, which was sanitized by ``pressline.posts.sanitize`` and is marked safe
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -21,6 +23,19 @@ from pressline.posts.paths import post_path, tag_path
 
 DEFAULT_DATE_FORMAT = "%B %-d %Y, %H:%M"  # January 7 2022, 18:48
 DESCRIPTION_LIMIT = 300
+# Reading time: ~230 words a minute for adult silent reading of non-fiction (Brysbaert 2019,
+# "How many words do we read per minute?"). Chinese, Japanese and Korean are counted by
+# characters, since Chinese and Japanese put no space between words: 500 a minute, the rate Hugo's
+# ReadingTime uses for CJK (and a Korean syllable block is about a third of a word).
+WORDS_PER_MINUTE = 230
+CJK_CHARACTERS_PER_MINUTE = 500
+_CJK = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]"
+)
+# A word: letters or digits, with inner apostrophes, hyphens and dots kept in one word (don't, e-mail, 3.5).
+_WORD = re.compile(r"[^\W_]+(?:['\u2019.\-][^\W_]+)*")
+_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,17 @@ def _json_ld(data: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def reading_minutes(body_html: str) -> int:
+    """Minutes to read a rendered post body (HTML), rounded up, at least 1: words at
+    ``WORDS_PER_MINUTE`` plus CJK characters at ``CJK_CHARACTERS_PER_MINUTE``. Markup is not
+    text: tags are dropped and character references read as the characters they stand for."""
+    from html import unescape
+
+    others, characters = _CJK.subn(" ", unescape(_TAG.sub(" ", body_html)))
+    words = len(_WORD.findall(others))
+    return max(1, math.ceil(words / WORDS_PER_MINUTE + characters / CJK_CHARACTERS_PER_MINUTE))
+
+
 def _description(summary: str) -> str:
     if len(summary) <= DESCRIPTION_LIMIT:
         return summary
@@ -174,6 +200,7 @@ def post_context(
         # Worked out here rather than called from the template: a call costs Jinja several times more.
         "published": published,
         "published_text": site.format_date(meta.date),
+        "reading_minutes": reading_minutes(post.body_html),
         "tag_links": [(tag, tag_path(tag)) for tag in meta.tags],
         "body_html": Markup(post.body_html),  # noqa: S704 - sanitized by pressline.posts.sanitize  # nosec B704
         "json_ld": Markup(_json_ld(json_ld)),  # noqa: S704 - <, > and & are escaped by _json_ld  # nosec B704

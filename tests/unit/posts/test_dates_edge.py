@@ -103,7 +103,7 @@ def through_every_stage(raw: bytes, site: Site) -> None:
     sitemap = ET.fromstring(sitemaps.month_sitemap([entry], site))
     lastmod = next(element.text for element in sitemap.iter() if element.tag.endswith("lastmod"))
     assert FOUR_DIGIT_UTC.match(lastmod or ""), lastmod
-    assert FOUR_DIGIT_UTC.match(search.document(catalog, rendered.body_html)["d"])
+    assert FOUR_DIGIT_UTC.match(search.document(catalog, rendered.body_html, site)["d"])
 
 
 def within_years(moment: datetime, zone: tzinfo) -> bool:

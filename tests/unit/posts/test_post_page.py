@@ -97,7 +97,7 @@ def test_page_structure() -> None:
     assert header_links["Search"] == "/search/" and header_links["Feed"] == "/feed.xml"
     assert page.texts["h1"] == ["Hello, world"]
     # 17:48 UTC is 18:48 in Paris: the site's zone, in the default format.
-    assert "Posted on January 7 2022, 18:48 by Ann Lee" in page.texts["p"]
+    assert "Posted on January 7 2022, 18:48 by Ann Lee · 1 min read" in page.texts["p"]
     tags = [(attrs["href"], text) for attrs, text in page.anchors if attrs.get("rel") == "tag"]
     assert tags == [("/tags/news/", "News"), ("/tags/open-source/", "Open Source")]
     assert "First paragraph." in page.texts["p"]
@@ -189,7 +189,8 @@ def test_a_real_news_article_reaches_the_page_intact() -> None:
     for paragraph in paragraphs:
         assert paragraph in page.texts["p"], paragraph
     assert page.texts["h1"] == ["City council approves riverside cycle lanes after a five-hour debate"]
-    assert "Posted on February 12 2026, 21:15 by Tomás Ferreira" in page.texts["p"]
+    # About 450 words at 230 a minute, rounded up.
+    assert "Posted on February 12 2026, 21:15 by Tomás Ferreira · 2 min read" in page.texts["p"]
     assert page.meta["description"][0].startswith("After a five-hour session that ran late into Thursday night")
 
 

@@ -80,7 +80,9 @@
       meta.className = "post-meta";
       var when = document.createElement("time");
       when.dateTime = hit.doc.d;
-      when.textContent = new Date(hit.doc.d).toLocaleDateString();
+      // The index carries the date as the pages print it; a shard written before it did shows
+      // the ISO day until its month is next rewritten (or `pressline rebuild`).
+      when.textContent = hit.doc.f || String(hit.doc.d).slice(0, 10);
       meta.appendChild(when);
       if (hit.doc.g && hit.doc.g.length) meta.appendChild(document.createTextNode(" · " + hit.doc.g.join(", ")));
       item.appendChild(meta);
