@@ -174,7 +174,11 @@ def test_a_ping_the_hub_refuses_is_dropped_not_dead_lettered(stack: StackHandle,
     assert stack.queue_depth("WebSubDeadLetterQueueUrl") == 0
 
 
-def test_a_hub_that_keeps_failing_leaves_the_ping_in_the_dead_letter_queue(stack: StackHandle, hub: Hub) -> None:
+def test_a_hub_that_keeps_failing_leaves_the_ping_in_the_dead_letter_queue_to_redrive(
+    stack: StackHandle, hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pressline.cli import main
+
     run(stack)
     hub.answers = [503] * 100
 
@@ -183,6 +187,14 @@ def test_a_hub_that_keeps_failing_leaves_the_ping_in_the_dead_letter_queue(stack
 
     assert len(hub.pings) == 3 * 5  # maxReceiveCount receives each
     assert stack.queue_depth("WebSubDeadLetterQueueUrl") == 3
+
+    # The hub is back: the operator redrives the DLQ (README, Operations) and each feed is pinged.
+    hub.answers = []
+    monkeypatch.chdir(tmp_path)  # no .local/outputs.json of a running `make run` is picked up
+    assert main(["redrive", "websub", "--stack-name", stack.stack.stack_name]) == 0
+    run(stack)
+    assert hub.done() == Counter(MAIN_FEEDS)
+    assert stack.queue_depth("WebSubDeadLetterQueueUrl") == 0
 
 
 def test_the_event_file_pings_its_feed(stack: StackHandle, hub: Hub) -> None:

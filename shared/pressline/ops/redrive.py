@@ -32,6 +32,7 @@ STAGES = {
     "notify": "Notify",
     "delivery": "Delivery",
     "feedback": "EmailFeedback",
+    "websub": "WebSub",  # Index's pings to the WebSub hub (template.yaml's HubUrl)
 }
 STAGE_OUTPUTS = {stage: f"{prefix}DeadLetterQueueUrl" for stage, prefix in STAGES.items()}
 _SUFFIXES = ("DeadLetterQueueUrl", "DeadLetterQueue", "DeadLetterAlarm")
