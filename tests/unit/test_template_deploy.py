@@ -292,9 +292,9 @@ def test_the_subscriptions_function_reads_both_urls_from_ssm_and_may_read_only_t
     environ = runtime_environment(deployed, "SubscriptionsFunction")
     assert environ == {
         "SITE_URL": "",
-        "SITE_URL_PARAMETER": f"/{STACK_NAME}/site-url",
+        "SITE_URL_PARAMETER": f"/pressline/{STACK_NAME}/site-url",
         "API_URL": "",
-        "API_URL_PARAMETER": f"/{STACK_NAME}/api-url",
+        "API_URL_PARAMETER": f"/pressline/{STACK_NAME}/api-url",
     }
     api_url = f"https://{API_ID}.execute-api.{REGION}.amazonaws.com"
     assert from_parameters(environ, ssm) == {"SITE_URL": f"https://{DISTRIBUTION_DOMAIN}", "API_URL": api_url}
@@ -304,8 +304,8 @@ def test_the_subscriptions_function_reads_both_urls_from_ssm_and_may_read_only_t
     assert physical(deployed.outputs["ApiUrl"]) == api_url
     granted = [physical(arn) for arn in allowed(role_of(deployed, "SubscriptionsFunction"), "ssm:GetParameters")]
     assert sorted(granted) == [
-        f"arn:aws:ssm:{REGION}:123456789012:parameter/{STACK_NAME}/api-url",
-        f"arn:aws:ssm:{REGION}:123456789012:parameter/{STACK_NAME}/site-url",
+        f"arn:aws:ssm:{REGION}:123456789012:parameter/pressline/{STACK_NAME}/api-url",
+        f"arn:aws:ssm:{REGION}:123456789012:parameter/pressline/{STACK_NAME}/site-url",
     ]
     # No other function reads SSM: theirs are in their environment.
     for function in deployed.of_type("AWS::Lambda::Function"):
@@ -368,7 +368,7 @@ def test_with_a_domain_the_subscriptions_function_reads_only_the_api_url() -> No
     ssm = TemplateParameters(deployed)
     found = from_parameters(runtime_environment(deployed, "SubscriptionsFunction"), ssm)
     assert found["SITE_URL"] == f"https://{DOMAIN}"
-    assert ssm.reads == [[f"/{STACK_NAME}/api-url"]]
+    assert ssm.reads == [[f"/pressline/{STACK_NAME}/api-url"]]
 
 
 def test_a_hosted_zone_gets_a_dns_validated_certificate_and_alias_records() -> None:
