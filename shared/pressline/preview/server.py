@@ -138,13 +138,16 @@ class Previewer:
         self.served: Served | None = None
         self.stopping = threading.Event()
         self._shown: dict[str, object] = {}
+        self._last: dict[Path, tuple[int, int]] = {}  # the files' state the last build started from
 
     # ----------------------------------------------------------- building
     def build_all(self, files: list[Path]) -> Build:
         return build_site(files, self.make_site(), timezone=self.timezone, cache=self.cache)
 
     def start(self) -> None:
-        """The first builds: the newest posts first on a large folder, then everything."""
+        """The first builds: the newest posts first on a large folder, then everything. The
+        files' state is taken first: a save while they are built is a change ``watch`` sees."""
+        self._last = self.snapshot()
         files = self.expand(self.paths)
         started = time.perf_counter()
         quick = quick_files(files)
@@ -222,8 +225,8 @@ class Previewer:
 
     # ----------------------------------------------------------- watching
     def watch(self, interval: float = POLL_SECONDS) -> None:
-        """Poll the folder's files (their mtime and size) and rebuild on any change."""
-        last = self.snapshot()
+        """Poll the folder's files (their mtime and size) and rebuild on any change (``start`` first)."""
+        last = self._last
         while not self.stopping.wait(interval):
             now = self.snapshot()
             if now == last:
