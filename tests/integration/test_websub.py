@@ -135,6 +135,10 @@ def test_one_ping_per_feed_per_change(stack: StackHandle, hub: Hub) -> None:
     assert f'<link rel="hub" href="{hub.url}"/>' in site_text(stack, "feed.xml")
     assert f'<link rel="hub" href="{hub.url}"/>' in site_text(stack, "tags/python/feed.xml")
     assert f'<atom:link href="{hub.url}" rel="hub"/>' in site_text(stack, "rss.xml")
+    # ... and fetches through the CDN at once: no copy from before the change may answer it.
+    for key in ("feed.xml", "rss.xml", "feed.json", "tags/python/feed.xml"):
+        head = stack.s3.head_object(Bucket=stack.outputs["SiteBucketName"], Key=key)
+        assert head["CacheControl"] == "public, max-age=0, must-revalidate", key
 
     upload(stack, "posts/first.md", "First", tags="python, aws")  # the same file again: a new version
     upload(stack, "posts/draft.md", "Draft", tags="python", extra="draft: true\n")

@@ -64,7 +64,9 @@ def tag_front_page(tag: str, summary: Summary, entries: Sequence[Entry], site: S
     info = summary.tags.get(tag)
     if info is not None:
         writer.put(page, partial(views.tag_page, tag, summary, tuple(entries), site))
-        writer.put(feed, partial(feeds.tag_atom, tag, info.name, tuple(entries), site), ATOM_TYPE)
+        writer.put(
+            feed, partial(feeds.tag_atom, tag, info.name, tuple(entries), site), ATOM_TYPE, paths.feed_cache(site)
+        )
     else:
         writer.delete(page)
         writer.delete(feed)
@@ -109,6 +111,9 @@ def write_newest(recent: Recent, site: Site, writer: SiteWriter, now: datetime) 
     """The home page and the three feeds, from the newest-posts state."""
     newest = [item.post.entry() for item in recent.posts]
     writer.put(paths.HOME, partial(views.home_page, newest, site))
-    writer.put(paths.ATOM, partial(feeds.atom, recent.posts, site, now), ATOM_TYPE)
-    writer.put(paths.RSS, partial(feeds.rss, recent.posts, site, now), "application/rss+xml; charset=utf-8")
-    writer.put(paths.JSON_FEED, partial(feeds.json_feed, recent.posts, site), "application/feed+json; charset=utf-8")
+    cache = paths.feed_cache(site)
+    writer.put(paths.ATOM, partial(feeds.atom, recent.posts, site, now), ATOM_TYPE, cache)
+    writer.put(paths.RSS, partial(feeds.rss, recent.posts, site, now), "application/rss+xml; charset=utf-8", cache)
+    writer.put(
+        paths.JSON_FEED, partial(feeds.json_feed, recent.posts, site), "application/feed+json; charset=utf-8", cache
+    )

@@ -25,6 +25,17 @@ RECENT_STATE = "state/index/recent.json"  # in the SOURCE bucket: private workin
 
 # Listings and feeds change with every post: let CDNs and browsers revalidate soon.
 LISTING_CACHE = "public, max-age=60, stale-while-revalidate=300"
+# With a WebSub hub, the hub fetches a feed the moment it is pinged: a CDN copy up to a minute
+# old (or stale for five) would hand it the feed from before the change. Revalidated every time
+# (CloudFront keeps it for its minimum TTL, 1 s; an unchanged feed is a 304 from S3).
+HUB_FEED_CACHE = "public, max-age=0, must-revalidate"
+
+
+def feed_cache(site: Site) -> str:
+    """A feed's Cache-Control: revalidated on every fetch when a hub is told of its changes."""
+    return HUB_FEED_CACHE if site.hub_url else LISTING_CACHE
+
+
 STATIC_CACHE = "public, max-age=3600"
 
 

@@ -250,3 +250,11 @@ def test_hub_url_refuses_plain_http_elsewhere_naming_the_parameter(value: str) -
     declared = load_sam(TEMPLATE)["Parameters"]
     with pytest.raises(ParameterError, match="HubUrl: "):
         check_parameters(declared, {"HubUrl": value})
+
+
+def test_feeds_are_revalidated_at_every_fetch_only_when_a_hub_fetches_them_at_once() -> None:
+    from pressline.indexing.layout import LISTING_CACHE, feed_cache
+
+    site = World().site
+    assert feed_cache(replace(site, hub_url=HUB)) == "public, max-age=0, must-revalidate"
+    assert feed_cache(site) == LISTING_CACHE  # without a hub, a minute's CDN copy is fine
