@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pressline_e2e import axe
 from pressline_e2e.browser import horizontal_overflow, new_context
-from pressline_e2e.mail import SentEmail, emails_to
+from pressline_e2e.mail import SentEmail, emails_to, wait_for_email
 from pressline_e2e.stack import LocalSite, pipeline_idle, publish, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -70,14 +70,6 @@ def follow(page: Any, url: str, button: re.Pattern[str]) -> Seen:
         status = navigation.value.status if navigation.value is not None else status
     seen = look(page)
     return Seen(seen.url, status, seen.text, seen.serious_violations, seen.overflow, before)
-
-
-def wait_for_email(site: LocalSite, address: str, about: re.Pattern[str]) -> list[SentEmail]:
-    def matching() -> list[SentEmail] | None:
-        found = [m for m in emails_to(site.endpoint, address) if about.search(m.subject + " " + m.html + m.text)]
-        return found or None
-
-    return wait_for(matching, MAIL_TIMEOUT, f"an email matching {about.pattern!r}", interval=0.25)
 
 
 @dataclass

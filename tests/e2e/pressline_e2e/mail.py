@@ -9,6 +9,10 @@ import re
 import urllib.request
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pressline_e2e.stack import LocalSite
 
 
 @dataclass(frozen=True)
@@ -104,3 +108,14 @@ def sent_emails(endpoint: str) -> list[SentEmail]:
 def emails_to(endpoint: str, address: str) -> list[SentEmail]:
     address = address.lower()
     return [m for m in sent_emails(endpoint) if address in (r.lower() for r in m.recipients)]
+
+
+def wait_for_email(site: LocalSite, address: str, about: re.Pattern[str], timeout: float = 120.0) -> list[SentEmail]:
+    """The emails to ``address`` whose subject or body matches ``about``, once there is one."""
+    from pressline_e2e.stack import wait_for
+
+    def matching() -> list[SentEmail] | None:
+        found = [m for m in emails_to(site.endpoint, address) if about.search(m.subject + " " + m.html + m.text)]
+        return found or None
+
+    return wait_for(matching, timeout, f"an email to {address} matching {about.pattern!r}", interval=0.25)
