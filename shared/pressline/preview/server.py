@@ -54,6 +54,8 @@ RELOAD_SCRIPT = """\
     if (event.data !== shown) {
       events.close();
       window.location.reload();
+    } else {
+      document.documentElement.dataset.preview = "live";  // listening (tests wait for it)
     }
   });
 })();
