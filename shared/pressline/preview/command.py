@@ -85,7 +85,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"pressline preview: cannot listen on {args.host}:{args.port}: {error.strerror or error}; "
               "choose another --port", file=sys.stderr)  # fmt: skip
         return 2
-    host = f"[{args.host}]" if ":" in args.host else args.host
+    # Listening on every interface still means this machine in the URL the pages link with.
+    host = "127.0.0.1" if args.host in ("", "0.0.0.0", "::") else args.host  # noqa: S104 (compared, not bound)
+    host = f"[{host}]" if ":" in host else host
     origin = f"http://{host}:{server.port}"
     address.append(origin)
     print(f"Previewing {' '.join(args.paths)} at {origin}/ (Ctrl-C to stop)", file=out, flush=True)
