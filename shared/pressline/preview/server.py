@@ -141,6 +141,7 @@ class Previewer:
         self.stopping = threading.Event()
         self._shown: dict[str, object] = {}
         self._last: dict[Path, tuple[int, int]] = {}  # the files' state the last build started from
+        self._said: dict[Path, list[str]] = {}  # each file's lines, as last printed
 
     # ----------------------------------------------------------- building
     def build_all(self, files: list[Path]) -> Build:
@@ -182,14 +183,20 @@ class Previewer:
         return reload
 
     def report(self, build: Build, changed: list[Path] | None, seconds: float, *, reloaded: bool = True) -> None:
-        """``pressline check``'s lines: every file's at the start, the changed files' after a save."""
+        """``pressline check``'s lines: every file's at the start; after a save, those of the files
+        saved and of any file whose lines changed with them (a slug another file took, say)."""
         from pressline.posts.check import format_problem, ordered
 
-        wanted = None if changed is None else set(changed)
-        for item in build.problems:
-            if wanted is None or item.path in wanted:
-                for problem, warning in ordered(item.errors, item.warnings):
-                    print(format_problem(item.path, problem, warning=warning), file=self.out)
+        lines = {
+            item.path: [format_problem(item.path, p, warning=w) for p, w in ordered(item.errors, item.warnings)]
+            for item in build.problems
+        }
+        wanted = set(changed or ())
+        for path, said in lines.items():
+            if changed is None or path in wanted or said != self._said.get(path):
+                for line in said:
+                    print(line, file=self.out)
+        self._said = lines
         what = "Built" if changed is None else f"{', '.join(str(path) for path in changed[:3])} changed: rebuilt"
         extra = "" if changed is None or len(changed) <= 3 else f" and {len(changed) - 3} more"
         problems = f"{build.error_count} error(s), {build.warning_count} warning(s)"

@@ -78,3 +78,19 @@ def test_the_error_page_escapes_what_the_author_wrote(tmp_path: Path) -> None:
     page = error_page(rejected)
     assert "<b>" not in page and "&lt;b&gt;" in page
     assert "would not be published" in page
+
+
+def test_a_save_that_changes_another_files_lines_prints_them_too(tmp_path: Path) -> None:
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    (posts / "a.md").write_text("---\ntitle: A\ndate: 2026-05-01\n---\nA.\n", encoding="utf-8")
+    (posts / "b.md").write_text("---\ntitle: B\ndate: 2026-05-02\nslug: bee\n---\nB.\n", encoding="utf-8")
+    out = io.StringIO()
+    preview = previewer(tmp_path, out)
+    preview.start()
+    started = out.getvalue()
+    (posts / "a.md").write_text("---\ntitle: A\ndate: 2026-05-01\nslug: bee\n---\nA.\n", encoding="utf-8")
+    preview.rebuild([posts / "a.md"])
+    after = out.getvalue()[len(started) :]
+    # a.md comes first and takes the slug: b.md, not saved, is the one refused now.
+    assert f"{posts / 'b.md'}:4: slug: 'bee' is also the slug of {posts / 'a.md'}" in after
