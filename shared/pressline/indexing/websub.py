@@ -1,28 +1,31 @@
 """WebSub (W3C Recommendation, 2018) publishing: which feeds a batch changed, and what a hub's
 answer to a ping means. Pure functions; Index and the WebSub stage do the I/O.
 
-The rule, "one ping per feed per change": a feed is pinged when a batch writes bytes that
-differ from the ones its URL served before the batch (S3's current object). So a draft, a
-scheduled post not yet due, a duplicate or stale event (none of which writes a feed) and an
-edit that leaves a feed's bytes as they were ping nothing, and a batch pings each changed feed
-once, however many of its changes touched it. A deleted feed (its tag lost its last post) is
-not pinged: there is nothing left for a hub to fetch.
+The rule, "one ping per feed per change": a feed is pinged when a batch writes bytes whose
+digest differs from the one the catalog recorded when that feed was last written (the
+``FEEDS`` blob, committed with the catalog's changes). So a draft, a scheduled post not yet
+due, a duplicate or stale event (none of which writes a feed) and an edit that leaves a feed's
+bytes as they were ping nothing, and a batch pings each changed feed once, however many of its
+changes touched it. The digests are committed with the catalog, after the pings are sent: a
+batch that fails anywhere before its commit is retried against the old digests and pings
+again (at least once; a hub takes a second ping for the same bytes as a no-op), and once it is
+committed a redelivery changes nothing. A deleted feed (its tag lost its last post) is not
+pinged: there is nothing left for a hub to fetch.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 from pydantic import BaseModel
 
 from pressline.indexing.layout import is_feed_key
 
-# A single-part PUT's ETag, with SSE-S3 or no encryption, is the MD5 of the bytes (quoted); a
-# multipart or SSE-KMS object's is not, and its bytes are compared instead.
-_MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
+FEEDS_BLOB = "FEEDS"  # the catalog blob: feed key -> digest of the bytes last written there
+DIGEST_CHARS = 32  # of the SHA-256's hex: 128 bits, a blob of ~70 bytes a feed
 
 
 class FeedChanged(BaseModel):
@@ -30,30 +33,43 @@ class FeedChanged(BaseModel):
 
     type: Literal["feed.changed"] = "feed.changed"
     topic: str
-    digest: str  # sha256 of the feed's new bytes: the change this ping is for (logs, tests)
+    digest: str  # SHA-256 of the feed's new bytes: the change this ping is for (logs, tests)
 
 
-def written_feeds(pending: Mapping[str, bytes | None]) -> dict[str, bytes]:
-    """The feeds among a batch's pending writes (key -> new bytes; deletes left out)."""
-    return {key: body for key, body in pending.items() if body is not None and is_feed_key(key)}
+def digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
-def md5_of_etag(etag: str | None) -> str | None:
-    """The MD5 an ETag is (hex), or None when it is not one (multipart, SSE-KMS, a fake store)."""
-    found = _MD5_ETAG.match(etag or "")
-    return found.group(1) if found else None
+def feed_changes(
+    pending: Mapping[str, bytes | None], known: Mapping[str, str], url_of: Callable[[str], str]
+) -> tuple[list[FeedChanged], dict[str, str]]:
+    """The pings for a batch's pending writes (key -> new bytes, None: deleted) against the
+    digests ``known`` from earlier batches, and the digests to keep from now on."""
+    pings: list[FeedChanged] = []
+    digests = dict(known)
+    for key, body in pending.items():
+        if not is_feed_key(key):
+            continue
+        if body is None:
+            digests.pop(key, None)
+            continue
+        full = digest(body)
+        if known.get(key) != full[:DIGEST_CHARS]:
+            pings.append(FeedChanged(topic=url_of(key), digest=full))
+        digests[key] = full[:DIGEST_CHARS]
+    return pings, digests
 
 
-def same_as_etag(body: bytes, etag: str | None) -> bool | None:
-    """Whether ``body`` is the object whose ETag is ``etag``; None if the ETag cannot say."""
-    md5 = md5_of_etag(etag)
-    if md5 is None:
-        return None
-    return hashlib.md5(body, usedforsecurity=False).hexdigest() == md5
+def load_digests(data: bytes | None) -> dict[str, str]:
+    """The FEEDS blob's map (empty when there is none yet: every feed written is then pinged)."""
+    if not data:
+        return {}
+    loaded = json.loads(data)
+    return {str(key): str(value) for key, value in loaded.items()} if isinstance(loaded, dict) else {}
 
 
-def feed_changed(topic: str, body: bytes) -> FeedChanged:
-    return FeedChanged(topic=topic, digest=hashlib.sha256(body).hexdigest())
+def dump_digests(digests: Mapping[str, str]) -> bytes:
+    return json.dumps(dict(sorted(digests.items())), separators=(",", ":")).encode()
 
 
 # --------------------------------------------------------------------------- the hub's answer

@@ -38,6 +38,7 @@ from pressline.indexing import redirects, websub
 from pressline.indexing.announce import DEFAULT_ANNOUNCE_WINDOW
 from pressline.indexing.catalog import (
     RECENT_BLOB,
+    Blob,
     Catalog,
     CatalogConflictError,
     key_marker,
@@ -266,6 +267,8 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
     second one only for the listings of posts that move or go (what the first one found)."""
     tz = batch.site.timezone
     keys, slugs, listings, blobs = [], [], [], [RECENT_BLOB, PAGES_BLOB]
+    if batch.site.hub_url:  # the feeds' digests: which feeds a batch changes (indexing.websub)
+        blobs.append(websub.FEEDS_BLOB)
     aliases: list[str] = []  # the claims of the renderings' aliases (indexing.redirects)
     staying: set[tuple[str, str]] = set()  # (key, slug) a rendering keeps: that post's page stays
     for item in read:
@@ -421,31 +424,28 @@ def write_batch(batch: Batch) -> None:
 
 
 def changed_feeds(batch: Batch) -> list[FeedChanged]:
-    """The feeds whose bytes this batch changes (``indexing.websub``'s rule), compared with
-    S3's current objects before they are written: a HEAD each, in parallel (the MD5 ETag
-    says), and a GET only where the ETag is no MD5."""
+    """The feeds whose bytes this batch changes (``indexing.websub``'s rule: against the
+    digests the catalog recorded), and the new digests put in the batch's catalog, to be
+    committed with it (read and written with the catalog's own calls: no request of its own)."""
     pending = {key: write.data() if write is not None else None for key, write in batch.site_store.pending.items()}
-    written = websub.written_feeds(pending)
-    heads: dict[str, ObjectHead | None] = {}
-    run_parallel(partial(_read_head, batch.site_store, key, heads) for key in written)
-    changed = []
-    for key, body in written.items():
-        head = heads.get(key)
-        same = None if head is None else websub.same_as_etag(body, head.etag)
-        if same is None and head is not None:
-            stored = batch.site_store.base.get(key)
-            same = stored is not None and stored.body == body
-        if not same:
-            changed.append(websub.feed_changed(batch.site.absolute("/" + key), body))
-    return changed
+    stored = batch.catalog.blobs([websub.FEEDS_BLOB]).get(websub.FEEDS_BLOB)
+    known = websub.load_digests(stored.data() if stored is not None and not stored.external else None)
+    pings, digests = websub.feed_changes(pending, known, lambda key: batch.site.absolute("/" + key))
+    if digests != known:
+        blob = Blob.of(websub.dump_digests(digests))
+        if blob.external:  # thousands of tags: not kept, so every feed written is pinged (at least once)
+            logger.warning("The feeds' digests (%d feeds) are too large for the catalog; not kept", len(digests))
+        else:
+            batch.catalog.stored_blobs[websub.FEEDS_BLOB] = blob
+    return pings
 
 
 # --------------------------------------------------------------------------- 5. commit
 def commit_batch(batch: Batch, notify: Queue, catalog: Catalog, websub_queue: Queue | None = None) -> None:
     """Announcements first (a retry announces again; Notify's ledger keeps it to one email),
     and the WebSub pings of the feeds the batch changed (written already, so a hub fetches
-    the new bytes; sent before the commit, so that an attempt the catalog refuses has pinged
-    what it wrote, and the next one pings only what changes again), then the catalog, last:
+    the new bytes; their digests are committed with the catalog, so an attempt that fails
+    before its commit pings again when retried: at least once), then the catalog, last:
     once it is committed, the batch is done."""
     if batch.announcements:
         notify.send_batch(batch.announcements)
