@@ -11,8 +11,9 @@
    feeds, sitemaps and search shards wait in the batch, each key once with its last value.
    A change that fails (bad data, a bug) is rolled back and failed alone: the rest go on;
 4. **write** the site files (in parallel, each once per batch), then reports and state;
-5. **commit**: the announcements (SendMessageBatch), then the catalog's net changes in as
-   few transactions as DynamoDB allows, guarded by the revision the batch read.
+5. **commit**: the announcements and, with a WebSub hub, one ping per feed whose bytes the
+   batch changed (SendMessageBatch each; ``pressline.indexing.websub``), then the catalog's
+   net changes in as few transactions as DynamoDB allows, guarded by the revision the batch read.
 
 Public files are written *before* the commit: a crash anywhere is retried from the start
 and writes the same files again (every write is a pure function of catalog state and the
