@@ -37,7 +37,7 @@ from pressline.posts.paths import classify, media_key, page_key, page_name, page
 from pressline.site.pages import Site
 
 if TYPE_CHECKING:
-    from pressline.indexing.catalog import CatalogPost
+    from pressline.indexing.catalog import CatalogPost, Entry
     from pressline.indexing.pages import CatalogPage
 
 PREVIEW_BUCKET = "preview"  # the SourceRef's bucket: no bucket is ever read
@@ -73,6 +73,7 @@ class Build:
     unlisted: dict[str, tuple[Unlisted, datetime]] = field(default_factory=dict)  # site key -> why, and its date
     posts: int = 0
     pages: int = 0
+    listed: list[Entry] = field(default_factory=list)  # the published posts, newest first
     # A first build of the newest posts only (``first_build``): the keys it answers for as the
     # whole build will (the home page and the newest posts' pages); None: every key, the whole build.
     answers: frozenset[str] | None = None
@@ -116,6 +117,10 @@ class _Read:
     renderings: dict[str, RenderedPost] = field(default_factory=dict)  # by source key
     posts: dict[str, CatalogPost] = field(default_factory=dict)
     pages: dict[str, CatalogPage] = field(default_factory=dict)
+
+    def errors_elsewhere(self) -> bool:
+        """Whether a file was not a post (a page, an image, something refused)."""
+        return bool(self.pages or self.build.errors or self.build.store.objects)
 
 
 def _read(files: Sequence[Path], site: Site, timezone: ZoneInfo, now: datetime, cache: RenderCache) -> _Read:
@@ -187,9 +192,57 @@ def build_site(
         catalog.stored_blobs[PAGES_BLOB] = blob
     rebuild_site(catalog, source_store, build.store, site, now=now)
     build.site = site_with_pages(site, site_pages)
-    build.posts = sum(1 for post in read.posts.values() if post.public)
+    build.listed = [post.entry() for post in _newest_first(read.posts.values())]
+    build.posts = len(build.listed)
     build.pages = len(site_pages.public)
     _write_unlisted(build, read)
+    return build
+
+
+def _newest_first(posts: Iterable[CatalogPost]) -> list[CatalogPost]:
+    return sorted((post for post in posts if post.public), key=lambda post: post.order, reverse=True)
+
+
+def saved_build(
+    saved: Sequence[Path],
+    previous: Build,
+    *,
+    timezone: ZoneInfo,
+    now: datetime | None = None,
+    cache: RenderCache | None = None,
+) -> Build | None:
+    """The whole build before a save with the saved posts' own pages made again, from the same
+    generator and neighbours: what a browser on such a page shows at once, before the whole build
+    (which follows, and reloads the browser again only if something else changed). None unless
+    every saved file is a published post, before and after, at the same place among the posts
+    (its date and slug kept): a new post, a date moved, a draft or an error is the whole build's."""
+    from pressline.indexing import generate
+    from pressline.site.writer import SiteFiles
+
+    if previous.answers is not None or not saved:
+        return None
+    now = now or datetime.now(UTC)
+    read = _read(saved, previous.site, timezone, now, cache or RenderCache())
+    if len(read.posts) != len(saved) or read.build.error_count or read.errors_elsewhere():
+        return None
+    place = {entry.source_key: index for index, entry in enumerate(previous.listed)}
+    store = MemoryStore()
+    store.objects.update(previous.store.objects)
+    build = Build(site=previous.site, store=store, problems=previous.problems, errors=previous.errors,
+                  unlisted=previous.unlisted, posts=previous.posts, pages=previous.pages,
+                  listed=list(previous.listed))  # fmt: skip
+    writer = SiteFiles(store)
+    for key, post in read.posts.items():
+        index = place.get(key)
+        if not post.public or index is None:
+            return None
+        entry = post.entry()
+        if (entry.slug, entry.order) != (previous.listed[index].slug, previous.listed[index].order):
+            return None
+        older = previous.listed[index + 1] if index + 1 < len(previous.listed) else None
+        newer = previous.listed[index - 1] if index > 0 else None
+        generate.post_page(read.renderings[key], older, newer, previous.site, writer)
+        build.listed[index] = entry
     return build
 
 

@@ -28,7 +28,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from pressline.preview.build import Build, Rejected, RenderCache, build_site, first_build, quick_files
+from pressline.preview.build import Build, Rejected, RenderCache, build_site, first_build, quick_files, saved_build
 from pressline.site.pages import Site
 
 logger = logging.getLogger("pressline.preview")
@@ -162,9 +162,16 @@ class Previewer:
         self.report(build, None, time.perf_counter() - started)
 
     def rebuild(self, changed: list[Path]) -> None:
+        """After a save: the saved posts' pages at once when that is all that can have changed
+        on them (``saved_build``), then the whole site."""
         started = time.perf_counter()
+        previous = self.served.build if self.served is not None else None
+        quick = None
+        if previous is not None:
+            quick = saved_build(changed, previous, timezone=self.timezone, cache=self.cache)
+        reloaded = self.publish(quick) if quick is not None else False
         build = self.build_all(self.expand(self.paths))
-        reloaded = self.publish(build)
+        reloaded = self.publish(build) or reloaded
         self.report(build, changed, time.perf_counter() - started, reloaded=reloaded)
 
     def publish(self, build: Build) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pressline.posts.check import expand
-from pressline.preview.build import QUICK_FROM, Build, build_site, first_build, quick_files
+from pressline.preview.build import QUICK_FROM, Build, build_site, first_build, quick_files, saved_build
 from pressline.site.pages import Site
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -133,3 +133,30 @@ def test_a_small_folder_is_built_whole_at_once(tmp_path: Path) -> None:
     for number in range(12):
         write_post(tmp_path, f"p{number}.md", f"title: Post {number}\ndate: 2026-05-{number + 1:02}")
     assert quick_files(expand([str(tmp_path)])) is None
+
+
+def test_a_saved_posts_page_is_made_at_once_as_the_whole_build_makes_it(tmp_path: Path) -> None:
+    paths = [write_post(tmp_path, f"p{n}.md", f"title: Post {n}\ndate: 2026-05-{n + 1:02}") for n in range(5)]
+    before = build(tmp_path)
+    middle = paths[2]
+    middle.write_text(middle.read_text(encoding="utf-8") + "\nAn edit.\n", encoding="utf-8")
+    quick = saved_build([middle], before, timezone=UTC_ZONE, now=NOW)
+    whole = build(tmp_path)
+    assert quick is not None
+    page = quick.store.objects["posts/p2/index.html"].body
+    assert b"An edit." in page and page == whole.store.objects["posts/p2/index.html"].body
+    # Everything else is the last build's until the whole one comes.
+    assert quick.store.objects["index.html"].body == before.store.objects["index.html"].body
+
+
+def test_a_save_that_moves_a_post_or_refuses_it_waits_for_the_whole_build(tmp_path: Path) -> None:
+    paths = [write_post(tmp_path, f"p{n}.md", f"title: Post {n}\ndate: 2026-05-{n + 1:02}") for n in range(3)]
+    before = build(tmp_path)
+    paths[1].write_text("---\ntitle: Post 1\ndate: 2026-05-20\n---\nMoved to the top.\n", encoding="utf-8")
+    assert saved_build([paths[1]], before, timezone=UTC_ZONE, now=NOW) is None
+    paths[1].write_text("---\ntitle: Post 1\ndate: whenever\n---\nRefused.\n", encoding="utf-8")
+    assert saved_build([paths[1]], before, timezone=UTC_ZONE, now=NOW) is None
+    paths[1].write_text("---\ntitle: Post 1\ndate: 2026-05-02\ndraft: true\n---\nHidden.\n", encoding="utf-8")
+    assert saved_build([paths[1]], before, timezone=UTC_ZONE, now=NOW) is None
+    new = write_post(tmp_path, "new.md", "title: New\ndate: 2026-05-10")
+    assert saved_build([new], before, timezone=UTC_ZONE, now=NOW) is None

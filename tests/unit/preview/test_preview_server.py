@@ -31,7 +31,7 @@ def test_the_block_goes_before_the_last_closing_body_tag() -> None:
 def test_a_save_that_changes_no_page_reloads_no_browser(tmp_path: Path) -> None:
     post = tmp_path / "posts" / "a.md"
     post.parent.mkdir()
-    post.write_text("---\ntitle: A post\ndate: 2026-05-01\n---\nFirst words.\n", encoding="utf-8")
+    post.write_text("---\ntitle: A post\ndate: 2026-05-01\nsummary: Fixed.\n---\nFirst words.\n", encoding="utf-8")
     out = io.StringIO()
     preview = previewer(tmp_path, out)
     preview.start()
@@ -41,8 +41,9 @@ def test_a_save_that_changes_no_page_reloads_no_browser(tmp_path: Path) -> None:
     preview.rebuild([post])
     assert preview.served is not None and preview.served.build_id == 1
     assert "nothing on the site changed" in out.getvalue()
-    post.write_text("---\ntitle: A post\ndate: 2026-05-01\n---\nOther words.\n", encoding="utf-8")
+    post.write_text("---\ntitle: A post\ndate: 2026-05-01\nsummary: Fixed.\n---\nOther words.\n", encoding="utf-8")
     preview.rebuild([post])
+    # Its page at once, then the whole site, which changes nothing more (the summary is kept): one reload.
     assert preview.served is not None and preview.served.build_id == 2
     assert preview.next_build(1, timeout=0.1) == 2
     page = preview.served.build.store.objects["posts/a/index.html"].body
