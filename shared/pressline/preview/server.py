@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from pressline.local.web import content_type_for, redirect_location, site_key
 from pressline.preview.build import Build, Rejected, RenderCache, build_site, first_build, quick_files, saved_build
 from pressline.site.pages import Site
 
@@ -39,6 +40,7 @@ SCRIPT_PATH = PREVIEW_PREFIX + "reload.js"
 POLL_SECONDS = 0.3
 KEEPALIVE_SECONDS = 10.0  # an idle event stream sends a comment this often: a closed tab is noticed
 WAIT_SECONDS = 120.0  # longest a request waits for the first build that answers it
+FIRST_PAGE_HEAD_START = 0.5  # longest the whole build waits for a browser to be served the first one
 INJECTED_START = "<!-- pressline preview -->"
 INJECTED_END = "<!-- /pressline preview -->"
 
@@ -139,6 +141,7 @@ class Previewer:
         self.changed = threading.Condition()
         self.served: Served | None = None
         self.stopping = threading.Event()
+        self.answered = threading.Event()  # a page has been served
         self._shown: dict[str, object] = {}
         self._last: dict[Path, tuple[int, int]] = {}  # the files' state the last build started from
         self._said: dict[Path, list[str]] = {}  # each file's lines, as last printed
@@ -157,6 +160,8 @@ class Previewer:
         if quick is not None:
             first = first_build(quick, self.make_site(), timezone=self.timezone, cache=self.cache)
             self.publish(first)
+            # A browser already waiting gets its page before the whole build takes the CPU.
+            self.answered.wait(FIRST_PAGE_HEAD_START)
         build = self.build_all(files)
         self.publish(build)
         self.report(build, None, time.perf_counter() - started)
@@ -338,7 +343,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _site(self, path: str) -> None:
         from pressline.indexing.layout import NOT_FOUND
-        from pressline.local.web import content_type_for, redirect_location, site_key
 
         key = site_key(path)
         served = self.server.previewer.serving(key)
@@ -413,3 +417,4 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+        self.server.previewer.answered.set()
