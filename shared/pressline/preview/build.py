@@ -11,8 +11,13 @@ One file at a time, in ``pressline check``'s order:
    keeps by ``indexing.redirects.plan_aliases``, first claim first), in a MemoryCatalog with
    the renderings in a MemoryStore, then ``pressline rebuild``'s generator
    (``indexing.rebuild.rebuild_site``), which writes every page, listing, feed, sitemap,
-   search shard and redirect into an in-memory site bucket; a test keeps it equal to what
-   Index writes one change at a time.
+   search shard and redirect into an in-memory site bucket (tests keep it equal to what Index
+   writes one change at a time, and to the local stack's pages).
+
+Two shortcuts, each made right by the whole build that follows: on a large folder the home
+page and the newest posts' pages are made first from the posts that look newest
+(``quick_files``, ``first_build``), and after a save the saved post's own page is made at once
+(``saved_build``). ``Build.answers`` says which pages a first build stands for.
 
 Drafts and scheduled posts are not on the site (no listing, feed or search shows them), but
 their own page is, so that an author can read it: marked by a banner (``Build.unlisted``).
