@@ -207,3 +207,20 @@ def test_a_path_that_is_not_there_is_one_line_and_exit_code_2(tmp_path: Path) ->
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"pressline preview: no such file or folder: {missing}"]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_an_old_url_answers_301_to_its_post_as_on_the_stack(tmp_path: Path) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    (posts / "moved.md").write_text("---\ntitle: Moved\ndate: 2026-01-02\naliases: [/2019/05/moved/]\n---\nHi.\n")
+    with preview("posts", cwd=tmp_path) as (origin, _):
+        address = urlsplit(origin)
+        connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
+        connection.request("GET", "/2019/05/moved/")
+        response = connection.getresponse()
+        assert (response.status, response.getheader("Location")) == (301, "/posts/moved/")
+        connection.close()
+        assert get(origin + "/2019/05/moved/")[0] == 200  # followed: the post
