@@ -209,7 +209,12 @@ class Previewer:
                 for line in said:
                     print(line, file=self.out)
         self._said = lines
-        what = "Built" if changed is None else f"{', '.join(str(path) for path in changed[:3])} changed: rebuilt"
+        if changed is None:
+            what = "Built"
+        elif not changed:
+            what = "A scheduled post is due: rebuilt"
+        else:
+            what = f"{', '.join(str(path) for path in changed[:3])} changed: rebuilt"
         extra = "" if changed is None or len(changed) <= 3 else f" and {len(changed) - 3} more"
         problems = f"{build.error_count} error(s), {build.warning_count} warning(s)"
         counts = f"{build.posts} post(s), {build.pages} page(s): {problems}"
@@ -250,7 +255,7 @@ class Previewer:
         last = self._last
         while not self.stopping.wait(interval):
             now = self.snapshot()
-            if now == last:
+            if now == last and not self.due():
                 continue
             changed = sorted({path for path in now.keys() | last.keys() if now.get(path) != last.get(path)})
             last = now
@@ -258,6 +263,16 @@ class Previewer:
                 self.rebuild(changed)
             except Exception:  # a bug of ours on one save: say so, keep serving the last build
                 logger.exception("Could not rebuild after a change to %s", ", ".join(map(str, changed[:3])))
+
+    def due(self) -> bool:
+        """Whether a scheduled post's date has come: it goes live by itself, as on the site."""
+        from datetime import UTC, datetime
+
+        served = self.served
+        if served is None:
+            return False
+        now = datetime.now(UTC)
+        return any(why == "scheduled" and moment <= now for why, moment in served.build.unlisted.values())
 
     def snapshot(self) -> dict[Path, tuple[int, int]]:
         found: dict[Path, tuple[int, int]] = {}

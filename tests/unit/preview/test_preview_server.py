@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -95,3 +97,19 @@ def test_a_save_that_changes_another_files_lines_prints_them_too(tmp_path: Path)
     after = out.getvalue()[len(started) :]
     # a.md comes first and takes the slug: b.md, not saved, is the one refused now.
     assert f"{posts / 'b.md'}:4: slug: 'bee' is also the slug of {posts / 'a.md'}" in after
+
+
+def test_a_scheduled_post_goes_live_by_itself_when_its_date_comes(tmp_path: Path) -> None:
+    post = tmp_path / "posts" / "soon.md"
+    post.parent.mkdir()
+    moment = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    post.write_text(f"---\ntitle: Soon\ndate: {moment.isoformat()}\n---\nNearly.\n", encoding="utf-8")
+    out = io.StringIO()
+    preview = previewer(tmp_path, out)
+    preview.start()
+    assert preview.served is not None and preview.served.build.posts == 0 and not preview.due()
+    time.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()) + 0.1)
+    assert preview.due()
+    preview.rebuild([])
+    assert preview.served.build.posts == 1 and not preview.due()
+    assert "A scheduled post is due: rebuilt" in out.getvalue()
