@@ -33,8 +33,9 @@ _CJK = re.compile(
     "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
     "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]"
 )
-# A word: letters or digits, with inner apostrophes, hyphens and dots kept in one word (don't, e-mail, 3.5).
-_WORD = re.compile(r"[^\W_]+(?:['\u2019.\-][^\W_]+)*")
+# A word: what spaces separate, if it has a letter or a digit (a dash or a bullet alone is not
+# one; don't, e-mail and 3.5 are one each), as Hugo counts words outside CJK.
+_NOT_A_WORD = re.compile(r"[\W_]+")
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -145,7 +146,7 @@ def reading_minutes(body_html: str) -> int:
     from html import unescape
 
     others, characters = _CJK.subn(" ", unescape(_TAG.sub(" ", body_html)))
-    words = len(_WORD.findall(others))
+    words = sum(1 for token in others.split() if not _NOT_A_WORD.fullmatch(token))
     return max(1, math.ceil(words / WORDS_PER_MINUTE + characters / CJK_CHARACTERS_PER_MINUTE))
 
 

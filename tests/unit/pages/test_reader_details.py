@@ -32,6 +32,9 @@ SITE = Site(
 )
 
 
+DASHES_AND_BULLETS = " \u2014 \u00b7 - *"
+
+
 def words(count: int) -> str:
     return " ".join(f"word{n}" for n in range(count))
 
@@ -46,6 +49,8 @@ def words(count: int) -> str:
         (f"<p>{words(4 * WORDS_PER_MINUTE)}</p>", 4),
         # Apostrophes, hyphens and decimal points join, they do not split: 5 words.
         ("<p>Don\u2019t e-mail me 3.5 times</p>", 1),
+        # A dash or a bullet between spaces is not a word.
+        (f"<p>{words(WORDS_PER_MINUTE)}{DASHES_AND_BULLETS * 100}</p>", 1),
     ],
 )
 def test_reading_time_counts_words_at_230_a_minute(body_html: str, minutes: int) -> None:
