@@ -118,7 +118,15 @@ def test_the_preview_sends_the_sites_security_headers(tmp_path: Path) -> None:
     from pressline.site.headers import site_headers
 
     with preview(EXAMPLES) as (origin, _):
-        for path in ("/", "/posts/welcome-to-pressline/", "/media/harbour-at-dawn.png", "/feed.xml", "/missing/"):
+        paths = (
+            "/",
+            "/posts/welcome-to-pressline/",
+            "/media/harbour-at-dawn.png",
+            "/feed.xml",
+            "/missing/",
+            "/__preview/",
+        )
+        for path in paths:
             _, headers, _ = get(origin + path)
             for name, value in site_headers().items():
                 assert headers.get(name) == value, (path, name)

@@ -90,7 +90,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     host = f"[{host}]" if ":" in host else host
     origin = f"http://{host}:{server.port}"
     address.append(origin)
-    print(f"Previewing {' '.join(args.paths)} at {origin}/ (Ctrl-C to stop)", file=out, flush=True)
+    overview = f"drafts, refused files and check's lines at {origin}/__preview/"
+    print(f"Previewing {' '.join(args.paths)} at {origin}/ ({overview}; Ctrl-C to stop)", file=out, flush=True)
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     serving.start()
     try:

@@ -35,6 +35,7 @@ from pressline.site.pages import Site
 logger = logging.getLogger("pressline.preview")
 
 PREVIEW_PREFIX = "/__preview/"
+OVERVIEW_PATH = PREVIEW_PREFIX
 EVENTS_PATH = PREVIEW_PREFIX + "events"
 SCRIPT_PATH = PREVIEW_PREFIX + "reload.js"
 POLL_SECONDS = 0.3
@@ -103,12 +104,46 @@ def error_page(rejected: Rejected) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Not published: {html.escape(str(rejected.path))}</title>"
-        "<style>body{font:1rem/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}"
-        "li{margin:.4rem 0}code{white-space:pre-wrap;word-break:break-word}</style></head><body>"
+        f"{_PAGE_STYLE}</head><body>"
         f"<h1>{html.escape(str(rejected.path))} would not be published</h1>"
         "<p>The pipeline would refuse this file, and the site would keep its last valid version. "
         "Fix these and save: the page reloads.</p>"
         f"<ul>{items}</ul></body></html>"
+    )
+
+
+_PAGE_STYLE = (
+    "<style>body{font:1rem/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}"
+    "li{margin:.4rem 0}code{white-space:pre-wrap;word-break:break-word}</style>"
+)
+
+
+def overview_page(build: Build) -> str:
+    """``/__preview/``: what only the preview shows, and every line ``pressline check`` prints."""
+    from pressline.posts.check import format_problem, ordered
+
+    def link(key: str, label: str) -> str:
+        path = "/" + key.removesuffix("index.html")
+        return f'<li><a href="{html.escape(path)}">{html.escape(path)}</a> {html.escape(label)}</li>'
+
+    refused = "".join(link(key, f"({rejected.path}: not published)") for key, rejected in sorted(build.errors.items()))
+    unlisted = "".join(link(key, f"({why})") for key, (why, _) in sorted(build.unlisted.items()))
+    lines = [
+        format_problem(item.path, problem, warning=warning)
+        for item in build.problems
+        for problem, warning in ordered(item.errors, item.warnings)
+    ]
+    problems = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in lines)
+    counts = f"{build.posts} post(s) and {build.pages} page(s) published"
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Preview of {html.escape(build.site.title)}</title>{_PAGE_STYLE}</head><body>"
+        f'<h1>Preview of <a href="/">{html.escape(build.site.title)}</a></h1><p>{counts}: '
+        f"{build.error_count} error(s), {build.warning_count} warning(s).</p>"
+        f"<h2>Refused</h2><ul>{refused or '<li>none</li>'}</ul>"
+        f"<h2>Drafts and scheduled posts</h2><ul>{unlisted or '<li>none</li>'}</ul>"
+        f"<h2>What pressline check says</h2><ul>{problems or '<li>nothing</li>'}</ul></body></html>"
     )
 
 
@@ -222,13 +257,14 @@ class Previewer:
         print(f"{what}{extra} in {seconds:.2f} s: {counts}{reload}", file=self.out, flush=True)
 
     # ----------------------------------------------------------- serving
-    def serving(self, key: str | None, timeout: float = WAIT_SECONDS) -> Served | None:
-        """The build that answers ``key`` (None: any build), waiting for it if it is not made yet."""
+    def serving(self, key: str | None, timeout: float = WAIT_SECONDS, *, whole: bool = False) -> Served | None:
+        """The build that answers ``key`` (None: any build; ``whole``: a whole one), waiting for
+        it if it is not made yet."""
         deadline = time.monotonic() + timeout
         with self.changed:
             while not self.stopping.is_set():
                 served = self.served
-                if served is not None and (key is None or _answers(served.build, key)):
+                if served is not None and (served.build.answers is None if whole else _answers(served.build, key)):
                     return served
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -285,8 +321,8 @@ class Previewer:
         return found
 
 
-def _answers(build: Build, key: str) -> bool:
-    return build.answers is None or key in build.answers
+def _answers(build: Build, key: str | None) -> bool:
+    return key is None or build.answers is None or key in build.answers
 
 
 def _what_shows(build: Build) -> dict[str, object]:
@@ -350,6 +386,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(405, "text/plain; charset=utf-8", b"Method Not Allowed", [("Allow", "GET, HEAD")])
         elif path == SCRIPT_PATH:
             self._send(200, "text/javascript; charset=utf-8", RELOAD_SCRIPT.encode("utf-8"))
+        elif path == OVERVIEW_PATH:
+            self._overview()
         elif path == "/api" or path.startswith("/api/"):
             message = b'{"message":"pressline preview serves the site only: subscribing works on the stack"}'
             self._send(404, "application/json", message)
@@ -385,6 +423,14 @@ class _Handler(BaseHTTPRequestHandler):
         missing = build.store.objects.get(NOT_FOUND)
         page = missing.body if missing is not None else b"<!doctype html><title>Not found</title><h1>Not found</h1>"
         self._send(404, "text/html; charset=utf-8", inject(page, build_id))
+
+    def _overview(self) -> None:
+        served = self.server.previewer.serving(None, whole=True)  # every file's lines: the whole build's
+        if served is None:
+            self._send(503, "text/plain; charset=utf-8", b"The preview is still building or stopping.")
+            return
+        page = inject(overview_page(served.build).encode("utf-8"), served.build_id)
+        self._send(200, "text/html; charset=utf-8", page)
 
     def _events(self) -> None:
         """The build ids, as Server-Sent Events: the current one at once, each new one as it comes."""

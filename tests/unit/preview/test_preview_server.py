@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pressline.posts.check import expand
-from pressline.preview.server import SCRIPT_PATH, Previewer, error_page, inject
+from pressline.preview.server import SCRIPT_PATH, Previewer, error_page, inject, overview_page
 from pressline.site.pages import Site
 
 SITE = Site(title="Preview", url="http://127.0.0.1:8000", api_url="http://127.0.0.1:8000/api")
@@ -113,3 +113,19 @@ def test_a_scheduled_post_goes_live_by_itself_when_its_date_comes(tmp_path: Path
     preview.rebuild([])
     assert preview.served.build.posts == 1 and not preview.due()
     assert "A scheduled post is due: rebuilt" in out.getvalue()
+
+
+def test_the_overview_lists_refused_files_drafts_and_checks_lines(tmp_path: Path) -> None:
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    (posts / "ok.md").write_text("---\ntitle: Ok\ndate: 2026-05-01\ncolour: red\n---\nFine.\n", encoding="utf-8")
+    (posts / "draft.md").write_text("---\ntitle: D\ndate: 2026-05-01\ndraft: true\n---\nD.\n", encoding="utf-8")
+    (posts / "bad.md").write_text("---\ntitle: Bad\ndate: someday\n---\nB.\n", encoding="utf-8")
+    preview = previewer(tmp_path, io.StringIO())
+    preview.start()
+    served = preview.serving(None, whole=True)
+    assert served is not None
+    page = overview_page(served.build)
+    assert '<a href="/posts/bad/">/posts/bad/</a>' in page and f"({posts / 'bad.md'}: not published)" in page
+    assert '<a href="/posts/draft/">/posts/draft/</a> (draft)' in page
+    assert "ok.md:4: warning: colour:" in page and "bad.md:3: date:" in page
