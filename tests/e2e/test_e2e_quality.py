@@ -11,11 +11,11 @@ from pressline_e2e import axe
 from pressline_e2e.browser import WIDTHS, horizontal_overflow, new_context
 from pressline_e2e.pages import archive_path, month_paths, search_page_path, tag_page_path
 from pressline_e2e.site_map import NOT_FOUND_PATH
-from pressline_e2e.stack import LocalSite
+from pressline_e2e.stack import EXAMPLE_PAGES, LocalSite
 
 pytestmark = pytest.mark.e2e
 
-KINDS = ("home", "post", "tag", "archive", "search", "not-found")
+KINDS = ("home", "post", "tag", "archive", "search", "not-found", "page")
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,7 @@ def paths(browser: Any, site: LocalSite) -> dict[str, list[str]]:
             "archive": [archive, *month_paths(page, site, archive)[:1]],
             "search": [search, f"{search}?q={quote(word)}"],
             "not-found": [NOT_FOUND_PATH],
+            "page": list(EXAMPLE_PAGES),  # the static pages (pages/<name>.md)
         }
     finally:
         context.close()

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples" / "posts"
+# The static pages published beside the posts (pressline local's --examples), by their address.
+EXAMPLE_PAGES = tuple(sorted(f"/{path.stem}/" for path in (EXAMPLES.parent / "pages").glob("*.md")))
 PRESSLINE = Path(sys.executable).parent / "pressline"
 OUTPUT_KEYS = ("SiteUrl", "ApiUrl", "Endpoint", "SourceBucketName")
 # Generous: CI machines have 2 busy cores; each wait ends as soon as its condition holds.
@@ -209,6 +211,8 @@ def wait_until_published(site: LocalSite) -> None:
     for post in published:
         wait_for(lambda post=post: http_status(site.url(post.path)) == 200, PUBLISH_TIMEOUT, f"page {post.path}")
     wait_for(lambda: http_status(site.url("/")) == 200, PUBLISH_TIMEOUT, "the home page")
+    for path in EXAMPLE_PAGES:
+        wait_for(lambda path=path: http_status(site.url(path)) == 200, PUBLISH_TIMEOUT, f"page {path}")
     site.published = sorted(published, key=lambda post: post.date)
 
 
