@@ -20,7 +20,15 @@ from pressline_e2e.browser import new_context
 from pressline_e2e.mail import wait_for_email
 from pressline_e2e.pages import archive_path, month_paths, tag_page_path
 from pressline_e2e.site_map import NOT_FOUND_PATH, path_of
-from pressline_e2e.stack import EXAMPLE_PAGES, LocalSite, publish
+from pressline_e2e.stack import (
+    EXAMPLE_PAGES,
+    PUBLISH_TIMEOUT,
+    LocalSite,
+    http_status,
+    pipeline_idle,
+    publish,
+    wait_for,
+)
 
 from pressline.site import headers
 
@@ -181,6 +189,15 @@ def follow(watcher: Watcher, url: str, kind: str, done: str, result: re.Pattern[
     watcher.record(done)
 
 
+def unpublish(site: LocalSite, key: str, url: str | None) -> None:
+    """Delete the post as its author would, and wait until it is gone: the tests after this one
+    see the example site (its months, its newest post) as the stack started it."""
+    site.s3().delete_object(Bucket=site.source_bucket, Key=key)
+    if url:
+        wait_for(lambda: http_status(url) == 404, PUBLISH_TIMEOUT, f"{url} to be taken down")
+    wait_for(lambda: pipeline_idle(site), PUBLISH_TIMEOUT, "every queue to drain")
+
+
 @pytest.fixture(scope="module")
 def visits(browser: Any, site: LocalSite) -> dict[str, list[Visit]]:
     contexts = [new_context(browser) for _ in SCHEMES]
@@ -197,15 +214,20 @@ def visits(browser: Any, site: LocalSite) -> dict[str, list[Visit]]:
         title = f"Under the policy {marker}"
         date = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M")
         text = f"---\ntitle: {title}\ndate: {date}\ntags: [e2e]\n---\nA post for the CSP test, marker{marker}.\n"
-        assert publish(site, f"posts/e2e-csp-{marker}.md", text)["status"] == "published"
-        for watcher in watchers:
-            (message,) = wait_for_email(site, readers[watcher.scheme], re.compile(re.escape(title)))
-            unsubscribe = message.link(re.compile(r"unsubscribe", re.I))
-            follow(watcher, unsubscribe, "unsubscribe", "unsubscribed", UNSUBSCRIBED)
-            # A link whose token is not one: the API's error page.
-            parts = urlsplit(unsubscribe)
-            watcher.goto(f"{parts.scheme}://{parts.netloc}{parts.path}?token=not-a-token")
-            watcher.record("bad link")
+        key = f"posts/e2e-csp-{marker}.md"
+        report = publish(site, key, text)
+        try:
+            assert report["status"] == "published", report
+            for watcher in watchers:
+                (message,) = wait_for_email(site, readers[watcher.scheme], re.compile(re.escape(title)))
+                unsubscribe = message.link(re.compile(r"unsubscribe", re.I))
+                follow(watcher, unsubscribe, "unsubscribe", "unsubscribed", UNSUBSCRIBED)
+                # A link whose token is not one: the API's error page.
+                parts = urlsplit(unsubscribe)
+                watcher.goto(f"{parts.scheme}://{parts.netloc}{parts.path}?token=not-a-token")
+                watcher.record("bad link")
+        finally:
+            unpublish(site, key, report.get("url"))
         found: dict[str, list[Visit]] = {}
         for watcher in watchers:
             for visit in watcher.visits:
