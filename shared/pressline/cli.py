@@ -24,10 +24,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "export": ("pressline.ops.export", "write the site's posts, pages, images and subscribers to a folder"),
     "import": ("pressline.importing.command", "move a blog in: WordPress, Ghost, Hugo or Jekyll (--out DIR to review)"),
+    "preview": ("pressline.preview.command", "serve a folder of posts as the site will show them, reloading on save"),
+    "status": ("pressline.ops.status", "show the stack's queues, reports, scheduled posts, subscribers and sending"),
 }
 
 # "import" takes the target options for uploading; with --out or --dry-run it needs no AWS at all.
-AWS_COMMANDS = frozenset({"rebuild", "redrive", "import", "subscribers", "export"})
+AWS_COMMANDS = frozenset({"rebuild", "redrive", "import", "subscribers", "export", "status"})
 
 
 def main(argv: list[str] | None = None) -> int:

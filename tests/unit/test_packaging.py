@@ -18,7 +18,7 @@ PACKAGE = ROOT / "shared" / "pressline"
 RUNTIME_PROVIDED = {"boto3", "botocore"}
 # Sub-packages that never run in Lambda (the moto local stack; `pressline import`, on the author's
 # machine, with the `import` extra): they may import dev tools.
-DEV_ONLY = {PACKAGE / "local", PACKAGE / "importing", PACKAGE / "ops"}
+DEV_ONLY = {PACKAGE / "local", PACKAGE / "importing", PACKAGE / "ops", PACKAGE / "preview"}
 
 
 def _pins(requirements: list[str]) -> dict[str, str]:
