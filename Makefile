@@ -18,7 +18,7 @@ install: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml shared/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,import]'
+	$(BIN)/python -m pip install -q -e '.[dev,import,images]'
 	@touch $@
 
 tools: $(TOOLS)/.installed $(CHECKOV)/.installed

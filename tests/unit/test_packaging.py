@@ -19,6 +19,9 @@ RUNTIME_PROVIDED = {"boto3", "botocore"}
 # Sub-packages that never run in Lambda (the moto local stack; `pressline import`, on the author's
 # machine, with the `import` extra): they may import dev tools.
 DEV_ONLY = {PACKAGE / "local", PACKAGE / "importing", PACKAGE / "ops", PACKAGE / "preview"}
+# Runs only in the image function: its own layer holds the `images` extra (Pillow) and this code,
+# which shared/Makefile leaves out of the shared layer (no other function imports either).
+OWN_LAYER = {PACKAGE / "images": "images"}
 
 
 def _pins(requirements: list[str]) -> dict[str, str]:
@@ -88,7 +91,7 @@ def _third_party_imports() -> dict[str, set[str]]:
     """Top-level module -> files importing it, over the runtime (non dev-only) package."""
     found: dict[str, set[str]] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
-        if any(path.is_relative_to(dev) for dev in DEV_ONLY):
+        if any(path.is_relative_to(apart) for apart in (*DEV_ONLY, *OWN_LAYER)):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
             if isinstance(node, ast.Import):
@@ -115,3 +118,37 @@ def test_every_runtime_import_is_provided_by_the_layer_or_the_lambda_runtime() -
         if not distributions & provided:
             missing[module] = sorted(files)
     assert not missing, f"imported at run time but not in shared/requirements.txt (nor a dependency): {missing}"
+
+
+def test_the_image_package_imports_only_its_own_extra_and_no_other_package_imports_it() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    owners = packages_distributions()
+    for folder, extra in OWN_LAYER.items():
+        allowed = {canonicalize_name(Requirement(line).name) for line in extras[extra]}
+        for path in sorted(folder.rglob("*.py")):
+            for top in _imported_modules(path):
+                if top != "pressline" and top not in sys.stdlib_module_names:
+                    distributions = {canonicalize_name(name) for name in owners.get(top, [top])}
+                    assert distributions & allowed, f"{path.relative_to(ROOT)} imports {top}, not in the {extra} extra"
+    modules = tuple(".".join(folder.relative_to(ROOT / "shared").parts) for folder in OWN_LAYER)
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if not any(path.is_relative_to(apart) for apart in OWN_LAYER):
+            imported = {name for name in _imported_names(path) if name.startswith(modules)}
+            assert not imported, (
+                f"{path.relative_to(ROOT)} imports {imported}: only the image function has Pillow "
+                "(a module only it loads goes in OWN_LAYER)"
+            )
+
+
+def _imported_names(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def _imported_modules(path: Path) -> set[str]:
+    return {name.split(".", 1)[0] for name in _imported_names(path)}

@@ -1,0 +1,10 @@
+"""Images uploaded beside posts, made into responsive variants without metadata (issue 14).
+
+Pure functions over bytes, no AWS: ``process(data, name)`` gives the variants to publish or
+the reason the upload is refused. Pillow is imported here, so this package belongs to the
+image stage's own layer only (the ``images`` extra), never to the shared layer.
+"""
+
+from pressline.images.process import ImageResult, Limits, Variant, process
+
+__all__ = ["ImageResult", "Limits", "Variant", "process"]
