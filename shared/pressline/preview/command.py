@@ -85,8 +85,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"pressline preview: cannot listen on {args.host}:{args.port}: {error.strerror or error}; "
               "choose another --port", file=sys.stderr)  # fmt: skip
         return 2
-    # Listening on every interface still means this machine in the URL the pages link with.
-    host = "127.0.0.1" if args.host in ("", "0.0.0.0", "::") else args.host  # noqa: S104 (compared, not bound)
+    # Listening on every interface (0.0.0.0, ::) still means this machine in the URL the pages link with.
+    host = "127.0.0.1" if _is_unspecified(args.host) else args.host
     host = f"[{host}]" if ":" in host else host
     origin = f"http://{host}:{server.port}"
     address.append(origin)
@@ -124,3 +124,13 @@ def _site(args: argparse.Namespace, origin: str) -> Site:
         date_format=os.environ.get("SITE_DATE_FORMAT", DEFAULT_DATE_FORMAT),
         language=os.environ.get("SITE_LANGUAGE", "en"),
     )
+
+
+def _is_unspecified(host: str) -> bool:
+    """Whether ``host`` is the address of every interface ("" as the socket module takes it)."""
+    import ipaddress
+
+    try:
+        return host == "" or ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a host name
+        return False
