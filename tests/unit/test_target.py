@@ -141,6 +141,14 @@ LOCAL = Target(endpoint_url="http://127.0.0.1:5000", outputs_path=Path(".local/o
             Target(),
             "AWS refused the credentials (ExpiredToken: expired)",
         ),
+        (
+            aws.ClientError(
+                {"Error": {"Code": "ValidationError", "Message": "Stack with id blog does not exist"}},
+                "DescribeStacks",
+            ),
+            Target(region="eu-west-1"),
+            "AWS in eu-west-1: Stack with id blog does not exist; check --stack-name",
+        ),
     ],
 )
 def test_set_up_errors_are_one_line(error: Exception, target: Target, expected: str) -> None:
@@ -153,6 +161,7 @@ def test_set_up_errors_are_one_line(error: Exception, target: Target, expected: 
     "error",
     [
         aws.ClientError({"Error": {"Code": "QueueDoesNotExist", "Message": "no"}}, "GetQueueUrl"),
+        aws.ClientError({"Error": {"Code": "ValidationError", "Message": "Template format error"}}, "DescribeStacks"),
         ValueError("a bug"),
     ],
 )

@@ -146,9 +146,13 @@ def explain(error: BaseException, target: Target) -> str | None:
         return f"{error}: run `aws sso login`"
     if isinstance(error, aws.ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
+        message = str(error.response.get("Error", {}).get("Message", ""))
         if code in CREDENTIAL_CODES:
-            message = error.response.get("Error", {}).get("Message", "")
             return f"{where} refused the credentials ({code}: {message}); refresh them or check AWS_PROFILE"
+        # CloudFormation's answer for a --stack-name it does not have (any command that names one).
+        if code == "ValidationError" and "does not exist" in message:
+            region = f" in {target.region}" if target.region else ""
+            return f"{where}{region}: {message}; check --stack-name and --region (`aws cloudformation list-stacks`)"
     return None
 
 
