@@ -11,12 +11,13 @@ Run: ``.venv/bin/python tests/corpus/images/make_images.py`` (rewrites the files
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from PIL import ExifTags, Image, ImageDraw, TiffImagePlugin
+from PIL import ExifTags, Image, ImageCms, ImageDraw, TiffImagePlugin
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,6 +39,12 @@ def picture(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
     draw.rectangle((0, 0, width // 2, height), fill=(200, 40, 30))  # the left half red
     draw.ellipse((width // 4, height // 4, 3 * width // 4, 3 * height // 4), fill=(240, 220, 60))
     return image.convert(mode)
+
+
+def noise(size: tuple[int, int]) -> Image.Image:
+    """Random RGB pixels, the same every run (Image.effect_noise draws from the C library's rand())."""
+    pixels = random.Random(14).randbytes(size[0] * size[1] * 3)
+    return Image.frombytes("RGB", size, pixels)
 
 
 def encoded(image: Image.Image, format: str, **options: object) -> bytes:
@@ -99,13 +106,10 @@ def jpeg_claiming(width: int, height: int) -> bytes:
     return bytes(data)
 
 
-def sixteen_bit_png(color_type: int, channels: int) -> bytes:
-    """A 16-bit PNG (grey or RGBA), a gradient across its 40 x 8 pixels, written by hand."""
-    width, height = 40, 8
-    rows = b"".join(
-        b"\x00" + b"".join(struct.pack(">H", (x * 65535) // (width - 1)) * channels for x in range(width))
-        for _ in range(height)
-    )
+def sixteen_bit_png(color_type: int, channels: int, width: int = 40, height: int = 8) -> bytes:
+    """A 16-bit PNG (grey or RGBA), a gradient across its pixels, written by hand."""
+    row = b"\x00" + b"".join(struct.pack(">H", (x * 65535) // (width - 1)) * channels for x in range(width))
+    rows = row * height
     header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
@@ -155,6 +159,26 @@ def transparent_webp() -> bytes:
     return encoded(image, "WEBP", lossless=True)
 
 
+def swapped_primaries_profile() -> bytes:
+    """An RGB colour profile whose red and green primaries are swapped (Pillow's sRGB profile with
+    its rXYZ and gXYZ tags exchanged, renamed): a pixel stored as pure red means pure green, so a
+    conversion to sRGB shows plainly whether it happened."""
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    count = struct.unpack(">I", profile[128:132])[0]
+    entries = {bytes(profile[132 + 12 * i : 136 + 12 * i]): 132 + 12 * i for i in range(count)}
+    red, green = entries[b"rXYZ"], entries[b"gXYZ"]
+    profile[red + 4 : red + 12], profile[green + 4 : green + 12] = (
+        profile[green + 4 : green + 12],
+        profile[red + 4 : red + 12],
+    )
+    profile[24:36] = struct.pack(">6H", 2026, 1, 1, 0, 0, 0)  # a fixed creation date: the same bytes every run
+    return bytes(profile).replace("sRGB".encode("utf-16-be"), "Swap".encode("utf-16-be"))
+
+
+def swapped_primaries_jpeg() -> bytes:
+    return encoded(Image.new("RGB", (40, 30), (255, 0, 0)), "JPEG", quality=95, icc_profile=swapped_primaries_profile())
+
+
 FILES: dict[str, Callable[[], bytes]] = {
     "photo-gps-xmp-iptc.jpg": photo_with_gps,
     "portrait-orientation-6.jpg": lambda: photo_with_gps((80, 60), orientation=6),
@@ -166,10 +190,11 @@ FILES: dict[str, Callable[[], bytes]] = {
     "over-limit-8000x6000.png": lambda: png_claiming(8_000, 6_000),
     "over-side-17000x100.png": lambda: png_claiming(17_000, 100),
     "truncated.jpg": lambda: encoded(picture((64, 48)), "JPEG")[:-300],
-    "truncated.png": lambda: encoded(Image.effect_noise((64, 48), 60).convert("RGB"), "PNG")[:1500],
+    "truncated.png": lambda: encoded(noise((64, 48)), "PNG")[:1500],
     "corrupt-header.png": lambda: png_claiming(16, 16)[:20] + b"\xde\xad\xbe\xef" * 4,
     "corrupt-pixels.png": lambda: png_claiming(16, 16).replace(zlib.compress(b"\x00" * 64), b"\x78\x9c" + b"\xff" * 10),
     "cmyk.jpg": lambda: encoded(picture((40, 30), "CMYK"), "JPEG"),
+    "swapped-primaries-profile.jpg": swapped_primaries_jpeg,
     "sixteen-bit-grey.png": lambda: sixteen_bit_png(0, 1),
     "sixteen-bit-rgba.png": lambda: sixteen_bit_png(6, 4),
     "grayscale.jpg": lambda: encoded(picture((40, 30), "L"), "JPEG"),

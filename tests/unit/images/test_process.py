@@ -152,6 +152,18 @@ def test_a_cmyk_jpeg_keeps_its_colours_in_srgb() -> None:
         assert red > 200 and green < 60 and blue < 60, (variant.name, (red, green, blue))
 
 
+def test_colours_are_converted_to_srgb_from_the_embedded_profile_which_is_dropped() -> None:
+    # Stored as pure red under a profile whose red and green primaries are swapped: the colour
+    # meant is green, and green is what a browser must get once the profile is gone.
+    result = process(make_images.swapped_primaries_jpeg(), "wide-gamut.jpg")
+    assert result.ok and result.variants
+    for variant in result.variants:
+        image = opened(variant.data)
+        assert "icc_profile" not in image.info, variant.name
+        red, green, blue = image.convert("RGB").getpixel((20, 15))
+        assert green > 200 and red < 60 and blue < 60, (variant.name, (red, green, blue))
+
+
 def test_a_16_bit_grey_png_is_scaled_to_8_bits_not_clipped() -> None:
     result = process(make_images.sixteen_bit_png(0, 1), "scan.png")
     image = opened(result.of_format("png")[0].data)
