@@ -48,7 +48,7 @@ import make_images  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
 from pressline.images import ImageResult, Limits, process  # noqa: E402
-from pressline.images.process import _SAVE_OPTIONS  # noqa: E402  (the settings process uses)
+from pressline.images.variants import _SAVE_OPTIONS  # noqa: E402  (the settings process uses)
 
 TARGET_SAVING = 0.5
 PHONE_WIDTH = 375

