@@ -106,6 +106,19 @@ def test_the_exif_orientation_is_applied_so_a_portrait_photo_stays_portrait() ->
         assert blue > red, (variant.name, (red, green, blue))
 
 
+def test_a_turned_jpeg_decoded_at_a_reduced_scale_keeps_its_size_and_orientation() -> None:
+    # Stored 400 x 3,600 with orientation 6: shown 3,600 x 400, so the 1,600 variant needs only
+    # half the stored pixels each way (the JPEG is decoded at 200 x 1,800, then turned).
+    result = process(make_images.photo_with_gps((400, 3600), orientation=6), "panorama.jpg")
+    assert (result.width, result.height) == (3600, 400)
+    assert [(v.width, v.height) for v in result.of_format("jpeg")] == [(480, 53), (960, 107), (1600, 178)]
+    widest = opened(result.of_format("jpeg")[-1].data).convert("RGB")
+    red, green, blue = widest.getpixel((800, 5))  # the stored left half, turned to the top
+    assert red > 150 and green < 100 and blue < 100, (red, green, blue)
+    red, green, blue = widest.getpixel((100, 172))
+    assert blue > red, (red, green, blue)
+
+
 @pytest.mark.parametrize(
     ("width", "widths"),
     [
