@@ -1,0 +1,262 @@
+"""The markup pages show images with: ``<picture>`` in AVIF, WebP and a fallback, with
+``srcset``, ``sizes``, ``width`` and ``height`` (issue 14). Pure functions, no Pillow, no AWS.
+
+- ``image_set(result, base_path, src=...)`` turns what ``process`` made into an ``ImageSet``:
+  the manifest entry of one uploaded image (a pydantic model, so the wiring can store it as JSON).
+- ``responsive(body_html, images)`` rewrites every ``<img>`` of a sanitized body whose ``src`` is
+  in the manifest into a ``<picture>``; every other byte of the body is kept as it is. An image
+  not in the manifest (not uploaded yet, deleted) is left as it is with a warning for the post's
+  report: never a broken page. External images are left alone, silently.
+- ``cover(image_set, alt, eager=...)`` is the markup of a post's cover image (the top of its page,
+  or beside it in a listing with ``sizes=LISTING_SIZES``); ``share_url`` the absolute URL of the
+  variant og:image, feeds and emails point at.
+
+Order: nh3 with the project's settings strips ``<picture>``, ``<source>``, ``srcset``, ``sizes``
+and ``fetchpriority`` (``tests/unit/images/test_markup.py`` checks it), so ``responsive`` runs
+after the last sanitizing (``sanitize_rendered`` included), when the page is made.
+
+The body is tokenized with ``html.parser`` (``convert_charrefs=False``), never searched with a
+regex: only the ``<img>`` tags it reports are replaced, by their offsets in the text. Every value
+written is escaped with ``html.escape(quote=True)``, and every variant URL is checked first (a
+site path or an https URL, nothing that could end an attribute or a ``srcset`` entry): an image
+with a bad one is left as it is, with a warning.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote
+
+from pydantic import Field
+
+from pressline.models import Contract, Problem
+
+if TYPE_CHECKING:
+    from pressline.images.variants import ImageResult
+
+# The content column of style.css: ``main`` is ``max-width: var(--measure)`` (42rem) with
+# 1.25rem of padding each side, in ``box-sizing: border-box``: 39.5rem wide at most, the
+# viewport less 2.5rem below 42rem. (rem in a media query is the browser's 16 px, as in sizes.)
+CONTENT_SIZES = "(max-width: 42rem) calc(100vw - 2.5rem), 39.5rem"
+# A cover beside a post in a listing: the full column on a phone, a thumbnail beside the
+# text from 36rem up. The listing's CSS must give it that width (12rem) when it is added.
+LISTING_SIZES = "(max-width: 36rem) calc(100vw - 2.5rem), 12rem"
+SHARE_WIDTH = 1200  # og:image, feeds and emails: ImageResult.share's limit
+FALLBACK_WIDTH = 960  # the <img src> of a browser without srcset
+
+MODERN_TYPES = ("image/avif", "image/webp")  # <source> order: the browser takes the first it knows
+FALLBACK_TYPES = frozenset({"image/jpeg", "image/png"})
+_CONTENT_TYPES = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg", "png": "image/png"}
+
+# A URL written into src and srcset: a site path ("/media/..."; not "//host") or https, with
+# nothing that ends an attribute or a srcset entry (quotes, spaces, "<", ">", commas, "\").
+_SAFE_URL = re.compile(r"^(?:/(?!/)|https://[A-Za-z0-9.-]+(?::\d{1,5})?/)[A-Za-z0-9\-._~/%!$&()*+;=:@]*$")
+_EXTERNAL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|//)")
+
+
+class ImageVariant(Contract):
+    """One published file of an image: its type, its size and where the site serves it."""
+
+    content_type: str
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    url: str  # a site path ("/media/2026/harbour-480w-1a2b3c4d.webp") or an https URL
+
+
+class ImageSet(Contract):
+    """The manifest entry of one uploaded image: ``src`` as the rendered HTML has it, the
+    image's own size (after its EXIF orientation) and its variants, narrowest first."""
+
+    src: str
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    fallback: str  # the content type every client displays: image/jpeg or image/png
+    variants: tuple[ImageVariant, ...]
+
+    def of_type(self, content_type: str) -> tuple[ImageVariant, ...]:
+        return tuple(sorted((v for v in self.variants if v.content_type == content_type), key=lambda v: v.width))
+
+
+@dataclass(frozen=True)
+class Responsive:
+    html: str
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def image_set(result: ImageResult, base_path: str, *, src: str) -> ImageSet:
+    """The manifest entry of ``result`` (from ``process``), its variants published under
+    ``base_path`` (``/media/2026/``); ``src`` is the image's path in the rendered HTML (the
+    sanitizer writes ``quote(media_path(source_key))``)."""
+    if not result.ok or result.fallback is None or not result.variants:
+        raise ValueError(f"{src}: the image was refused ({result.rejected}): it has no variants to show")
+    base = base_path if base_path.endswith("/") else base_path + "/"
+    variants = tuple(
+        ImageVariant(
+            content_type=_CONTENT_TYPES[variant.format],
+            width=variant.width,
+            height=variant.height,
+            url=base + quote(variant.name),
+        )
+        for variant in result.variants
+    )
+    return ImageSet(
+        src=src, width=result.width, height=result.height, fallback=_CONTENT_TYPES[result.fallback], variants=variants
+    )
+
+
+def responsive(
+    body_html: str, images: Mapping[str, ImageSet], *, sizes: str = CONTENT_SIZES, eager_first: bool = True
+) -> Responsive:
+    """``body_html`` with each manifest image as a ``<picture>``; the first ``<img>`` of the body
+    (whichever it is) loads eagerly with ``fetchpriority="high"`` when ``eager_first``, the others
+    lazily. ``<img>`` already inside a ``<picture>`` is kept, so a second pass changes nothing."""
+    scanner = _ImgScanner(body_html)
+    scanner.feed(body_html)
+    scanner.close()
+    parts: list[str] = []
+    warnings: list[Problem] = []
+    warned: set[str] = set()
+    done = 0
+    for index, tag in enumerate(scanner.images):
+        parts.append(body_html[done : tag.start])
+        done = tag.end
+        replacement, problem = _rewrite(tag, images, sizes, eager=eager_first and index == 0)
+        parts.append(replacement if replacement is not None else tag.text)
+        if problem is not None and problem.message not in warned:
+            warned.add(problem.message)
+            warnings.append(problem)
+    parts.append(body_html[done:])
+    return Responsive("".join(parts), warnings)
+
+
+def cover(image: ImageSet, alt: str, *, eager: bool, sizes: str = CONTENT_SIZES) -> str:
+    """A cover image's ``<picture>``: ``eager`` for the top of a post page, lazy in listings
+    (with ``sizes=LISTING_SIZES``). "" when a variant URL is unsafe (the page shows no cover)."""
+    if _unsafe_url(image) is not None:
+        return ""
+    return _picture(image, {"alt": alt}, sizes, eager=eager)
+
+
+def share_url(image: ImageSet, site_url: str) -> str | None:
+    """The absolute URL of the widest fallback (JPEG or PNG) variant up to 1,200 pixels wide:
+    what og:image, feeds and emails show, as every client displays it. None when there is none."""
+    fitting = [v for v in image.of_type(image.fallback) if v.width <= SHARE_WIDTH and _SAFE_URL.match(v.url)]
+    if not fitting:
+        return None
+    url = fitting[-1].url
+    return url if url.startswith("https://") else site_url.rstrip("/") + url
+
+
+@dataclass(frozen=True)
+class _Img:
+    start: int  # offsets of the whole tag in the body
+    end: int
+    text: str
+    attributes: dict[str, str | None]
+
+
+class _ImgScanner(HTMLParser):
+    """The ``<img>`` tags of a body, with their offsets, outside any ``<picture>``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=False)
+        self.images: list[_Img] = []
+        self._picture_depth = 0
+        self._line_starts = [0] + [match.end() for match in re.finditer("\n", text)]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "picture":
+            self._picture_depth += 1
+        elif tag == "img":
+            self._found(attrs)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self._found(attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "picture" and self._picture_depth:
+            self._picture_depth -= 1
+
+    def _found(self, attrs: list[tuple[str, str | None]]) -> None:
+        text = self.get_starttag_text()
+        if text is None:
+            return
+        line, column = self.getpos()
+        start = self._line_starts[line - 1] + column
+        attributes: dict[str, str | None] = {}
+        for name, value in attrs:
+            attributes.setdefault(name, value)  # the first of a repeated attribute, as a browser does
+        if not self._picture_depth:
+            self.images.append(_Img(start, start + len(text), text, attributes))
+
+
+def _rewrite(
+    tag: _Img, images: Mapping[str, ImageSet], sizes: str, *, eager: bool
+) -> tuple[str | None, Problem | None]:
+    src = tag.attributes.get("src") or ""
+    if not src or _EXTERNAL.match(src):
+        return None, None  # an external image (or none): not ours to resize
+    image = images.get(src) or images.get(unquote(src)) or images.get(quote(unquote(src)))
+    if image is None:
+        shown = _short(src)
+        return None, Problem(
+            field="image",
+            message=f"{shown} is not published (not uploaded yet, or deleted): the page shows it as it is, "
+            "and in its resized sizes once it is uploaded",
+        )
+    bad = _unsafe_url(image)
+    if bad is not None:
+        return None, Problem(
+            field="image",
+            message=f"{_short(src)}: the variant URL {_short(bad)!r} is not a site path or an https URL: "
+            "the image is shown as it is",
+        )
+    return _picture(image, tag.attributes, sizes, eager=eager), None
+
+
+def _picture(image: ImageSet, attributes: Mapping[str, str | None], sizes: str, *, eager: bool) -> str:
+    """The ``<picture>`` of ``image``, keeping the author's ``alt`` and ``title``."""
+    size = escape(sizes, quote=True)
+    sources = "".join(
+        f'<source type="{content_type}" srcset="{_srcset(variants)}" sizes="{size}">'
+        for content_type in MODERN_TYPES
+        if (variants := image.of_type(content_type))
+    )
+    fallbacks = image.of_type(image.fallback)
+    fitting = [v for v in fallbacks if v.width <= FALLBACK_WIDTH]
+    src = (fitting[-1] if fitting else fallbacks[0]).url
+    kept = "".join(
+        f' {name}="{escape(value, quote=True)}"'
+        for name in ("alt", "title")
+        if (value := attributes.get(name)) is not None
+    )
+    loading = ' fetchpriority="high"' if eager else ' loading="lazy"'
+    img = (
+        f'<img src="{escape(src, quote=True)}" srcset="{_srcset(fallbacks)}" sizes="{size}" '
+        f'width="{image.width}" height="{image.height}"{kept}{loading} decoding="async">'
+    )
+    return f"<picture>{sources}{img}</picture>"
+
+
+def _srcset(variants: Sequence[ImageVariant]) -> str:
+    return escape(", ".join(f"{v.url} {v.width}w" for v in variants), quote=True)
+
+
+def _unsafe_url(image: ImageSet) -> str | None:
+    """The first variant URL that is not a safe site path or https URL, or a set with no fallback."""
+    for variant in image.variants:
+        if not _SAFE_URL.match(variant.url) or "javascript:" in variant.url.lower():
+            return variant.url
+    if image.fallback not in FALLBACK_TYPES or not image.of_type(image.fallback):
+        return f"(no {image.fallback} variant)"
+    return None
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 120 else text[:119] + "…"
