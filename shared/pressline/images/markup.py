@@ -123,6 +123,8 @@ def responsive(
     warned: set[str] = set()
     done = 0
     for index, tag in enumerate(scanner.images):
+        if tag.in_picture:
+            continue  # already made responsive (a second pass), but still the body's first image
         parts.append(body_html[done : tag.start])
         done = tag.end
         replacement, problem = _rewrite(tag, images, sizes, eager=eager_first and index == 0)
@@ -137,7 +139,7 @@ def responsive(
 def cover(image: ImageSet, alt: str, *, eager: bool, sizes: str = CONTENT_SIZES) -> str:
     """A cover image's ``<picture>``: ``eager`` for the top of a post page, lazy in listings
     (with ``sizes=LISTING_SIZES``). "" when a variant URL is unsafe (the page shows no cover)."""
-    if _unsafe_url(image) is not None:
+    if _unsafe(image) is not None:
         return ""
     return _picture(image, {"alt": alt}, sizes, eager=eager)
 
@@ -158,10 +160,11 @@ class _Img:
     end: int
     text: str
     attributes: dict[str, str | None]
+    in_picture: bool
 
 
 class _ImgScanner(HTMLParser):
-    """The ``<img>`` tags of a body, with their offsets, outside any ``<picture>``."""
+    """The ``<img>`` tags of a body, with their offsets, and whether each is in a ``<picture>``."""
 
     def __init__(self, text: str) -> None:
         super().__init__(convert_charrefs=False)
@@ -192,8 +195,7 @@ class _ImgScanner(HTMLParser):
         attributes: dict[str, str | None] = {}
         for name, value in attrs:
             attributes.setdefault(name, value)  # the first of a repeated attribute, as a browser does
-        if not self._picture_depth:
-            self.images.append(_Img(start, start + len(text), text, attributes))
+        self.images.append(_Img(start, start + len(text), text, attributes, self._picture_depth > 0))
 
 
 def _rewrite(
@@ -210,18 +212,22 @@ def _rewrite(
             message=f"{shown} is not published (not uploaded yet, or deleted): the page shows it as it is, "
             "and in its resized sizes once it is uploaded",
         )
-    bad = _unsafe_url(image)
+    bad = _unsafe(image)
     if bad is not None:
-        return None, Problem(
-            field="image",
-            message=f"{_short(src)}: the variant URL {_short(bad)!r} is not a site path or an https URL: "
-            "the image is shown as it is",
-        )
+        return None, Problem(field="image", message=f"{_short(src)}: {bad}: the image is shown as it is")
     return _picture(image, tag.attributes, sizes, eager=eager), None
 
 
 def _picture(image: ImageSet, attributes: Mapping[str, str | None], sizes: str, *, eager: bool) -> str:
-    """The ``<picture>`` of ``image``, keeping the author's ``alt`` and ``title``."""
+    """The ``<picture>`` of ``image``, keeping the author's ``alt`` and ``title``, and the size
+    the author gave (``width``, ``height`` or both, in pixels): the other side then follows the
+    image's aspect ratio, and ``sizes`` is that width. Otherwise the image's own size."""
+    width, height = image.width, image.height
+    wanted_width, wanted_height = _pixels(attributes.get("width")), _pixels(attributes.get("height"))
+    if wanted_width or wanted_height:
+        width = wanted_width or max(1, round(image.width * (wanted_height or 0) / image.height))
+        height = wanted_height or max(1, round(image.height * width / image.width))
+        sizes = f"{width}px"
     size = escape(sizes, quote=True)
     sources = "".join(
         f'<source type="{content_type}" srcset="{_srcset(variants)}" sizes="{size}">'
@@ -239,22 +245,29 @@ def _picture(image: ImageSet, attributes: Mapping[str, str | None], sizes: str, 
     loading = ' fetchpriority="high"' if eager else ' loading="lazy"'
     img = (
         f'<img src="{escape(src, quote=True)}" srcset="{_srcset(fallbacks)}" sizes="{size}" '
-        f'width="{image.width}" height="{image.height}"{kept}{loading} decoding="async">'
+        f'width="{width}" height="{height}"{kept}{loading} decoding="async">'
     )
     return f"<picture>{sources}{img}</picture>"
+
+
+def _pixels(value: str | None) -> int | None:
+    """A width or height attribute in whole pixels ("300"), or None (absent, "50%", "0", junk)."""
+    text = (value or "").strip()
+    return int(text) if len(text) <= 5 and text.isascii() and text.isdigit() and 0 < int(text) <= 10_000 else None
 
 
 def _srcset(variants: Sequence[ImageVariant]) -> str:
     return escape(", ".join(f"{v.url} {v.width}w" for v in variants), quote=True)
 
 
-def _unsafe_url(image: ImageSet) -> str | None:
-    """The first variant URL that is not a safe site path or https URL, or a set with no fallback."""
+def _unsafe(image: ImageSet) -> str | None:
+    """Why the manifest entry cannot be shown (a variant URL that is not a safe site path or
+    https URL, no fallback every client displays), or None."""
     for variant in image.variants:
         if not _SAFE_URL.match(variant.url) or "javascript:" in variant.url.lower():
-            return variant.url
+            return f"the variant URL {_short(variant.url)!r} is not a site path or an https URL"
     if image.fallback not in FALLBACK_TYPES or not image.of_type(image.fallback):
-        return f"(no {image.fallback} variant)"
+        return f"it has no JPEG or PNG variant for every client (fallback {_short(image.fallback)!r})"
     return None
 
 

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import pressline.images
 from pressline.images import ImageSet, ImageVariant, cover, image_set, process, responsive, share_url
 from pressline.images.markup import CONTENT_SIZES, LISTING_SIZES
 from pressline.posts.markdown import markdown_to_html
@@ -158,9 +159,36 @@ def test_a_missing_image_is_left_as_it_is_with_one_warning() -> None:
 
 
 def test_a_second_pass_changes_nothing() -> None:
-    once = responsive(BODY, {HARBOUR.src: HARBOUR})
-    twice = responsive(once.html, {HARBOUR.src: HARBOUR})
+    boats = variant_set("/media/2026/boats.jpg", 1200, 800)
+    images = {HARBOUR.src: HARBOUR, boats.src: boats}
+    once = responsive(BODY + '<img src="/media/2026/boats.jpg" alt="">', images)
+    twice = responsive(once.html, images)
     assert twice.html == once.html and twice.warnings == []
+    assert once.html.count("<picture>") == 2 and once.html.count('fetchpriority="high"') == 1
+
+
+def test_the_size_the_author_gave_is_kept_with_the_aspect_ratio() -> None:
+    cases = {
+        'width="400"': ("400", "300", "400px"),
+        'height="150"': ("200", "150", "200px"),
+        'width="400" height="100"': ("400", "100", "400px"),  # both: the author's choice
+        'width="50%"': ("2000", "1500", CONTENT_SIZES),  # not pixels: the image's own size
+        'width="' + "9" * 5000 + '"': ("2000", "1500", CONTENT_SIZES),
+    }
+    for given_size, (width, height, sizes) in cases.items():
+        body = f'<img src="/media/2026/harbour.jpg" alt="" {given_size}>'
+        (img,) = Elements(responsive(body, {HARBOUR.src: HARBOUR}).html).of("img")
+        assert (img["width"], img["height"], img["sizes"]) == (width, height, sizes), given_size[:40]
+
+
+def test_a_manifest_entry_without_a_fallback_leaves_the_image_as_it_is() -> None:
+    modern_only = HARBOUR.model_copy(
+        update={"variants": tuple(v for v in HARBOUR.variants if v.content_type != "image/jpeg")}
+    )
+    result = responsive(BODY, {HARBOUR.src: modern_only})
+    assert result.html == BODY
+    (warning,) = result.warnings
+    assert "no JPEG or PNG variant" in warning.message and HARBOUR.src in warning.message
 
 
 def test_an_image_narrower_than_480_has_one_width() -> None:
@@ -271,6 +299,8 @@ def test_nh3_strips_the_picture_markup_so_responsive_runs_after_sanitizing() -> 
 def test_importing_markup_does_not_load_pillow() -> None:
     # Render and Index will import it, and their layer has no Pillow.
     code = "import sys, pressline.images.markup; print('PIL' in sys.modules)"
+    for name in pressline.images.__all__:  # every name the package lists resolves
+        assert getattr(pressline.images, name) is not None
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
         == "False"
