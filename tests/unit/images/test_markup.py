@@ -368,3 +368,31 @@ def test_every_byte_outside_the_rewritten_images_is_kept(body: tuple[list[str], 
     assert kept == expected
     assert result.html.count("<picture>") == sum(rewritten)
     assert_safe(result.html, "random body")
+
+
+ALT = st.text(alphabet=st.sampled_from(list("ab <>&\"'=/;#é")), max_size=12).filter(
+    lambda alt: "]" not in alt and "[" not in alt
+)
+
+
+@PROPERTY
+@given(st.lists(st.tuples(st.sampled_from(["harbour.jpg", "boats.jpg", "missing.png"]), ALT, TEXT), max_size=6))
+def test_sanitized_posts_with_any_alt_text_become_safe_pictures(images: list[tuple[str, str, str]]) -> None:
+    # Through the real Markdown renderer and sanitizer, with alt texts full of quotes, "<", ">"
+    # and "&": each manifest image's alt reads the same after the rewrite, and nothing unsafe.
+    markdown = "\n\n".join(f"{html.unescape(text)} ![{alt.strip()}]({name})" for name, alt, text in images)
+    body = sanitize(markdown_to_html(markdown), "posts/2026/harbour.md")
+    found = [img for img in Elements(body).of("img") if img.get("src") in MANIFEST]
+
+    result = responsive(body, MANIFEST)
+
+    assert_safe(result.html, "sanitized body")
+    pictures = Elements(result.html)
+    assert (
+        result.html.count("<picture>")
+        == len(found)
+        == len(pictures.of("img")) - (len(Elements(body).of("img")) - len(found))
+    )
+    rewritten = [img for img in pictures.of("img") if img.get("srcset")]
+    assert [img.get("alt") for img in rewritten] == [img.get("alt") for img in found]
+    assert responsive(result.html, MANIFEST).html == result.html
