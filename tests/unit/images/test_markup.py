@@ -1,4 +1,4 @@
-"""pressline.images.markup as the pages will call it: <picture> markup, the first-eager rule,
+"""pressline.site.responsive as the pages will call it: <picture> markup, the first-eager rule,
 missing images warned and left as they are, every other byte kept, and nothing unsafe written."""
 
 from __future__ import annotations
@@ -14,11 +14,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import pressline.images
-from pressline.images import ImageSet, ImageVariant, cover, image_set, process, responsive, share_url
-from pressline.images.markup import CONTENT_SIZES, LISTING_SIZES
+from pressline.images import image_set, process
 from pressline.posts.markdown import markdown_to_html
 from pressline.posts.sanitize import sanitize, sanitize_rendered
+from pressline.site.responsive import (
+    CONTENT_SIZES,
+    LISTING_SIZES,
+    ImageSet,
+    ImageVariant,
+    cover,
+    responsive,
+    share_url,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "corpus"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "corpus" / "images"))
@@ -290,20 +297,18 @@ def test_nh3_strips_the_picture_markup_so_responsive_runs_after_sanitizing() -> 
     once = responsive(BODY, {HARBOUR.src: HARBOUR}).html
     resanitized = sanitize_rendered(once, "posts/2026/harbour.md")
     # If this fails, the project's sanitizer now keeps <picture>: the order constraint in
-    # markup's docstring can be relaxed.
+    # responsive's docstring can be relaxed.
     assert "<picture" not in resanitized and "<source" not in resanitized and "srcset" not in resanitized
     # The intended order: the stored body sanitized again first, then made responsive.
     assert responsive(sanitize_rendered(BODY, "posts/2026/harbour.md"), {HARBOUR.src: HARBOUR}).html == once
 
 
-def test_importing_markup_does_not_load_pillow() -> None:
-    # Render and Index will import it, and their layer has no Pillow.
-    code = "import sys, pressline.images.markup; print('PIL' in sys.modules)"
-    for name in pressline.images.__all__:  # every name the package lists resolves
-        assert getattr(pressline.images, name) is not None
+def test_the_page_markup_needs_no_pillow() -> None:
+    # Index will import it from the shared layer, which has no Pillow (and no pressline.images).
+    code = "import sys, pressline.site.responsive; print('PIL' in sys.modules, 'pressline.images' in sys.modules)"
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-        == "False"
+        == "False False"
     )
 
 

@@ -1,8 +1,9 @@
 """The markup pages show images with: ``<picture>`` in AVIF, WebP and a fallback, with
 ``srcset``, ``sizes``, ``width`` and ``height`` (issue 14). Pure functions, no Pillow, no AWS.
 
-- ``image_set(result, base_path, src=...)`` turns what ``process`` made into an ``ImageSet``:
-  the manifest entry of one uploaded image (a pydantic model, so the wiring can store it as JSON).
+- ``ImageSet`` is the manifest entry of one uploaded image (a pydantic model, so the wiring can
+  store it as JSON); ``pressline.images.manifest.image_set`` makes it from what ``process`` made.
+  This module is in the shared layer (pages are made by Index); ``pressline.images`` is not.
 - ``responsive(body_html, images)`` rewrites every ``<img>`` of a sanitized body whose ``src`` is
   in the manifest into a ``<picture>``; every other byte of the body is kept as it is. An image
   not in the manifest (not uploaded yet, deleted) is left as it is with a warning for the post's
@@ -29,15 +30,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 from pydantic import Field
 
 from pressline.models import Contract, Problem
-
-if TYPE_CHECKING:
-    from pressline.images.variants import ImageResult
 
 # The content column of style.css: ``main`` is ``max-width: var(--measure)`` (42rem) with
 # 1.25rem of padding each side, in ``box-sizing: border-box``: 39.5rem wide at most, the
@@ -51,7 +48,8 @@ FALLBACK_WIDTH = 960  # the <img src> of a browser without srcset
 
 MODERN_TYPES = ("image/avif", "image/webp")  # <source> order: the browser takes the first it knows
 FALLBACK_TYPES = frozenset({"image/jpeg", "image/png"})
-_CONTENT_TYPES = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg", "png": "image/png"}
+# a variant format as ``pressline.images.process`` names it -> its content type
+CONTENT_TYPES = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg", "png": "image/png"}
 
 # A URL written into src and srcset: a site path ("/media/..."; not "//host") or https, with
 # nothing that ends an attribute or a srcset entry (quotes, spaces, "<", ">", commas, "\").
@@ -86,27 +84,6 @@ class ImageSet(Contract):
 class Responsive:
     html: str
     warnings: list[Problem] = field(default_factory=list)
-
-
-def image_set(result: ImageResult, base_path: str, *, src: str) -> ImageSet:
-    """The manifest entry of ``result`` (from ``process``), its variants published under
-    ``base_path`` (``/media/2026/``); ``src`` is the image's path in the rendered HTML (the
-    sanitizer writes ``quote(media_path(source_key))``)."""
-    if not result.ok or result.fallback is None or not result.variants:
-        raise ValueError(f"{src}: the image was refused ({result.rejected}): it has no variants to show")
-    base = base_path if base_path.endswith("/") else base_path + "/"
-    variants = tuple(
-        ImageVariant(
-            content_type=_CONTENT_TYPES[variant.format],
-            width=variant.width,
-            height=variant.height,
-            url=base + quote(variant.name),
-        )
-        for variant in result.variants
-    )
-    return ImageSet(
-        src=src, width=result.width, height=result.height, fallback=_CONTENT_TYPES[result.fallback], variants=variants
-    )
 
 
 def responsive(
