@@ -54,7 +54,8 @@ def check_image(data: bytes, key: str) -> ImageCheck:
         return ImageCheck(None, [Problem(field="file", message="is not a PNG, JPEG, GIF or WebP image")])
     expected = next((kind for suffix, kind in IMAGE_TYPES.items() if lower.endswith(suffix)), None)
     if expected is not None and actual != expected:
-        message = f"is a {actual} image despite its name; it is published as {actual}"
+        kind = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WebP"}[actual]
+        message = f"is a {kind} image despite its name; it is published as {actual}"
         return ImageCheck(actual, warnings=[Problem(field="file", message=message)])
     return ImageCheck(actual)
 

@@ -35,7 +35,7 @@ def test_a_misnamed_image_is_published_with_its_real_type() -> None:
     checked = check_image(JPEG, "posts/a/photo.png")
     assert checked.content_type == "image/jpeg"
     assert [w.message for w in checked.warnings] == [
-        "is a image/jpeg image despite its name; it is published as image/jpeg"
+        "is a JPEG image despite its name; it is published as image/jpeg"
     ]
 
 
