@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_template import offline_env  # make lint's offline environment, one definition
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -25,19 +26,6 @@ CASES = {
 }
 
 pytestmark = pytest.mark.slow
-
-
-def _offline_env() -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "PYTHON"))}
-    env.update(
-        SAM_CLI_TELEMETRY="0",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_SESSION_TOKEN="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-    )
-    return env
 
 
 def _with_defaults(text: str, values: dict[str, str]) -> str:
@@ -61,7 +49,7 @@ def domain_template(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 def _run(*command: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(part) for part in command], capture_output=True, text=True, cwd=ROOT, env=_offline_env(), check=False
+        [str(part) for part in command], capture_output=True, text=True, cwd=ROOT, env=offline_env(), check=False
     )
 
 
