@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from poison import send_unappliable_update
 
 from pressline.local.harness import RunningLocalStack, start_local_stack
-from pressline.models import IndexUpdate, RenderedPost, SourceRef
 
 pytestmark = pytest.mark.slow
 
@@ -67,21 +67,9 @@ def test_an_update_index_cannot_apply_holds_nothing_back(stack: RunningLocalStac
     bucket = stack.outputs["SourceBucketName"]
     s3.put_object(Bucket=bucket, Key="posts/doomed.md", Body=post("Doomed", "2026-01-05"))
     assert wait_for(lambda: (report(stack, "posts/doomed.md") or {}).get("status") == "published", LIMIT_S)
-    head = s3.head_object(Bucket=bucket, Key="posts/doomed.md")
 
     # The update an older Render sent for it: valid JSON, the current version, an impossible date.
-    source = SourceRef(bucket=bucket, key="posts/doomed.md", version_id=head.get("VersionId"), etag=head["ETag"])
-    rendered = RenderedPost.model_validate(
-        {
-            "source": source.model_dump(),
-            "meta": {"slug": "doomed", "title": "Doomed", "date": "9999-12-31T23:30:00-12:00"},
-            "body_html": "<p>The body of Doomed.</p>",
-            "status": "published",
-            "rendered_at": datetime(2026, 1, 5).isoformat() + "Z",
-        }
-    )
-    poison = IndexUpdate(action="upsert", source=source, slug="doomed", rendered=rendered)
-    sqs.send_message(QueueUrl=stack.outputs["IndexQueueUrl"], MessageBody=poison.model_dump_json())
+    send_unappliable_update(stack, "posts/doomed.md", "doomed", "Doomed", datetime(2026, 1, 5, tzinfo=UTC))
     sent = time.monotonic()
     s3.put_object(Bucket=bucket, Key="posts/after.md", Body=post("After the doomed one", "2026-01-06"))
 

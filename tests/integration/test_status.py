@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from poison import send_unappliable_update
 
 from pressline.local.harness import RunningLocalStack, start_local_stack
-from pressline.models import IndexUpdate, RenderedPost, SourceRef
 
 pytestmark = pytest.mark.slow
 
@@ -113,20 +113,7 @@ def _sign_up(stack: RunningLocalStack, address: str, *, confirm: bool) -> None:
 def _fail_into_the_index_dlq(stack: RunningLocalStack) -> None:
     """An update Index can never apply (a date whose UTC time does not exist, as in
     test_index_isolation): its report says failed and its message goes to the DLQ at once."""
-    s3, bucket = stack.client("s3"), stack.outputs["SourceBucketName"]
-    head = s3.head_object(Bucket=bucket, Key="posts/doomed.md")
-    source = SourceRef(bucket=bucket, key="posts/doomed.md", version_id=head.get("VersionId"), etag=head["ETag"])
-    rendered = RenderedPost.model_validate(
-        {
-            "source": source.model_dump(),
-            "meta": {"slug": "doomed", "title": "Doomed", "date": "9999-12-31T23:30:00-12:00"},
-            "body_html": "<p>The body of Doomed.</p>",
-            "status": "published",
-            "rendered_at": datetime.now(UTC).isoformat(),
-        }
-    )
-    poison = IndexUpdate(action="upsert", source=source, slug="doomed", rendered=rendered)
-    stack.client("sqs").send_message(QueueUrl=stack.outputs["IndexQueueUrl"], MessageBody=poison.model_dump_json())
+    send_unappliable_update(stack, "posts/doomed.md", "doomed", "Doomed", datetime.now(UTC))
 
 
 @pytest.fixture(scope="module")
