@@ -156,17 +156,52 @@ class RenderRequest(Contract):
     text: str | None = None
 
 
+class ImageRequest(Contract):
+    """Validate -> Image: an image beside a post was uploaded or removed (``source`` names the
+    key, and the version the event was about). The Image stage reconciles with what S3 holds
+    *now*, as Validate does: events duplicate and reorder, the bucket does not lie."""
+
+    source: SourceRef
+
+
+class ImageVariant(Contract):
+    """One published file of an image: its type, its size and where the site serves it."""
+
+    content_type: str
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    url: str  # a site path ("/media/2026/harbour-480w-1a2b3c4d.webp") or an https URL
+
+
+class ImageSet(Contract):
+    """The manifest entry of one uploaded image: ``src`` as the rendered HTML has it
+    (``quote(media_path(source_key))``), the image's own size (after its EXIF orientation)
+    and its variants, narrowest first. Pages show it with ``pressline.site.responsive``."""
+
+    src: str
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    fallback: str  # the content type every client displays: image/jpeg or image/png
+    variants: tuple[ImageVariant, ...]
+
+    def of_type(self, content_type: str) -> tuple[ImageVariant, ...]:
+        return tuple(sorted((v for v in self.variants if v.content_type == content_type), key=lambda v: v.width))
+
+
 class IndexUpdate(Contract):
     """-> Index (FIFO, one group): apply a change to the catalog and the listings.
 
     ``upsert`` comes from Render with the rendered post stored (and, when small, carried
     here too: Index then need not read it); ``delete`` from Validate when the source
-    object is removed; ``due`` from the scheduler when a scheduled post's date has come."""
+    object is removed; ``due`` from the scheduler when a scheduled post's date has come;
+    ``image`` from the Image stage: ``source`` (an image beside a post) now has the variants
+    of ``image``, published already, or none (``image`` None: the image is gone)."""
 
-    action: Literal["upsert", "delete", "due"]
+    action: Literal["upsert", "delete", "due", "image"]
     source: SourceRef
     slug: str | None = None
     rendered: RenderedPost | None = None
+    image: ImageSet | None = None
 
 
 class PostPublished(Contract):

@@ -1,8 +1,8 @@
 """The markup pages show images with: ``<picture>`` in AVIF, WebP and a fallback, with
 ``srcset``, ``sizes``, ``width`` and ``height`` (issue 14). Pure functions, no Pillow, no AWS.
 
-- ``ImageSet`` is the manifest entry of one uploaded image (a pydantic model, so the wiring can
-  store it as JSON); ``pressline.images.manifest.image_set`` makes it from what ``process`` made.
+- ``ImageSet`` (``pressline.models``: the Image stage sends it to Index) is the manifest entry of
+  one uploaded image; ``pressline.images.manifest.image_set`` makes it from what ``process`` made.
   This module is in the shared layer (pages are made by Index); ``pressline.images`` is not.
 - ``responsive(body_html, images)`` rewrites every ``<img>`` of a sanitized body whose ``src`` is
   in the manifest into a ``<picture>``; every other byte of the body is kept as it is. An image
@@ -32,9 +32,7 @@ from html import escape
 from html.parser import HTMLParser
 from urllib.parse import quote, unquote
 
-from pydantic import Field
-
-from pressline.models import Contract, Problem
+from pressline.models import ImageSet, ImageVariant, Problem
 
 # The content column of style.css: ``main`` is ``max-width: var(--measure)`` (42rem) with
 # 1.25rem of padding each side, in ``box-sizing: border-box``: 39.5rem wide at most, the
@@ -55,29 +53,6 @@ CONTENT_TYPES = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg
 # nothing that ends an attribute or a srcset entry (quotes, spaces, "<", ">", commas, "\").
 _SAFE_URL = re.compile(r"^(?:/(?!/)|https://[A-Za-z0-9.-]+(?::\d{1,5})?/)[A-Za-z0-9\-._~/%!$&()*+;=:@]*$")
 _EXTERNAL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|//)")
-
-
-class ImageVariant(Contract):
-    """One published file of an image: its type, its size and where the site serves it."""
-
-    content_type: str
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
-    url: str  # a site path ("/media/2026/harbour-480w-1a2b3c4d.webp") or an https URL
-
-
-class ImageSet(Contract):
-    """The manifest entry of one uploaded image: ``src`` as the rendered HTML has it, the
-    image's own size (after its EXIF orientation) and its variants, narrowest first."""
-
-    src: str
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
-    fallback: str  # the content type every client displays: image/jpeg or image/png
-    variants: tuple[ImageVariant, ...]
-
-    def of_type(self, content_type: str) -> tuple[ImageVariant, ...]:
-        return tuple(sorted((v for v in self.variants if v.content_type == content_type), key=lambda v: v.width))
 
 
 @dataclass(frozen=True)
