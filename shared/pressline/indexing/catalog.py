@@ -58,7 +58,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from pressline.models import Contract, PostMeta, RenderedPost
+from pressline.models import Contract, ImageSet, PostMeta, RenderedPost
 from pressline.posts.paths import rendered_key_of
 from pressline.posts.slug import tag_slug
 
@@ -115,6 +115,8 @@ class Entry(Contract):
     # Where its rendered version is, so a neighbour's page can be re-rendered from a listing.
     source_key: str = ""
     version: str = ""
+    # Its cover's variants up to 960 px (``indexing.images.for_listing``): listings show it.
+    cover: ImageSet | None = None
 
     @cached_property
     def order(self) -> str:  # sorted by on every listing change: computed once per value
@@ -195,6 +197,10 @@ class CatalogPost(Contract):
     applied_at: datetime
     # The old URL paths this post owns (``pressline.indexing.redirects``): each answers 301 here.
     aliases: tuple[str, ...] = ()
+    # The site images its rendering shows (``indexing.images``: the cover first), and the cover's
+    # variants as listings show them, None until they are published.
+    images: tuple[str, ...] = ()
+    cover: ImageSet | None = None
 
     @cached_property
     def order(self) -> str:  # sorted by on every listing change: computed once per value
@@ -218,6 +224,7 @@ class CatalogPost(Contract):
             tags=self.tags,
             source_key=self.source_key,
             version=self.version,
+            cover=self.cover,
         )
 
 

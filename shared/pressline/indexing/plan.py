@@ -27,6 +27,7 @@ from pressline.indexing.catalog import (
     tag_front_listing,
     tag_year_listing,
 )
+from pressline.indexing.images import sources_of
 from pressline.models import IndexUpdate, RenderedPost, SourceRef
 from pressline.posts.paths import version_token
 from pressline.posts.slug import tag_slug
@@ -178,6 +179,7 @@ def target_post(rendered: RenderedPost, source: SourceRef, now: datetime) -> Cat
         tags=meta.tags,
         summary=clip(meta.summary),
         applied_at=now,
+        images=sources_of(rendered),
     )
 
 
@@ -349,8 +351,16 @@ def finish_recent(others: Recent, fill: Iterable[RecentPost], new: RecentPost | 
     return merged.trimmed()
 
 
-def recent_signature(recent: Recent) -> list[tuple[str, str, str]]:
-    return [(item.post.source_key, item.post.version, item.post.status) for item in recent.posts[:RECENT_SIZE]]
+def recent_signature(recent: Recent) -> list[tuple[str, str, str, str]]:
+    """What the home page and feeds are made of: a cover's variants landing changes the home page."""
+    return [
+        (item.post.source_key, item.post.version, item.post.status, _cover_id(item.post))
+        for item in recent.posts[:RECENT_SIZE]
+    ]
+
+
+def _cover_id(post: CatalogPost) -> str:
+    return post.cover.variants[0].url if post.cover is not None and post.cover.variants else ""
 
 
 # --------------------------------------------------------------------------- neighbours

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pressline.adapters.buffered import BufferedStore, Pending
-from pressline.indexing import generate, redirects, search
+from pressline.indexing import generate, images, redirects, search
 from pressline.indexing import layout as paths
 from pressline.indexing.announce import DEFAULT_ANNOUNCE_WINDOW, Announcement, announcement
 from pressline.indexing.catalog import (
@@ -58,7 +58,7 @@ from pressline.indexing.plan import (
 )
 from pressline.indexing.renderings import load_rendering, parse_recent
 from pressline.indexing.websub import FeedChanged
-from pressline.models import PostPublished, PostStatus, Problem, RenderedPost, SourceRef
+from pressline.models import ImageSet, PostPublished, PostStatus, Problem, RenderedPost, SourceRef
 from pressline.posts.paths import post_page_key, post_path
 from pressline.posts.report import build_report, write_report
 from pressline.site.pages import Site
@@ -113,6 +113,7 @@ class Batch:
         # The feeds whose bytes the batch changed, to ping the WebSub hub about (indexing.websub).
         self.pings: list[FeedChanged] = []
         self.renderings: dict[tuple[str, str], RenderedPost] = {}  # (key, version): read or carried
+        self._images: dict[str, tuple[Blob, ImageSet | None]] = {}  # src -> (its record's blob, parsed)
 
     def mark(self) -> BatchMark:
         """Where the batch stands, to go back to when the change being generated fails."""
@@ -130,6 +131,26 @@ class Batch:
         if known is not None:
             return known
         return load_rendering(self.source, rendered_object_key(entry.source_key, entry.version))
+
+    def image(self, src: str) -> ImageSet | None:
+        """The published variants of a site image, as the batch's catalog has them now (pages are
+        rendered when the batch is written, so they see the batch's last values). Asked of the
+        records the batch has read; ``load_images`` reads a neighbour's."""
+        blob = self.catalog.stored_blobs.get(images.image_blob(src))
+        if blob is None:
+            return None
+        cached = self._images.get(src)
+        if cached is None or cached[0] is not blob:
+            cached = (blob, images.parse_record(blob).image)
+            self._images[src] = cached
+        return cached[1]
+
+    def load_images(self, rendered: RenderedPost | None) -> None:
+        """Read the image records a rendering shows that the batch has not read (one BatchGetItem,
+        none when it shows no image or they are known: a neighbour's page, made from its rendering)."""
+        names = [images.image_blob(src) for src in images.sources_of(rendered)]
+        if names:
+            self.catalog.load(blobs=names)
 
     def report(self, source: SourceRef, status: PostStatus, **details: object) -> None:
         write_report(self.source, build_report(source, status, processed_at=self.now, **details))  # type: ignore[arg-type]
@@ -177,6 +198,7 @@ class Transition:
         self._write_listings(change, chrome=not recent_stored)
         self._write_recent(change, known, recent, recent_stored)
         markers = self._announce()
+        self._record_images()
         if report:
             self._report()
         old, new = self.old, self.new
@@ -196,6 +218,21 @@ class Transition:
             )
         )
         return self.outcome
+
+    def _record_images(self) -> None:
+        """Each image the post shows, or stopped showing, knows it in its record
+        (``indexing.images``): an image published later finds the pages to write again."""
+        old = self.old.images if self.old is not None else ()
+        new = self.new.images if self.new is not None else ()
+        names = {src: images.image_blob(src) for src in dict.fromkeys(old + new)}
+        if not names:
+            return
+        stored = self.batch.catalog.blobs(names.values())
+        for src, name in names.items():
+            record = images.parse_record(stored.get(name))
+            updated = images.with_post(record, self.key, src in new)
+            if updated != record or name not in stored:
+                self.blobs[name] = images.record_blob(updated)
 
     def _write_redirects(self) -> redirects.AliasChange:
         """The post's old URLs (``pressline.indexing.redirects``); from here on ``new`` keeps
@@ -319,6 +356,7 @@ class Transition:
             if content is None:
                 logger.warning("No rendered post for neighbour %s; its links stay as they were", entry.slug)
                 continue
+            self.batch.load_images(content)  # its page shows its images' variants too
             generate.post_page(content, neighbour.previous, neighbour.next, self.site, self.files)
 
     # ----------------------------------------------------------------- newest posts
@@ -444,10 +482,14 @@ class Transition:
             new.status if new is not None else "unpublished",
             slug=new.slug if new else None,
             base_url=self.site.url,
-            warnings=[*(rendered.warnings if rendered else ()), *self.alias_warnings],
+            warnings=[*(rendered.warnings if rendered else ()), *self.alias_warnings, *self._image_warnings()],
             announced=self.announcement.announce if self.announcement else None,
             announcement=self.announcement.reason if self.announcement else None,
         )
+
+    def _image_warnings(self) -> list[Problem]:
+        shown = self.new.images if self.new is not None else ()
+        return images.missing_warnings(shown, {src: self.batch.image(src) for src in shown})
 
 
 def _catalog_post(entry: Entry, content: RenderedPost) -> CatalogPost:
@@ -466,6 +508,8 @@ def _catalog_post(entry: Entry, content: RenderedPost) -> CatalogPost:
         tags=entry.tags,
         summary=entry.summary,
         applied_at=content.rendered_at,
+        images=images.sources_of(content),
+        cover=entry.cover,
     )
 
 

@@ -22,6 +22,23 @@ def _render(template: str, **context: Any) -> str:
     return render(template, **context)
 
 
+def covers(entries: Sequence[Entry], *, eager_first: bool = False) -> dict[str, Any]:
+    """Each entry's cover as the listing shows it (a thumbnail beside the entry), by slug: lazy
+    but for the first on the home page (above the fold on a phone). ``alt=""``: the title beside
+    it says what it is, and a screen reader need not hear it twice."""
+    from markupsafe import Markup
+
+    from pressline.site.responsive import LISTING_SIZES, cover
+
+    shown: dict[str, Any] = {}
+    for index, entry in enumerate(entries):
+        if entry.cover is not None and (
+            html := cover(entry.cover, "", eager=eager_first and index == 0, sizes=LISTING_SIZES)
+        ):
+            shown[entry.slug] = Markup(html)  # noqa: S704 - every value escaped by site.responsive  # nosec B704
+    return shown
+
+
 def month_label(month: str) -> str:
     """``2024-05`` -> ``May 2024``."""
     year, number = month.split("-")
@@ -33,11 +50,14 @@ def home_page(newest: Sequence[Entry], site: Site) -> str:
     shown = list(newest[:HOME_SIZE])
     older = newest[HOME_SIZE] if len(newest) > HOME_SIZE else None
     older_path = month_path(older.date.astimezone(site.zone).strftime("%Y-%m")) if older else None
-    return _render("home.html", site=site, entries=shown, older_path=older_path)
+    return _render("home.html", site=site, entries=shown, older_path=older_path, covers=covers(shown, eager_first=True))
 
 
 def month_page(month: str, entries: Sequence[Entry], site: Site) -> str:
-    return _render("archive.html", site=site, month=month, label=month_label(month), entries=list(entries), years=[])
+    shown = list(entries)
+    return _render(
+        "archive.html", site=site, month=month, label=month_label(month), entries=shown, years=[], covers=covers(shown)
+    )
 
 
 def archive_index_page(summary: Summary, site: Site) -> str:
@@ -63,6 +83,7 @@ def tag_page(tag: str, summary: Summary, entries: Sequence[Entry], site: Site, y
         name=name,
         year=year,
         entries=list(entries),
+        covers=covers(entries),
         years=years,
         total=info.count if info else 0,
         front_path=tag_front_path(tag),

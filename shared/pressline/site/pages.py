@@ -11,15 +11,19 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pressline.config import Settings, settings
 from pressline.models import PostMeta, RenderedPost
 from pressline.posts.paths import post_path, tag_path
+
+if TYPE_CHECKING:
+    from pressline.models import ImageSet
 
 DEFAULT_DATE_FORMAT = "%B %-d %Y, %H:%M"  # January 7 2022, 18:48
 DESCRIPTION_LIMIT = 300
@@ -64,6 +68,9 @@ class Site:
     static_pages: tuple[PageLink, ...] = ()
     # The WebSub hub every feed advertises (HUB_URL, template.yaml's HubUrl); "" for none.
     hub_url: str = ""
+    # The published variants of a site image by its src (``indexing.images``: Index sets it to
+    # the batch's catalog); None: pages show images as written (Render, preview, tests).
+    images: Callable[[str], ImageSet | None] | None = None
 
     @classmethod
     def from_settings(cls, config: Settings | None = None) -> Site:
@@ -168,6 +175,10 @@ def post_context(
     url = site.absolute(post_path(meta.slug))
     canonical = meta.canonical_url or url
     image = site.absolute(meta.image) if meta.image else None
+    body_html, cover_html = post.body_html, None
+    if site.images is not None:
+        body_html, cover_html, shared = _with_variants(post, site.images, site.url)
+        image = shared or image
     # Text, whatever was stored: meta and og:description and JSON-LD are read by crawlers and
     # link previews that may take it for HTML.
     description = _description(strip_markup(meta.summary))
@@ -203,11 +214,30 @@ def post_context(
         "published_text": site.format_date(meta.date),
         "reading_minutes": reading_minutes(post.body_html),
         "tag_links": [(tag, tag_path(tag)) for tag in meta.tags],
-        "body_html": Markup(post.body_html),  # noqa: S704 - sanitized by pressline.posts.sanitize  # nosec B704
+        # Sanitized by pressline.posts.sanitize; the <picture> markup is escaped by site.responsive.
+        "body_html": Markup(body_html),  # noqa: S704  # nosec B704
+        "cover": Markup(cover_html) if cover_html else None,  # noqa: S704  # nosec B704
         "json_ld": Markup(_json_ld(json_ld)),  # noqa: S704 - <, > and & are escaped by _json_ld  # nosec B704
         "previous": previous,
         "next": next,
     }
+
+
+def _with_variants(
+    post: RenderedPost, lookup: Callable[[str], ImageSet | None], site_url: str
+) -> tuple[str, str | None, str | None]:
+    """The body with each published image as a ``<picture>``, the cover's ``<picture>`` and the
+    URL of the cover's variant for og:image (None, None: no published cover). The cover is the
+    page's first image, so it loads eagerly and every body image lazily."""
+    from pressline.site.responsive import cover, is_local, local_sources, responsive, share_url
+
+    meta = post.meta
+    cover_set = lookup(meta.image) if meta.image and is_local(meta.image) else None
+    sets = {src: found for src in local_sources(post.body_html) if (found := lookup(src)) is not None}
+    body = responsive(post.body_html, sets, eager_first=cover_set is None).html if sets else post.body_html
+    if cover_set is None:
+        return body, None, None
+    return body, cover(cover_set, "", eager=True) or None, share_url(cover_set, site_url)
 
 
 def render_post_page(

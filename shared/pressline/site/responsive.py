@@ -88,6 +88,23 @@ def responsive(
     return Responsive("".join(parts), warnings)
 
 
+def local_sources(body_html: str) -> tuple[str, ...]:
+    """The ``src`` of every ``<img>`` of a body that is a path on the site (what the manifest is
+    asked for), in order, once each; external images and data are not the site's to resize."""
+    if "<img" not in body_html:
+        return ()  # most bodies: no tokenizing
+    scanner = _ImgScanner(body_html)
+    scanner.feed(body_html)
+    scanner.close()
+    found = (tag.attributes.get("src") or "" for tag in scanner.images)
+    return tuple(dict.fromkeys(src for src in found if src and is_local(src)))
+
+
+def is_local(src: str) -> bool:
+    """A path on the site ("/media/2026/harbour.jpg"), not a URL of another host."""
+    return src.startswith("/") and not src.startswith("//") and not _EXTERNAL.match(src)
+
+
 def cover(image: ImageSet, alt: str, *, eager: bool, sizes: str = CONTENT_SIZES) -> str:
     """A cover image's ``<picture>``: ``eager`` for the top of a post page, lazy in listings
     (with ``sizes=LISTING_SIZES``). "" when a variant URL is unsafe (the page shows no cover)."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -35,13 +35,14 @@ from pressline.adapters.queue import Queue
 from pressline.adapters.store import ObjectHead, ObjectStore
 from pressline.config import Settings
 from pressline.errors import RetryableError
-from pressline.indexing import redirects, websub
+from pressline.indexing import images, redirects, websub
 from pressline.indexing.announce import DEFAULT_ANNOUNCE_WINDOW
 from pressline.indexing.catalog import (
     RECENT_BLOB,
     Blob,
     Catalog,
     CatalogConflictError,
+    CatalogPost,
     key_marker,
     month_listing,
     month_of,
@@ -63,7 +64,7 @@ from pressline.indexing.pages import (
 )
 from pressline.indexing.plan import Skip, listing_ids
 from pressline.indexing.renderings import load_rendering
-from pressline.indexing.transition import Batch, Outcome, Transition, slug_problem
+from pressline.indexing.transition import Batch, ChangeFiles, Outcome, Transition, slug_problem
 from pressline.indexing.websub import FeedChanged
 from pressline.models import IndexUpdate, Problem, RenderedPost, Report, SourceRef
 from pressline.posts.paths import POSTS_PREFIX, is_page_key, post_page_key, rendered_key, report_key, version_token
@@ -168,6 +169,7 @@ def read_batch(updates: Sequence[IndexUpdate], batch: Batch) -> list[ReadUpdate]
         batch.renderings.update({(item.update.source.key, token): r for token, r in item.facts.renderings.items()})
     _prefetch_catalog(read, batch)
     batch.site = site_with_pages(batch.site, batch_pages(batch))  # the navigation every page shows
+    batch.site = replace(batch.site, images=batch.image)  # pages show the variants the catalog knows
     return read
 
 
@@ -234,7 +236,7 @@ def _read_renderings(read: list[ReadUpdate], store: BufferedStore) -> None:
         update, head = item.update, item.facts.head
         own: dict[str, RenderedPost] = {}
         carried.append(own)
-        if head is None or update.action == "delete":
+        if head is None or update.action in ("delete", "image"):
             continue
         token = version_token(update.source)
         if update.rendered is not None and version_token(update.rendered.source) == token:
@@ -273,10 +275,14 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
     aliases: list[str] = []  # the claims of the renderings' aliases (indexing.redirects)
     staying: set[tuple[str, str]] = set()  # (key, slug) a rendering keeps: that post's page stays
     for item in read:
+        if item.update.action == "image":  # its record, then the posts that show it (below)
+            blobs.append(images.image_blob(images.image_src(item.update.source.key)))
+            continue
         keys.append(item.update.source.key)
         if is_page_key(item.update.source.key):
             continue  # a page is in no listing and claims no slug (indexing.pages)
         for rendered in item.facts.renderings.values():
+            blobs += [images.image_blob(src) for src in images.sources_of(rendered)]
             try:
                 meta = rendered.meta
                 month = month_of(meta.date, tz)
@@ -296,9 +302,15 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
     catalog.load(keys, [*slugs, *aliases], markers, listings, blobs)
     moved: list[str] = []
     held: list[str] = []  # the aliases posts hold, and any alias waiting under a page that may go
+    showing: list[str] = []  # the posts an image of the batch is shown on (written again)
+    for item in read:
+        if item.update.action == "image":
+            blob = catalog.stored_blobs.get(images.image_blob(images.image_src(item.update.source.key)))
+            showing += images.parse_record(blob).posts
     for key in keys:
         post = catalog.posts.get(key)
         if post is not None:
+            blobs += [images.image_blob(src) for src in post.images]  # the ones it may stop showing
             held += redirects.wanted_names((), post.aliases)
             if post.public and (key, post.slug) not in staying:
                 held.append(redirects.claim_name(post_page_key(post.slug)))
@@ -308,7 +320,7 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
                 blobs.append(search_blob(month_of(post.date, tz)))
         except (OverflowError, ValueError):
             continue
-    catalog.load(slugs=held, listings=moved, blobs=blobs)
+    catalog.load(showing, slugs=held, listings=moved, blobs=blobs)
 
 
 # --------------------------------------------------------------------------- 2. decide, 3. generate
@@ -321,6 +333,8 @@ def generate_change(item: ReadUpdate, batch: Batch) -> Outcome:
     update = item.update
     mark = batch.mark()
     try:
+        if update.action == "image":
+            return apply_image(update, item.facts.head, batch)
         if is_page_key(update.source.key):
             current = batch_pages(batch).pages.get(update.source.key)
             page_decision = decide_page(update, item.facts, current, batch.now)
@@ -357,6 +371,9 @@ def carry_out(decision: Decision, update: IndexUpdate, batch: Batch) -> Outcome:
 def _apply(decision: Apply, batch: Batch) -> Outcome:
     new, tz = decision.new, batch.site.timezone
     key = decision.source.key
+    cover = images.cover_src(decision.rendered)
+    if new is not None and cover is not None:  # listings show its variants once they are published
+        new = new.model_copy(update={"cover": images.for_listing(batch.image(cover))})
     if new is None:
         snapshot = batch.catalog.snapshot(key, (), (), (), blobs=[RECENT_BLOB])
     else:
@@ -370,6 +387,60 @@ def _apply(decision: Apply, batch: Batch) -> Outcome:
         )
     transition = Transition(batch, decision.source, decision.old, new, decision.rendered, snapshot)
     return transition.apply(report=decision.report)
+
+
+def apply_image(update: IndexUpdate, head: SourceRef | None, batch: Batch) -> Outcome:
+    """An image's variants published (or the image gone): its record takes them, the variants it
+    replaces are deleted, and every public post that shows it is written again, its page and,
+    for a cover, its listings (``indexing.images``). The post's own report is left as it is."""
+    src = images.image_src(update.source.key)
+    name = images.image_blob(src)
+    record = images.parse_record(batch.catalog.blobs([name]).get(name))
+    change = images.decide_image(update.image, update.source, head, record)
+    if isinstance(change, str):
+        return Outcome(update.source.key, applied=False, reason=change)
+    outcome = Outcome(update.source.key, applied=True, status="published" if update.image else "unpublished")
+    files = ChangeFiles(batch, outcome)
+    for key in change.retired:
+        files.delete(key)
+    blob = images.record_blob(change.record)
+    if blob is None:
+        batch.catalog.stored_blobs.pop(name, None)
+    else:
+        batch.catalog.stored_blobs[name] = blob
+    for key in change.record.posts:
+        post = batch.catalog.posts.get(key)
+        content = batch.rendered(post) if post is not None and post.public else None
+        if post is None or content is None:
+            continue  # a draft, a scheduled post, or gone: its page is made when it is published
+        batch.load_images(content)
+        covered = images.cover_src(content) == src
+        new = post.model_copy(update={"cover": images.for_listing(update.image)}) if covered else post
+        _rewrite(post, new, content, batch, outcome)
+    return outcome
+
+
+def _rewrite(old: CatalogPost, new: CatalogPost, content: RenderedPost, batch: Batch, outcome: Outcome) -> None:
+    """A published post's page (and listings, home page and feeds where they show its cover)
+    written again as a change from itself to itself: the same generators as any change."""
+    month = month_of(new.date, batch.site.timezone)
+    snapshot = batch.catalog.snapshot(
+        new.source_key,
+        slugs=[new.slug],
+        markers=[key_marker(new.source_key), slug_marker(new.slug)],
+        listings=listing_ids(new, batch.site.timezone),
+        blobs=[RECENT_BLOB, search_blob(month)],
+    )
+    source = SourceRef(
+        bucket=content.source.bucket,
+        key=new.source_key,
+        version_id=new.version_id,
+        etag=new.etag,
+        sequencer=new.sequencer,
+    )
+    rewritten = Transition(batch, source, old, new, content, snapshot).apply(report=False)
+    outcome.written += rewritten.written
+    outcome.deleted += rewritten.deleted
 
 
 def _reject_slug(decision: RejectSlug, batch: Batch) -> Outcome:
