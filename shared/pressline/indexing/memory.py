@@ -158,4 +158,7 @@ class MemoryCatalog:
         self.revision = 0  # as DynamoCatalog: the rebuilt summary carries no revision
         self.summary = summary
         self.lists = {listing_id: listing for listing_id, listing in listings.items() if listing.entries}
-        self.stored_blobs = dict(blobs)
+        # As DynamoCatalog: search shards are replaced; the other blobs (image records, the feeds'
+        # digests) are not derived from the posts and stay unless given.
+        kept = {name: blob for name, blob in self.stored_blobs.items() if not name.startswith("SEARCH#")}
+        self.stored_blobs = {**kept, **blobs}

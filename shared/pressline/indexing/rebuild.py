@@ -15,14 +15,14 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pressline.adapters.buffered import BufferedStore
 from pressline.adapters.store import ObjectStore
-from pressline.indexing import generate, redirects, search
+from pressline.indexing import generate, images, redirects, search
 from pressline.indexing import layout as paths
 from pressline.indexing.catalog import (
     RECENT_BLOB,
@@ -46,7 +46,7 @@ from pressline.indexing.catalog import (
 )
 from pressline.indexing.pages import PAGES_BLOB, pages_blob, read_pages, site_with_pages, write_pages
 from pressline.indexing.renderings import load_rendering
-from pressline.models import RenderedPost
+from pressline.models import ImageSet, RenderedPost
 from pressline.posts.paths import page_key
 from pressline.site.pages import Site
 from pressline.site.writer import HTML, SiteFiles, Text
@@ -160,6 +160,8 @@ def rebuild_site(
     summary, listings = derive(posts, site.timezone)
     pages = read_pages(catalog)  # static pages: their own record, kept as it is
     site = site_with_pages(site, pages)  # every page shows their navigation
+    site = replace(site, images=published_images(catalog, posts).get)  # as Index shows them
+
 
     shards: dict[str, list[dict[str, Any]]] = {}
     contents: dict[str, RenderedPost] = {}
@@ -217,6 +219,16 @@ def rebuild_site(
     catalog.replace_derived(summary, listings, {**blobs, PAGES_BLOB: kept} if kept else blobs)
     result.written, result.deleted = files.written, files.deleted
     return result
+
+
+def published_images(catalog: Catalog, posts: Sequence[CatalogPost]) -> dict[str, ImageSet]:
+    """The variants of every image the posts show, from their records (``indexing.images``):
+    one read per 100 images. The records are the Image stage's, through Index, and not derived
+    from the posts, so a rebuild reads them and leaves them as they are."""
+    names = list(dict.fromkeys(images.image_blob(src) for post in posts for src in post.images))
+    found = catalog.blobs(names) if names else {}
+    sets = {name.removeprefix(images.IMAGE_PREFIX): images.parse_record(blob).image for name, blob in found.items()}
+    return {src: image for src, image in sets.items() if image is not None}
 
 
 def shard_json(month: str, docs: list[dict[str, Any]]) -> str:

@@ -52,6 +52,7 @@ class World:
         carry: bool = True,
         notify: bool | None = None,
         aliases: tuple[str, ...] = (),
+        image: str | None = None,
     ) -> IndexUpdate:
         """What Validate and Render do for an upload: store the source and its rendered post,
         and send the update (``carry``: with the rendered post inside, as Render does when
@@ -72,6 +73,7 @@ class World:
             draft=draft,
             notify=notify,
             aliases=aliases,
+            image=image,
         )
         status = "draft" if draft else "scheduled" if date > self.now else "published"
         rendered = RenderedPost(
@@ -79,6 +81,35 @@ class World:
         )
         self.source.put(rendered_key(ref), rendered.model_dump_json().encode(), "application/json")
         return IndexUpdate(action="upsert", source=ref, slug=slug, rendered=rendered if carry else None)
+
+    def upload_image(self, key: str, *, width: int = 1600, height: int = 1200, tag: str = "v1") -> IndexUpdate:
+        """What the Image stage does for an upload beside a post: store the source, publish its
+        variants (AVIF, WebP and JPEG at 480, 960 and ``width``; ``tag`` stands for the bytes'
+        hash in their names) and send the update with their ImageSet."""
+        from urllib.parse import quote
+
+        from pressline.models import ImageSet, ImageVariant
+        from pressline.posts.paths import media_path
+
+        self.source.put(key, b"\xff\xd8\xff" + tag.encode(), "image/jpeg")
+        head = self.source.head(key)
+        assert head is not None
+        ref = SourceRef(bucket=SOURCE_BUCKET, key=key, version_id=head.version_id, etag=head.etag)
+        src = quote(media_path(key))
+        folder, stem = src.rsplit("/", 1)[0], src.rsplit("/", 1)[1].rsplit(".", 1)[0]
+        variants = []
+        for w in sorted({min(480, width), min(960, width), width}):
+            h = round(height * w / width)
+            for ext, kind in (("avif", "image/avif"), ("webp", "image/webp"), ("jpg", "image/jpeg")):
+                url = f"{folder}/{stem}-{w}w-{tag}.{ext}"
+                self.site_store.put(url.lstrip("/"), b"variant", kind)
+                variants.append(ImageVariant(content_type=kind, width=w, height=h, url=url))
+        image = ImageSet(src=src, width=width, height=height, fallback="image/jpeg", variants=tuple(variants))
+        return IndexUpdate(action="image", source=ref, image=image)
+
+    def remove_image(self, key: str) -> IndexUpdate:
+        self.source.delete(key)
+        return IndexUpdate(action="image", source=SourceRef(bucket=SOURCE_BUCKET, key=key), image=None)
 
     def remove(self, key: str) -> IndexUpdate:
         self.source.delete(key)
