@@ -28,7 +28,7 @@ METRIC_NAMES = {
     "valid": "PostsValidated",
     "rejected": "PostsRejected",
     "deleted": "PostsDeleted",
-    "image-published": "ImagesPublished",
+    "image-requested": "ImagesRequested",
     "image-removed": "ImagesRemoved",
     "ignored": "UploadsIgnored",
 }

@@ -63,6 +63,7 @@ class Settings:
     token_secret_arn: str
     ses_configuration_set: str
     announce_window_hours: str = str(DEFAULT_ANNOUNCE_WINDOW_HOURS)
+    image_queue_url: str = ""  # Validate -> the Image stage (issue 14)
 
     @property
     def announce_window(self) -> timedelta:
@@ -98,6 +99,7 @@ def settings() -> Settings:
         token_secret_arn=_env("TOKEN_SECRET_ARN"),
         ses_configuration_set=_env("SES_CONFIGURATION_SET"),
         announce_window_hours=_env("ANNOUNCE_WINDOW_HOURS", str(DEFAULT_ANNOUNCE_WINDOW_HOURS)),
+        image_queue_url=_env("IMAGE_QUEUE_URL"),
     )
 
 

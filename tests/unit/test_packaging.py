@@ -120,16 +120,42 @@ def test_every_runtime_import_is_provided_by_the_layer_or_the_lambda_runtime() -
     assert not missing, f"imported at run time but not in shared/requirements.txt (nor a dependency): {missing}"
 
 
+def _extras() -> dict[str, list[str]]:
+    extras: dict[str, list[str]] = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]
+    return extras
+
+
+# The requirements file each own layer is built from (shared/Makefile), per extra.
+OWN_LAYER_REQUIREMENTS = {"images": ROOT / "shared" / "requirements-images.txt"}
+
+
+def test_each_own_layer_pins_its_extra_and_nothing_the_shared_layer_has() -> None:
+    extras = _extras()
+    for extra, path in OWN_LAYER_REQUIREMENTS.items():
+        lines = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        pinned = _pins([line for line in lines if line])
+        assert pinned == _pins(extras[extra]), f"{path.name} and pyproject's {extra} extra differ"
+        shared = _distribution_closure(set(layer_pins())) | RUNTIME_PROVIDED
+        assert not pinned.keys() & shared, f"{path.name} repeats what the shared layer has: {pinned.keys() & shared}"
+
+
 def test_the_image_package_imports_only_its_own_extra_and_no_other_package_imports_it() -> None:
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    """The image package imports its extra and what the shared layer (which the image function
+    also has) or the runtime provides; no module outside it imports it."""
+    extras = _extras()
     owners = packages_distributions()
+    shared = _distribution_closure(set(layer_pins())) | RUNTIME_PROVIDED
     for folder, extra in OWN_LAYER.items():
-        allowed = {canonicalize_name(Requirement(line).name) for line in extras[extra]}
+        allowed = {canonicalize_name(Requirement(line).name) for line in extras[extra]} | shared
         for path in sorted(folder.rglob("*.py")):
             for top in _imported_modules(path):
                 if top != "pressline" and top not in sys.stdlib_module_names:
                     distributions = {canonicalize_name(name) for name in owners.get(top, [top])}
-                    assert distributions & allowed, f"{path.relative_to(ROOT)} imports {top}, not in the {extra} extra"
+                    assert distributions & allowed, (
+                        f"{path.relative_to(ROOT)} imports {top}, neither in the {extra} extra nor the shared layer"
+                    )
     modules = tuple(".".join(folder.relative_to(ROOT / "shared").parts) for folder in OWN_LAYER)
     for path in sorted(PACKAGE.rglob("*.py")):
         if not any(path.is_relative_to(apart) for apart in OWN_LAYER):

@@ -5,8 +5,12 @@ what S3 holds *now* (events duplicate and arrive out of order; the bucket does n
   else changes; valid -> a RenderRequest for the current version, carrying the post's
   text when small (Validate has read it already: Render need not read it again);
 - a post that no longer exists -> an IndexUpdate(delete) to the Index queue;
-- an image (png, jpg, gif, webp) is checked by its bytes and published to the site under
-  ``media/``, or removed from there when it is gone; SVG is refused with a report.
+- an image (png, jpg, gif, webp) is typed by its first bytes (one small ranged GET) and
+  handed to the Image stage as an ImageRequest, which publishes its variants and a copy
+  without metadata under ``media/``; SVG, a file too large or one that is no image is
+  refused here with a report. A removed image is handed over too (the Image stage
+  reconciles). Validate writes nothing to the site bucket: an original, with its EXIF and
+  GPS position, is never published.
 
 A batch at a time: each record is read and checked alone (one ranged GET), then the slugs
 of every post in the batch are looked up in one read, and the messages go out together
@@ -35,11 +39,11 @@ from pressline.adapters.queue import Queue
 from pressline.adapters.store import ObjectStore, ObjectVersion, StoredObject
 from pressline.config import Settings
 from pressline.errors import PoisonMessageError
-from pressline.models import Problem, S3EventRecord, S3Notification, SourceRef
+from pressline.models import ImageRequest, Problem, S3EventRecord, S3Notification, SourceRef
 from pressline.posts import messages
 from pressline.posts.images import MAX_IMAGE_BYTES, check_image
 from pressline.posts.pagerules import check_page, name_problems
-from pressline.posts.paths import POSTS_PREFIX, classify, is_page_key, media_key, media_path
+from pressline.posts.paths import POSTS_PREFIX, classify, is_page_key
 from pressline.posts.report import build_report, write_report
 from pressline.posts.rules import MAX_POST_BYTES, CheckResult, check_post, slug_taken
 from pressline.posts.slugs import SlugRegistry
@@ -47,7 +51,13 @@ from pressline.stages.batching import Batch, Handled
 
 logger = Logger(child=True)
 
-Outcome = Literal["valid", "rejected", "deleted", "image-published", "image-removed", "ignored"]
+Outcome = Literal["valid", "rejected", "deleted", "image-requested", "image-removed", "ignored"]
+# What typing an image needs: its signature (``sniff`` reads at most 12 bytes); the object's
+# whole size comes from the same ranged GET, so a 10 MiB image costs Validate 64 bytes.
+IMAGE_SNIFF_BYTES = 64
+# How long an image at its original path (media/<path>) is cached: what Validate published
+# there before issue 14, and what `pressline preview` still does (the Image stage's copy is
+# cached as long: pressline.images.stage).
 IMAGE_CACHE_CONTROL = "public, max-age=86400"
 Send = Callable[[Queue, BaseModel], None]  # sends a message when the batch ends
 
@@ -59,13 +69,12 @@ def _utc_now() -> datetime:
 @dataclass(frozen=True)
 class Dependencies:
     source: ObjectStore
-    site: ObjectStore
     render_queue: Queue
     index_queue: Queue
+    image_queue: Queue
     slugs: SlugRegistry
     bucket: str
     timezone: tzinfo = UTC
-    base_url: str = ""
     clock: Callable[[], datetime] = field(default=_utc_now)
 
     @classmethod
@@ -76,13 +85,12 @@ class Dependencies:
 
         return cls(
             source=S3Store(config.source_bucket),
-            site=S3Store(config.site_bucket),
             render_queue=SqsQueue(config.render_queue_url),
             index_queue=SqsQueue(config.index_queue_url),
+            image_queue=SqsQueue(config.image_queue_url),
             slugs=DynamoSlugRegistry(config.posts_table),
             bucket=config.source_bucket,
             timezone=ZoneInfo(config.site_timezone),
-            base_url=config.base_url,
         )
 
 
@@ -153,8 +161,9 @@ def handle_record(record: S3EventRecord, deps: Dependencies, send: Send) -> Step
         logger.info("Ignoring %s: not under posts/ or pages/", key)
         return "ignored"
     # One GET of the current version names it and brings its bytes, up to one byte past
-    # what is accepted: no HEAD first, and a file over the limit is refused unread.
-    limit = {"post": MAX_POST_BYTES, "page": MAX_POST_BYTES, "image": MAX_IMAGE_BYTES}.get(kind, 0)
+    # what is accepted: no HEAD first, and a file over the limit is refused unread. An image
+    # only its signature: the Image stage reads it whole.
+    limit = {"post": MAX_POST_BYTES, "page": MAX_POST_BYTES, "image": IMAGE_SNIFF_BYTES}.get(kind, 0)
     stored = deps.source.get(key, limit=limit)
     if stored is None:
         return _removed(record, kind, deps, send)
@@ -170,7 +179,7 @@ def handle_record(record: S3EventRecord, deps: Dependencies, send: Send) -> Step
     if kind == "other":
         message = "is neither a post (.md) nor an image (.png, .jpg, .jpeg, .gif, .webp); it is not published"
         return _reject(source, [Problem(field="file", message=message)], [], deps)
-    return _image(source, stored, deps)
+    return _image(source, stored, deps, send)
 
 
 def _source(stored: StoredObject, deps: Dependencies, sequencer: str | None = None) -> SourceRef:
@@ -286,23 +295,21 @@ def _deleted_since(version: ObjectVersion, markers: list[ObjectVersion]) -> bool
     return any(marker.last_modified is None or marker.last_modified >= version.last_modified for marker in markers)
 
 
-def _image(source: SourceRef, stored: StoredObject, deps: Dependencies) -> Outcome:
+def _image(source: SourceRef, stored: StoredObject, deps: Dependencies, send: Send) -> Outcome:
+    """Refused early by what the first bytes and the size say, else on to the Image stage,
+    which reads the whole file, makes its variants and writes its report."""
     size = stored.full_size
     if size > MAX_IMAGE_BYTES:
         message = f"is {size:,} bytes; the limit for images is 10 MiB"
         return _reject(source, [Problem(field="file", message=message)], [], deps)
     if classify(source.key) == "refused-image":
         return _reject(source, check_image(b"", source.key).errors, [], deps)
-    data = stored.body
-    checked = check_image(data, source.key)
+    checked = check_image(stored.body, source.key)
     if checked.content_type is None:
         return _reject(source, checked.errors, checked.warnings, deps)
-    deps.site.put(media_key(source.key), data, checked.content_type, cache_control=IMAGE_CACHE_CONTROL)
-    url = deps.base_url + media_path(source.key)
-    report = build_report(source, "published", processed_at=deps.clock(), url=url, warnings=checked.warnings)
-    write_report(deps.source, report)
-    logger.info("Published image %s", source.key)
-    return "image-published"
+    send(deps.image_queue, ImageRequest(source=source))
+    logger.info("Image handed to the Image stage: %s version %s", source.key, source.version_id)
+    return "image-requested"
 
 
 def _removed(record: S3EventRecord, kind: str, deps: Dependencies, send: Send) -> Outcome:
@@ -313,9 +320,8 @@ def _removed(record: S3EventRecord, kind: str, deps: Dependencies, send: Send) -
         send(deps.index_queue, messages.delete(source))
         logger.info("Deleted: %s", key)
         return "deleted"
-    if kind == "image":
-        deps.site.delete(media_key(key))
-        write_report(deps.source, build_report(source, "unpublished", processed_at=deps.clock()))
-        logger.info("Removed image %s", key)
+    if kind == "image":  # the Image stage deletes its copy and tells Index
+        send(deps.image_queue, ImageRequest(source=source))
+        logger.info("Removed image handed to the Image stage: %s", key)
         return "image-removed"
     return "ignored"

@@ -32,12 +32,12 @@ class CountingSlugs(MemorySlugRegistry):
 
 class Stages:
     def __init__(self, owners: dict[str, str] | None = None) -> None:
-        self.source, self.site = MemoryStore(), MemoryStore()
-        self.render_queue, self.index_queue = MemoryQueue(), MemoryQueue()
+        self.source = MemoryStore()
+        self.render_queue, self.index_queue, self.image_queue = MemoryQueue(), MemoryQueue(), MemoryQueue()
         self.slugs = CountingSlugs(owners)
         self.validate = validate.Dependencies(
-            source=self.source, site=self.site, render_queue=self.render_queue, index_queue=self.index_queue,
-            slugs=self.slugs, bucket="source-bucket", base_url="https://blog.example", clock=lambda: NOW,
+            source=self.source, render_queue=self.render_queue, index_queue=self.index_queue,
+            image_queue=self.image_queue, slugs=self.slugs, bucket="source-bucket", clock=lambda: NOW,
         )  # fmt: skip
         self.render = render.Dependencies(
             source=self.source,
@@ -97,7 +97,7 @@ def test_what_pages_cannot_hold_is_reported_and_goes_nowhere() -> None:
         assert stages.upload(key, "---\ntitle: X\n---\n\nY\n") == ["rejected"], key
         report = stages.report(key)
         assert report is not None and report.status == "rejected" and [e.field for e in report.errors] == ["file"]
-    assert stages.render_queue.sent == [] and stages.index_queue.sent == [] and stages.site.objects == {}
+    assert stages.render_queue.sent == [] and stages.index_queue.sent == [] and stages.image_queue.sent == []
 
 
 def test_a_removed_page_goes_to_index_as_a_delete() -> None:

@@ -394,7 +394,7 @@ def through_validate_and_render(raw: bytes, *, carried: bool) -> tuple[object, .
     world.source.objects["posts/corpus.md"] = world.source.log["posts/corpus.md"][0] = uploaded
     requests = MemoryQueue()
     checks = validate.Dependencies(
-        source=world.source, site=MemoryStore(), render_queue=requests, index_queue=MemoryQueue(),
+        source=world.source, render_queue=requests, index_queue=MemoryQueue(), image_queue=MemoryQueue(),
         slugs=MemorySlugRegistry(), bucket="source-bucket", clock=lambda: NOW,
     )  # fmt: skip
     s3 = {"bucket": {"name": "source-bucket"}, "object": {"key": "posts/corpus.md", "size": len(raw)}}

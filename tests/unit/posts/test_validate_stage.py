@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from posts_helpers import EXAMPLES, post
 
 from pressline.adapters.queue import MemoryQueue
-from pressline.adapters.store import MemoryStore
+from pressline.adapters.store import MemoryStore, StoredObject
 from pressline.errors import PoisonMessageError
-from pressline.models import IndexUpdate, RenderRequest, Report
+from pressline.models import ImageRequest, IndexUpdate, RenderRequest, Report
 from pressline.posts.slugs import MemorySlugRegistry
 from pressline.stages import validate
 from pressline.stages.batching import Batch, Handled, Message
@@ -28,13 +28,13 @@ PNG = (EXAMPLES / "harbour-at-dawn.png").read_bytes()
 class World:
     def __init__(self, owners: dict[str, str] | None = None) -> None:
         self.source = MemoryStore()
-        self.site = MemoryStore()
         self.render_queue = MemoryQueue()
         self.index_queue = MemoryQueue()
+        self.image_queue = MemoryQueue()
         self.slugs = CountingSlugs(owners)
         self.deps = validate.Dependencies(
-            source=self.source, site=self.site, render_queue=self.render_queue, index_queue=self.index_queue,
-            slugs=self.slugs, bucket="source-bucket", base_url="https://blog.example", clock=lambda: NOW,
+            source=self.source, render_queue=self.render_queue, index_queue=self.index_queue,
+            image_queue=self.image_queue, slugs=self.slugs, bucket="source-bucket", clock=lambda: NOW,
         )  # fmt: skip
 
     def report(self, key: str) -> Report | None:
@@ -112,7 +112,7 @@ def test_a_rejected_post_gets_a_report_and_nothing_else() -> None:
     assert [(e.field, e.line) for e in report.errors] == [("date", 3)]
     assert [(w.field, w.line) for w in report.warnings] == [("layout", 4)]
     assert report.processed_at == NOW
-    assert world.requests() == [] and world.index_queue.sent == [] and world.site.objects == {}
+    assert world.requests() == [] and world.index_queue.sent == [] and world.image_queue.sent == []
     assert set(world.source.objects) == {"posts/a/b.md", "reports/posts/a/b.md.json"}
 
 
@@ -200,21 +200,39 @@ def test_a_removed_event_for_an_object_that_exists_again_validates_it() -> None:
     assert world.index_queue.sent == []
 
 
-def test_images_are_published_under_media() -> None:
+def test_images_are_handed_to_the_image_stage_unpublished_and_read_only_to_their_signature() -> None:
     world = World()
     world.source.put("posts/2026/harbour.PNG", PNG, "image/png")
-    assert world.handle("posts/2026/harbour.PNG") == ["image-published"]
-    published = world.site.get("media/2026/harbour.PNG")
-    assert published is not None and published.body == PNG and published.content_type == "image/png"
-    report = world.report("posts/2026/harbour.PNG")
-    assert report is not None and report.status == "published"
-    assert report.url == "https://blog.example/media/2026/harbour.PNG"
-    assert world.handle("posts/2026/harbour.PNG", event="ObjectRemoved:Delete") == ["image-published"]
+    limits: list[int | None] = []
+    read = world.source.get
+
+    def counted(key: str, version_id: str | None = None, *, limit: int | None = None) -> StoredObject | None:
+        limits.append(limit)
+        return read(key, version_id, limit=limit)
+
+    world.source.get = counted  # type: ignore[method-assign]
+    assert world.handle("posts/2026/harbour.PNG") == ["image-requested"]
+    assert limits == [validate.IMAGE_SNIFF_BYTES] and len(PNG) > 100 * validate.IMAGE_SNIFF_BYTES
+    [sent] = world.image_queue.sent
+    assert isinstance(sent, ImageRequest)
+    assert (sent.source.key, sent.source.version_id) == ("posts/2026/harbour.PNG", "v1")
+    # The Image stage writes the report once it has the variants: Validate writes nothing.
+    assert world.report("posts/2026/harbour.PNG") is None
+    assert world.handle("posts/2026/harbour.PNG", event="ObjectRemoved:Delete") == ["image-requested"]
     world.source.delete("posts/2026/harbour.PNG")
-    assert world.handle("posts/2026/harbour.PNG", event="ObjectRemoved:Delete") == ["image-removed"]
-    assert world.site.get("media/2026/harbour.PNG") is None
-    report = world.report("posts/2026/harbour.PNG")
-    assert report is not None and report.status == "unpublished"
+    assert world.handle("posts/2026/harbour.PNG", event="ObjectRemoved:Delete", version="v9") == ["image-removed"]
+    removed = world.image_queue.sent[-1]
+    assert isinstance(removed, ImageRequest) and removed.source.version_id == "v9"  # the Image stage reconciles
+    assert len(world.image_queue.sent) == 3 and world.render_queue.sent == [] and world.index_queue.sent == []
+
+
+def test_an_image_over_the_limit_is_refused_from_its_size_alone() -> None:
+    world = World()
+    world.source.put("posts/huge.jpg", b"\xff\xd8\xff" + b"\x00" * (10 * 1024 * 1024), "image/jpeg")
+    assert world.handle("posts/huge.jpg") == ["rejected"]
+    report = world.report("posts/huge.jpg")
+    assert report is not None and "the limit for images is 10 MiB" in report.errors[0].message
+    assert world.image_queue.sent == []
 
 
 def test_svg_and_fake_images_are_refused() -> None:
@@ -222,7 +240,7 @@ def test_svg_and_fake_images_are_refused() -> None:
     world.source.put("posts/d.svg", b"<svg onload='alert(1)'/>", "image/svg+xml")
     world.source.put("posts/fake.png", b"<html>not an image</html>", "image/png")
     assert world.handle("posts/d.svg") == ["rejected"] and world.handle("posts/fake.png") == ["rejected"]
-    assert world.site.objects == {}
+    assert world.image_queue.sent == []
     svg = world.report("posts/d.svg")
     assert svg is not None and svg.status == "rejected" and "SVG" in svg.errors[0].message
 
@@ -297,7 +315,7 @@ def test_a_slug_lookup_that_fails_fails_the_posts_waiting_for_it_only() -> None:
     world.source.put("posts/pic.png", PNG, "image/png")
     handled = world.batch(notification("posts/a.md"), notification("posts/pic.png"), notification("posts/gone.md"))
     assert failed(handled) == ["m0"]
-    assert handled.outcomes == {"m1": ["image-published"], "m2": ["deleted"]}
+    assert handled.outcomes == {"m1": ["image-requested"], "m2": ["deleted"]}
     assert world.requests() == [] and [m.action for m in world.index_queue.sent if isinstance(m, IndexUpdate)] == [
         "delete"
     ]
@@ -315,6 +333,11 @@ def test_a_large_post_goes_to_render_by_reference() -> None:
 def requested(world: World) -> list[tuple[str, str | None, str | None]]:
     """The render requests sent (their upload times differ between worlds)."""
     return [(m.source.key, m.source.version_id, m.text) for m in world.requests()]
+
+
+def images(world: World) -> list[tuple[str, str | None]]:
+    """The image requests sent (their upload times differ between worlds)."""
+    return [(m.source.key, m.source.version_id) for m in world.image_queue.sent if isinstance(m, ImageRequest)]
 
 
 def reports(world: World) -> dict[str, tuple[str, list[tuple[str, str]]]]:
@@ -359,6 +382,7 @@ def test_a_batch_does_what_its_messages_would_do_one_at_a_time(kinds: list[str])
     assert failed(handled) == [f"m{n}" for n, kind in enumerate(kinds) if kind == "poison"]
     assert requested(together) == requested(alone)
     assert together.index_queue.sent == alone.index_queue.sent
+    assert images(together) == images(alone)
     assert reports(together) == reports(alone)
     assert together.slugs.reads <= 1 and together.render_queue.calls <= 1
 
