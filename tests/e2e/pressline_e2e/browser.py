@@ -29,9 +29,10 @@ def launch(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
 
 
-def new_context(browser: Any, width: int = 1280, color_scheme: str = "light") -> Any:
+def new_context(browser: Any, width: int = 1280, color_scheme: str = "light", device_scale_factor: float = 1) -> Any:
     return browser.new_context(
         viewport={"width": width, "height": HEIGHT},
+        device_scale_factor=device_scale_factor,
         color_scheme=color_scheme,
         reduced_motion="reduce",
         locale="en-GB",
