@@ -30,6 +30,7 @@ from pressline.indexing.layout import (
 )
 from pressline.posts.sanitize import strip_markup
 from pressline.site.pages import Site
+from pressline.site.responsive import share_url
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 GENERATOR = "Pressline"
@@ -234,7 +235,10 @@ def json_feed(posts: Sequence[RecentPost], site: Site) -> str:
         }
         if meta.author:
             entry["authors"] = [{"name": meta.author}]
-        if meta.image:
+        shared = share_url(post.cover, site.url) if post.cover is not None else None
+        if shared:  # the cover's <= 1,200-px JPEG or PNG: what every reader displays
+            entry["image"] = shared
+        elif meta.image:
             entry["image"] = meta.image if "://" in meta.image else site.absolute("/" + meta.image.lstrip("/"))
         items.append(entry)
     feed = {

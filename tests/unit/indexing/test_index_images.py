@@ -5,15 +5,22 @@ change nothing; listings carry covers; a rebuild shows what Index showed."""
 
 from __future__ import annotations
 
+import os
+import random
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
+import pytest
 from index_world import START, World
 
 from pressline.adapters.store import MemoryStore
-from pressline.indexing.images import image_blob, parse_record
+from pressline.indexing.images import IMAGE_PREFIX, image_blob, parse_record
 from pressline.indexing.memory import MemoryCatalog
 from pressline.indexing.rebuild import rebuild_site
+from pressline.models import IndexUpdate
+from pressline.posts.paths import media_path
+from pressline.posts.sanitize import sanitize_rendered
 
 PHOTO = "posts/2026/harbour.jpg"
 SRC = "/media/2026/harbour.jpg"
@@ -132,6 +139,8 @@ def test_a_cover_is_in_the_listings_and_og_image_once_published() -> None:
     month = world.catalog.lists["MONTH#2026-03"].entries[0]
     assert month.cover is not None and max(v.width for v in month.cover.variants) <= 960
     assert b"harbour-480w-v1" in world.catalog.stored_blobs["RECENT"].data()  # the home page's state
+    (item,) = world.json("feed.json")["items"]
+    assert item["image"] == "https://blog.example/media/2026/harbour-960w-v1.jpg"
 
 
 def test_a_neighbours_page_written_again_keeps_its_resized_images() -> None:
@@ -157,3 +166,79 @@ def test_a_rebuild_shows_the_images_as_index_did() -> None:
         assert incremental is not None and again is not None
         assert incremental.body == again.body, key
     assert image_blob(SRC) in catalog.stored_blobs  # a rebuild leaves the records alone
+
+
+# --------------------------------------------------------------------------- any order
+SEEDS = int(os.environ.get("PRESSLINE_INDEX_SEEDS", "8"))
+_URLS = re.compile(r'(?:src|srcset)="([^"]+)"')
+
+
+def _random_history(world: World, rng: random.Random, steps: int) -> None:
+    """Posts showing some of three images (in the body, as the cover), images uploaded again,
+    deleted, and updates delivered twice or late, in any order."""
+    posts = [f"posts/2026/p{n}.md" for n in range(6)]
+    photos = [f"posts/2026/img{n}.jpg" for n in range(3)]
+    sent: list[IndexUpdate] = []
+    for step in range(steps):
+        if rng.random() < 0.4:
+            photo = rng.choice(photos)
+            gone = world.source.head(photo) is not None and rng.random() < 0.3
+            update = (
+                world.remove_image(photo)
+                if gone
+                else world.upload_image(photo, width=rng.choice([400, 1600]), tag=f"t{step}")
+            )
+        else:
+            key = rng.choice(posts)
+            if world.source.head(key) is not None and rng.random() < 0.1:
+                update = world.remove(key)
+            else:
+                shown = [quote(media_path(p)) for p in rng.sample(photos, rng.randint(0, 2))]
+                written = "".join(f'<p><img src="{src}" alt="photo {i}"></p>' for i, src in enumerate(shown))
+                body = sanitize_rendered(written or "<p>Text.</p>", key)  # as Render leaves it
+                number = posts.index(key)
+                update = world.upload(
+                    key,
+                    f"Post {number} take {step}",
+                    START - timedelta(days=rng.randint(0, 40)),
+                    slug=f"post-{number}",
+                    tags=tuple(rng.sample(("photos", "city"), rng.randint(0, 2))),
+                    body=body,
+                    image=quote(media_path(rng.choice(photos))) if rng.random() < 0.5 else None,
+                    draft=rng.random() < 0.1,
+                )
+        sent.append(update)
+        assert not world.apply(update).failed
+        if rng.random() < 0.2:
+            assert not world.apply(rng.choice(sent)).failed  # a duplicate, or a late and stale one
+
+
+@pytest.mark.parametrize("seed", range(SEEDS))
+def test_posts_and_images_in_any_order_leave_the_site_a_rebuild_makes(seed: int) -> None:
+    rng = random.Random(seed)
+    world = World()
+    _random_history(world, rng, steps=50)
+    # Last, one post and its image, in either order: the site ends with at least one resized image.
+    src = quote(media_path("posts/2026/img0.jpg"))
+    last = [
+        world.upload_image("posts/2026/img0.jpg", tag="t-last"),
+        world.upload("posts/2026/last.md", "Last", START, body=sanitize_rendered(f'<img src="{src}" alt="">', "k")),
+    ]
+    for update in rng.sample(last, 2):
+        assert world.apply(update).applied
+
+    catalog = MemoryCatalog()
+    catalog.posts = dict(world.catalog.posts)
+    catalog.stored_blobs = {n: b for n, b in world.catalog.stored_blobs.items() if n.startswith(IMAGE_PREFIX)}
+    rebuilt = MemoryStore()
+    rebuild_site(catalog, world.source, rebuilt, world.site, now=world.now)
+    pages = {key: obj.body for key, obj in world.site_store.objects.items() if not key.startswith("media/")}
+    assert sorted(pages) == sorted(rebuilt.objects)
+    assert [key for key in pages if pages[key] != rebuilt.objects[key].body] == []
+    assert any(b"<picture>" in body for body in pages.values())  # the history did show some resized
+    # Every page names only variants that exist (the Image stage's files; Index deletes the retired ones).
+    for key, body in pages.items():
+        for value in _URLS.findall(body.decode()):
+            for url in (part.strip().split(" ")[0] for part in value.split(",")):
+                if url.startswith("/media/") and "w-t" in url:  # a variant (the helper's names: -<w>w-t<step>)
+                    assert world.site_store.head(url.lstrip("/")) is not None, (key, url)
