@@ -100,7 +100,22 @@ class FeedEntry:
     content_html: str | None = None
 
 
-def _recent_entry(item: RecentPost) -> FeedEntry:
+# A site path in a sanitized body's src or href (nh3 writes every attribute in double quotes).
+_SITE_PATH = re.compile(r'(\s(?:src|href)=")/(?!/)')
+
+
+def content_html(body_html: str, site: Site) -> str:
+    """A post's body as feeds carry it: site paths made absolute, since a feed reader shows the
+    content away from the site (JSON Feed has no base URL; Atom's xml:base is ignored by many).
+    An image beside a post is then ``https://<site>/media/...``, where the Image stage publishes
+    its widest JPEG or PNG variant without metadata: what every reader and mail client shows."""
+    if '="/' not in body_html:
+        return body_html
+    base = site.url.rstrip("/")
+    return _SITE_PATH.sub(lambda match: f"{match.group(1)}{base}/", body_html)
+
+
+def _recent_entry(item: RecentPost, site: Site) -> FeedEntry:
     post = item.post
     return FeedEntry(
         post.slug,
@@ -110,7 +125,7 @@ def _recent_entry(item: RecentPost) -> FeedEntry:
         post.tags,
         post.summary,
         item.rendered.meta.author,
-        item.rendered.body_html,
+        content_html(item.rendered.body_html, site),
     )
 
 
@@ -120,7 +135,7 @@ def _listed_entry(entry: Entry) -> FeedEntry:
 
 def atom(posts: Sequence[RecentPost], site: Site, fallback: datetime) -> str:
     """The site's Atom feed: its newest posts with full content."""
-    entries = [_recent_entry(item) for item in posts]
+    entries = [_recent_entry(item, site) for item in posts]
     return _atom(entries, site, fallback, "/" + ATOM, "/", site.title, tagline(site))
 
 
@@ -213,7 +228,10 @@ def rss(posts: Sequence[RecentPost], site: Site, fallback: datetime) -> str:
             f"    <description>{_text(strip_markup(post.summary) or strip_markup(post.title))}</description>",
         ]
         lines += [f"    <category>{_text(tag)}</category>" for tag in post.tags]
-        lines += [f"    <content:encoded>{_text(item.rendered.body_html)}</content:encoded>", "  </item>"]
+        lines += [
+            f"    <content:encoded>{_text(content_html(item.rendered.body_html, site))}</content:encoded>",
+            "  </item>",
+        ]
     lines += ["</channel>", "</rss>"]
     return "\n".join(lines) + "\n"
 
@@ -227,7 +245,7 @@ def json_feed(posts: Sequence[RecentPost], site: Site) -> str:
             "id": url,
             "url": url,
             "title": post.title,
-            "content_html": item.rendered.body_html,
+            "content_html": content_html(item.rendered.body_html, site),
             "summary": strip_markup(post.summary),
             "date_published": rfc3339(post.date),
             "date_modified": rfc3339(post.updated or post.date),

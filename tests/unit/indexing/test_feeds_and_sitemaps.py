@@ -49,8 +49,10 @@ def test_atom_has_every_element_rfc_4287_requires(site: World) -> None:
         assert rfc3339(entry.findtext(f"{ATOM}updated")) >= rfc3339(entry.findtext(f"{ATOM}published"))
         assert entry.find(f"{ATOM}link").get("rel") == "alternate"
         assert entry.find(f"{ATOM}content").get("type") == "html"
-    # Full content, escaped once: a reader gets the HTML back (less the character XML forbids).
-    assert entries[2].findtext(f"{ATOM}content") == TRICKY_BODY.replace("\x0b", "")
+    # Full content, escaped once: a reader gets the HTML back (less the character XML forbids),
+    # with the site's paths made absolute (a reader shows it away from the site).
+    expected = TRICKY_BODY.replace("\x0b", "").replace('href="/x', 'href="https://blog.example/x')
+    assert entries[2].findtext(f"{ATOM}content") == expected
     assert [c.get("term") for c in entries[2].findall(f"{ATOM}category")] == ["food", "C++"]
     assert feed.findtext(f"{ATOM}updated") == "2026-03-14T12:00:00Z"  # the newest change
 

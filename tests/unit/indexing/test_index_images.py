@@ -242,3 +242,16 @@ def test_posts_and_images_in_any_order_leave_the_site_a_rebuild_makes(seed: int)
             for url in (part.strip().split(" ")[0] for part in value.split(",")):
                 if url.startswith("/media/") and "w-t" in url:  # a variant (the helper's names: -<w>w-t<step>)
                     assert world.site_store.head(url.lstrip("/")) is not None, (key, url)
+
+
+def test_feeds_carry_absolute_image_urls_that_every_reader_displays() -> None:
+    world = World()
+    _publish_walk(world)
+    world.apply(world.upload_image(PHOTO))
+    absolute = 'src="https://blog.example/media/2026/harbour.jpg"'  # the Image stage's stripped JPEG/PNG
+    (item,) = world.json("feed.json")["items"]
+    assert absolute in item["content_html"] and "<picture>" not in item["content_html"]
+    for feed in ("feed.xml", "rss.xml"):
+        text = world.text(feed)
+        assert text is not None and absolute in text, feed  # inside escaped HTML: &lt;img src="..."
+        assert 'src="/media' not in text
