@@ -162,7 +162,6 @@ def rebuild_site(
     site = site_with_pages(site, pages)  # every page shows their navigation
     site = replace(site, images=published_images(catalog, posts).get)  # as Index shows them
 
-
     shards: dict[str, list[dict[str, Any]]] = {}
     contents: dict[str, RenderedPost] = {}
     entries = [post.entry() for post in posts]
