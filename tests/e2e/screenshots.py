@@ -46,7 +46,7 @@ def take(site: LocalSite, out: Path) -> list[Path]:
     paths = {"home": "/", "post": showcase_post(site)}
     photo = photo_post(site)
     if photo is not None:
-        wait_for_images(site, photo)  # its cover is on the home page too
+        wait_for_images(site, photo.path)  # its cover is on the home page too
         paths["photo"] = photo.path
     written = []
     with sync_playwright() as playwright:

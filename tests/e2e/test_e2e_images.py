@@ -51,7 +51,7 @@ def photo_post(site: LocalSite) -> PublishedPost:
 
 @pytest.fixture(scope="module", autouse=True)
 def images_published(site: LocalSite) -> None:
-    wait_for_images(site, photo_post(site))
+    wait_for_images(site, photo_post(site).path)
 
 
 @pytest.fixture

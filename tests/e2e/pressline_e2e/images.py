@@ -148,12 +148,15 @@ _HTML_IMAGE = re.compile(r"<img\b[^>]*\bsrc=[\"']?([^\"'\s>]+)", re.I)
 _FRONT_IMAGE = re.compile(r"^image:\s*['\"]?([^'\"\s#]+)", re.M)
 
 
-def original_images(post: PublishedPost) -> dict[str, int]:
+def original_images(post: PublishedPost, cover_only: bool = False) -> dict[str, int]:
     """The example files a post shows (its cover and the images of its body that sit beside it
-    in examples/posts/), each once, with their bytes: what a browser downloaded before issue 14."""
+    in examples/posts/), each once, with their bytes: what a browser downloaded before issue 14.
+    ``cover_only``: its cover alone (what a listing shows of it)."""
     text = (EXAMPLES / post.key.removeprefix("posts/")).read_text(encoding="utf-8")
     front, body = front_matter_and_body(text)
-    names = [*_FRONT_IMAGE.findall(front), *_MARKDOWN_IMAGE.findall(body), *_HTML_IMAGE.findall(body)]
+    names = _FRONT_IMAGE.findall(front)
+    if not cover_only:
+        names += [*_MARKDOWN_IMAGE.findall(body), *_HTML_IMAGE.findall(body)]
     found: dict[str, int] = {}
     for name in names:
         path = (EXAMPLES / unquote(name)).resolve()
@@ -171,8 +174,8 @@ def example_image_files() -> list[Path]:
     return sorted(path for path in EXAMPLES.iterdir() if path.suffix.lower() != ".md" and path.is_file())
 
 
-def wait_for_images(site: LocalSite, post: PublishedPost) -> None:
-    """Until the image stage has published ``post``'s images and Index has written its pages
+def wait_for_images(site: LocalSite, path: str) -> None:
+    """Until the image stage has published the images of the post at ``path`` and Index has written its pages
     again with them (an image may land after its post: the first page links it as written), and
     no stage has a message left: every page is then as readers will see it."""
     queues = [url for name, url in site.outputs.items() if name.endswith("QueueUrl") and "Dead" not in name]
@@ -187,8 +190,8 @@ def wait_for_images(site: LocalSite, post: PublishedPost) -> None:
         return True
 
     def shown() -> bool:
-        with urllib.request.urlopen(site.url(post.path), timeout=10) as response:
+        with urllib.request.urlopen(site.url(path), timeout=10) as response:
             return b'class="cover"' in response.read()
 
-    wait_for(shown, PUBLISH_TIMEOUT, f"the cover on {post.path} (the image stage's variants)")
+    wait_for(shown, PUBLISH_TIMEOUT, f"the cover on {path} (the image stage's variants)")
     wait_for(idle, PUBLISH_TIMEOUT, "every queue empty")
