@@ -40,6 +40,14 @@ def image_blob(src: str) -> str:
     return IMAGE_PREFIX + src
 
 
+def site_key(url: str) -> str:
+    """The site bucket's key of a variant's site path: URLs are percent-encoded, keys are not
+    (CloudFront hands S3 the encoded path, and S3 decodes it)."""
+    from urllib.parse import unquote
+
+    return unquote(url).lstrip("/")
+
+
 def image_src(source_key: str) -> str:
     """The ``src`` rendered HTML gives an image beside a post (``posts.sanitize`` writes it)."""
     from urllib.parse import quote
@@ -138,7 +146,7 @@ def decide_image(
         return f"duplicate: {src} is already at version {version or '(gone)'}"
     kept = {v.url for v in image.variants} if image is not None else set()
     retired = tuple(
-        v.url.lstrip("/")
+        site_key(v.url)
         for v in (record.image.variants if record.image is not None else ())
         if v.url not in kept and v.url.startswith("/") and not v.url.startswith("//")
     )
