@@ -32,7 +32,8 @@
    (``make -f shared/Makefile build-SharedLayer``, with a Python 3.12 from pyenv or PATH; else
    ``.aws-sam/build/SharedLayer`` if ``sam build`` has run). Prints its unzipped size (and the
    bytecode's share) against Lambda's 250 MB limit (function code and layers together) and the
-   largest packages.
+   largest packages. Then each function's own layer (``ImagesLayer``: Pillow and
+   pressline.images, the image function's only) the same way, and that function's total.
 
 Run: ``make bench`` or ``.venv/bin/python tests/bench/bench_coldstart.py [--runs 7]``.
 Exit 1 if a handler misses the 1.3x target.
@@ -64,7 +65,12 @@ LAMBDA_LIMIT_MB = 250  # unzipped: function code plus every layer
 HEAVY = (
     "boto3", "botocore.session", "pydantic", "pressline.models", "aws_lambda_powertools.utilities.batch",
     "aws_lambda_powertools.event_handler", "asyncio", "jinja2", "yaml", "cmarkgfm", "nh3", "email_validator",
+    "PIL.Image",
 )  # fmt: skip
+# Layers beside the shared one, per function directory (template.yaml): what only that function
+# imports. Its handler is measured with them (the dev venv has the `images` extra), the layer's
+# size printed beside the shared one's.
+OWN_LAYERS = {"image": "ImagesLayer"}
 
 # Stand-ins for what the template computes (!Ref, !GetAtt, !Sub): nothing is called at import.
 # The template's literal values are read from it (see environment()). Fake credentials only.
@@ -89,6 +95,7 @@ PLACEHOLDERS = {
     "LEDGER_TABLE": "ledger",
     "RENDER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/render",
     "INDEX_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/index.fifo",
+    "IMAGE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/image",
     "NOTIFY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/notify",
     "DELIVERY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/delivery",
     "POSTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:posts",
@@ -343,20 +350,20 @@ def python312() -> str | None:
     return None
 
 
-def layer_directory(workdir: Path) -> tuple[Path, str]:
+def layer_directory(workdir: Path, layer: str = "SharedLayer") -> tuple[Path, str]:
     """The layer as `sam build` makes it: shared/Makefile's recipe, run into ``workdir``."""
     python = python312()
-    built = ROOT / ".aws-sam" / "build" / "SharedLayer"
+    built = ROOT / ".aws-sam" / "build" / layer
     if python is None:
         if built.is_dir():
-            return built, "no Python 3.12 to build it: .aws-sam/build/SharedLayer, as sam build last left it"
+            return built, f"no Python 3.12 to build it: .aws-sam/build/{layer}, as sam build last left it"
         raise RuntimeError("no Python 3.12 (pyenv or PATH) to build the layer with shared/Makefile")
-    command = ["make", "--no-print-directory", "-s", "-f", str(ROOT / "shared" / "Makefile"), "build-SharedLayer",
+    command = ["make", "--no-print-directory", "-s", "-f", str(ROOT / "shared" / "Makefile"), f"build-{layer}",
                f"ARTIFACTS_DIR={workdir}", f"LAYER_PYTHON={python}"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if result.returncode != 0:
-        raise RuntimeError(f"shared/Makefile could not build the layer:\n{result.stderr[-2000:]}")
-    return workdir, "shared/Makefile's build-SharedLayer, the recipe sam build runs"
+        raise RuntimeError(f"shared/Makefile could not build {layer}:\n{result.stderr[-2000:]}")
+    return workdir, f"shared/Makefile's build-{layer}, the recipe sam build runs"
 
 
 def sizes(directory: Path) -> tuple[int, int, dict[str, int]]:
@@ -461,19 +468,29 @@ def main() -> int:
         top = ", ".join(f"{package} {ms:.0f}" for package, ms in top_imports[name])
         print(f"  {name:<14} {top} (ms)")
 
-    with tempfile.TemporaryDirectory(prefix="pressline-layer-") as workdir:
-        try:
-            directory, how = layer_directory(Path(workdir))
-        except (RuntimeError, OSError) as error:
-            print(f"Layer: NOT MEASURED ({error})")
-        else:
+    shared_total = None
+    for layer in ("SharedLayer", *OWN_LAYERS.values()):
+        label = "Layer" if layer == "SharedLayer" else f"{layer} (beside the shared layer)"
+        with tempfile.TemporaryDirectory(prefix="pressline-layer-") as workdir:
+            try:
+                directory, how = layer_directory(Path(workdir), layer)
+            except (RuntimeError, OSError) as error:
+                print(f"{label}: NOT MEASURED ({error})")
+                continue
             total, files, by_package = sizes(directory)
             bytecode = sum(path.stat().st_size for path in directory.rglob("*.pyc"))
-            print(f"Layer, unzipped: {total / 1e6:.1f} MB in {files:,} files, {bytecode / 1e6:.1f} MB of it bytecode")
+            print(f"{label}, unzipped: {total / 1e6:.1f} MB in {files:,} files, {bytecode / 1e6:.1f} MB of it bytecode")
             print(f"  ({how})")
-            print(
-                f"  Lambda's limit for code + layers unzipped is {LAMBDA_LIMIT_MB} MB; boto3 is the runtime's, not ours"
-            )
+            if layer == "SharedLayer":
+                shared_total = total
+                print(
+                    f"  Lambda's limit for code + layers unzipped is {LAMBDA_LIMIT_MB} MB; boto3 is the runtime's,"
+                    " not ours"
+                )
+            elif shared_total is not None:
+                users = ", ".join(name for name, own in OWN_LAYERS.items() if own == layer)
+                both = (shared_total + total) / 1e6
+                print(f"  {users}: {both:.1f} MB with the shared layer (limit {LAMBDA_LIMIT_MB})")
             largest = sorted(by_package.items(), key=lambda item: -item[1])[:10]
             print("  largest: " + ", ".join(f"{name} {size / 1e6:.1f}" for name, size in largest) + " (MB)")
     if missed:

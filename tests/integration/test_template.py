@@ -163,6 +163,23 @@ class Build:
     root: Path  # the build directory: one folder per function and per layer
     layer_python: Path
     boto3_dir: Path
+    images_layer_python: Path  # ImagesLayer's python/: Pillow and pressline/images
+
+    def opt_python(self, function: str) -> Path:
+        """``/opt/python`` as Lambda makes it for ``function``: its layers unpacked in order into
+        one directory (the image function's pressline/images joins the shared pressline)."""
+        layers = [self.layer_python, *([self.images_layer_python] if function in OWN_LAYERS else [])]
+        if len(layers) == 1:
+            return self.layer_python
+        merged = self.root.parent / f"opt-{function}" / "python"
+        if not merged.exists():
+            for layer in layers:
+                shutil.copytree(layer, merged, dirs_exist_ok=True)
+        return merged
+
+
+# Functions with a layer of their own beside the shared one (template.yaml).
+OWN_LAYERS = {"ImageFunction": "ImagesLayer"}
 
 
 @pytest.fixture(scope="module")
@@ -203,8 +220,14 @@ def build(boto3_dir: Path) -> Iterator[Build]:
     try:
         assert result.returncode == 0, result.stdout + result.stderr
         assert "Build Succeeded" in result.stdout + result.stderr
-        (layer,) = [path for path in build_dir.iterdir() if path.is_dir() and (path / "python").is_dir()]
-        yield Build(root=build_dir, layer_python=layer / "python", boto3_dir=boto3_dir)
+        layers = sorted(path.name for path in build_dir.iterdir() if path.is_dir() and (path / "python").is_dir())
+        assert layers == ["ImagesLayer", "SharedLayer"], layers
+        yield Build(
+            root=build_dir,
+            layer_python=build_dir / "SharedLayer" / "python",
+            boto3_dir=boto3_dir,
+            images_layer_python=build_dir / "ImagesLayer" / "python",
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -472,10 +495,18 @@ def _under(path: str, roots: list[str]) -> bool:
 
 
 def probe(
-    build: Build, function_dir: Path | None, module: str, attribute: str, extra: list[str], env: dict[str, str]
+    build: Build,
+    function_dir: Path | None,
+    module: str,
+    attribute: str,
+    extra: list[str],
+    env: dict[str, str],
+    opt_python: Path | None = None,
 ) -> dict[str, str | None]:
-    """Import in a fresh Python 3.12 that sees only the given deployment; return module origins."""
-    paths = [str(path) for path in (function_dir, build.layer_python, build.boto3_dir) if path is not None]
+    """Import in a fresh Python 3.12 that sees only the given deployment; return module origins.
+    ``opt_python``: the function's layers merged (default: the shared layer alone)."""
+    layer = opt_python or build.layer_python
+    paths = [str(path) for path in (function_dir, layer, build.boto3_dir) if path is not None]
     result = subprocess.run(
         # -I: ignore PYTHON* variables and user site; -S: no site-packages at all.
         [str(python312()), "-I", "-S", "-c", _PROBE, json.dumps([paths, module, attribute, extra])],
@@ -524,10 +555,70 @@ def test_built_handler_imports_with_only_the_function_layer_and_boto3(build: Bui
     function_dir = build.root / spec.logical_id
     handler_file = function_dir / (spec.handler_module.replace(".", "/") + ".py")
     assert handler_file.exists(), f"{spec.logical_id}: {handler_file.relative_to(build.root)} was not built"
+    opt_python = build.opt_python(spec.logical_id)
     origins = probe(
-        build, function_dir, spec.handler_module, spec.handler_attribute, [], lambda_env(spec, function_dir)
+        build, function_dir, spec.handler_module, spec.handler_attribute, [], lambda_env(spec, function_dir), opt_python
     )
-    assert Path(str(origins["pressline"])).is_relative_to(build.layer_python), "pressline did not come from the layer"
+    assert Path(str(origins["pressline"])).is_relative_to(opt_python), "pressline did not come from the layer"
+    # Pillow only where its layer is: the other functions' cold start and size are untouched.
+    assert ("PIL" in origins) == (spec.logical_id in OWN_LAYERS), f"{spec.logical_id}: PIL loaded: {'PIL' in origins}"
+
+
+def test_the_images_layer_holds_pillow_and_the_image_package_only(build: Build) -> None:
+    layer = build.images_layer_python
+    installed = {path.name.removesuffix(".dist-info") for path in layer.glob("*.dist-info")}
+    requirements = (ROOT / "shared/requirements-images.txt").read_text(encoding="utf-8").splitlines()
+    pinned = {line.split("#", 1)[0].strip().replace("==", "-") for line in requirements} - {""}
+    assert installed == pinned
+    # Only pressline/images: a pressline/__init__.py here would be unpacked over the shared layer's.
+    assert sorted(path.name for path in (layer / "pressline").iterdir()) == ["images"]
+    sources = {p.relative_to(ROOT / "shared") for p in (ROOT / "shared/pressline/images").glob("*.py")}
+    assert sources == {p.relative_to(layer) for p in (layer / "pressline/images").glob("*.py")}
+    assert all((path.parent / "__pycache__" / f"{path.stem}.cpython-312.pyc").exists() for path in layer.rglob("*.py"))
+    assert not (build.layer_python / "PIL").exists() and not (build.layer_python / "pressline/images").exists()
+
+
+# The phone photo with GPS of tests/corpus/images, made into variants by the built layers and by
+# the dev venv: the same formats and sizes (the Lambda wheel of Pillow writes AVIF too), and no
+# EXIF in any.
+_PROCESS = """
+import io, json, sys
+paths, photo = json.loads(sys.argv[1])
+sys.path[:0] = paths
+from pathlib import Path
+from PIL import Image
+from pressline.images import process
+result = process(Path(photo).read_bytes(), "posts/photo.jpg")
+found = []
+for variant in result.variants:
+    image = Image.open(io.BytesIO(variant.data))
+    found.append([variant.format, image.format, image.size, len(image.getexif()), b"GPS" in variant.data])
+print(json.dumps({"rejected": result.rejected, "variants": found}))
+"""
+
+
+def test_the_image_function_layers_make_the_variants_the_dev_venv_makes(build: Build, tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests/corpus/images"))
+    import make_images
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(make_images.photo_with_gps((1000, 750)))
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    outputs = {}
+    for name, command, paths in (
+        ("layers", [python312(), "-I", "-S"], [str(build.opt_python("ImageFunction")), str(build.boto3_dir)]),
+        ("venv", [sys.executable, "-I"], []),
+    ):
+        result = subprocess.run(
+            [*map(str, command), "-c", _PROCESS, json.dumps([paths, str(photo)])],
+            capture_output=True, text=True, cwd=build.root, env=env, check=False, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, f"{name}:\n{result.stderr[-3000:]}"
+        outputs[name] = json.loads(result.stdout.strip().splitlines()[-1])
+    layers = outputs["layers"]
+    assert layers["rejected"] is None and {v[1] for v in layers["variants"]} == {"AVIF", "WEBP", "JPEG"}
+    assert all(exif == 0 and not gps for *_, exif, gps in layers["variants"])
+    assert layers == outputs["venv"]
 
 
 def _runtime_modules(package_root: Path) -> tuple[list[str], list[str]]:

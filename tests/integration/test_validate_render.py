@@ -5,16 +5,18 @@ for one post and for a batch of ten."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
 from pressline.local.harness import StackHandle
-from pressline.models import IndexUpdate, RenderedPost, RenderRequest, Report, S3Notification
+from pressline.models import ImageRequest, IndexUpdate, RenderedPost, RenderRequest, Report, S3Notification
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -163,17 +165,20 @@ def test_validate_a_removed_post_sends_a_delete_to_the_index_queue(stack: StackH
     assert "MessageGroupId" not in message["Attributes"]  # a standard queue: Index orders changes itself
 
 
-def test_validate_an_image_publishes_it_under_media(stack: StackHandle) -> None:
+def test_validate_hands_an_image_to_the_image_stage_and_publishes_nothing(stack: StackHandle) -> None:
     png = (EXAMPLES / "harbour-at-dawn.png").read_bytes()
-    upload(stack, "posts/harbour-at-dawn.png", png)
-    result = stack.invoke(
-        "Validate", with_bucket(event("validate-image-created.json"), stack.outputs["SourceBucketName"])
-    )
+    version = upload(stack, "posts/harbour-at-dawn.png", png)
+    data = with_bucket(event("validate-image-created.json"), stack.outputs["SourceBucketName"], version)
+    with counting() as calls:
+        result = stack.invoke("Validate", data)
     assert result == {"batchItemFailures": []}
-    published = stack.s3.get_object(Bucket=stack.outputs["SiteBucketName"], Key="media/harbour-at-dawn.png")
-    assert published["Body"].read() == png and published["ContentType"] == "image/png"
-    report = get_json(stack, "SourceBucketName", "reports/posts/harbour-at-dawn.png.json")
-    assert report["status"] == "published" and report["url"].endswith("/media/harbour-at-dawn.png")
+    [message] = receive(stack, "ImageQueueUrl")
+    request = ImageRequest.model_validate_json(message["Body"])
+    assert (request.source.key, request.source.version_id) == ("posts/harbour-at-dawn.png", version)
+    # One ranged GET and one send; the original (with whatever metadata it has) is never published.
+    assert calls == Counter({"s3.GetObject": 1, "sqs.SendMessageBatch": 1})
+    assert not exists(stack, "SiteBucketName", "media/harbour-at-dawn.png")
+    assert not exists(stack, "SourceBucketName", "reports/posts/harbour-at-dawn.png.json")  # the Image stage's
 
 
 def test_validate_skips_the_test_event(stack: StackHandle) -> None:
@@ -279,9 +284,18 @@ def test_the_examples_go_through_the_whole_pipeline(stack: StackHandle) -> None:
     assert not exists(stack, "SiteBucketName", "posts/looking-back-on-ten-years/index.html")
     page_key = "posts/a-photo-walk-along-the-harbour/index.html"
     html = stack.s3.get_object(Bucket=stack.outputs["SiteBucketName"], Key=page_key)["Body"].read().decode()
-    assert 'src="/media/harbour-at-dawn.png"' in html
-    assert exists(stack, "SiteBucketName", "media/harbour-at-dawn.png")
-    for queue in ("IntakeDeadLetterQueueUrl", "RenderDeadLetterQueueUrl", "IndexDeadLetterQueueUrl"):
+    # The page names the photo (the original's path or its variants: Index's markup) and
+    # every file it names under /media/ exists.
+    named = set(re.findall(r"/media/[^\s\"',]+", html))
+    assert any(path.startswith("/media/harbour-at-dawn") for path in named), named
+    assert all(exists(stack, "SiteBucketName", unquote(path.lstrip("/"))) for path in named), named
+    assert exists(stack, "SiteBucketName", "media/harbour-at-dawn.png")  # old links get the stripped copy
+    for queue in (
+        "IntakeDeadLetterQueueUrl",
+        "RenderDeadLetterQueueUrl",
+        "IndexDeadLetterQueueUrl",
+        "ImageDeadLetterQueueUrl",
+    ):
         assert stack.queue_depth(queue) == 0, queue
 
 

@@ -1,7 +1,7 @@
 """``pressline redrive QUEUE``: move messages from a dead-letter queue back to its source.
 
 QUEUE is a dead-letter queue's URL or name, or a stage name (``intake``, ``render``,
-``index``, ``notify``, ``delivery``, as the alarm runbook says; or the DLQ's logical id or
+``index``, ``notify``, ``delivery``, ``image``, as the alarm runbook says; or the DLQ's logical id or
 alarm name) resolved through the local stack's outputs file or, with ``--stack-name``, the
 CloudFormation stack's outputs and resources. The source queue is the one whose RedrivePolicy names the DLQ (SQS's own
 ListDeadLetterSourceQueues), so nothing here keeps a second list of queues.
@@ -33,6 +33,7 @@ STAGES = {
     "delivery": "Delivery",
     "feedback": "EmailFeedback",
     "websub": "WebSub",  # Index's pings to the WebSub hub (template.yaml's HubUrl)
+    "image": "Image",  # Validate's image requests to the Image stage (issue 14)
 }
 STAGE_OUTPUTS = {stage: f"{prefix}DeadLetterQueueUrl" for stage, prefix in STAGES.items()}
 _SUFFIXES = ("DeadLetterQueueUrl", "DeadLetterQueue", "DeadLetterAlarm")
