@@ -64,9 +64,10 @@ $(BIN)/.bench-installed: pyproject.toml $(BIN)/.installed
 	$(BIN)/python -m pip install -q -e '.[dev,import,bench]'
 	@touch $@
 
-# `sam build` without a container: every function and the layer (shared/Makefile) into
-# .aws-sam/build, then the layer's unzipped size. SAM needs the runtime's Python (3.12) on PATH:
-# pyenv's newest 3.12 if pyenv has one, else python3.12 from PATH.
+# `sam build` without a container: every function and the layers (shared/Makefile) into
+# .aws-sam/build, then each layer's unzipped size (ImagesLayer: the image function's only). SAM
+# needs the runtime's Python (3.12) on PATH: pyenv's newest 3.12 if pyenv has one, else python3.12
+# from PATH.
 build: tools
 	@bin=""; \
 	for version in $$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12\.[0-9]+$$' | sort -rV); do \
@@ -74,10 +75,11 @@ build: tools
 	[ -n "$$bin" ] || bin="$$(dirname "$$(command -v python3.12 || echo /none/python3.12)")"; \
 	"$$bin/python3.12" -c pass 2>/dev/null || { echo "sam build needs Python 3.12 (pyenv or PATH)" >&2; exit 2; }; \
 	$(OFFLINE_AWS) PATH="$$bin:$$PATH" $(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build
-	@layer=.aws-sam/build/SharedLayer; \
+	@for name in SharedLayer ImagesLayer; do layer=.aws-sam/build/$$name; \
 	total=$$(find $$layer -type f -printf '%s\n' | awk '{s += $$1} END {print s}'); \
 	bytecode=$$(find $$layer -type f -name '*.pyc' -printf '%s\n' | awk '{s += $$1} END {print s}'); \
-	awk -v t=$$total -v b=$$bytecode 'BEGIN {printf "SharedLayer, unzipped: %.1f MB (%.1f MB of it bytecode)\n", t / 1e6, b / 1e6}'
+	awk -v n=$$name -v t=$$total -v b=$$bytecode 'BEGIN {printf "%s, unzipped: %.1f MB (%.1f MB of it bytecode)\n", n, t / 1e6, b / 1e6}'; \
+	done
 
 # Style, types, code and dependency security, template checks. Every step runs offline except
 # the dependency audit, which needs PyPI's JSON API for advisories: where that is unreachable it
