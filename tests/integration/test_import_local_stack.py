@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 import yaml
@@ -104,6 +104,27 @@ def wait_for(url: str, timeout: float = 90.0, until: tuple[int, ...] = (200,)) -
         if status in until or time.monotonic() > deadline:
             return status, headers, body
         time.sleep(0.3)
+
+
+# A variant's name, as the Image stage writes it: <the upload's stem, made URL-safe>-<width>w-<hash>.<ext>.
+_VARIANT = re.compile(r"^(?P<stem>[a-z0-9-]+)-\d+w-[0-9a-f]{8}\.(?:avif|webp|jpg|png)$")
+
+
+def made_from(out: Path, site_path: str) -> bytes:
+    """The uploaded file (under ``out``) an image on the site was made from. The site never
+    serves an upload's own bytes (issue 14: its variants, without metadata, and the widest of
+    them at the upload's path), so a picture is known by the file it came from."""
+    relative = unquote(site_path).removeprefix("/media/")
+    uploaded = out / "posts" / relative
+    if uploaded.is_file():
+        return uploaded.read_bytes()
+    variant = _VARIANT.match(uploaded.name)
+    assert variant, f"{site_path} is neither an upload's path nor one of its variants"
+    stems = [
+        p for p in uploaded.parent.glob("*") if re.sub(r"[^a-z0-9]+", "-", p.stem.lower()).strip("-") == variant["stem"]
+    ]
+    assert len(stems) == 1, f"{site_path}: made from {stems}?"
+    return stems[0].read_bytes()
 
 
 def pressline(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -188,7 +209,7 @@ def check_import(source: Path, old: OldSite | None, stack: RunningLocalStack, tm
     assert live, "the fixture has nothing to publish"
 
     checked: dict[str, int] = {}
-    shown: dict[str, bytes] = {}  # each image path on the new site -> the bytes it serves
+    shown: dict[str, bytes] = {}  # each image path on the new site -> the uploaded bytes it was made from
 
     def served_image(where: str, src: str) -> None:
         """The image at ``src`` is the new site's, and answers 200 with an image."""
@@ -196,10 +217,12 @@ def check_import(source: Path, old: OldSite | None, stack: RunningLocalStack, tm
         assert "old.example" not in src, f"{where} shows an image from the old site: {src}"
         assert parts.netloc in ("", urlsplit(site).netloc) and parts.path.startswith("/"), f"{where}: image {src}"
         if parts.path not in shown:
-            status, headers, body = fetch(urljoin(site, parts.path))
+            # The Image stage publishes an image apart from its post: it may come a moment later.
+            status, headers, body = wait_for(urljoin(site, parts.path), 60)
             assert status == 200, f"{where}: image {src} answers {status}"
             assert headers.get("Content-Type", "").startswith("image/"), f"{where}: {src} is {headers}"
-            shown[parts.path] = body
+            assert b"Exif\x00\x00" not in body, f"{where}: {src} is served with its EXIF block"
+            shown[parts.path] = made_from(out, parts.path)
             checked[parts.path] = status
 
     on_pages: dict[str, set[str]] = {}  # address -> the image paths it shows or links to
