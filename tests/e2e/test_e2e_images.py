@@ -2,10 +2,11 @@
 
 - every ``<img>`` on every post page and the home page has width, height, srcset and sizes, and
   shows a resized variant, never the uploaded file;
-- no layout shift (CLS 0) on the photo post and the home page while their images arrive late,
-  and the same measure finds the shift an image without width and height makes;
-- the cover at the top of the photo post, and beside it in the home page's and its tag page's
-  listings (a thumbnail of the width LISTING_SIZES promises), in light and dark mode, axe clean;
+- no layout shift (CLS 0) on the photo post and the home page, at 375 and 1280 px, while their
+  images arrive late, and the same measure finds the shift an image without width and height makes;
+- the cover at the top of the photo post, and beside it in the listings of the home page, its
+  tag's page and its month's archive (a thumbnail of the width LISTING_SIZES promises), in light
+  and dark mode, axe clean;
 - a 375-px phone (DPR 1 and 2) downloads at most half the bytes of the originals.
 """
 
@@ -29,7 +30,7 @@ from pressline_e2e.images import (
     original_images,
     wait_for_images,
 )
-from pressline_e2e.pages import goto, tag_page_path
+from pressline_e2e.pages import archive_path, goto, month_paths, tag_page_path
 from pressline_e2e.stack import EXAMPLES, LocalSite, PublishedPost
 
 pytestmark = pytest.mark.e2e
@@ -83,14 +84,21 @@ def test_every_image_has_its_size_and_sources_and_shows_a_variant(phone: Any, si
     assert counted >= 3, f"only {counted} images on {pages}"
 
 
+@pytest.mark.parametrize("width", [PHONE_WIDTH, 1280])
 @pytest.mark.parametrize("which", ["photo post", "home"])
-def test_no_layout_shift_while_the_images_arrive(phone: Any, site: LocalSite, which: str) -> None:
+def test_no_layout_shift_while_the_images_arrive(browser: Any, site: LocalSite, which: str, width: int) -> None:
     path = photo_post(site).path if which == "photo post" else "/"
-    gate = ImageGate()
-    gate.install(phone)
-    shift = layout_shift(phone, site.url(path), gate)
-    assert images_on(phone), f"{path} has no image: nothing was measured"
-    assert shift == 0, f"{path}: cumulative layout shift {shift:.4f} while its images arrived"
+    context = new_context(browser, width=width)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        gate = ImageGate()
+        gate.install(page)
+        shift = layout_shift(page, site.url(path), gate)
+        assert images_on(page), f"{path} has no image: nothing was measured"
+    finally:
+        context.close()
+    assert shift == 0, f"{path} at {width} px: cumulative layout shift {shift:.4f} while its images arrived"
 
 
 @pytest.mark.parametrize("sized", [False, True], ids=["without width and height", "with width and height"])
@@ -118,6 +126,15 @@ def test_the_layout_shift_measure_finds_an_image_without_its_size(phone: Any, si
         assert shift == 0, f"an image with width and height shifted the page by {shift:.4f}"
     else:
         assert shift > 0, "an image without width and height arrived late and the measure saw no shift"
+
+
+def _month_listing(page: Any, site: LocalSite, post: PublishedPost) -> str:
+    """The archive's month page that lists ``post``, found from the archive's links."""
+    for month in month_paths(page, site, archive_path(page, site)):
+        goto(page, site, month)
+        if page.locator(f"main h2 a[href='{post.path}']").count():
+            return month
+    raise AssertionError(f"no month of the archive lists {post.path}")
 
 
 def _assert_no_violations(page: Any, where: str) -> None:
@@ -160,9 +177,10 @@ def test_the_cover_shows_on_the_post_and_beside_it_in_listings(
         assert cover_box["y"] + cover_box["height"] <= body["y"] + 1, "the cover is not above the post's body"
         _assert_no_violations(page, f"{post.path} ({scheme}, {width} px)")
 
-        # The listings: the home page and the post's first tag's page.
+        # The listings: the home page, the post's first tag's page and its month's archive.
         tag = tag_page_path(page, site, post, post.tags[0])
-        for listing in ("/", tag):
+        month = _month_listing(page, site, post)
+        for listing in ("/", tag, month):
             where = f"{listing} ({scheme}, {width} px)"
             goto(page, site, listing)
             entry = page.locator("li.h-entry", has=page.locator(f"h2 a[href='{post.path}']"))
