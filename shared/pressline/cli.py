@@ -26,10 +26,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "import": ("pressline.importing.command", "move a blog in: WordPress, Ghost, Hugo or Jekyll (--out DIR to review)"),
     "preview": ("pressline.preview.command", "serve a folder of posts as the site will show them, reloading on save"),
     "status": ("pressline.ops.status", "show the stack's queues, reports, scheduled posts, subscribers and sending"),
+    "doctor": ("pressline.ops.doctor", "check the sending domain's DNS records (SPF, DKIM, DMARC, MAIL FROM)"),
 }
 
 # "import" takes the target options for uploading; with --out or --dry-run it needs no AWS at all.
-AWS_COMMANDS = frozenset({"rebuild", "redrive", "import", "subscribers", "export", "status"})
+AWS_COMMANDS = frozenset({"rebuild", "redrive", "import", "subscribers", "export", "status", "doctor"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,8 @@ CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-
 CASES = {
     "certificate": {"DomainName": "blog.example.com", "CertificateArn": CERTIFICATE_ARN},
     "hosted-zone": {"DomainName": "blog.example.com", "HostedZoneId": "Z0123456789ABCDEFGHIJ"},
+    # Issue 15: the SES domain identity (DKIM, MAIL FROM) and its DNS records output.
+    "email-domain": {"EmailDomain": "example.com", "DmarcReportEmail": "dmarc@example.com"},
 }
 
 pytestmark = pytest.mark.slow

@@ -164,7 +164,11 @@ def provision(
         for logical_id, resource in cfn["Resources"].items()
         if resource["Type"] in PREBUILT
     }
-    local_values = {"api_url": api_url, "site_host": site_url.split("://", 1)[-1].split("/", 1)[0]}
+    local_values = {
+        "api_url": api_url,
+        "site_host": site_url.split("://", 1)[-1].split("/", 1)[0],
+        "email_dns_records": "none: the local stack creates no SES identity (moto sends without DKIM)",
+    }
     supported = frozenset(get_model_map()) - NOT_NEEDED_LOCALLY - BUILT_LOCALLY
     specs = functions(transformed)
     event_properties = {lid: {e.name: e.properties for e in spec.events} for lid, spec in specs.items()}

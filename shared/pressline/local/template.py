@@ -54,6 +54,7 @@ NOT_NEEDED_LOCALLY = frozenset(
         "AWS::Lambda::LayerVersion",  # handlers import the pressline package from the working tree
         "AWS::Lambda::EventSourceMapping",  # moto would run them in Docker: the runner polls instead
         "AWS::Scheduler::Schedule",  # the runner calls scheduled functions itself
+        "AWS::SES::EmailIdentity",  # a sending domain's (EmailDomain): local mail is moto's, unsigned
     }
 )
 # Properties moto ignores on types it creates: applied by pressline.local.stack.
@@ -71,6 +72,7 @@ IGNORED_BY_MOTO = {
 LOCAL_STAND_INS = {
     "AWS::ApiGatewayV2::Api": "api_url",
     "AWS::CloudFront::Distribution": "site_host",
+    "AWS::SES::EmailIdentity": "email_dns_records",  # the EmailDnsRecords output names its DKIM tokens
 }
 RESOLVE_PREFIX = "PresslineLocalValue"
 CONDITION_KEY = "__condition__"

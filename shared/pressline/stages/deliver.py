@@ -1,4 +1,10 @@
-"""Deliver: one SQS message = one DeliveryBatch (<= 50 recipients) -> one email each, once."""
+"""Deliver: one SQS message = one DeliveryBatch (<= 50 recipients) -> one email each, once.
+
+While sending is paused (subscribers/sending.py: the complaint rate reached 0.3%), each batch
+is sent again to the delivery queue with SQS's longest delay and its message reported done:
+it comes back every 15 minutes, never counts towards maxReceiveCount (no DLQ however long the
+pause lasts), and once sending resumes the ledger sends each email once.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from pressline.models import DeliveryBatch
 from pressline.stages import batching
 from pressline.subscribers import runtime
 from pressline.subscribers.delivery import Delivery
+from pressline.subscribers.sending import CachedPause, DynamoPauseStore, SendingPause, describe
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -34,6 +41,7 @@ def override(delivery: Delivery | None) -> None:
     global _override
     _override = delivery
     _aws_delivery.cache_clear()
+    _pause.cache_clear()
 
 
 @cache
@@ -53,6 +61,49 @@ def _aws_delivery(config: Settings) -> Delivery:
 
 def delivery() -> Delivery:
     return _override or _aws_delivery(settings())
+
+
+# SQS's longest DelaySeconds: a held batch is looked at again four times an hour.
+HOLD_DELAY_S = 900
+
+
+@cache
+def _pause(config: Settings) -> CachedPause:
+    # runtime.utc_now looked up at each call: tests move the clock past the cache.
+    return CachedPause(DynamoPauseStore(config.ledger_table), clock=lambda: runtime.utc_now())
+
+
+def sending_pause() -> SendingPause | None:
+    """The pause in force, as read at most PAUSE_CACHE ago by this container (None: send)."""
+    config = settings()
+    return _pause(config).current() if config.ledger_table else None
+
+
+def hold(event: dict[str, Any], pause: SendingPause) -> dict[str, Any]:
+    """Put every record of ``event`` back on the delivery queue, delayed; a record SQS did not
+    take is reported failed (retried as usual), and an error fails the invocation (all retried)."""
+    from pressline.adapters.aws import client
+
+    records = batching.messages_of(event)
+    entries = [
+        {"Id": str(index), "MessageBody": record.body, "DelaySeconds": HOLD_DELAY_S}
+        for index, record in enumerate(records)
+    ]
+    failed: list[str] = []
+    for start in range(0, len(entries), 10):  # SendMessageBatch takes ten at most
+        answer = client("sqs").send_message_batch(
+            QueueUrl=settings().delivery_queue_url, Entries=entries[start : start + 10]
+        )
+        failed += [records[int(entry["Id"])].message_id for entry in answer.get("Failed", [])]
+    logger.warning(
+        "Sending is paused %s: %d delivery batch(es) held on the queue for %d s; nothing is sent until an operator"
+        " runs `pressline subscribers resume-sending`",
+        describe(pause),
+        len(records) - len(failed),
+        HOLD_DELAY_S,
+    )
+    metrics.add_metric(name="DeliveryBatchesHeld", unit=MetricUnit.Count, value=len(records) - len(failed))
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -88,6 +139,9 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    pause = sending_pause()  # once per invocation (cached): a batch is up to 50 recipients
+    if pause is not None:
+        return hold(event, pause)
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
     response = process_partial_response(

@@ -9,7 +9,7 @@ a note. The JSON form is ``StackStatus.model_dump_json()``: its keys are the fie
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
@@ -117,6 +117,9 @@ class SendingReading(Frozen):
     configuration_set_enabled: bool | None = None
     quota: SendQuota | None = None
     notes: tuple[str, ...] = ()
+    # Pressline's own pause (subscribers/sending.py: the complaint rate reached 0.3%).
+    paused_since: datetime | None = None
+    paused_reason: str | None = None
 
 
 class Reading(Frozen):
@@ -237,8 +240,15 @@ def _queue_problems(rows: tuple[StageQueues, ...]) -> list[str]:
     return problems
 
 
-def _sending_problems(sending: SendingReading) -> list[str]:
+def _sending_problems(sending: SendingReading, target_options: str = "") -> list[str]:
     problems = []
+    if sending.paused_since is not None:
+        command = " ".join(part for part in ("pressline subscribers resume-sending", target_options) if part)
+        problems.append(
+            f"sending paused since {sending.paused_since.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+            f" ({sending.paused_reason}): post emails are held"
+            f" on the delivery queue; once the cause is dealt with, `{command}` sends them, each once"
+        )
     if sending.account_enabled is False:
         problems.append(
             "sending is paused for the whole SES account (no email goes out): resume it with"
@@ -287,7 +297,7 @@ def decide(reading: Reading, target_options: str = "") -> StackStatus:
     """The stack's status from what was read. ``target_options`` (``--local``, ``--stack-name X``)
     go into the redrive commands it suggests, so that they run against the same stack."""
     rows = group_queues(reading.queues, target_options)
-    problems = _queue_problems(rows) + _sending_problems(reading.sending)
+    problems = _queue_problems(rows) + _sending_problems(reading.sending, target_options)
     return StackStatus(
         stack_name=reading.stack_name,
         endpoint_url=reading.endpoint_url,

@@ -11,7 +11,8 @@ taking its boto3 client. What each costs, on a stack with R reports and S subscr
   a state (about S / 4,000 read units, eventually consistent), at most ``SUBSCRIBER_ITEMS``
   items; there is no index by state to query instead;
 - sending: SES GetAccountSendingEnabled, DescribeConfigurationSet (its reputation options
-  hold its sending switch) and GetSendQuota.
+  hold its sending switch) and GetSendQuota; and one GetItem of the ledger table for
+  Pressline's own sending pause (``sending#pause``).
 
 A section AWS refuses (a missing table, no permission) becomes that section's ``error``;
 set-up errors (no credentials, nothing listening) propagate, for ``ops.target`` to explain.
@@ -347,6 +348,30 @@ def read_sending(ses: Any, configuration_set: str | None, settings_unread: str |
     )
 
 
+def read_pause(dynamodb: Any, ledger_table: str, sending: SendingReading) -> SendingReading:
+    """``sending`` with Pressline's pause, if one is in force (a refusal becomes a note)."""
+    from pressline.subscribers.sending import DynamoPauseStore
+
+    if not ledger_table:
+        return sending.model_copy(
+            update={
+                "notes": (*sending.notes, "the stack's outputs name no ledger table: the sending pause is not checked")
+            }
+        )
+    try:
+        pause = DynamoPauseStore(ledger_table, dynamodb).read()
+    except Exception as error:
+        reason = refusal(error)
+        if reason is None:
+            raise
+        return sending.model_copy(
+            update={"notes": (*sending.notes, f"the sending pause is unknown (GetItem: {reason})")}
+        )
+    if pause is None:
+        return sending
+    return sending.model_copy(update={"paused_since": pause.since, "paused_reason": pause.reason})
+
+
 def read_stack(
     clients: Any,
     outputs: dict[str, str],
@@ -382,5 +407,9 @@ def read_stack(
         if posts_table
         else ScheduledReading(error="the stack's outputs name no posts table (PostsTableName)"),
         subscribers=count_subscribers(clients("dynamodb"), subscribers_table, now) if subscribers_table else None,
-        sending=read_sending(clients("ses"), environment.get("SES_CONFIGURATION_SET") or None, settings_unread),
+        sending=read_pause(
+            clients("dynamodb"),
+            outputs.get("LedgerTableName", ""),
+            read_sending(clients("ses"), environment.get("SES_CONFIGURATION_SET") or None, settings_unread),
+        ),
     )

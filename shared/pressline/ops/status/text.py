@@ -95,6 +95,9 @@ def _switch(value: bool | None) -> str:
 
 def _sending(sending: SendingReading) -> list[str]:
     parts = [f"account {_switch(sending.account_enabled)}"]
+    if sending.paused_since is not None:
+        # Pressline's own pause first: it is the one `pressline subscribers resume-sending` lifts.
+        parts.insert(0, f"PAUSED since {when(sending.paused_since)} UTC ({sending.paused_reason})")
     if sending.configuration_set:
         parts.append(f"configuration set {sending.configuration_set} {_switch(sending.configuration_set_enabled)}")
     if sending.quota is not None:
