@@ -139,19 +139,28 @@ def test_the_pause_alarm_reaches_the_feedback_function_and_only_an_operator_resu
     )
 
 
-def test_cloudwatch_may_use_the_pause_topics_key() -> None:
-    """An alarm cannot publish to a topic under the AWS managed aws/sns key: this one has its own."""
+@pytest.mark.parametrize(
+    ("topic", "publisher"),
+    [
+        ("SendingPauseTopic", "cloudwatch.amazonaws.com"),
+        ("AlarmTopic", "cloudwatch.amazonaws.com"),
+        ("EmailFeedbackTopic", "ses.amazonaws.com"),
+    ],
+)
+def test_the_services_that_publish_to_a_topic_may_use_its_key(topic: str, publisher: str) -> None:
+    """CloudWatch and SES cannot publish to a topic under the AWS managed aws/sns key (its policy
+    cannot name them): these topics have a key of the stack's that lets them."""
     deployed = Deployed()
-    topic = deployed.resources["SendingPauseTopic"]["Properties"]
-    key_id = topic["KmsMasterKeyId"]["Ref"]
+    key_id = deployed.resources[topic]["Properties"]["KmsMasterKeyId"]["Ref"]
     key = deployed.resources[key_id]["Properties"]
     assert key["EnableKeyRotation"] is True
-    granted = [
-        statement
+    granted = {
+        action
         for statement in key["KeyPolicy"]["Statement"]
-        if statement["Effect"] == "Allow" and statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    ]
-    assert granted and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(granted[0]["Action"])
+        if statement["Effect"] == "Allow" and publisher in statement["Principal"].get("Service", [])
+        for action in statement["Action"]
+    }
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= granted
 
 
 def test_deliver_may_hold_batches_on_its_own_queue_only() -> None:
