@@ -12,12 +12,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pressline_e2e import axe
-from pressline_e2e.browser import new_context
+from pressline_e2e.browser import HEIGHT, new_context
 from pressline_e2e.images import (
     PHONE_WIDTH,
     TARGET_SAVING,
@@ -56,12 +55,10 @@ def images_published(site: LocalSite) -> None:
 
 
 @pytest.fixture
-def phone(browser: Any) -> Iterator[Any]:
-    context = new_context(browser, width=PHONE_WIDTH)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def phone(page: Any) -> Any:
+    """The conftest's page at 375 px wide (a failed test's screenshot is kept, as for ``page``)."""
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": HEIGHT})
+    return page
 
 
 def test_every_image_has_its_size_and_sources_and_shows_a_variant(phone: Any, site: LocalSite) -> None:
