@@ -19,7 +19,10 @@ does not lie), and what is sent names that version:
 
 A duplicate request writes the same bytes and sends an equal update (Index recognises it).
 A version replaced while it was being processed is left to the newer version's request
-(outcome "stale"). Bad bytes never raise; only transient AWS errors and malformed messages
+(outcome "stale"); replaced (or uploaded again after a delete) while the copy was being
+written, the message is retried, and the retry publishes what S3 then holds: S3's current
+version is checked before and after the writes, so the last writer is never a stale one for
+long. Bad bytes never raise; only transient AWS errors and malformed messages
 fail a message (SQS retries; poison reaches the DLQ by maxReceiveCount). Logs name keys
 only, never bytes or EXIF contents.
 
@@ -40,7 +43,7 @@ from urllib.parse import quote, unquote
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ValidationError
 
-from pressline.errors import PoisonMessageError
+from pressline.errors import PoisonMessageError, RetryableError
 from pressline.images.manifest import image_set
 from pressline.images.variants import ImageResult, process
 from pressline.models import ImageRequest, IndexUpdate, Problem, SourceRef
@@ -146,6 +149,10 @@ def handle_message(body: str, deps: Dependencies, send: Send) -> Outcome:
         source, "published", processed_at=deps.clock(), url=deps.base_url + media_path(key), warnings=warnings
     )
     write_report(deps.source, report)
+    if not _still_current(stored, deps):
+        # Replaced between the check above and these writes: they may have overwritten the
+        # newer version's, so this message is retried, and its retry publishes the newer one.
+        raise RetryableError(f"{key} was replaced while its copy was written; retried to publish the newer version")
     image = image_set(result, _base_path(key), src=quote(media_path(key)))
     send(deps.index_queue, IndexUpdate(action="image", source=source, image=image))
     logger.info("Published image", extra={"key": key, "version": source.version_id, "variants": len(image.variants)})
@@ -186,6 +193,9 @@ def _gone(request: SourceRef, deps: Dependencies, send: Send) -> Outcome:
     source = SourceRef(bucket=deps.bucket, key=key, version_id=request.version_id, sequencer=request.sequencer)
     deps.site.delete(media_key(key))
     write_report(deps.source, build_report(source, "unpublished", processed_at=deps.clock()))
+    if deps.source.head(key) is not None:
+        # Uploaded again meanwhile, maybe published already: the retry finds it and publishes it.
+        raise RetryableError(f"{key} was uploaded again while its copy was deleted; retried to publish it")
     send(deps.index_queue, IndexUpdate(action="image", source=source, image=None))
     logger.info("Image gone: copy deleted, Index told", extra={"key": key})
     return "unpublished"

@@ -222,3 +222,34 @@ def test_logs_name_keys_never_metadata(caplog: pytest.LogCaptureFixture) -> None
     logged = " ".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
     for leak in ("PhoneMaker", "back garden", "51.5", "GPS", "xmpmeta"):
         assert leak not in logged
+
+
+def test_an_image_replaced_while_its_copy_was_written_is_retried_and_then_published() -> None:
+    world = World()
+    world.upload(make_images.photo_with_gps((600, 400)))
+    heads = iter([world.source.head(KEY), ObjectHead(KEY, "v-newer", '"newer"', NOW, 10)])
+    world.source.head = lambda key: next(heads)  # type: ignore[method-assign]  # current, then replaced
+
+    handled = world.batch(request())
+
+    assert handled.response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}  # SQS brings it back
+    assert world.updates() == []  # no update for a version that is no longer S3's
+    del world.source.head  # the real one again: the retry publishes what S3 holds now
+    newer = world.upload(PHOTO)
+    assert world.handle() == "published"
+    [update] = world.updates()
+    assert update.source.version_id == newer and opened(world.site_files()["media/2026/harbour walk.jpg"]).width == 1200
+
+
+def test_an_image_uploaded_again_while_its_copy_was_deleted_is_retried_and_then_published() -> None:
+    world = World()
+    world.upload(PHOTO)
+    world.source.delete(KEY)
+    world.source.head = lambda key: ObjectHead(KEY, "v-again", '"again"', NOW, 10)  # type: ignore[method-assign]
+
+    handled = world.batch(request())
+
+    assert handled.response == {"batchItemFailures": [{"itemIdentifier": "m0"}]} and world.updates() == []
+    del world.source.head
+    world.upload(PHOTO)
+    assert world.handle() == "published" and "media/2026/harbour walk.jpg" in world.site_files()
