@@ -168,3 +168,24 @@ def test_deliver_may_hold_batches_on_its_own_queue_only() -> None:
     assert allowed(role_of(deployed, "DeliverFunction"), "sqs:SendMessage") == [
         {"Fn::GetAtt": ["DeliveryQueue", "Arn"]}
     ]
+
+
+def test_ses_counts_every_email_by_the_kind_tag_the_emails_carry() -> None:
+    from datetime import UTC, datetime
+
+    from pressline.subscribers.messages import Site, confirmation_email
+
+    deployed = Deployed()
+    destinations = [
+        r["Properties"]["EventDestination"]
+        for r in deployed.of_type("AWS::SES::ConfigurationSetEventDestination").values()
+        if "CloudWatchDestination" in r["Properties"]["EventDestination"]
+    ]
+    assert len(destinations) == 1
+    (destination,) = destinations
+    assert {"send", "bounce", "complaint"} <= set(destination["MatchingEventTypes"])
+    (dimension,) = destination["CloudWatchDestination"]["DimensionConfigurations"]
+    assert dimension["DimensionValueSource"] == "messageTag"
+    site = Site(title="Blog", url="https://blog.example", api_url="https://api.example", sender="news@example.com")
+    email = confirmation_email(site, "ada@example.com", "sid", "token", (), 48, datetime(2026, 12, 4, tzinfo=UTC))
+    assert email.tags[dimension["DimensionName"]] == "confirmation"  # the dimension is a tag SES will find
