@@ -52,8 +52,9 @@ test: install tools awscli
 
 # Each tests/bench/bench_*.py is a standalone script (run from the repository root) that prints
 # medians and ratios against a baseline measured in the same run; a non-zero exit fails the target
-# (after every script has printed its figures). Hugo (bench_hugo) is Debian's, installed if root.
-bench: install awscli $(BIN)/.bench-installed
+# (after every script has printed its figures). Hugo (bench_hugo) is Debian's, installed if root;
+# Chromium and Playwright (bench_image_bytes) come with e2e-install.
+bench: install awscli e2e-install $(BIN)/.bench-installed
 	@command -v hugo >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q hugo; } || echo "hugo not installed: bench_hugo skips"
 	@failed=""; for script in tests/bench/bench_*.py; do \

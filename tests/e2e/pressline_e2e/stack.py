@@ -216,7 +216,14 @@ def wait_until_published(site: LocalSite) -> None:
     site.published = sorted(published, key=lambda post: post.date)
 
 
-PIPELINE_QUEUES = ("IntakeQueueUrl", "RenderQueueUrl", "IndexQueueUrl", "NotifyQueueUrl", "DeliveryQueueUrl")
+PIPELINE_QUEUES = (
+    "IntakeQueueUrl",
+    "RenderQueueUrl",
+    "ImageQueueUrl",
+    "IndexQueueUrl",
+    "NotifyQueueUrl",
+    "DeliveryQueueUrl",
+)
 
 
 def pipeline_idle(site: LocalSite) -> bool:
