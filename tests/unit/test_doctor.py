@@ -49,11 +49,18 @@ class FakeResolver:
         return list(self.zone.get((name, rtype), []))
 
 
-@pytest.fixture
-def outputs_file(tmp_path: Path) -> Path:
+def write_stack(tmp_path: Path, sender: str = f"news@{DOMAIN}") -> Path:
+    """An outputs file and the functions' settings beside it, as `pressline local` writes them."""
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps({"EmailDnsRecords": OUTPUT, "SourceBucketName": "source"}), encoding="utf-8")
+    functions = {"SubscriptionsFunction": {"environment": {"SENDER_EMAIL": sender}}}
+    (tmp_path / "outputs.functions.json").write_text(json.dumps(functions), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def outputs_file(tmp_path: Path) -> Path:
+    return write_stack(tmp_path)
 
 
 @pytest.fixture
@@ -75,7 +82,8 @@ def test_every_record_in_place_exits_0_and_asks_dns_for_each(
 ) -> None:
     status, out, _ = run(capsys, "--outputs", str(outputs_file))
     assert status == 0, out
-    assert out.count("ok ") == 6 and "All records are in place." in out
+    assert out.count("ok ") == 7 and "All records are in place." in out
+    assert "ok      sender       news@example.com is at example.com (DMARC aligns)" in out
     assert "p=quarantine" in out  # a stricter DMARC policy than suggested is right too
     assert sorted(resolver.asked) == sorted(correct_zone())
 
@@ -175,3 +183,21 @@ def test_the_identity_s_tokens_and_mail_from_give_the_records_of_the_output() ->
     assert [(r.kind, r.name, r.rtype) for r in records] == [(r.kind, r.name, r.rtype) for r in from_output]
     findings = doctor.examine(records, FakeResolver(correct_zone()))
     assert [f.verdict for f in findings] == ["ok"] * 6
+
+
+@pytest.mark.parametrize(
+    ("sender", "aligned"),
+    [
+        ("news@example.com", True),
+        ("news@mail.example.com", True),
+        ("news@gmail.com", False),
+        ("a@badexample.com", False),
+    ],
+)
+def test_the_sender_must_be_at_the_domain_for_dmarc(
+    tmp_path: Path, resolver: FakeResolver, capsys: pytest.CaptureFixture[str], sender: str, aligned: bool
+) -> None:
+    status, out, _ = run(capsys, "--outputs", str(write_stack(tmp_path, sender)))
+    assert status == (0 if aligned else 1), out
+    if not aligned:
+        assert f"WRONG   sender       SenderEmail {sender} is not at example.com: DMARC fails" in out

@@ -23,7 +23,6 @@ extra; email-validator already brings it), tests give a fake.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,14 +105,19 @@ def parse_output(value: str) -> list[Expected]:
     return records
 
 
-def from_identity(domain: str, identity: dict[str, Any], region: str) -> tuple[list[Expected], list[str]]:
+Note = tuple[Verdict, str]  # a check that is not a DNS record's: its verdict and one line
+
+
+def from_identity(domain: str, identity: dict[str, Any], region: str) -> tuple[list[Expected], list[Note]]:
     """The records SES's ``GetEmailIdentity`` answer implies, and what it left unknown."""
     domain = _host(domain)
     records: list[Expected] = []
-    unknown: list[str] = []
+    unknown: list[Note] = []
     tokens = (identity.get("DkimAttributes") or {}).get("Tokens") or []
     if not tokens:
-        unknown.append(f"SES gave no DKIM tokens for {domain} (GetEmailIdentity): the DKIM records are not checked")
+        unknown.append(
+            ("unknown", f"SES gave no DKIM tokens for {domain} (GetEmailIdentity): the DKIM records are not checked")
+        )
     records += [
         Expected.of("dkim", f"{token}._domainkey.{domain}", "CNAME", f"{token}.dkim.amazonses.com") for token in tokens
     ]
@@ -123,7 +127,7 @@ def from_identity(domain: str, identity: dict[str, Any], region: str) -> tuple[l
         records.append(Expected.of("mail-from-mx", mail_from, "MX", host, f"10 {host}."))
         records.append(Expected.of("spf", mail_from, "TXT", f"v=spf1 {SES_SPF_INCLUDE} ~all"))
     else:
-        unknown.append(f"SES names no MAIL FROM domain for {domain}: its MX and SPF are not checked")
+        unknown.append(("unknown", f"SES names no MAIL FROM domain for {domain}: its MX and SPF are not checked"))
     records.append(Expected.of("dmarc", f"_dmarc.{domain}", "TXT", "v=DMARC1; p=none"))
     return records, unknown
 
@@ -189,7 +193,19 @@ def examine(records: list[Expected], resolver: Resolver) -> list[Finding]:
     return findings
 
 
-def report(findings: list[Finding], unknown: list[str]) -> tuple[str, int]:
+def sender_alignment(sender: str, domain: str) -> Note:
+    """DMARC passes only when the From address's domain is the DKIM/SPF domain or under it
+    (relaxed alignment): SenderEmail must be at EmailDomain for the identity to count."""
+    at = _host(sender.rpartition("@")[2])
+    if at == domain or at.endswith(f".{domain}"):
+        return ("ok", f"sender       {sender} is at {domain} (DMARC aligns)")
+    return (
+        "wrong",
+        f"sender       SenderEmail {sender} is not at {domain}: DMARC fails; deploy with SenderEmail at {domain}",
+    )
+
+
+def report(findings: list[Finding], notes: list[Note]) -> tuple[str, int]:
     """The text to print and the exit status (0: every record is right)."""
     lines = []
     for finding in findings:
@@ -197,11 +213,12 @@ def report(findings: list[Finding], unknown: list[str]) -> tuple[str, int]:
         what = {"dkim": "DKIM", "mail-from-mx": "MAIL FROM MX", "spf": "SPF", "dmarc": "DMARC"}[finding.expected.kind]
         detail = f": {finding.detail}" if finding.detail else ""
         lines.append(f"{mark} {what:<12} {finding.expected.name} {finding.expected.rtype}{detail}")
-    lines += [f"UNKNOWN {note}" for note in unknown]
+    marks = {"ok": "ok     ", "missing": "MISSING", "wrong": "WRONG  ", "unknown": "UNKNOWN"}
+    lines += [f"{marks[verdict]} {text}" for verdict, text in notes]
     bad = [finding for finding in findings if finding.verdict != "ok"]
     if bad:
         lines += ["", "Create or fix at your DNS provider:", *(f"  {finding.expected.line}" for finding in bad)]
-    problems = len(bad) + len(unknown)
+    problems = len(bad) + sum(verdict != "ok" for verdict, _ in notes)
     lines += ["", "All records are in place." if not problems else f"{problems} problem(s)."]
     return "\n".join(lines) + "\n", 0 if not problems else 1
 
@@ -249,19 +266,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _outputs(args: argparse.Namespace) -> dict[str, str]:
-    if args.stack_name:
-        from pressline.adapters.aws import client
-
-        stack = client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
-        return {item["OutputKey"]: item.get("OutputValue", "") for item in stack.get("Outputs", [])}
-    if args.outputs is not None:
-        loaded = json.loads(Path(args.outputs).read_text(encoding="utf-8"))
-        return {str(key): str(value) for key, value in loaded.items()}
-    return {}
-
-
-def expected_records(args: argparse.Namespace) -> tuple[list[Expected], list[str]]:
+def expected_records(args: argparse.Namespace) -> tuple[list[Expected], list[Note]]:
     if args.domain:
         from botocore.exceptions import ClientError
 
@@ -275,12 +280,23 @@ def expected_records(args: argparse.Namespace) -> tuple[list[Expected], list[str
                 raise
             raise DoctorError(f"SES has no identity {args.domain} in {sesv2.meta.region_name}") from None
         return from_identity(args.domain, identity, sesv2.meta.region_name)
-    outputs = _outputs(args)
+    # The outputs, and the functions' settings for the sender (as `pressline status` reads them).
+    from pressline.ops.status import StackNotFound, stack_inputs
+
+    try:
+        outputs, environment, unread = stack_inputs(args)
+    except StackNotFound:
+        raise DoctorError(f"no stack named {args.stack_name!r} here") from None
     if OUTPUT not in outputs:
         raise DoctorError(
             f"no {OUTPUT} output to read: give --stack-name (a stack deployed with EmailDomain), --local, or --domain"
         )
-    return parse_output(outputs[OUTPUT]), []
+    records = parse_output(outputs[OUTPUT])
+    domain = next(record.name.removeprefix("_dmarc.") for record in records if record.kind == "dmarc")
+    sender = environment.get("SENDER_EMAIL")
+    if sender:
+        return records, [sender_alignment(sender, domain)]
+    return records, [("unknown", f"sender       SenderEmail is not known here ({unread or 'no function settings'})")]
 
 
 def run(args: argparse.Namespace, resolver: Resolver | None = None) -> int:
