@@ -138,3 +138,21 @@ def test_bounce_and_complaint_feedback_still_suppress_while_paused(aws_stack: St
     aws_stack.invoke("EmailFeedback", alarm_event())
     seed_confirmed(aws_stack, "complaint@simulator.amazonses.com")
     assert aws_stack.invoke("EmailFeedback", load("feedback-complaint")) == {"suppressed": 1}
+
+
+def test_the_local_stack_runs_with_a_sending_domain_and_says_it_creates_no_identity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The identity is AWS's to create (DKIM, MAIL FROM): locally moto sends unsigned, and the
+    records output says so instead of naming tokens that do not exist."""
+    from moto import mock_aws
+
+    from pressline.local.stack import provision
+    from pressline.ops import doctor
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        stack = provision(parameters={"EmailDomain": "example.com"})
+    assert stack.outputs["EmailDnsRecords"].startswith("none: the local stack creates no SES identity")
+    with pytest.raises(doctor.DoctorError, match="no sending domain"):
+        doctor.parse_output(stack.outputs["EmailDnsRecords"])
