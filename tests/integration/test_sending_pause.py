@@ -156,3 +156,16 @@ def test_the_local_stack_runs_with_a_sending_domain_and_says_it_creates_no_ident
     assert stack.outputs["EmailDnsRecords"].startswith("none: the local stack creates no SES identity")
     with pytest.raises(doctor.DoctorError, match="no sending domain"):
         doctor.parse_output(stack.outputs["EmailDnsRecords"])
+
+
+def test_an_import_that_would_email_waits_for_the_resume(
+    aws_stack: StackHandle, outputs_file: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    members = tmp_path / "members.csv"  # Ghost's export: no consent recorded, so each gets a re-opt-in email
+    members.write_text("email,name,subscribed_to_emails\nnew@example.com,New,true\n", encoding="utf-8")
+    aws_stack.invoke("EmailFeedback", alarm_event())
+    capsys.readouterr()
+    status = cli.main(["subscribers", "import", str(members), "--outputs", str(outputs_file)])
+    assert status == 2 and "sending is paused since 2026-12-04 03:05 UTC" in capsys.readouterr().err
+    assert aws_stack.sent_emails() == []
+    assert cli.main(["subscribers", "import", str(members), "--outputs", str(outputs_file), "--dry-run"]) == 0

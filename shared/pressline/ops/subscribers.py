@@ -173,6 +173,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.action == "import" and not args.dry_run and (pause := sending_paused(found)) is not None:
+        # Re-opt-in emails to an imported list are what draws complaints: none while paused.
+        print(
+            f"pressline subscribers import: sending is paused {pause}; nothing imported. Once the cause is dealt"
+            " with, `pressline subscribers resume-sending`, then import again (--dry-run works meanwhile)",
+            file=sys.stderr,
+        )
+        return 2
     found.apply()
     repository = DynamoSubscriberRepository(table)
     if args.action == "export":
@@ -180,6 +188,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"Exported {count} subscriber(s) to {args.file}")
         return 0
     return _import(args, repository)
+
+
+def sending_paused(found: StackSettings) -> str | None:
+    """Since when and why sending is paused (None: it is not, or the stack has no ledger table)."""
+    from pressline.subscribers.sending import DynamoPauseStore, describe
+
+    table = found.outputs.get("LedgerTableName", "")
+    pause = DynamoPauseStore(table).read() if table else None
+    return describe(pause) if pause else None
 
 
 def resume_sending(found: StackSettings) -> int:
