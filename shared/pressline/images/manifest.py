@@ -7,7 +7,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from pressline.images.variants import ImageResult
-from pressline.site.responsive import CONTENT_TYPES, ImageSet, ImageVariant
+from pressline.models import ImageSet, ImageVariant
+from pressline.site.responsive import CONTENT_TYPES
 
 
 def image_set(result: ImageResult, base_path: str, *, src: str) -> ImageSet:

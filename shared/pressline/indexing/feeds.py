@@ -28,9 +28,9 @@ from pressline.indexing.layout import (
     tag_front_path,
     tagline,
 )
+from pressline.models import ImageSet
 from pressline.posts.sanitize import strip_markup
 from pressline.site.pages import Site
-from pressline.site.responsive import share_url
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 GENERATOR = "Pressline"
@@ -236,6 +236,12 @@ def rss(posts: Sequence[RecentPost], site: Site, fallback: datetime) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _share_url(cover: ImageSet, site: Site) -> str | None:
+    from pressline.site.responsive import share_url  # the markup module: imported when a post has a cover
+
+    return share_url(cover, site.url)
+
+
 def json_feed(posts: Sequence[RecentPost], site: Site) -> str:
     items = []
     for item in posts:
@@ -253,7 +259,7 @@ def json_feed(posts: Sequence[RecentPost], site: Site) -> str:
         }
         if meta.author:
             entry["authors"] = [{"name": meta.author}]
-        shared = share_url(post.cover, site.url) if post.cover is not None else None
+        shared = _share_url(post.cover, site) if post.cover is not None else None
         if shared:  # the cover's <= 1,200-px JPEG or PNG: what every reader displays
             entry["image"] = shared
         elif meta.image:

@@ -27,13 +27,12 @@ from dataclasses import dataclass
 from pressline.indexing.catalog import Blob
 from pressline.models import Contract, ImageSet, Problem, RenderedPost, SourceRef
 from pressline.posts.paths import media_path, version_token
-from pressline.site.responsive import FALLBACK_WIDTH, is_local, local_sources
 
 IMAGE_PREFIX = "IMAGE#"
 # A cover as listings carry it: the variants up to the fallback width (960), enough for a 12rem
 # thumbnail on a 2x screen and a phone's full column, and for og:image (<= 1,200): ~6 URLs
 # instead of ~9, since every listing entry of the post carries a copy.
-LISTING_MAX_WIDTH = FALLBACK_WIDTH
+LISTING_MAX_WIDTH = 960  # pressline.site.responsive.FALLBACK_WIDTH (imported by pages only: cold start)
 
 
 def image_blob(src: str) -> str:
@@ -81,13 +80,21 @@ def sources_of(rendered: RenderedPost | None) -> tuple[str, ...]:
     """The site images a rendering shows: its cover first, then the body's, once each."""
     if rendered is None:
         return ()
+    if "<img" not in rendered.body_html and not rendered.meta.image:
+        return ()  # most posts: nothing to tokenize, and no markup module to import
+    from pressline.site.responsive import is_local, local_sources
+
     cover = (rendered.meta.image,) if rendered.meta.image and is_local(rendered.meta.image) else ()
     return tuple(dict.fromkeys(cover + local_sources(rendered.body_html)))
 
 
 def cover_src(rendered: RenderedPost | None) -> str | None:
     image = rendered.meta.image if rendered is not None else None
-    return image if image and is_local(image) else None
+    if not image:
+        return None
+    from pressline.site.responsive import is_local
+
+    return image if is_local(image) else None
 
 
 def for_listing(image: ImageSet | None) -> ImageSet | None:
