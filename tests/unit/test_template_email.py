@@ -189,3 +189,10 @@ def test_ses_counts_every_email_by_the_kind_tag_the_emails_carry() -> None:
     site = Site(title="Blog", url="https://blog.example", api_url="https://api.example", sender="news@example.com")
     email = confirmation_email(site, "ada@example.com", "sid", "token", (), 48, datetime(2026, 12, 4, tzinfo=UTC))
     assert email.tags[dimension["DimensionName"]] == "confirmation"  # the dimension is a tag SES will find
+
+
+def test_every_alarm_notifies_the_alarm_topic_and_says_what_it_means() -> None:
+    """The rule the rate alarms follow, for every alarm: an operator is told, in words."""
+    for name, props in alarms(Deployed({"EmailDomain": DOMAIN, "AlarmEmail": "ops@example.com"})).items():
+        assert {"Ref": "AlarmTopic"} in props.get("AlarmActions", []), f"{name} notifies no one"
+        assert len(str(props.get("AlarmDescription", "")).split()) >= 5, f"{name}: no description of what it means"
