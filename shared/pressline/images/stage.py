@@ -48,7 +48,17 @@ from pressline.images.manifest import image_set
 from pressline.images.variants import ImageResult, process
 from pressline.models import ImageRequest, IndexUpdate, Problem, SourceRef
 from pressline.posts.images import MAX_IMAGE_BYTES
-from pressline.posts.paths import POSTS_PREFIX, classify, media_key, media_path
+from pressline.posts.paths import (
+    HASHED_PREFIX,
+    MAX_KEY_BYTES,
+    MEDIA_PREFIX,
+    POSTS_PREFIX,
+    classify,
+    key_bytes,
+    key_digest,
+    media_key,
+    media_path,
+)
 from pressline.posts.report import build_report, write_report
 from pressline.stages.batching import Batch, Handled
 
@@ -159,9 +169,20 @@ def handle_message(body: str, deps: Dependencies, send: Send) -> Outcome:
     return "published"
 
 
+# The longest variant name ``process`` gives: a stem of at most 80 ASCII characters, then
+# "-1600w-" and 8 hex digits of hash, then ".avif" or ".webp".
+LONGEST_VARIANT_NAME = 80 + len("-1600w-") + 8 + len(".avif")
+
+
 def _base_path(key: str) -> str:
-    """The site folder the variants are published in, as a URL path (``/media/2026/``)."""
-    return quote(posixpath.dirname(media_path(key)).rstrip("/") + "/")
+    """The site folder the variants are published in, as a URL path (``/media/2026/``). A folder
+    so deep that a variant's key would pass S3's 1,024 bytes is replaced by one named by the
+    hash of the source key (``/media/by-hash/<sha256>/``, as reports are): the upload S3
+    accepted is published, not retried until its message reaches the dead-letter queue."""
+    folder = posixpath.dirname(media_key(key)).rstrip("/") + "/"
+    if key_bytes(folder) + LONGEST_VARIANT_NAME > MAX_KEY_BYTES:
+        folder = f"{MEDIA_PREFIX}{HASHED_PREFIX}{key_digest(key)}/"
+    return quote("/" + folder)
 
 
 def variant_key(url: str) -> str:

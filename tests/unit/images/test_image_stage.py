@@ -253,3 +253,26 @@ def test_an_image_uploaded_again_while_its_copy_was_deleted_is_retried_and_then_
     del world.source.head
     world.upload(PHOTO)
     assert world.handle() == "published" and "media/2026/harbour walk.jpg" in world.site_files()
+
+
+@pytest.mark.parametrize("folder_bytes", [900, 990, 1000])
+def test_an_image_in_a_folder_too_deep_for_its_variants_names_is_published_under_its_hash(folder_bytes: int) -> None:
+    """S3 takes keys of 1,024 bytes; a variant's name is longer than the upload's (the width and
+    the hash): a deep folder moves the variants under media/by-hash/<sha256>/, never past S3's limit."""
+    from pressline.posts.paths import MAX_KEY_BYTES, key_bytes, key_digest
+
+    folder = "posts/" + "/".join(["é" * 30] * 40)
+    while key_bytes(folder) > folder_bytes:
+        folder = folder[:-1].rstrip("/")
+    key = f"{folder}/photo.jpg"
+    assert key_bytes(key) <= MAX_KEY_BYTES
+    world = World()
+    world.upload(make_images.photo_with_gps((1200, 900)), key)
+    assert world.handle(key) == "published"
+    [update] = world.updates()
+    assert update.image is not None
+    keys = [stage.variant_key(v.url) for v in update.image.variants]
+    assert all(key_bytes(k) <= MAX_KEY_BYTES for k in keys) and set(keys) <= set(world.site_files())
+    hashed = key_bytes(folder.replace("posts/", "media/", 1)) + stage.LONGEST_VARIANT_NAME > MAX_KEY_BYTES
+    assert all(k.startswith(f"media/by-hash/{key_digest(key)}/") for k in keys) is hashed
+    assert world.report(key).status == "published"
