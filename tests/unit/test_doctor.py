@@ -201,3 +201,60 @@ def test_the_sender_must_be_at_the_domain_for_dmarc(
     assert status == (0 if aligned else 1), out
     if not aligned:
         assert f"WRONG   sender       SenderEmail {sender} is not at example.com: DMARC fails" in out
+
+
+@pytest.fixture
+def dns_server() -> Iterator[int]:
+    """A DNS server on 127.0.0.1 answering from correct_zone() (UDP, one thread): what the fake
+    resolver stands for, spoken in the wire protocol."""
+    import socket
+    import threading
+
+    import dns.message
+    import dns.rcode
+    import dns.rrset
+
+    zone = correct_zone()
+    zone[(f"split.{DOMAIN}", "TXT")] = ['"v=spf1 include:amazon" "ses.com ~all"']  # one record, two strings
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, client = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            query = dns.message.from_wire(data)
+            response = dns.message.make_response(query)
+            question = query.question[0]
+            name, rtype = question.name.to_text().rstrip("."), dns.rdatatype.to_text(question.rdtype)
+            answers = zone.get((name, rtype))
+            if answers:
+                texts = [a if rtype != "TXT" or a.startswith('"') else f'"{a}"' for a in answers]
+                response.answer.append(dns.rrset.from_text_list(question.name, 300, "IN", rtype, texts))
+            elif not any(key[0] == name for key in zone):
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            sock.sendto(response.to_wire(), client)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield int(sock.getsockname()[1])
+    stop.set()
+    thread.join()
+    sock.close()
+
+
+def test_the_dnspython_resolver_answers_as_the_fake_does(dns_server: int) -> None:
+    real = doctor.DnsPythonResolver(timeout=2, nameservers=["127.0.0.1"], port=dns_server)
+    fake = FakeResolver(correct_zone())
+    records = doctor.parse_output(OUTPUT)
+    assert [f.verdict for f in doctor.examine(records, real)] == ["ok"] * 6
+    for record in records:
+        real_answer, fake_answer = real.lookup(record.name, record.rtype), fake.lookup(record.name, record.rtype)
+        assert [doctor._host(a) for a in real_answer] == [doctor._host(a) for a in fake_answer], record.line
+    assert real.lookup(f"nothing.{DOMAIN}", "TXT") == []  # NXDOMAIN: missing, not an error
+    assert real.lookup(f"mail.{DOMAIN}", "CNAME") == []  # the name exists, not that type
+    assert real.lookup(f"split.{DOMAIN}", "TXT") == ["v=spf1 include:amazonses.com ~all"]  # strings joined

@@ -224,15 +224,20 @@ def report(findings: list[Finding], notes: list[Note]) -> tuple[str, int]:
 
 
 class DnsPythonResolver:
-    """DNS through dnspython (the system's resolvers, 5 s a query)."""
+    """DNS through dnspython: the system's resolvers (or ``nameservers`` on ``port``), 5 s a query."""
 
-    def __init__(self, timeout: float = 5.0) -> None:
+    def __init__(self, timeout: float = 5.0, nameservers: list[str] | None = None, port: int = 53) -> None:
         try:
             import dns.resolver
         except ImportError:  # pragma: no cover - email-validator depends on it
             raise DoctorError("dnspython is not installed: pip install 'pressline[doctor]'") from None
-        self._resolver = dns.resolver.Resolver()
+        try:
+            self._resolver = dns.resolver.Resolver()
+        except dns.resolver.NoResolverConfiguration as error:
+            raise DoctorError(f"no DNS resolver configured on this machine ({error})") from None
         self._resolver.lifetime = timeout
+        if nameservers:
+            self._resolver.nameservers, self._resolver.port = nameservers, port
 
     def lookup(self, name: str, rtype: str) -> list[str]:
         import dns.exception
@@ -240,12 +245,10 @@ class DnsPythonResolver:
 
         try:
             answer = self._resolver.resolve(name, rtype, raise_on_no_answer=False)
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoNameservers) as error:
-            if isinstance(error, dns.resolver.NXDOMAIN):
-                return []
-            raise LookupFailed(str(error)) from None
-        except dns.exception.Timeout as error:
-            raise LookupFailed(str(error)) from None
+        except dns.resolver.NXDOMAIN:
+            return []  # no such name: the record is missing
+        except dns.exception.DNSException as error:  # timeouts, SERVFAIL from every server: no verdict
+            raise LookupFailed(str(error) or type(error).__name__) from None
         if rtype == "TXT":
             return [b"".join(record.strings).decode("utf-8", "replace") for record in answer]
         return [record.to_text() for record in answer]
