@@ -145,7 +145,7 @@ def handle_message(body: str, deps: Dependencies, send: Send) -> Outcome:
     result = process(stored.body, key)
     if not result.ok:
         return _rejected(source, str(result.rejected), result.notes, deps)
-    _put_variants(key, result, deps)
+    put_variants(key, result, deps.site)
     if not _still_current(stored, deps):
         # Replaced meanwhile: the newer version's request publishes it (its variants are
         # written; these are harmless files nothing names). Writing the copy, the report and
@@ -163,7 +163,7 @@ def handle_message(body: str, deps: Dependencies, send: Send) -> Outcome:
         # Replaced between the check above and these writes: they may have overwritten the
         # newer version's, so this message is retried, and its retry publishes the newer one.
         raise RetryableError(f"{key} was replaced while its copy was written; retried to publish the newer version")
-    image = image_set(result, _base_path(key), src=quote(media_path(key)))
+    image = image_set(result, base_path(key), src=quote(media_path(key)))
     send(deps.index_queue, IndexUpdate(action="image", source=source, image=image))
     logger.info("Published image", extra={"key": key, "version": source.version_id, "variants": len(image.variants)})
     return "published"
@@ -174,7 +174,7 @@ def handle_message(body: str, deps: Dependencies, send: Send) -> Outcome:
 LONGEST_VARIANT_NAME = 80 + len("-1600w-") + 8 + len(".avif")
 
 
-def _base_path(key: str) -> str:
+def base_path(key: str) -> str:
     """The site folder the variants are published in, as a URL path (``/media/2026/``). A folder
     so deep that a variant's key would pass S3's 1,024 bytes is replaced by one named by the
     hash of the source key (``/media/by-hash/<sha256>/``, as reports are): the upload S3
@@ -190,11 +190,12 @@ def variant_key(url: str) -> str:
     return unquote(url.lstrip("/"))
 
 
-def _put_variants(key: str, result: ImageResult, deps: Dependencies) -> None:
-    base = _base_path(key)
+def put_variants(key: str, result: ImageResult, site: ObjectStore) -> None:
+    """Every variant at its key in the site bucket (``pressline preview`` publishes them the same way)."""
+    base = base_path(key)
     for variant in result.variants:
         target = variant_key(base + quote(variant.name))
-        deps.site.put(target, variant.data, variant.content_type, cache_control=VARIANT_CACHE_CONTROL)
+        site.put(target, variant.data, variant.content_type, cache_control=VARIANT_CACHE_CONTROL)
 
 
 def _still_current(stored: StoredObject, deps: Dependencies) -> bool:

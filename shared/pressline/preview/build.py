@@ -29,16 +29,26 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pressline.adapters.store import MemoryStore
-from pressline.models import Problem, RenderedPost, SourceRef
+from pressline.models import ImageSet, Problem, RenderedPost, SourceRef
 from pressline.posts.check import check_file, source_key
-from pressline.posts.paths import classify, media_key, page_key, page_name, page_path, post_page_key, post_path
+from pressline.posts.paths import (
+    classify,
+    media_key,
+    media_path,
+    page_key,
+    page_name,
+    page_path,
+    post_page_key,
+    post_path,
+)
 from pressline.site.pages import Site
 
 if TYPE_CHECKING:
@@ -97,6 +107,7 @@ class RenderCache:
     """Renderings by file and version: on a save only the files that changed are rendered again."""
 
     renderings: dict[tuple[str, str | None, datetime], RenderedPost | None] = field(default_factory=dict)
+    images: dict[tuple[str, str], Any] = field(default_factory=dict)  # (key, sha256) -> ImageResult
 
     def render(
         self, data: bytes, source: SourceRef, uploaded_at: datetime, site: Site, now: datetime
@@ -107,6 +118,17 @@ class RenderCache:
         if at not in self.renderings:
             self.renderings[at] = render(data, source, uploaded_at=uploaded_at, site=site, now=now).post
         return self.renderings[at]
+
+    def image(self, key: str, data: bytes) -> Any:
+        """What the Image stage makes of an image (``pressline.images.process``, an
+        ``ImageResult``), by file and content: decoded once, whatever the number of saves."""
+        from pressline.images import process
+
+        at = (key, hashlib.sha256(data).hexdigest())
+        if at not in self.images:
+            self.images = {known: result for known, result in self.images.items() if known[0] != key}
+            self.images[at] = process(data, key)
+        return self.images[at]
 
     def keep_only(self, sources: Iterable[SourceRef]) -> None:
         """Forget the renderings of versions no file has any more (bounded memory while editing)."""
@@ -122,6 +144,7 @@ class _Read:
     renderings: dict[str, RenderedPost] = field(default_factory=dict)  # by source key
     posts: dict[str, CatalogPost] = field(default_factory=dict)
     pages: dict[str, CatalogPage] = field(default_factory=dict)
+    images: dict[str, ImageSet] = field(default_factory=dict)  # by src: what pages show them with
 
     def errors_elsewhere(self) -> bool:
         """Whether a file was not a post (a page, an image, something refused)."""
@@ -130,7 +153,7 @@ class _Read:
 
 def _read(files: Sequence[Path], site: Site, timezone: ZoneInfo, now: datetime, cache: RenderCache) -> _Read:
     """Check, render and catalog each file, in order (a file's slug and aliases are its own
-    if no file before it took them); images go to the site bucket, as Validate puts them."""
+    if no file before it took them); images go to the site bucket as the Image stage puts them."""
     read = _Read(Build(site=site, store=MemoryStore()))
     build = read.build
     slugs: dict[str, Path] = {}
@@ -152,7 +175,9 @@ def _read(files: Sequence[Path], site: Site, timezone: ZoneInfo, now: datetime, 
         except OSError:  # gone since it was checked: the next poll sees it gone
             continue
         if kind == "image":
-            _publish_image(build.store, key, data)
+            published = _publish_image(build.store, key, data, cache)
+            if published is not None:
+                read.images[published.src] = published
             continue
         if kind not in ("post", "page"):
             continue
@@ -176,6 +201,7 @@ def build_site(
     cache: RenderCache | None = None,
 ) -> Build:
     """The site these files make (``files`` as ``pressline check`` expands a folder)."""
+    from pressline.indexing import images
     from pressline.indexing.memory import MemoryCatalog
     from pressline.indexing.pages import PAGES_BLOB, SitePages, pages_blob, site_with_pages
     from pressline.indexing.rebuild import rebuild_site
@@ -189,14 +215,20 @@ def build_site(
     for rendered in read.renderings.values():
         source_store.put(_rendered_key(rendered.source), rendered.model_dump_json().encode("utf-8"), "application/json")
     for key, post in read.posts.items():
+        cover = read.images.get(images.cover_src(read.renderings[key]) or "")
+        post = read.posts[key] = post.model_copy(update={"cover": images.for_listing(cover)})
         catalog.posts[key] = post
         catalog.slugs.setdefault(post.slug, key)
+    for src, image in read.images.items():  # as Index keeps them: pages show the variants
+        blob = images.record_blob(images.ImageRecord(version="preview", image=image))
+        if blob is not None:
+            catalog.stored_blobs[images.image_blob(src)] = blob
     site_pages = SitePages(pages=dict(sorted(read.pages.items())))
     blob = pages_blob(site_pages)
     if blob is not None:
         catalog.stored_blobs[PAGES_BLOB] = blob
     rebuild_site(catalog, source_store, build.store, site, now=now)
-    build.site = site_with_pages(site, site_pages)
+    build.site = replace(site_with_pages(site, site_pages), images=read.images.get)
     build.listed = [post.entry() for post in _newest_first(read.posts.values())]
     build.posts = len(build.listed)
     build.pages = len(site_pages.public)
@@ -275,6 +307,7 @@ def first_build(
         from pressline.indexing.pages import SitePages, site_with_pages
 
         build.site = site_with_pages(site, SitePages(pages=dict(sorted(read.pages.items()))))
+    build.site = replace(build.site, images=read.images.get)
     newest = sorted((post for post in read.posts.values() if post.public), key=lambda post: post.order, reverse=True)
     build.answers = frozenset()
     if len(newest) <= HOME_SIZE:  # the 11th newest is the home page's link onwards
@@ -345,14 +378,29 @@ def _rendered_key(source: SourceRef) -> str:
     return rendered_key(source)
 
 
-def _publish_image(store: MemoryStore, key: str, data: bytes) -> None:
-    """As Validate publishes an image: under ``media/``, with the type its bytes say."""
-    from pressline.posts.images import check_image
-    from pressline.stages.validate import IMAGE_CACHE_CONTROL
+def _publish_image(store: MemoryStore, key: str, data: bytes, cache: RenderCache) -> ImageSet | None:
+    """As the Image stage publishes an image: its variants, and the widest JPEG/PNG without
+    metadata at the original's path; the ImageSet pages show it with. Without Pillow (the
+    ``images`` extra) the file as it is, as pages then show it."""
+    try:
+        from pressline.images import image_set
+        from pressline.images.stage import ORIGINAL_CACHE_CONTROL, base_path, put_variants
+    except ImportError:
+        from pressline.posts.images import check_image
+        from pressline.stages.validate import IMAGE_CACHE_CONTROL
 
-    checked = check_image(data, key)
-    if checked.content_type is not None:
-        store.put(media_key(key), data, checked.content_type, cache_control=IMAGE_CACHE_CONTROL)
+        checked = check_image(data, key)
+        if checked.content_type is not None:
+            store.put(media_key(key), data, checked.content_type, cache_control=IMAGE_CACHE_CONTROL)
+        return None
+    result = cache.image(key, data)
+    if not result.ok or result.fallback is None:
+        return None  # check_file reported why
+    put_variants(key, result, store)
+    widest = result.of_format(result.fallback)[-1]
+    store.put(media_key(key), widest.data, widest.content_type, cache_control=ORIGINAL_CACHE_CONTROL)
+    image: ImageSet = image_set(result, base_path(key), src=quote(media_path(key)))
+    return image
 
 
 def _catalog_post(rendered: RenderedPost, now: datetime, owners: dict[str, str]) -> CatalogPost:
