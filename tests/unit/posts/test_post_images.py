@@ -34,9 +34,7 @@ def test_uppercase_suffixes_are_images() -> None:
 def test_a_misnamed_image_is_published_with_its_real_type() -> None:
     checked = check_image(JPEG, "posts/a/photo.png")
     assert checked.content_type == "image/jpeg"
-    assert [w.message for w in checked.warnings] == [
-        "is a JPEG image despite its name; it is published as image/jpeg"
-    ]
+    assert [w.message for w in checked.warnings] == ["is a JPEG image despite its name; it is published as image/jpeg"]
 
 
 def test_html_named_png_is_refused() -> None:
