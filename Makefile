@@ -85,11 +85,13 @@ build: tools
 # Style, types, code and dependency security, template checks. Every step runs offline except
 # the dependency audit, which needs PyPI's JSON API for advisories: where that is unreachable it
 # says NOT AUDITED and goes on, unless PRESSLINE_REQUIRE_AUDIT=1 (see .ci/audit_dependencies.py).
+# Both layers: the shared one and ImagesLayer (Pillow decodes what authors upload).
 lint: install tools
 	$(BIN)/ruff check shared functions tests
 	$(BIN)/mypy
 	$(TOOLS)/bin/bandit -q -c .ci/bandit.yaml -r shared/pressline functions
 	$(TOOLS)/bin/python .ci/audit_dependencies.py shared/requirements.txt
+	$(TOOLS)/bin/python .ci/audit_dependencies.py shared/requirements-images.txt
 	$(OFFLINE_AWS) $(TOOLS)/bin/sam validate --lint --template template.yaml
 	$(OFFLINE_AWS) $(TOOLS)/bin/cfn-lint template.yaml
 	$(CHECKOV)/bin/checkov --quiet --compact --config-file .ci/checkov.yaml --file template.yaml
