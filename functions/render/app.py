@@ -36,9 +36,6 @@ def dependencies() -> render.Dependencies:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> Response:
     handled = render.handle_batch(Batch(messages_of(event), correlate=logger.set_correlation_id), dependencies())
-    if handled.poison:
-        metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=handled.poison)
-    for outcomes in handled.outcomes.values():
-        for outcome in outcomes:
-            metrics.add_metric(name=METRIC_NAMES[outcome], unit=MetricUnit.Count, value=1)
+    for name, count in handled.metric_counts(METRIC_NAMES).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
     return handled.response

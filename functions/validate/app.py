@@ -44,11 +44,7 @@ def dependencies() -> validate.Dependencies:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> Response:
     handled = validate.handle_batch(Batch(messages_of(event), correlate=logger.set_correlation_id), dependencies())
-    if handled.poison:
-        metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=handled.poison)
-    for outcomes in handled.outcomes.values():
-        if not outcomes:  # s3:TestEvent
-            metrics.add_metric(name="MessagesSkipped", unit=MetricUnit.Count, value=1)
-        for outcome in outcomes:
-            metrics.add_metric(name=METRIC_NAMES[outcome], unit=MetricUnit.Count, value=1)
+    # MessagesSkipped: a message without records (s3:TestEvent) has no outcome.
+    for name, count in handled.metric_counts(METRIC_NAMES, skipped="MessagesSkipped").items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
     return handled.response

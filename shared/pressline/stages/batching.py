@@ -17,7 +17,8 @@ and this one needs none of its imports.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -65,6 +66,19 @@ class Handled(Generic[OutcomeT]):
     response: Response
     outcomes: dict[str, list[OutcomeT]]  # message id -> its outcomes
     poison: int = 0
+
+    def metric_counts(self, names: Mapping[OutcomeT, str], skipped: str | None = None) -> dict[str, int]:
+        """The handler's metrics for this event, one count a name: ``PoisonMessages``, each
+        outcome under its name in ``names``, and ``skipped`` (when given) for a message that had
+        no outcome (S3's test event)."""
+        counts: Counter[str] = Counter()
+        if self.poison:
+            counts["PoisonMessages"] = self.poison
+        for outcomes in self.outcomes.values():
+            if not outcomes and skipped:
+                counts[skipped] += 1
+            counts.update(names[outcome] for outcome in outcomes)
+        return dict(counts)
 
 
 @dataclass
