@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ValidationError
@@ -46,7 +46,7 @@ from pydantic import BaseModel, ValidationError
 from pressline.errors import PoisonMessageError, RetryableError
 from pressline.images.manifest import image_set
 from pressline.images.variants import ImageResult, process
-from pressline.models import ImageRequest, IndexUpdate, Problem, SourceRef
+from pressline.models import ImageRequest, ImageSet, IndexUpdate, Problem, SourceRef
 from pressline.posts.images import MAX_IMAGE_BYTES
 from pressline.posts.paths import (
     HASHED_PREFIX,
@@ -54,10 +54,12 @@ from pressline.posts.paths import (
     MEDIA_PREFIX,
     POSTS_PREFIX,
     classify,
+    file_key,
     key_bytes,
     key_digest,
     media_key,
     media_path,
+    media_src,
 )
 from pressline.posts.report import build_report, write_report
 from pressline.stages.batching import Batch, Handled
@@ -152,8 +154,7 @@ def handle_message(body: str, deps: Dependencies, send: Send) -> Outcome:
         # the update now could overwrite the newer version's.
         logger.info("Image replaced while processed; left to the newer version's request", extra={"key": key})
         return "stale"
-    widest = result.of_format(result.fallback or "jpeg")[-1]  # ok: a fallback in every width
-    deps.site.put(media_key(key), widest.data, widest.content_type, cache_control=ORIGINAL_CACHE_CONTROL)
+    put_copy(key, result, deps.site)
     warnings = [Problem(field="file", message=note) for note in result.notes]
     report = build_report(
         source, "published", processed_at=deps.clock(), url=deps.base_url + media_path(key), warnings=warnings
@@ -163,7 +164,7 @@ def handle_message(body: str, deps: Dependencies, send: Send) -> Outcome:
         # Replaced between the check above and these writes: they may have overwritten the
         # newer version's, so this message is retried, and its retry publishes the newer one.
         raise RetryableError(f"{key} was replaced while its copy was written; retried to publish the newer version")
-    image = image_set(result, base_path(key), src=quote(media_path(key)))
+    image = manifest(key, result)
     send(deps.index_queue, IndexUpdate(action="image", source=source, image=image))
     logger.info("Published image", extra={"key": key, "version": source.version_id, "variants": len(image.variants)})
     return "published"
@@ -185,17 +186,24 @@ def base_path(key: str) -> str:
     return quote("/" + folder)
 
 
-def variant_key(url: str) -> str:
-    """The site bucket's key of a variant URL path (``/media/a%20b/x.webp`` -> ``media/a b/x.webp``)."""
-    return unquote(url.lstrip("/"))
+def manifest(key: str, result: ImageResult) -> ImageSet:
+    """What pages show the image at ``key`` with: its variants, as ``put_variants`` published them."""
+    return image_set(result, base_path(key), src=media_src(key))
 
 
 def put_variants(key: str, result: ImageResult, site: ObjectStore) -> None:
     """Every variant at its key in the site bucket (``pressline preview`` publishes them the same way)."""
     base = base_path(key)
     for variant in result.variants:
-        target = variant_key(base + quote(variant.name))
+        target = file_key(base + quote(variant.name))
         site.put(target, variant.data, variant.content_type, cache_control=VARIANT_CACHE_CONTROL)
+
+
+def put_copy(key: str, result: ImageResult, site: ObjectStore) -> None:
+    """The widest fallback (JPEG or PNG, metadata stripped) at the original's own path, so every
+    old link, feed and email that names it gets stripped bytes, never the original."""
+    widest = result.of_format(result.fallback or "jpeg")[-1]  # ok: a fallback in every width
+    site.put(media_key(key), widest.data, widest.content_type, cache_control=ORIGINAL_CACHE_CONTROL)
 
 
 def _still_current(stored: StoredObject, deps: Dependencies) -> bool:

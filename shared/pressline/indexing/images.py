@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from pressline.indexing.catalog import Blob
 from pressline.models import Contract, ImageSet, Problem, RenderedPost, SourceRef
-from pressline.posts.paths import media_path, version_token
+from pressline.posts.paths import file_key, media_src, version_token
 
 IMAGE_PREFIX = "IMAGE#"
 # A cover as listings carry it: the variants up to the fallback width (960), enough for a 12rem
@@ -37,21 +37,6 @@ LISTING_MAX_WIDTH = 960  # pressline.site.responsive.FALLBACK_WIDTH (imported by
 
 def image_blob(src: str) -> str:
     return IMAGE_PREFIX + src
-
-
-def site_key(url: str) -> str:
-    """The site bucket's key of a variant's site path: URLs are percent-encoded, keys are not
-    (CloudFront hands S3 the encoded path, and S3 decodes it)."""
-    from urllib.parse import unquote
-
-    return unquote(url).lstrip("/")
-
-
-def image_src(source_key: str) -> str:
-    """The ``src`` rendered HTML gives an image beside a post (``posts.sanitize`` writes it)."""
-    from urllib.parse import quote
-
-    return quote(media_path(source_key))
 
 
 class ImageRecord(Contract):
@@ -141,7 +126,7 @@ def decide_image(
 ) -> ImageChange | str:
     """An image update against S3's current version of its key (``head``) and the record: the
     change, or why it is skipped (stale: S3 has moved on and a newer update follows; duplicate)."""
-    src = image_src(source.key)
+    src = media_src(source.key)
     if image is not None and image.src != src:
         return f"the variants name {image.src!r}, not {src!r}"
     if image is not None and (head is None or version_token(head) != version_token(source)):
@@ -153,7 +138,7 @@ def decide_image(
         return f"duplicate: {src} is already at version {version or '(gone)'}"
     kept = {v.url for v in image.variants} if image is not None else set()
     retired = tuple(
-        site_key(v.url)
+        file_key(v.url)
         for v in (record.image.variants if record.image is not None else ())
         if v.url not in kept and v.url.startswith("/") and not v.url.startswith("//")
     )

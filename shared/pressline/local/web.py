@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pressline.local.stack import LocalFunction
+from pressline.posts.paths import file_key
 from pressline.site.headers import site_headers
 
 logger = logging.getLogger("pressline.local.http")
@@ -178,7 +179,7 @@ def http_api_response(result: Any) -> HttpResponse:
 def site_key(path: str) -> str:
     """The site bucket key for a URL path, like the distribution's viewer-request function:
     ``/`` and ``/a/b/`` serve their index.html, ``/a/b`` (no extension) serves a/b/index.html."""
-    key = unquote(path).lstrip("/")
+    key = file_key(path)
     if key == "" or key.endswith("/"):
         return key + "index.html"
     if "." not in key.rsplit("/", 1)[-1]:

@@ -175,6 +175,22 @@ def media_path(source_key: str) -> str:
     return "/" + media_key(source_key)
 
 
+def media_src(source_key: str) -> str:
+    """The ``src`` rendered HTML gives an image beside a post (percent-encoded): the sanitizer
+    writes it, and the Image stage and Index name the image's variants by it."""
+    from urllib.parse import quote
+
+    return quote(media_path(source_key))
+
+
+def file_key(url_path: str) -> str:
+    """The site bucket's key of a file's URL path: URLs are percent-encoded, keys are not
+    (CloudFront hands S3 the encoded path, and S3 decodes it)."""
+    from urllib.parse import unquote
+
+    return unquote(url_path).lstrip("/")
+
+
 def resolve_relative(source_key: str, reference: str) -> str | None:
     """Resolve a relative path written in a post against the post's folder in the source bucket.
 

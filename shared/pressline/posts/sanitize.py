@@ -19,9 +19,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
-from pressline.posts.paths import classify, media_path, post_path, resolve_relative
+from pressline.posts.paths import classify, media_src, post_path, resolve_relative
 
 ALLOWED_TAGS = frozenset(
     {
@@ -134,7 +134,7 @@ def _rewrite_relative(url: str) -> str | None:
     if kind == "image":
         if references is not None:
             references.images.append(target)
-        return quote(media_path(target)) + suffix
+        return media_src(target) + suffix
     if kind == "refused-image":
         if references is not None:
             references.refused_images.append(target)
@@ -263,4 +263,4 @@ def resolve_image(reference: str, source_key: str) -> str | None:
     target = resolve_relative(source_key, unquote(reference.split("#")[0].split("?")[0]))
     if target is None or classify(target) != "image":
         return None
-    return quote(media_path(target))
+    return media_src(target)

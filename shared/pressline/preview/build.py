@@ -33,7 +33,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pressline.adapters.store import MemoryStore
@@ -42,7 +41,6 @@ from pressline.posts.check import check_file, source_key
 from pressline.posts.paths import (
     classify,
     media_key,
-    media_path,
     page_key,
     page_name,
     page_path,
@@ -383,8 +381,7 @@ def _publish_image(store: MemoryStore, key: str, data: bytes, cache: RenderCache
     metadata at the original's path; the ImageSet pages show it with. Without Pillow (the
     ``images`` extra) the file as it is, as pages then show it."""
     try:
-        from pressline.images import image_set
-        from pressline.images.stage import ORIGINAL_CACHE_CONTROL, base_path, put_variants
+        from pressline.images.stage import manifest, put_copy, put_variants
     except ImportError:
         from pressline.posts.images import check_image
         from pressline.stages.validate import IMAGE_CACHE_CONTROL
@@ -397,9 +394,8 @@ def _publish_image(store: MemoryStore, key: str, data: bytes, cache: RenderCache
     if not result.ok or result.fallback is None:
         return None  # check_file reported why
     put_variants(key, result, store)
-    widest = result.of_format(result.fallback)[-1]
-    store.put(media_key(key), widest.data, widest.content_type, cache_control=ORIGINAL_CACHE_CONTROL)
-    image: ImageSet = image_set(result, base_path(key), src=quote(media_path(key)))
+    put_copy(key, result, store)
+    image: ImageSet = manifest(key, result)
     return image
 
 

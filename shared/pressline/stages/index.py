@@ -67,7 +67,15 @@ from pressline.indexing.renderings import load_rendering
 from pressline.indexing.transition import Batch, ChangeFiles, Outcome, Transition, slug_problem
 from pressline.indexing.websub import FeedChanged
 from pressline.models import IndexUpdate, Problem, RenderedPost, Report, SourceRef
-from pressline.posts.paths import POSTS_PREFIX, is_page_key, post_page_key, rendered_key, report_key, version_token
+from pressline.posts.paths import (
+    POSTS_PREFIX,
+    is_page_key,
+    media_src,
+    post_page_key,
+    rendered_key,
+    report_key,
+    version_token,
+)
 from pressline.posts.slug import tag_slug
 from pressline.site.pages import Site
 
@@ -276,7 +284,7 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
     staying: set[tuple[str, str]] = set()  # (key, slug) a rendering keeps: that post's page stays
     for item in read:
         if item.update.action == "image":  # its record, then the posts that show it (below)
-            blobs.append(images.image_blob(images.image_src(item.update.source.key)))
+            blobs.append(images.image_blob(media_src(item.update.source.key)))
             continue
         keys.append(item.update.source.key)
         if is_page_key(item.update.source.key):
@@ -305,7 +313,7 @@ def _prefetch_catalog(read: list[ReadUpdate], batch: Batch) -> None:
     showing: list[str] = []  # the posts an image of the batch is shown on (written again)
     for item in read:
         if item.update.action == "image":
-            blob = catalog.stored_blobs.get(images.image_blob(images.image_src(item.update.source.key)))
+            blob = catalog.stored_blobs.get(images.image_blob(media_src(item.update.source.key)))
             showing += images.parse_record(blob).posts
     for key in keys:
         post = catalog.posts.get(key)
@@ -393,7 +401,7 @@ def apply_image(update: IndexUpdate, head: SourceRef | None, batch: Batch) -> Ou
     """An image's variants published (or the image gone): its record takes them, the variants it
     replaces are deleted, and every public post that shows it is written again, its page and,
     for a cover, its listings (``indexing.images``). The post's own report is left as it is."""
-    src = images.image_src(update.source.key)
+    src = media_src(update.source.key)
     name = images.image_blob(src)
     record = images.parse_record(batch.catalog.blobs([name]).get(name))
     change = images.decide_image(update.image, update.source, head, record)

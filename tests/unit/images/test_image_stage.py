@@ -15,6 +15,7 @@ from pressline.adapters.queue import MemoryQueue
 from pressline.adapters.store import MemoryStore, ObjectHead
 from pressline.images import stage
 from pressline.models import ImageRequest, IndexUpdate, Report, SourceRef
+from pressline.posts.paths import file_key
 from pressline.stages.batching import Batch, Handled, Message
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "corpus" / "images"))
@@ -91,7 +92,7 @@ def test_a_photo_is_published_as_variants_and_a_stripped_copy_at_its_own_path() 
     assert {v.content_type for v in update.image.variants} == {"image/avif", "image/webp", "image/jpeg"}
     files = world.site_files()
     # Every variant the update names exists, at its URL's key, with its type; nothing else but the copy.
-    named = {stage.variant_key(v.url): v for v in update.image.variants}
+    named = {file_key(v.url): v for v in update.image.variants}
     assert set(files) == {*named, "media/2026/harbour walk.jpg"}
     for key, variant in named.items():
         assert variant.url.startswith("/media/2026/harbour-") and " " not in variant.url
@@ -271,7 +272,7 @@ def test_an_image_in_a_folder_too_deep_for_its_variants_names_is_published_under
     assert world.handle(key) == "published"
     [update] = world.updates()
     assert update.image is not None
-    keys = [stage.variant_key(v.url) for v in update.image.variants]
+    keys = [file_key(v.url) for v in update.image.variants]
     assert all(key_bytes(k) <= MAX_KEY_BYTES for k in keys) and set(keys) <= set(world.site_files())
     hashed = key_bytes(folder.replace("posts/", "media/", 1)) + stage.LONGEST_VARIANT_NAME > MAX_KEY_BYTES
     assert all(k.startswith(f"media/by-hash/{key_digest(key)}/") for k in keys) is hashed

@@ -86,16 +86,15 @@ class World:
         """What the Image stage does for an upload beside a post: store the source, publish its
         variants (AVIF, WebP and JPEG at 480, 960 and ``width``; ``tag`` stands for the bytes'
         hash in their names) and send the update with their ImageSet."""
-        from urllib.parse import quote
 
         from pressline.models import ImageSet, ImageVariant
-        from pressline.posts.paths import media_path
+        from pressline.posts.paths import media_src
 
         self.source.put(key, b"\xff\xd8\xff" + tag.encode(), "image/jpeg")
         head = self.source.head(key)
         assert head is not None
         ref = SourceRef(bucket=SOURCE_BUCKET, key=key, version_id=head.version_id, etag=head.etag)
-        src = quote(media_path(key))
+        src = media_src(key)
         folder, stem = src.rsplit("/", 1)[0], src.rsplit("/", 1)[1].rsplit(".", 1)[0]
         variants = []
         for w in sorted({min(480, width), min(960, width), width}):
