@@ -59,21 +59,11 @@ def load_average() -> str:
 def measure(browser: Any, site: Any, path: str, dpr: int) -> tuple[dict[str, int], set[str]]:
     """The image bytes a first visit to ``path`` downloads at 375 px and ``dpr`` (URL -> bytes),
     scrolled to the bottom, and the published posts the page links to."""
-    from pressline_e2e.browser import new_context
-    from pressline_e2e.images import PHONE_WIDTH, ImageBytes, load_whole_page
+    from pressline_e2e.images import phone_visit
     from pressline_e2e.pages import post_links
 
-    context = new_context(browser, width=PHONE_WIDTH, device_scale_factor=dpr)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    received = ImageBytes()
-    received.watch(page)
-    try:
-        load_whole_page(page, site.url(path))
-        received.collect()
+    with phone_visit(browser, site.url(path), dpr=dpr, timeout_ms=30_000) as (page, received):
         return received.by_url, post_links(page, site)
-    finally:
-        context.close()
 
 
 def describe(by_url: dict[str, int]) -> str:

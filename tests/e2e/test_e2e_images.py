@@ -20,13 +20,13 @@ from pressline_e2e.browser import HEIGHT, new_context
 from pressline_e2e.images import (
     PHONE_WIDTH,
     TARGET_SAVING,
-    ImageBytes,
     ImageGate,
     images_on,
     is_variant,
     layout_shift,
     load_whole_page,
     original_images,
+    phone_visit,
     wait_for_images,
 )
 from pressline_e2e.pages import archive_path, goto, month_paths, tag_page_path
@@ -208,17 +208,8 @@ def test_a_phone_downloads_at_most_half_the_originals_bytes(browser: Any, site: 
         originals = original_images(post)
         if not originals:
             continue
-        # A new context for each page: a first visit, nothing in the cache.
-        context = new_context(browser, width=PHONE_WIDTH, device_scale_factor=dpr)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        received = ImageBytes()
-        received.watch(page)
-        try:
-            load_whole_page(page, site.url(post.path))
-            downloaded = received.collect()
-        finally:
-            context.close()
+        with phone_visit(browser, site.url(post.path), dpr=dpr, timeout_ms=15_000) as (_, received):
+            downloaded = sum(received.by_url.values())
         original = sum(originals.values())
         rows.append(f"{post.path}: {downloaded:,} bytes downloaded, originals {original:,} ({', '.join(originals)})")
         assert downloaded > 0, f"{post.path}: no image downloaded at all ({received.by_url})"

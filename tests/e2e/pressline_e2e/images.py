@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,25 @@ def load_whole_page(page: Any, url: str) -> None:
     page.evaluate(SCROLL_DOWN_JS)
     page.wait_for_function(ALL_IMAGES_LOADED_JS)
     page.wait_for_load_state("networkidle")
+
+
+@contextmanager
+def phone_visit(browser: Any, url: str, *, dpr: int, timeout_ms: int) -> Iterator[tuple[Any, ImageBytes]]:
+    """A first visit to ``url`` at PHONE_WIDTH and ``dpr`` (a new context: nothing cached), the
+    page loaded whole (lazy images too) and the image bytes it received collected."""
+    from pressline_e2e.browser import new_context
+
+    context = new_context(browser, width=PHONE_WIDTH, device_scale_factor=dpr)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(timeout_ms)
+        received = ImageBytes()
+        received.watch(page)
+        load_whole_page(page, url)
+        received.collect()
+        yield page, received
+    finally:
+        context.close()
 
 
 def images_on(page: Any) -> list[dict[str, Any]]:
