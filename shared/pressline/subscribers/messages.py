@@ -65,6 +65,10 @@ def unsubscribe_url(site: Site, token: str) -> str:
     return f"{site.api_url}/subscriptions/unsubscribe?token={quote(token, safe='')}"
 
 
+def preferences_url(site: Site, token: str) -> str:
+    return f"{site.api_url}/subscriptions/preferences?token={quote(token, safe='')}"
+
+
 def _render(template: str, **context: object) -> str:
     from pressline.site.templating import render
 

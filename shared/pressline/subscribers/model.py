@@ -21,6 +21,9 @@ ALL = "ALL"
 TAG_PREFIX = "TAG#"
 
 SubscriberStatus = Literal["pending", "confirmed"]
+# How a confirmed subscriber gets posts: one email per post, or a daily or weekly digest.
+Frequency = Literal["instant", "daily", "weekly"]
+DIGEST_PREFIX = "DIGEST#"  # the audience of a frequency's digest subscribers: DIGEST#daily, DIGEST#weekly
 
 
 class Subscriber(BaseModel):
@@ -36,6 +39,10 @@ class Subscriber(BaseModel):
     created_at: datetime
     confirmed_at: datetime | None = None
     suppressed: bool = False
+    frequency: Frequency = "instant"
+    # A digest subscriber's undigested window starts here: their next digest holds the
+    # matching posts published from this instant (and not yet sent to them) to its cutoff.
+    digest_from: datetime | None = None
 
     @property
     def can_receive_posts(self) -> bool:

@@ -1,6 +1,6 @@
 """Signed tokens for the links in emails: ``<payload>.<signature>``, both base64url.
 
-The payload names its purpose (confirm or unsubscribe), the subscriber id and, for
+The payload names its purpose (confirm, unsubscribe or preferences), the subscriber id and, for
 confirmation, an expiry and the tags chosen at sign-up, so what a click confirms is
 exactly what the email said. A confirmation token also names the pending request it was
 issued for (``r``, a random id stored with that request): confirming consumes it, so a link
@@ -31,6 +31,7 @@ MAX_TOKEN_LENGTH = 2048
 class Purpose(StrEnum):
     CONFIRM = "confirm"
     UNSUBSCRIBE = "unsubscribe"
+    PREFERENCES = "preferences"
 
 
 class TokenError(ValueError):
