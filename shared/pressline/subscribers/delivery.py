@@ -56,7 +56,14 @@ class Delivery:
         subscribers = self.repository.get_many(ids)
         for sid in ids:
             subscriber = subscribers.get(sid)
-            if subscriber is None or not subscriber.can_receive_posts or not wants(subscriber.tags, post.tags):
+            # A digest subscriber gets this post in a digest (its window reaches back over
+            # every instant email still in flight when they switched), not as its own email.
+            if (
+                subscriber is None
+                or not subscriber.can_receive_posts
+                or subscriber.frequency != "instant"
+                or not wants(subscriber.tags, post.tags)
+            ):
                 result.skipped.append(sid)
                 continue
             now = self.clock()
