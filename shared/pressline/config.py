@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from pressline.subscribers.digests import DigestSchedule
 
 # A post dated further back than this when it first goes live is not announced (an import,
 # an old post uploaded late): template.yaml's AnnounceWindowHours, whose default this is.
@@ -64,12 +67,22 @@ class Settings:
     ses_configuration_set: str
     announce_window_hours: str = str(DEFAULT_ANNOUNCE_WINDOW_HOURS)
     image_queue_url: str = ""  # Validate -> the Image stage (issue 14)
+    digest_hour: str = "7"  # DigestHour: digests go at this hour of SITE_TIMEZONE (issue 15)
+    digest_weekday: str = "Monday"  # DigestWeekday: the weekly digest's day
 
     @property
     def announce_window(self) -> timedelta:
         """ANNOUNCE_WINDOW_HOURS as a duration. Parsed here, not in ``settings()``, so that a
         bad value stops only Index (the one reader), with a message naming the variable."""
         return announce_window(self.announce_window_hours)
+
+    @property
+    def digest_schedule(self) -> DigestSchedule:
+        """DIGEST_HOUR, DIGEST_WEEKDAY and SITE_TIMEZONE as a schedule (a ValueError naming the
+        variable for a bad value: parsed by its readers, the scheduler and Deliver)."""
+        from pressline.subscribers.digests import schedule_from
+
+        return schedule_from(self.site_timezone, self.digest_hour, self.digest_weekday)
 
     @property
     def base_url(self) -> str:
@@ -100,6 +113,8 @@ def settings() -> Settings:
         ses_configuration_set=_env("SES_CONFIGURATION_SET"),
         announce_window_hours=_env("ANNOUNCE_WINDOW_HOURS", str(DEFAULT_ANNOUNCE_WINDOW_HOURS)),
         image_queue_url=_env("IMAGE_QUEUE_URL"),
+        digest_hour=_env("DIGEST_HOUR", "7"),
+        digest_weekday=_env("DIGEST_WEEKDAY", "Monday"),
     )
 
 
