@@ -223,3 +223,17 @@ class DeliveryBatch(Contract):
 
     post: PostPublished
     subscriber_ids: list[str] = Field(max_length=50)
+
+
+class DigestBatch(Contract):
+    """The scheduler -> Deliver: at most 50 recipients of one period's digest (issue 15).
+    ``period``: ``daily#2026-12-04`` or ``weekly#2026-W49``; ``cutoff``: its scheduled instant;
+    ``until``: for a recipient whose digest row ends earlier (they went back to instant
+    emails: their final digest), that instant, as the fan-out read it."""
+
+    type: Literal["digest.batch"] = "digest.batch"
+    frequency: Literal["daily", "weekly"]
+    period: str = Field(pattern=r"^(daily#\d{4}-\d{2}-\d{2}|weekly#\d{4}-W\d{2})$")
+    cutoff: datetime
+    subscriber_ids: list[str] = Field(max_length=50)
+    until: dict[str, datetime] = Field(default_factory=dict)

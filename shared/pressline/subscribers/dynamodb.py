@@ -41,7 +41,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pressline.adapters.aws import DynamoTable
 from pressline.adapters.errors import call_dynamodb, error_code, is_condition_failure
@@ -53,11 +53,16 @@ from pressline.subscribers.ports import (
     ClaimResult,
     ConfirmResult,
     Cursor,
+    DigestClaim,
+    DigestClaimed,
     FanoutState,
     LeaseHeld,
     LeaseLost,
     SignupClaim,
 )
+
+if TYPE_CHECKING:
+    from pressline.subscribers.digests import LogEntry, Record
 
 PROFILE = "PROFILE"
 REQUEST = "REQUEST"
@@ -72,6 +77,7 @@ INDEX = "gsi1"
 DELIVERY_RETENTION = timedelta(days=30)  # longer than any delivery message can live in SQS (14 days)
 FANOUT_RETENTION = timedelta(days=400)
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+LOG_UPDATE_POSTS = 50  # digest log entries per UpdateItem (its expression stays under 4 KB)
 
 
 def _epoch(moment: datetime) -> int:
@@ -856,3 +862,231 @@ class DynamoLedger(DynamoTable):
             for post in chunk:
                 del pending[post]
         return refused
+
+    # ------------------------------------------------------------------ digests (issue 15)
+    # ``digestlog#<utc date>``: the digest log, one item a day: an attribute ``p#<slug>`` per
+    # post Notify announced that day ({"key": source key, "at": epoch seconds}) and ``sealed``,
+    # the latest cutoff a digest run started at: no entry dated before it is added any more,
+    # so a run that sealed the log reads every entry of its window. A digest's claims are
+    # delivery records too: ``delivery#<slug>#<id>`` with status ``digest`` and the digest's
+    # key, and the digest's own ``delivery#digest#<period>#<id>``, claimed as an email's.
+    @staticmethod
+    def _log_id(day: str) -> dict[str, Any]:
+        return {"id": _s(f"digestlog#{day}")}
+
+    def log_posts(self, posts: Sequence[tuple[str, str]], now: datetime) -> datetime:
+        from botocore.exceptions import ClientError
+
+        from pressline.subscribers.digests import LOG_RETENTION, log_day
+
+        distinct = list(dict(posts).items())
+        at = now
+        for start in range(0, len(distinct), LOG_UPDATE_POSTS):
+            chunk = distinct[start : start + LOG_UPDATE_POSTS]
+            for _attempt in range(5):
+                names = {f"#p{index}": f"p#{slug}" for index, (slug, _) in enumerate(chunk)}
+                values: dict[str, Any] = {
+                    f":p{index}": {"M": {"key": _s(key), "at": _n(at.timestamp())}}
+                    for index, (_, key) in enumerate(chunk)
+                }
+                values[":at"] = _n(at.timestamp())
+                values[":expiration"] = _n(_epoch(at + LOG_RETENTION))
+                day = log_day(at)
+                try:
+                    call_dynamodb(
+                        self.db.update_item,
+                        TableName=self.table,
+                        Key=self._log_id(day),
+                        UpdateExpression="SET "
+                        + ", ".join(f"{name} = if_not_exists({name}, :{name[1:]})" for name in names)
+                        + ", expiration = :expiration",
+                        ConditionExpression="attribute_not_exists(sealed) OR sealed <= :at",
+                        ExpressionAttributeNames=names,
+                        ExpressionAttributeValues=values,
+                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    )
+                    break
+                except ClientError as error:
+                    if not is_condition_failure(error):
+                        raise
+                    old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
+                    if "sealed" not in old:
+                        old = self._get_id(self._log_id(day)) or {}
+                    sealed = float(old.get("sealed", {}).get("N", at.timestamp()))
+                    # A digest run started since ``at``: these posts are its successor's.
+                    at = max(at, datetime.fromtimestamp(sealed, UTC))
+            else:
+                raise RetryableError("the digest log kept being sealed while posts were logged")
+        return at
+
+    def _get_id(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = call_dynamodb(
+            self.db.get_item, TableName=self.table, Key=key, ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def seal_log(self, cutoff: datetime) -> None:
+        from botocore.exceptions import ClientError
+
+        from pressline.subscribers.digests import LOG_RETENTION, seal_days
+
+        for day in seal_days(cutoff):
+            try:
+                call_dynamodb(
+                    self.db.update_item,
+                    TableName=self.table,
+                    Key=self._log_id(day),
+                    UpdateExpression="SET sealed = :cutoff, expiration = if_not_exists(expiration, :expiration)",
+                    ConditionExpression="attribute_not_exists(sealed) OR sealed < :cutoff",
+                    ExpressionAttributeValues={
+                        ":cutoff": _n(cutoff.timestamp()),
+                        ":expiration": _n(_epoch(cutoff + LOG_RETENTION)),
+                    },
+                )
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise  # else: sealed at this cutoff or a later one already
+
+    def read_log(self, days: Sequence[str]) -> list[LogEntry]:
+        from pressline.subscribers.digests import LogEntry
+
+        entries: list[LogEntry] = []
+        for item in self.batch_get([self._log_id(day) for day in dict.fromkeys(days)]):
+            for name, value in item.items():
+                if name.startswith("p#"):
+                    entries.append(
+                        LogEntry(
+                            slug=name[2:],
+                            source_key=value["M"]["key"]["S"],
+                            logged_at=datetime.fromtimestamp(float(value["M"]["at"]["N"]), UTC),
+                        )
+                    )
+        return entries
+
+    def digest_records(
+        self, digest: str, subscriber_ids: Sequence[str], posts: Sequence[str]
+    ) -> dict[tuple[str, str], Record]:
+        from pressline.subscribers.digests import Record
+
+        wanted = {
+            f"delivery#{post}#{sid}": (post, sid)
+            for sid in dict.fromkeys(subscriber_ids)
+            for post in dict.fromkeys([digest, *posts])
+        }
+        found: dict[tuple[str, str], Record] = {}
+        for item in self.batch_get([{"id": _s(key)} for key in wanted]):
+            found[wanted[item["id"]["S"]]] = Record(
+                status=item["status"]["S"],
+                since=datetime.fromtimestamp(float(item.get("since", {}).get("N", "0")), UTC),
+                digest=item["digest"]["S"] if "digest" in item else None,
+            )
+        return found
+
+    def claim_digests(self, claims: Sequence[DigestClaim], now: datetime, lease: timedelta) -> dict[str, DigestClaimed]:
+        from botocore.exceptions import ClientError
+
+        expiration = _n(_epoch(now + DELIVERY_RETENTION))
+        stale = _n((now - lease).timestamp())
+        # Each claim's items together, its own record first: a transaction that cancels
+        # writes nothing, so a claim whose own record is refused is dropped whole; a post
+        # refused (claimed by someone else meanwhile) is dropped alone and the rest go again.
+        pending: list[tuple[str, str | None, dict[str, Any]]] = []
+        for claim in claims:
+            own = {
+                **self._delivery_id(claim.digest, claim.subscriber_id),
+                "status": _s("sending"),
+                "since": _n(now.timestamp()),
+                "expiration": expiration,
+            }
+            pending.append(
+                (
+                    claim.subscriber_id,
+                    None,
+                    {
+                        "Item": own,
+                        "ConditionExpression": "attribute_not_exists(id) OR (#status = :sending AND since <= :stale)",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":sending": _s("sending"), ":stale": stale},
+                    },
+                )
+            )
+            for post in dict.fromkeys(claim.posts):
+                item = {
+                    **self._delivery_id(post, claim.subscriber_id),
+                    "status": _s("digest"),
+                    "digest": _s(claim.digest),
+                    "since": _n(now.timestamp()),
+                    "expiration": expiration,
+                }
+                pending.append(
+                    (
+                        claim.subscriber_id,
+                        post,
+                        {
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(id) OR (#status = :digest AND digest = :mine)"
+                            " OR (#status = :sending AND since <= :stale)",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":digest": _s("digest"),
+                                ":mine": _s(claim.digest),
+                                ":sending": _s("sending"),
+                                ":stale": stale,
+                            },
+                        },
+                    )
+                )
+        results = {claim.subscriber_id: DigestClaimed("claimed") for claim in claims}
+        lost: dict[str, set[str]] = {}
+        conflicts = 0
+        while pending:
+            chunk = pending[:TRANSACTION_ITEMS]
+            try:
+                call_dynamodb(
+                    self.db.transact_write_items,
+                    TransactItems=[
+                        {"Put": {"TableName": self.table, "ReturnValuesOnConditionCheckFailure": "ALL_OLD", **put}}
+                        for _, _, put in chunk
+                    ],
+                )
+            except ClientError as error:
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                reasons: list[dict[str, Any]] = [dict(r) for r in error.response.get("CancellationReasons") or []]
+                if len(reasons) != len(chunk):
+                    raise RetryableError("DynamoDB cancelled a digest claim without naming an item") from error
+                refused = [
+                    (entry, reason)
+                    for entry, reason in zip(chunk, reasons, strict=True)
+                    if reason.get("Code", "None") != "None"
+                ]
+                failed = [
+                    (entry, reason) for entry, reason in refused if reason.get("Code") == "ConditionalCheckFailed"
+                ]
+                if not failed:
+                    conflicts += 1  # a conflict with another transaction: the same again
+                    if conflicts > TRANSACTION_ATTEMPTS or not refused:
+                        raise RetryableError(
+                            f"DynamoDB cancelled a digest claim: {[r.get('Code') for r in reasons]}"
+                        ) from error
+                    time.sleep(0.02 * 2**conflicts)
+                    continue
+                dropped: set[str] = set()
+                for (sid, refused_post, put), reason in failed:
+                    if refused_post is None:
+                        held = dict(reason.get("Item") or {}) or self._get_id({"id": put["Item"]["id"]}) or {}
+                        status = held.get("status", {}).get("S")
+                        results[sid] = DigestClaimed("busy" if status == "sending" or not held else "done")
+                        dropped.add(sid)
+                    else:
+                        lost.setdefault(sid, set()).add(refused_post)
+                failed_posts = {(sid, post) for (sid, post, _), _ in failed if post is not None}
+                pending = [
+                    entry for entry in pending if entry[0] not in dropped and (entry[0], entry[1]) not in failed_posts
+                ]
+                continue
+            del pending[: len(chunk)]
+        for sid, posts in lost.items():
+            if results[sid].outcome == "claimed":
+                results[sid] = DigestClaimed("claimed", frozenset(posts))
+        return results

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pressline.errors import RetryableError
 from pressline.models import DeliveryBatch, PostPublished
@@ -17,12 +18,17 @@ from pressline.subscribers.ports import (
     ClaimResult,
     ConfirmResult,
     Cursor,
+    DigestClaim,
+    DigestClaimed,
     FanoutState,
     LeaseHeld,
     LeaseLost,
     RecipientRejected,
     SignupClaim,
 )
+
+if TYPE_CHECKING:
+    from pressline.subscribers.digests import LogEntry, Record
 
 
 class FakeClock:
@@ -239,6 +245,7 @@ class _Delivery:
     status: str
     since: datetime
     message_id: str | None = None
+    digest: str | None = None  # status "digest": the digest that claimed this post
 
 
 class MemoryLedger:
@@ -247,6 +254,9 @@ class MemoryLedger:
     def __init__(self) -> None:
         self.deliveries: dict[tuple[str, str], _Delivery] = {}
         self.fanouts: dict[str, tuple[FanoutState, datetime | None]] = {}  # state, lease expiry
+        # The digest log: UTC day -> {slug: (source key, logged at)}, and each day's seal.
+        self.log: dict[str, dict[str, tuple[str, datetime]]] = {}
+        self.seals: dict[str, datetime] = {}
 
     # -- DeliveryLedger
     def claim(self, post: str, subscriber_id: str, now: datetime, lease: timedelta) -> ClaimResult:
@@ -318,6 +328,68 @@ class MemoryLedger:
             except LeaseLost:
                 lost.add(state.post)
         return lost
+
+    # -- DigestLedger (issue 15): the digest log and the digests' claims
+    def log_posts(self, posts: Sequence[tuple[str, str]], now: datetime) -> datetime:
+        from pressline.subscribers.digests import log_day
+
+        at = now
+        for day, sealed in self.seals.items():
+            if day == log_day(at) and sealed > at:
+                at = sealed  # a digest run started since: these posts are its successor's
+        entries = self.log.setdefault(log_day(at), {})
+        for slug, key in posts:
+            entries.setdefault(slug, (key, at))
+        return at
+
+    def seal_log(self, cutoff: datetime) -> None:
+        from pressline.subscribers.digests import seal_days
+
+        for day in seal_days(cutoff):
+            if day not in self.seals or self.seals[day] < cutoff:
+                self.seals[day] = cutoff
+
+    def read_log(self, days: Sequence[str]) -> list[LogEntry]:
+        from pressline.subscribers.digests import LogEntry
+
+        return [
+            LogEntry(slug=slug, source_key=key, logged_at=at)
+            for day in dict.fromkeys(days)
+            for slug, (key, at) in self.log.get(day, {}).items()
+        ]
+
+    def digest_records(
+        self, digest: str, subscriber_ids: Sequence[str], posts: Sequence[str]
+    ) -> dict[tuple[str, str], Record]:
+        from pressline.subscribers.digests import Record
+
+        found: dict[tuple[str, str], Record] = {}
+        for sid in subscriber_ids:
+            for post in (digest, *posts):
+                record = self.deliveries.get((post, sid))
+                if record is not None:
+                    found[(post, sid)] = Record(record.status, record.since, record.digest)  # type: ignore[arg-type]
+        return found
+
+    def claim_digests(self, claims: Sequence[DigestClaim], now: datetime, lease: timedelta) -> dict[str, DigestClaimed]:
+        results: dict[str, DigestClaimed] = {}
+        for claim in claims:
+            own = self.deliveries.get((claim.digest, claim.subscriber_id))
+            if own is not None and (own.status != "sending" or now - own.since < lease):
+                results[claim.subscriber_id] = DigestClaimed("busy" if own.status == "sending" else "done")
+                continue
+            self.deliveries[(claim.digest, claim.subscriber_id)] = _Delivery("sending", now)
+            lost = set()
+            for post in claim.posts:
+                record = self.deliveries.get((post, claim.subscriber_id))
+                ours = record is not None and record.status == "digest" and record.digest == claim.digest
+                stale = record is not None and record.status == "sending" and now - record.since >= lease
+                if record is None or ours or stale:
+                    self.deliveries[(post, claim.subscriber_id)] = _Delivery("digest", now, digest=claim.digest)
+                else:
+                    lost.add(post)
+            results[claim.subscriber_id] = DigestClaimed("claimed", frozenset(lost))
+        return results
 
 
 class MemoryMailer:

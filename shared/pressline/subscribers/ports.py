@@ -14,6 +14,7 @@ from pressline.subscribers.model import Member, Subscriber
 
 if TYPE_CHECKING:
     from pressline.models import DeliveryBatch, PostPublished  # annotations only (cold start of Subscriptions)
+    from pressline.subscribers.digests import LogEntry, Record
 
 # An opaque position in an audience (DynamoDB's LastEvaluatedKey): JSON-serializable.
 Cursor = dict[str, Any]
@@ -208,3 +209,63 @@ class Announcer(Protocol):
 def unique(ids: Iterable[str]) -> list[str]:
     """``ids`` without repeats, first occurrence kept."""
     return list(dict.fromkeys(ids))
+
+
+# --------------------------------------------------------------------------- digests (issue 15)
+DigestClaimOutcome = Literal["claimed", "done", "busy"]
+
+
+@dataclass(frozen=True)
+class DigestClaim:
+    """What one subscriber's digest claims: its own record (``digest``, the period's key,
+    ``digest#daily#2026-12-04``) and the (post, subscriber) records of ``posts``."""
+
+    digest: str
+    subscriber_id: str
+    posts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DigestClaimed:
+    """``claimed``: the digest's own record is ours (new, or a dead sender's) and so is every
+    post of the claim but ``lost`` (claimed by someone else in between: leave them out);
+    ``done``: the digest went (or was refused) before; ``busy``: another invocation is sending
+    it. Nothing of a claim that is not ``claimed`` is written."""
+
+    outcome: DigestClaimOutcome
+    lost: frozenset[str] = frozenset()
+
+
+class DigestLedger(Protocol):
+    """The digest log (announced posts by the instant Notify logged them) and the digests'
+    claims, kept with the delivery records (LedgerTable)."""
+
+    def log_posts(self, posts: Sequence[tuple[str, str]], now: datetime) -> datetime:
+        """Log announced posts, ``(slug, source key)`` pairs, at ``now`` (a post logged before
+        keeps its first entry); if a digest run sealed the log past ``now`` meanwhile, at the
+        seal instead. The instant they were logged at."""
+        ...
+
+    def seal_log(self, cutoff: datetime) -> None:
+        """No post is logged before ``cutoff`` from now on (a digest run with this cutoff is
+        about to read the log)."""
+        ...
+
+    def read_log(self, days: Sequence[str]) -> list[LogEntry]:
+        """The entries of these log days (``digests.log_days``), read consistently."""
+        ...
+
+    def digest_records(
+        self, digest: str, subscriber_ids: Sequence[str], posts: Sequence[str]
+    ) -> dict[tuple[str, str], Record]:
+        """The records of (post, subscriber) for every post of ``posts`` and ``digest`` itself
+        and every subscriber, by (post, subscriber id); absent ones are not there. One
+        consistent read per 100."""
+        ...
+
+    def claim_digests(self, claims: Sequence[DigestClaim], now: datetime, lease: timedelta) -> dict[str, DigestClaimed]:
+        """Claim each subscriber's digest and its posts in as few transactions as the store
+        allows (each claim as a whole, or its own record first when it is too large for one):
+        a post record is ours if absent, claimed by this digest already, or an instant claim
+        older than ``lease`` (its sender died). By subscriber id."""
+        ...
