@@ -138,10 +138,13 @@ def _summaries(world: World) -> dict[str, list[str]]:
 def _email_parts(world: World, post: PostPublished) -> list[str]:
     """The announcement's HTML part, checked as a page, and its summary paragraph's text."""
     from pressline.subscribers.messages import Site as MailSite
-    from pressline.subscribers.messages import post_email
+    from pressline.subscribers.messages import SubscriberLinks, post_email
 
     site = MailSite(title=world.site.title, url=world.site.url, api_url=world.site.api_url, sender="a@blog.example")
-    email = post_email(site, post, "reader@example.com", "s1", "token", (), world.now)
+    links = SubscriberLinks(
+        f"{site.api_url}/subscriptions/unsubscribe?token=t", f"{site.api_url}/subscriptions/preferences?token=p"
+    )
+    email = post_email(site, post, "reader@example.com", "s1", links, (), world.now)
     message = message_from_bytes(email.raw)
     parts = [part for part in message.walk() if isinstance(part, Message) and not part.is_multipart()]
     texts = []

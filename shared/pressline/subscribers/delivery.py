@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 
 from pressline.errors import RetryableError
 from pressline.models import DeliveryBatch
-from pressline.subscribers import messages, tokens
+from pressline.subscribers import messages
 from pressline.subscribers.model import wants
 from pressline.subscribers.ports import DeliveryLedger, Mailer, RecipientRejected, SubscriberRepository, unique
-from pressline.subscribers.tokens import Keys, Purpose
+from pressline.subscribers.tokens import Keys
 
 # Longer than Deliver's timeout (a live sender finishes first), shorter than the delivery
 # queue's visibility timeout (the retry of a dead sender's batch may take over).
@@ -72,7 +72,7 @@ class Delivery:
                 post,
                 subscriber.address,
                 sid,
-                tokens.issue(self.keys, Purpose.UNSUBSCRIBE, sid),
+                messages.subscriber_links(self.site, self.keys, sid),
                 subscriber.tags,
                 now,
             )
