@@ -61,13 +61,15 @@ def _aws_services(config: Settings) -> Services:
     from pressline.subscribers.aws import SnsAnnouncer, SqsNotifyQueue, SqsTaskQueue
     from pressline.subscribers.dynamodb import DynamoLedger, DynamoSubscriberRepository
 
+    ledger = DynamoLedger(config.ledger_table)
     fanout = Fanout(
         repository=DynamoSubscriberRepository(config.subscribers_table),
-        ledger=DynamoLedger(config.ledger_table),
+        ledger=ledger,
         deliveries=SqsTaskQueue(config.delivery_queue_url),
         announcer=SnsAnnouncer(config.posts_topic_arn),
         clock=runtime.utc_now,
         lease=LEASE,
+        digest_log=ledger,
     )
     return Services(fanout, SqsNotifyQueue(config.notify_queue_url))
 

@@ -43,6 +43,7 @@ from pressline.subscribers.model import Member, audiences_for_post, first_audien
 from pressline.subscribers.ports import (
     Announcer,
     Cursor,
+    DigestLedger,
     FanoutLedger,
     FanoutState,
     LeaseHeld,
@@ -91,6 +92,9 @@ class Fanout:
     clock: Callable[[], datetime]
     lease: timedelta
     page_size: int = PAGE_SIZE
+    # The digest log (issue 15): each post is logged, under its lease and before any audience
+    # is read, so that digests carry it to their subscribers (subscribers/digests.py).
+    digest_log: DigestLedger | None = None
 
     def run(
         self, post: PostPublished, owner: str, time_left: Callable[[], timedelta], margin: timedelta
@@ -189,6 +193,13 @@ class Fanout:
         if not fresh:
             return []
         try:
+            self._log([post for post, _ in fresh])
+        except Exception as error:  # each logs (and announces) alone
+            outcome.setback("logging for digests together", error)
+            for post, state in fresh:
+                outcome.results[post.slug] = _attempt(self._resume, post, state, time_left, margin)
+            return []
+        try:
             refused = {post.slug for post in self.announcer.announce_many([post for post, _ in fresh])}
         except Exception as error:
             outcome.setback("announcing together", error)
@@ -230,6 +241,10 @@ class Fanout:
         for slug in lost:
             outcome.results[slug] = LeaseLost(f"fan-out of {slug} is now owned by another invocation")
 
+    def _log(self, posts: list[PostPublished]) -> None:
+        if self.digest_log is not None and posts:
+            self.digest_log.log_posts([(post.slug, post.source_key) for post in posts], self.clock())
+
     def _send(self, batches: list[DeliveryBatch]) -> None:
         if batches:
             self.deliveries.send_batches(batches)
@@ -241,7 +256,9 @@ class Fanout:
         if not state.announced:
             # Under the lease, before any batch. The first checkpoint records it (no write of
             # its own): a crash before that announces again, which an SNS subscriber must
-            # bear anyway (SNS itself delivers at least once).
+            # bear anyway (SNS itself delivers at least once). The digest log keeps a post's
+            # first entry, so logging it again changes nothing.
+            self._log([post])
             self.announcer.announce(post)
             state = replace(state, announced=True)
         return self._advance(post, state, time_left, margin)

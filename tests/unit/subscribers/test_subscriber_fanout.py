@@ -706,3 +706,51 @@ def test_whatever_crashes_and_however_announcements_repeat_every_match_is_enqueu
     for crash_at in range(1, calls + 1):  # every call the batch makes, before and after its work
         for after in (False, True):
             _crash_run(subscribers, post_tags, duplicates, page_size, crash_at, after)
+
+
+# --------------------------------------------------------------------------- the digest log (issue 15)
+def test_every_announced_post_is_logged_for_digests_once_at_its_first_announcement(
+    repository: MemoryRepository, queue: MemoryTaskQueue, announcer: MemoryAnnouncer, clock: FakeClock
+) -> None:
+    from dataclasses import replace
+
+    _seed(repository, 3)
+    ledger = BatchLedger()
+    fanout = replace(_batch_fanout(repository, ledger, queue, announcer, clock), digest_log=ledger)
+    posts = [make_post(f"post-{n}") for n in range(3)]
+    first_at = clock()
+    fanout.run_batch(_owned(posts), lambda: PLENTY, MARGIN)
+    clock.advance(timedelta(minutes=3))
+    alone = make_post("post-alone")
+    fanout.run(alone, "owner-2", lambda: PLENTY, MARGIN)
+    # Redelivered later: still logged at the first announcement.
+    clock.advance(timedelta(minutes=3))
+    fanout.run_batch(_owned([posts[1], alone], "r2"), lambda: PLENTY, MARGIN)
+    logged = {entry.slug: entry for entry in ledger.read_log([first_at.date().isoformat()])}
+    assert set(logged) == {"post-0", "post-1", "post-2", "post-alone"}
+    assert all(logged[post.slug].logged_at == first_at for post in posts)
+    assert logged["post-alone"].logged_at == first_at + timedelta(minutes=3)
+    assert {entry.source_key for entry in logged.values()} == {p.source_key for p in [*posts, alone]}
+
+
+def test_a_failed_shared_log_write_runs_every_post_alone_and_none_is_announced_unlogged(
+    repository: MemoryRepository, queue: MemoryTaskQueue, announcer: MemoryAnnouncer, clock: FakeClock
+) -> None:
+    from dataclasses import replace
+
+    _seed(repository, 2)
+
+    class FlakyLog(BatchLedger):
+        def log_posts(self, posts, now):  # type: ignore[no-untyped-def]
+            if len(posts) > 1:
+                raise RetryableError("throttled")
+            return super().log_posts(posts, now)
+
+    ledger = FlakyLog()
+    fanout = replace(_batch_fanout(repository, ledger, queue, announcer, clock), digest_log=ledger)
+    posts = [make_post(f"post-{n}") for n in range(3)]
+    outcome = fanout.run_batch(_owned(posts), lambda: PLENTY, MARGIN)
+    assert outcome.setbacks
+    assert {slug: r.status for slug, r in outcome.results.items()} == {p.slug: "done" for p in posts}  # type: ignore[union-attr]
+    assert {e.slug for e in ledger.read_log([clock().date().isoformat()])} == {p.slug for p in posts}
+    assert sorted(p.slug for p in announcer.announced) == [p.slug for p in posts]
