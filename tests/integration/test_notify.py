@@ -512,9 +512,12 @@ def test_a_batch_with_duplicates_mixed_audiences_and_a_malformed_record(aws_stac
         client(service).meta.events.register(f"before-call.{service}", lambda model, **_: calls.update([model.name]))
     result = aws_stack.invoke("Notify", event)
     assert result == {"batchItemFailures": [{"itemIdentifier": "notify-batch-0006"}]}  # only the malformed one
-    # Four posts (one sent twice): one lease write, one announcement call, one query per distinct
-    # audience (ALL, TAG#aws, TAG#python), one send for their four delivery batches, one save.
-    assert calls == Counter({"TransactWriteItems": 2, "PublishBatch": 1, "Query": 3, "SendMessageBatch": 1})
+    # Four posts (one sent twice): one lease write, one digest log write (UpdateItem), one
+    # announcement call, one query per distinct audience (ALL, TAG#aws, TAG#python), one send
+    # for their four delivery batches, one save.
+    assert calls == Counter(
+        {"TransactWriteItems": 2, "UpdateItem": 1, "PublishBatch": 1, "Query": 3, "SendMessageBatch": 1}
+    )
     assert aws_stack.queue_depth("DeliveryQueueUrl") == 4
     aws_stack.drain()
     assert _post_emails_by_post(aws_stack, posts) == _expected_emails(READERS, posts)
@@ -568,7 +571,7 @@ def test_a_batch_killed_at_any_of_its_calls_then_retried_emails_each_reader_once
     everything: dict[str, PostPublished] = {}
     kills = 0
     with faults.installed():
-        for kill_after in range(1, 9):  # 7 calls for this batch: every one, and after the last
+        for kill_after in range(1, 10):  # 8 calls for this batch: every one, and after the last
             batch = [
                 PostPublished.model_validate_json(load("notify-post-published")["Records"][0]["body"]).model_copy(
                     update={
@@ -592,7 +595,7 @@ def test_a_batch_killed_at_any_of_its_calls_then_retried_emails_each_reader_once
                 finally:
                     notify.override(None)
             aws_stack.drain()
-    assert kills == 7
+    assert kills == 8
     assert _post_emails_by_post(aws_stack, everything) == _expected_emails(READERS, everything)
     announced = _announced(aws_stack, listener)
     assert set(announced) == set(everything) and all(1 <= count <= 2 for count in announced.values())
