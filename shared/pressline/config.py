@@ -15,6 +15,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from pressline.models import EmailContent
     from pressline.subscribers.digests import DigestSchedule
 
 # A post dated further back than this when it first goes live is not announced (an import,
@@ -69,6 +70,7 @@ class Settings:
     image_queue_url: str = ""  # Validate -> the Image stage (issue 14)
     digest_hour: str = "7"  # DigestHour: digests go at this hour of SITE_TIMEZONE (issue 15)
     digest_weekday: str = "Monday"  # DigestWeekday: the weekly digest's day
+    email_content_setting: str = "full"  # EmailContent: what a post's email carries (issue 15)
 
     @property
     def announce_window(self) -> timedelta:
@@ -83,6 +85,13 @@ class Settings:
         from pressline.subscribers.digests import schedule_from
 
         return schedule_from(self.site_timezone, self.digest_hour, self.digest_weekday)
+
+    @property
+    def email_content(self) -> EmailContent:
+        """EMAIL_CONTENT: ``full`` (the whole post in its email) or ``summary`` (the summary and
+        a link), for posts whose front matter does not say; a ValueError naming the variable
+        for anything else (parsed by its reader, Deliver)."""
+        return email_content(self.email_content_setting)
 
     @property
     def base_url(self) -> str:
@@ -115,6 +124,7 @@ def settings() -> Settings:
         image_queue_url=_env("IMAGE_QUEUE_URL"),
         digest_hour=_env("DIGEST_HOUR", "7"),
         digest_weekday=_env("DIGEST_WEEKDAY", "Monday"),
+        email_content_setting=_env("EMAIL_CONTENT", "full"),
     )
 
 
@@ -161,3 +171,14 @@ def announce_window(hours: str) -> timedelta:
     if not math.isfinite(value) or not low <= value <= high:
         raise ValueError(f"ANNOUNCE_WINDOW_HOURS: {hours[:40]!r} is not between {low:g} and {high:g} hours")
     return timedelta(hours=value)
+
+
+def email_content(value: str) -> EmailContent:
+    """The site's email content from its setting (``full`` or ``summary``, any case); a
+    ValueError naming the variable and the choices for anything else."""
+    choice = value.strip().lower()
+    if choice == "full":
+        return "full"
+    if choice == "summary":
+        return "summary"
+    raise ValueError(f"EMAIL_CONTENT: {value[:40]!r} is not full or summary")

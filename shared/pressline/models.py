@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # "failed": it passed Validate and Render but Index could not apply it (its report says why).
 PostStatus = Literal["published", "scheduled", "draft", "rejected", "unpublished", "failed"]
+# What a post's email carries (issue 15): the whole post, or its summary and a link. The site's
+# setting is EmailContent (template.yaml); a post's ``email:`` front matter overrides it.
+EmailContent = Literal["full", "summary"]
 
 
 class Contract(BaseModel):
@@ -99,6 +102,8 @@ class PostMeta(Contract):
     # Whether its first publication emails subscribers: None leaves it to the site's rule
     # (announce unless the post is older than the site's announce window); an import sets False.
     notify: bool | None = None
+    # What its email carries: None leaves it to the site's EmailContent setting.
+    email: EmailContent | None = None
     # Static pages only (pages/<name>.md): where the page sits in the site's navigation (lowest
     # first; None: after the ordered ones, by title), and whether it is there at all.
     nav_order: int | None = None
@@ -216,6 +221,12 @@ class PostPublished(Contract):
     tags: tuple[str, ...] = ()
     published_at: datetime
     source_key: str
+    # The post's own choice of email (front matter ``email:``; None: the site's EmailContent), and
+    # the version whose rendering its email shows (``posts.paths.version_token``: Deliver reads
+    # ``rendered_key_of(source_key, version)``). Defaults, so a message queued before them still
+    # parses: without a version, Deliver sends the summary.
+    email: EmailContent | None = None
+    version: str | None = None
 
 
 class DeliveryBatch(Contract):

@@ -129,6 +129,7 @@ def trusted(rendered: RenderedPost) -> RenderedPost:
         image=meta.image if meta.image and _is_site_or_web_url(meta.image) else None,
         draft=meta.draft,
         notify=meta.notify,  # True, False or None: nothing there to make safe (indexing.announce reads it)
+        email=meta.email,  # "full", "summary" or None (the model allows nothing else)
         aliases=meta.aliases,  # made safe where used: indexing.redirects serves only the keys alias_key allows
         nav_order=meta.nav_order,  # an int or None, and a bool: nothing there to make safe
         nav=meta.nav,

@@ -58,7 +58,7 @@ from pressline.indexing.plan import (
 )
 from pressline.indexing.renderings import load_rendering, parse_recent
 from pressline.indexing.websub import FeedChanged
-from pressline.models import ImageSet, PostPublished, PostStatus, Problem, RenderedPost, SourceRef
+from pressline.models import EmailContent, ImageSet, PostPublished, PostStatus, Problem, RenderedPost, SourceRef
 from pressline.posts.paths import post_page_key, post_path
 from pressline.posts.report import build_report, write_report
 from pressline.site.pages import Site
@@ -471,7 +471,8 @@ class Transition:
         if not new.public:
             return {}
         if verdict.announce:
-            self.batch.announcements.append(_announcement(new, self.site, now))
+            email = self.rendered.meta.email if self.rendered is not None else None
+            self.batch.announcements.append(_announcement(new, self.site, now, email))
             self.outcome.announced = True
         return {marker: now for marker in wanted if marker not in first}
 
@@ -513,7 +514,7 @@ def _catalog_post(entry: Entry, content: RenderedPost) -> CatalogPost:
     )
 
 
-def _announcement(post: CatalogPost, site: Site, now: datetime) -> PostPublished:
+def _announcement(post: CatalogPost, site: Site, now: datetime, email: EmailContent | None) -> PostPublished:
     return PostPublished(
         slug=post.slug,
         title=post.title,
@@ -522,6 +523,8 @@ def _announcement(post: CatalogPost, site: Site, now: datetime) -> PostPublished
         tags=post.tags,
         published_at=now,
         source_key=post.source_key,
+        email=email,
+        version=post.version,  # its rendering is the body of a full email (Deliver)
     )
 
 

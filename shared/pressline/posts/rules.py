@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from pressline.models import PostMeta, Problem
+from pressline.models import EmailContent, PostMeta, Problem
 from pressline.posts import field_names, frontmatter
 from pressline.posts.aliases import MAX_ALIASES, AliasError, normal_path, normalise_alias, reserved_reason
 from pressline.posts.commonmark import NONCHARACTERS, SURROGATES, unfit_characters
@@ -41,13 +41,14 @@ MAX_TAG_LENGTH = 60
 MAX_TAGS = 20
 OWN_FIELDS = frozenset(
     {"title", "date", "slug", "tags", "summary", "author", "draft", "updated", "canonical_url", "image"}
-    | {"aliases", "notify"}
+    | {"aliases", "notify", "email"}
 )
 # Hugo's and Jekyll's names for them (``field_names``), and their old addresses (made aliases).
 OLD_ADDRESS_FIELDS = ("url", "permalink")
 KNOWN_FIELDS = OWN_FIELDS | field_names.ALL_OTHER_NAMES | frozenset(OLD_ADDRESS_FIELDS)
 # Hugo's fields that place a page in the navigation: a post is not placed there.
 NAVIGATION_FIELDS = frozenset({"weight", "menu"})
+EMAIL_CHOICES: tuple[EmailContent, ...] = ("full", "summary")
 ALIASES_HINT = "a list of old URLs, like [/2019/05/hello/, /old.html]"
 DATE_HINT = "use YYYY-MM-DD, YYYY-MM-DD HH:MM or ISO 8601 (2022-01-07T18:48:00+01:00)"
 # The years a post's date and update may have, as written, in UTC and in the site's time zone.
@@ -216,6 +217,7 @@ class FrontMatter(BaseModel):
     image: str | None = None
     aliases: tuple[Annotated[str, AfterValidator(_alias)], ...] = ()
     notify: bool | None = None
+    email: EmailContent | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -307,6 +309,18 @@ class FrontMatter(BaseModel):
         if len(unique) > MAX_ALIASES:
             raise _fail(f"has {len(unique)} old URLs; the limit is {MAX_ALIASES}")
         return unique
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _email(cls, value: object) -> str:
+        # Before pydantic's own check, whose message ("Input should be 'full' or 'summary'")
+        # would not say what each choice does. Case and spaces are forgiven: "Full" means full.
+        if isinstance(value, str) and value.strip().lower() in EMAIL_CHOICES:
+            return value.strip().lower()
+        shown = f"'{_shown(value.strip())[:40]}'" if isinstance(value, str) else _describe(value)
+        raise _fail(
+            f"must be full (the whole post in subscribers' email) or summary (its summary and a link), not {shown}"
+        )
 
     @field_validator("summary", "author")
     @classmethod
@@ -565,6 +579,7 @@ def check_post(raw: bytes, source_key: str, *, uploaded_at: datetime, timezone: 
         draft=fields.draft,
         aliases=aliases,
         notify=fields.notify,
+        email=fields.email,
     )
     post = ParsedPost(
         meta=meta,
