@@ -63,6 +63,8 @@ from pressline.subscribers.ports import (
 
 if TYPE_CHECKING:
     from pressline.subscribers.digests import LogEntry, Record
+    from pressline.subscribers.model import Frequency
+    from pressline.subscribers.preferences import Preferences, PreferencesPlan
 
 PROFILE = "PROFILE"
 REQUEST = "REQUEST"
@@ -104,12 +106,63 @@ def _key(subscriber_id: str, sort_key: str) -> dict[str, Any]:
     return {"pk": _s(f"SUB#{subscriber_id}"), "sk": _s(sort_key)}
 
 
-def _membership(subscriber_id: str, audience: str, tags: tuple[str, ...]) -> dict[str, Any]:
-    return {
+def _membership(subscriber_id: str, audience: str, tags: tuple[str, ...], row: Member | None = None) -> dict[str, Any]:
+    item = {
         **_key(subscriber_id, AUDIENCE_PREFIX + audience),
         "gsi1pk": _s(AUDIENCE_PREFIX + audience),
         "gsi1sk": _s(subscriber_id),
         "tags": _strings(tags),
+    }
+    if row is not None and row.digest_from is not None:
+        item["digest_from"] = _s(row.digest_from.isoformat())
+    if row is not None and row.until is not None:
+        item["digest_until"] = _s(row.until.isoformat())
+    return item
+
+
+def _member(item: dict[str, Any], subscriber_id: str) -> Member:
+    """An audience row as Notify and the digest run read it."""
+    return Member(
+        id=subscriber_id,
+        tags=_read_strings(item.get("tags")),
+        digest_from=_time(item.get("digest_from")),
+        until=_time(item.get("digest_until")),
+    )
+
+
+def _profile(item: dict[str, Any], subscriber_id: str, suppressed: bool) -> Subscriber:
+    return Subscriber(
+        id=subscriber_id,
+        address=item["address"]["S"],
+        status=item["status"]["S"],
+        tags=_read_strings(item.get("tags")),
+        created_at=datetime.fromisoformat(item["created_at"]["S"]),
+        confirmed_at=_time(item.get("confirmed_at")),
+        suppressed=suppressed,
+        frequency=item.get("frequency", {}).get("S", "instant"),
+        digest_from=_time(item.get("digest_from")),
+    )
+
+
+def _window_parts(subscriber: Subscriber | None) -> tuple[str, str, dict[str, Any]]:
+    """The profile's frequency and digest_from, as fragments of an update expression: what to
+    SET (``, frequency = :frequency...``), what to REMOVE (``, digest_from``) and the values.
+    None: a new subscriber (instant emails, no window)."""
+    if subscriber is None:
+        return "", ", frequency, digest_from", {}
+    values: dict[str, Any] = {":frequency": _s(subscriber.frequency)}
+    if subscriber.digest_from is None:
+        return ", frequency = :frequency", ", digest_from", values
+    values[":digest_from"] = _s(subscriber.digest_from.isoformat())
+    return ", frequency = :frequency, digest_from = :digest_from", "", values
+
+
+def _rows(items: dict[str, dict[str, Any]], subscriber_id: str) -> dict[str, Member]:
+    """A subscriber's audience rows among its partition's items (by sort key), by audience."""
+    return {
+        sort[len(AUDIENCE_PREFIX) :]: _member(item, subscriber_id)
+        for sort, item in items.items()
+        if sort.startswith(AUDIENCE_PREFIX)
     }
 
 
@@ -231,16 +284,13 @@ class DynamoSubscriberRepository(DynamoTable):
 
     # ------------------------------------------------------------------ confirm
     def _items(self, subscriber_id: str) -> dict[str, dict[str, Any]]:
-        """The subscriber's profile, request and suppression items, by sort key."""
+        """The subscriber's items (profile, request, suppression, audience rows), by sort key:
+        one query, a handful of small items (at most MAX_TAGS + 1 rows)."""
         response = call_dynamodb(
             self.db.query,
             TableName=self.table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",  # PROFILE, REQUEST, SUPPRESSION
-            ExpressionAttributeValues={
-                ":pk": _s(f"SUB#{subscriber_id}"),
-                ":first": _s(PROFILE),
-                ":last": _s(SUPPRESSION),
-            },
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _s(f"SUB#{subscriber_id}")},
             ConsistentRead=True,
         )
         return {item["sk"]["S"]: item for item in response.get("Items", [])}
@@ -262,12 +312,19 @@ class DynamoSubscriberRepository(DynamoTable):
                 if request is not None or profile is None:
                     return "missing"  # used, replaced by a newer sign-up, expired, or left since
             version = int((profile or {}).get("version", {}).get("N", "0"))
-            old = (
-                set(audiences_of(_read_strings(profile.get("tags"))))
-                if profile is not None and profile["status"]["S"] == "confirmed"
-                else set()
-            )
-            new = audiences_of(tags)
+            rows = _rows(items, subscriber_id)
+            if profile is not None and profile["status"]["S"] == "confirmed":
+                # Signing up again changes the tags only: the frequency and any digest window stay.
+                from pressline.subscribers.preferences import plan_preferences
+
+                current = _profile(profile, subscriber_id, False)
+                plan = plan_preferences(current, rows, tags, current.frequency, now)
+                deletes, puts = sorted(plan.delete), plan.put
+                window_set, window_remove, window_values = _window_parts(plan.subscriber)
+            else:
+                deletes = sorted(rows)
+                puts = {audience: Member(id=subscriber_id, tags=tags) for audience in audiences_of(tags)}
+                window_set, window_remove, window_values = _window_parts(None)
             source = pending if pending is not None and pending_request is not None else profile
             assert source is not None
             address = source["address"]["S"]
@@ -280,6 +337,7 @@ class DynamoSubscriberRepository(DynamoTable):
                 ":now": _s(now.isoformat()),
                 ":created": created,
             }
+            values.update(window_values)
             if version:
                 values[":version"] = _n(version)
             set_request = ""
@@ -301,7 +359,8 @@ class DynamoSubscriberRepository(DynamoTable):
                         "UpdateExpression": (
                             "SET #status = :confirmed, address = :address, tags = :tags, version = :next,"
                             " created_at = if_not_exists(created_at, :created),"
-                            f" confirmed_at = if_not_exists(confirmed_at, :now){set_request} REMOVE expires_at"
+                            f" confirmed_at = if_not_exists(confirmed_at, :now){set_request}{window_set}"
+                            f" REMOVE expires_at{window_remove}"
                         ),
                         # Optimistic lock: memberships below were computed from this version.
                         "ConditionExpression": (
@@ -314,11 +373,11 @@ class DynamoSubscriberRepository(DynamoTable):
                 },
                 *(
                     {"Delete": {"TableName": self.table, "Key": _key(subscriber_id, AUDIENCE_PREFIX + audience)}}
-                    for audience in sorted(old - set(new))
+                    for audience in deletes
                 ),
                 *(
-                    {"Put": {"TableName": self.table, "Item": _membership(subscriber_id, audience, tags)}}
-                    for audience in new
+                    {"Put": {"TableName": self.table, "Item": _membership(subscriber_id, audience, row.tags, row)}}
+                    for audience, row in puts.items()
                 ),
             ]
             if source is pending:
@@ -404,15 +463,7 @@ class DynamoSubscriberRepository(DynamoTable):
             if item["sk"]["S"] != PROFILE:
                 continue
             sid = item["pk"]["S"][4:]
-            found[sid] = Subscriber(
-                id=sid,
-                address=item["address"]["S"],
-                status=item["status"]["S"],
-                tags=_read_strings(item.get("tags")),
-                created_at=datetime.fromisoformat(item["created_at"]["S"]),
-                confirmed_at=datetime.fromisoformat(item["confirmed_at"]["S"]) if "confirmed_at" in item else None,
-                suppressed=sid in suppressed,
-            )
+            found[sid] = _profile(item, sid, sid in suppressed)
         return found
 
     def audience_page(self, audience: str, cursor: Cursor | None, limit: int) -> tuple[list[Member], Cursor | None]:
@@ -421,14 +472,89 @@ class DynamoSubscriberRepository(DynamoTable):
             "IndexName": INDEX,
             "KeyConditionExpression": "gsi1pk = :audience",
             "ExpressionAttributeValues": {":audience": _s(AUDIENCE_PREFIX + audience)},
-            "ProjectionExpression": "gsi1sk, tags",
+            "ProjectionExpression": "gsi1sk, tags, digest_from, digest_until",
             "Limit": limit,
         }
         if cursor:
             kwargs["ExclusiveStartKey"] = cursor
         response = call_dynamodb(self.db.query, **kwargs)
-        members = [Member(id=item["gsi1sk"]["S"], tags=_read_strings(item.get("tags"))) for item in response["Items"]]
+        members = [_member(item, item["gsi1sk"]["S"]) for item in response["Items"]]
         return members, response.get("LastEvaluatedKey")
+
+    # ------------------------------------------------------------------ preferences (issue 15)
+    def preferences(self, subscriber_id: str) -> Preferences | None:
+        from pressline.subscribers.preferences import Preferences
+
+        items = self._items(subscriber_id)
+        profile = items.get(PROFILE)
+        if profile is None or profile["status"]["S"] != "confirmed" or SUPPRESSION in items:
+            return None
+        return Preferences(
+            subscriber=_profile(profile, subscriber_id, False),
+            rows=_rows(items, subscriber_id),
+            version=int(profile.get("version", {}).get("N", "0")),
+        )
+
+    def apply_preferences(self, subscriber_id: str, version: int, plan: PreferencesPlan) -> bool:
+        from botocore.exceptions import ClientError
+
+        window_set, window_remove, values = _window_parts(plan.subscriber)
+        values.update(
+            {":tags": _strings(plan.subscriber.tags), ":next": _n(version + 1), ":confirmed": _s("confirmed")}
+        )
+        condition = "#status = :confirmed AND " + ("version = :version" if version else "attribute_not_exists(version)")
+        if version:
+            values[":version"] = _n(version)
+        remove = f" REMOVE {window_remove.lstrip(', ')}" if window_remove else ""
+        actions: list[dict[str, Any]] = [
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": _key(subscriber_id, SUPPRESSION),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _key(subscriber_id, PROFILE),
+                    "UpdateExpression": f"SET tags = :tags, version = :next{window_set}{remove}",
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            *(
+                {"Delete": {"TableName": self.table, "Key": _key(subscriber_id, AUDIENCE_PREFIX + audience)}}
+                for audience in sorted(plan.delete)
+            ),
+            *(
+                {"Put": {"TableName": self.table, "Item": _membership(subscriber_id, audience, row.tags, row)}}
+                for audience, row in sorted(plan.put.items())
+            ),
+        ]
+        try:
+            call_dynamodb(self.db.transact_write_items, TransactItems=actions)
+            return True
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons:
+                return False  # suppressed, left, or changed since it was read
+            raise RetryableError(f"DynamoDB transaction cancelled: {reasons}") from error
+
+    def finish_digest(self, subscriber_id: str, frequency: Frequency, cutoff: datetime) -> None:
+        from pressline.subscribers.preferences import plan_finish
+
+        for _attempt in range(TRANSACTION_ATTEMPTS):
+            current = self.preferences(subscriber_id)
+            if current is None:
+                return  # left or suppressed since: nothing to move on
+            plan = plan_finish(current.subscriber, current.rows, frequency, cutoff)
+            if plan is None or self.apply_preferences(subscriber_id, current.version, plan):
+                return
+        raise RetryableError("the subscriber kept changing while its digest window was moved on")
 
     # ------------------------------------------------------------------ import, export
     def import_states(self, subscriber_ids: Sequence[str], now: datetime) -> dict[str, ImportState]:

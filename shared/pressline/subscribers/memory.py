@@ -29,6 +29,8 @@ from pressline.subscribers.ports import (
 
 if TYPE_CHECKING:
     from pressline.subscribers.digests import LogEntry, Record
+    from pressline.subscribers.model import Frequency
+    from pressline.subscribers.preferences import Preferences, PreferencesPlan
 
 
 class FakeClock:
@@ -49,6 +51,7 @@ class _Record:
     subscriber: Subscriber
     confirmed_request: str | None = None
     consent: Consent | None = None
+    version: int = 0  # DynamoDB: the profile's ``version``, which every change increments
 
 
 @dataclass
@@ -78,6 +81,8 @@ class MemoryRepository:
         self.counters: dict[tuple[str, int], int] = {}
         # audience -> {subscriber id -> tags}; insertion order is the paging order.
         self.audiences: dict[str, dict[str, tuple[str, ...]]] = {}
+        # (audience, subscriber id) -> a digest row's (digest_from, until), when it has them.
+        self.windows: dict[tuple[str, str], tuple[datetime | None, datetime | None]] = {}
 
     def request_confirmation(
         self,
@@ -140,6 +145,17 @@ class MemoryRepository:
         consumed = pending.request if pending is not None else None
         if pending is not None:
             pending.request = None
+        if record is not None and record.subscriber.status == "confirmed":
+            # Signing up again changes the tags only: the frequency and any digest window stay.
+            from pressline.subscribers.preferences import plan_preferences
+
+            current = record.subscriber
+            plan = plan_preferences(current, self._rows(subscriber_id), tags, current.frequency, now)
+            self._write(record, plan)
+            if pending is not None:
+                record.subscriber = record.subscriber.model_copy(update={"address": pending.address})
+            record.confirmed_request = consumed
+            return "confirmed"
         self._leave_audiences(subscriber_id)
         if record is None:
             assert pending is not None
@@ -153,6 +169,7 @@ class MemoryRepository:
             update={"address": address, "status": "confirmed", "tags": tags, "confirmed_at": old.confirmed_at or now}
         )
         record.confirmed_request = consumed
+        record.version += 1
         for audience in audiences_of(tags):
             self.audiences.setdefault(audience, {})[subscriber_id] = tags
         return "confirmed"
@@ -177,13 +194,65 @@ class MemoryRepository:
     def audience_page(self, audience: str, cursor: Cursor | None, limit: int) -> tuple[list[Member], Cursor | None]:
         members = list(self.audiences.get(audience, {}).items())
         start = int(cursor["offset"]) if cursor else 0
-        page = [Member(id=sid, tags=tags) for sid, tags in members[start : start + limit]]
+        page = [self._member(audience, sid, tags) for sid, tags in members[start : start + limit]]
         end = start + len(page)
         return page, ({"offset": end} if end < len(members) else None)
 
+    def _member(self, audience: str, subscriber_id: str, tags: tuple[str, ...]) -> Member:
+        digest_from, until = self.windows.get((audience, subscriber_id), (None, None))
+        return Member(id=subscriber_id, tags=tags, digest_from=digest_from, until=until)
+
+    def _rows(self, subscriber_id: str) -> dict[str, Member]:
+        return {
+            audience: self._member(audience, subscriber_id, members[subscriber_id])
+            for audience, members in self.audiences.items()
+            if subscriber_id in members
+        }
+
     def _leave_audiences(self, subscriber_id: str) -> None:
-        for members in self.audiences.values():
+        for audience, members in self.audiences.items():
             members.pop(subscriber_id, None)
+            self.windows.pop((audience, subscriber_id), None)
+
+    # -- preferences and digest windows (issue 15)
+    def preferences(self, subscriber_id: str) -> Preferences | None:
+        from pressline.subscribers.preferences import Preferences
+
+        record = self.records.get(subscriber_id)
+        if record is None or record.subscriber.status != "confirmed" or subscriber_id in self.suppressed:
+            return None
+        return Preferences(record.subscriber, self._rows(subscriber_id), record.version)
+
+    def apply_preferences(self, subscriber_id: str, version: int, plan: PreferencesPlan) -> bool:
+        record = self.records.get(subscriber_id)
+        if record is None or record.version != version or subscriber_id in self.suppressed:
+            return False
+        self._write(record, plan)
+        return True
+
+    def _write(self, record: _Record, plan: PreferencesPlan) -> None:
+        sid = record.subscriber.id
+        for audience in plan.delete:
+            self.audiences.get(audience, {}).pop(sid, None)
+            self.windows.pop((audience, sid), None)
+        for audience, row in plan.put.items():
+            self.audiences.setdefault(audience, {})[sid] = row.tags
+            if row.digest_from is not None or row.until is not None:
+                self.windows[(audience, sid)] = (row.digest_from, row.until)
+            else:
+                self.windows.pop((audience, sid), None)
+        record.subscriber = plan.subscriber
+        record.version += 1
+
+    def finish_digest(self, subscriber_id: str, frequency: Frequency, cutoff: datetime) -> None:
+        from pressline.subscribers.preferences import plan_finish
+
+        current = self.preferences(subscriber_id)
+        if current is None:
+            return
+        plan = plan_finish(current.subscriber, current.rows, frequency, cutoff)
+        if plan is not None:
+            self.apply_preferences(subscriber_id, current.version, plan)
 
     # -- import and export (DynamoDB: the IMPORT item and the consent attributes)
     def import_states(self, subscriber_ids: Sequence[str], now: datetime) -> dict[str, ImportState]:

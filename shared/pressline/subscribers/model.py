@@ -50,18 +50,32 @@ class Subscriber(BaseModel):
 
 
 class Member(BaseModel):
-    """One row of an audience: enough to decide without reading the subscriber."""
+    """One row of an audience: enough to decide without reading the subscriber.
+
+    A digest audience's row (``DIGEST#daily``, ``DIGEST#weekly``) also holds the start of
+    the subscriber's undigested window (``digest_from``) and, for a subscriber who switched
+    back to instant emails, ``until``: the instant of the switch, where their final digest
+    of that frequency ends (the row goes once that digest is sent)."""
 
     model_config = ConfigDict(frozen=True)
 
     id: str
     tags: tuple[str, ...] = ()
+    digest_from: datetime | None = None
+    until: datetime | None = None
 
 
 def audiences_of(subscriber_tags: Iterable[str]) -> list[str]:
     """The audiences a confirmed subscriber belongs to."""
     tags = sorted({normalize_tag(tag) for tag in subscriber_tags} - {""})
     return [TAG_PREFIX + tag for tag in tags] if tags else [ALL]
+
+
+def digest_audience(frequency: Frequency) -> str:
+    """The audience of a digest frequency's subscribers (``DIGEST#daily``)."""
+    if frequency == "instant":
+        raise ValueError("instant subscribers are in no digest audience")
+    return DIGEST_PREFIX + frequency
 
 
 def audiences_for_post(post_tags: Iterable[str]) -> list[str]:

@@ -15,6 +15,8 @@ from pressline.subscribers.model import Member, Subscriber
 if TYPE_CHECKING:
     from pressline.models import DeliveryBatch, PostPublished  # annotations only (cold start of Subscriptions)
     from pressline.subscribers.digests import LogEntry, Record
+    from pressline.subscribers.model import Frequency
+    from pressline.subscribers.preferences import Preferences, PreferencesPlan
 
 # An opaque position in an audience (DynamoDB's LastEvaluatedKey): JSON-serializable.
 Cursor = dict[str, Any]
@@ -109,6 +111,22 @@ class SubscriberRepository(Protocol):
 
     def audience_page(self, audience: str, cursor: Cursor | None, limit: int) -> tuple[list[Member], Cursor | None]:
         """Up to ``limit`` members of ``audience`` after ``cursor``; the next cursor or None at the end."""
+        ...
+
+    # -- preferences and digest windows (issue 15; the rules: subscribers/preferences.py)
+    def preferences(self, subscriber_id: str) -> Preferences | None:
+        """The confirmed subscriber with its audience rows and version, read consistently;
+        None when there is none (never confirmed, left) or it is suppressed."""
+        ...
+
+    def apply_preferences(self, subscriber_id: str, version: int, plan: PreferencesPlan) -> bool:
+        """Write ``plan`` (profile, rows put and deleted) at once if the profile is still at
+        ``version`` and not suppressed; False otherwise (read again and plan again)."""
+        ...
+
+    def finish_digest(self, subscriber_id: str, frequency: Frequency, cutoff: datetime) -> None:
+        """After the subscriber's digest of ``frequency`` up to ``cutoff`` was sent, or was
+        empty: its window moves on (``preferences.plan_finish``). Repeating it changes nothing."""
         ...
 
 
