@@ -11,7 +11,7 @@ from typing import Any
 from pressline.adapters.aws import client
 from pressline.adapters.errors import error_code
 from pressline.errors import RetryableError
-from pressline.models import DeliveryBatch, PostPublished
+from pressline.models import DeliveryBatch, DigestBatch, PostPublished
 from pressline.subscribers.messages import OutgoingEmail
 from pressline.subscribers.ports import RecipientRejected
 from pressline.subscribers.tokens import Keys
@@ -56,13 +56,14 @@ class SesMailer:
 
 
 class SqsTaskQueue:
-    """Delivery batches to SQS, ten messages per ``SendMessageBatch`` call."""
+    """Delivery batches (a post's, a digest's: DigestBatch) to SQS, ten messages per
+    ``SendMessageBatch`` call."""
 
     def __init__(self, url: str, sqs: Any | None = None) -> None:
         self.url = url
         self._sqs = sqs
 
-    def send_batches(self, batches: Sequence[DeliveryBatch]) -> None:
+    def send_batches(self, batches: Sequence[DeliveryBatch] | Sequence[DigestBatch]) -> None:
         sqs = self._sqs or client("sqs")
         for start in range(0, len(batches), 10):
             entries = {str(index): batch.model_dump_json() for index, batch in enumerate(batches[start : start + 10])}
