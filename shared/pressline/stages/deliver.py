@@ -1,4 +1,6 @@
-"""Deliver: one SQS message = one DeliveryBatch (<= 50 recipients) -> one email each, once.
+"""Deliver: one SQS message = one DeliveryBatch (<= 50 recipients) -> one email each, once;
+or one DigestBatch (<= 50 subscribers of a digest period, from the digest function) -> one
+digest each, once (subscribers/digest_delivery.py).
 
 While sending is paused (subscribers/sending.py: the complaint rate reached 0.3%), each batch
 is sent again to the delivery queue with SQS's longest delay and its message reported done:
@@ -16,10 +18,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from pressline.config import Settings, settings
 from pressline.errors import RetryableError
-from pressline.models import DeliveryBatch
+from pressline.models import DeliveryBatch, DigestBatch
 from pressline.stages import batching
 from pressline.subscribers import runtime
 from pressline.subscribers.delivery import Delivery
+from pressline.subscribers.digest_delivery import DigestDelivery
 from pressline.subscribers.sending import CachedPause, DynamoPauseStore, SendingPause, describe
 
 if TYPE_CHECKING:
@@ -61,6 +64,48 @@ def _aws_delivery(config: Settings) -> Delivery:
 
 def delivery() -> Delivery:
     return _override or _aws_delivery(settings())
+
+
+_digest_override: DigestDelivery | None = None
+
+
+def override_digests(digests: DigestDelivery | None) -> None:
+    global _digest_override
+    _digest_override = digests
+    _aws_digests.cache_clear()
+
+
+@cache
+def _aws_digests(config: Settings) -> DigestDelivery:
+    from pressline.indexing.dynamo import DynamoCatalog
+    from pressline.subscribers.aws import SesMailer
+    from pressline.subscribers.dynamodb import DynamoLedger, DynamoSubscriberRepository
+
+    return DigestDelivery(
+        repository=DynamoSubscriberRepository(config.subscribers_table),
+        ledger=DynamoLedger(config.ledger_table),
+        catalog=DynamoCatalog(config.posts_table),
+        mailer=SesMailer(config.ses_configuration_set),
+        keys=runtime.keys(),
+        site=runtime.site(),
+        timezone=config.digest_schedule.timezone,
+        clock=runtime.utc_now,
+    )
+
+
+def digests() -> DigestDelivery:
+    return _digest_override or _aws_digests(settings())
+
+
+def is_digest(body: str) -> bool:
+    """Whether a delivery message is a DigestBatch (its ``type``) rather than a post's batch."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False  # malformed: DeliveryBatch's parse says why
+    return isinstance(data, dict) and data.get("type") == "digest.batch"
 
 
 # SQS's longest DelaySeconds: a held batch is looked at again four times an hour.
@@ -108,6 +153,9 @@ def hold(event: dict[str, Any], pause: SendingPause) -> dict[str, Any]:
 
 def record_handler(record: SQSRecord) -> None:
     logger.set_correlation_id(record.message_id)  # every log line of this record carries it
+    if is_digest(record.body):
+        digest_record_handler(DigestBatch.model_validate_json(record.body))
+        return
     batch = DeliveryBatch.model_validate_json(record.body)
     try:
         result = delivery().deliver(batch)
@@ -134,6 +182,35 @@ def record_handler(record: SQSRecord) -> None:
     metrics.add_metric(name="EmailsSkipped", unit=MetricUnit.Count, value=len(result.skipped))
     metrics.add_metric(name="EmailsAlreadySent", unit=MetricUnit.Count, value=len(result.already_sent))
     metrics.add_metric(name="EmailsRejected", unit=MetricUnit.Count, value=len(result.rejected))
+
+
+def digest_record_handler(batch: DigestBatch) -> None:
+    try:
+        result = digests().deliver(batch)
+    except RetryableError as error:
+        # Our own message: it names the period and counts, never an address.
+        logger.warning("Digest batch will be retried: %s", error, extra={"period": batch.period})
+        metrics.add_metric(name="DigestBatchesRetried", unit=MetricUnit.Count, value=1)
+        raise
+    except Exception as error:
+        logger.error("Digest batch failed: %s", type(error).__name__, extra={"period": batch.period})
+        metrics.add_metric(name="DigestBatchesRetried", unit=MetricUnit.Count, value=1)
+        raise
+    logger.info(
+        "Digests delivered",
+        extra={
+            "period": batch.period,
+            "sent": len(result.sent),
+            "empty": len(result.empty),
+            "already_sent": len(result.already_sent),
+            "skipped": len(result.skipped),
+            "rejected": len(result.rejected),
+        },
+    )
+    metrics.add_metric(name="DigestsSent", unit=MetricUnit.Count, value=len(result.sent))
+    metrics.add_metric(name="DigestsEmpty", unit=MetricUnit.Count, value=len(result.empty))
+    metrics.add_metric(name="DigestsAlreadySent", unit=MetricUnit.Count, value=len(result.already_sent))
+    metrics.add_metric(name="DigestsRejected", unit=MetricUnit.Count, value=len(result.rejected))
 
 
 @logger.inject_lambda_context
