@@ -54,6 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--schedule-every", type=float, default=10.0, metavar="SECONDS", help="run scheduled functions this often"
     )
     parser.add_argument(
+        "--clock-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="tests: the subscribers' clock (digests, leases, tokens) runs FILE's number of seconds ahead"
+        " (pressline.local.clock)",
+    )
+    parser.add_argument(
         "--moto-in-process",
         action="store_true",
         help="run moto in this process instead of its own (one core for moto and the functions, by the GIL)",
@@ -166,6 +174,10 @@ def serve(args: argparse.Namespace) -> int:
         reset_clients()
         clients = Clients(region, endpoint_url)
         runner = Runner(stack, clients, retry_after=args.retry_after, schedule_every=args.schedule_every)
+        if args.clock_file is not None:
+            from pressline.local.clock import follow_clock_file
+
+            follow_clock_file(args.clock_file)
         runner.load_handlers()
         account_id = next(iter(stack.functions.values())).arn.split(":")[4] if stack.functions else "123456789012"
         http_server.configure(

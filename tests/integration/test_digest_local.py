@@ -1,0 +1,111 @@
+"""Digests on the local stack (``pressline local`` in a subprocess), with its subscriber clock
+moved as a test moves it (``--clock-file``, pressline.local.clock): a daily-digest subscriber
+gets one digest with both posts published before the digest hour, and nothing more the next
+day; an instant subscriber gets each post alone and no digest.
+
+Its own stack: moving the clock of the module-wide one would move every other test's tokens
+and leases too.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from test_subscriber_e2e import _emails_to, _post_emails, _publish, _subscribe_and_confirm, _text, _wait_for
+
+from pressline.local.clock import move_clock
+from pressline.local.harness import RunningLocalStack, start_local_stack
+
+pytestmark = pytest.mark.slow
+
+# The digest hour is two hours ahead (UTC, the default SiteTimezone): the stack's first runs
+# find only earlier periods due, and the test moves the clock past the next one itself.
+DIGEST_HOUR = (datetime.now(UTC).hour + 2) % 24
+
+
+@pytest.fixture(scope="module")
+def clock_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("digest-clock") / "clock"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, clock_file: Path) -> Iterator[RunningLocalStack]:
+    options = ("--no-examples", "--retry-after", "1", "--schedule-every", "1", "--clock-file", str(clock_file))
+    parameters = ("--parameter-overrides", f"DigestHour={DIGEST_HOUR}")
+    with start_local_stack(tmp_path_factory.mktemp("digest-stack"), *options, *parameters) as running:
+        yield running
+
+
+def next_cutoff(now: datetime) -> datetime:
+    cutoff = now.replace(hour=DIGEST_HOUR, minute=0, second=0, microsecond=0)
+    return cutoff if cutoff > now else cutoff + timedelta(days=1)
+
+
+def subscriber_id(stack: RunningLocalStack, address: str) -> str:
+    items = stack.client("dynamodb").scan(TableName=stack.outputs["SubscribersTableName"])["Items"]
+    [pk] = {item["pk"]["S"] for item in items if item.get("address", {}).get("S") == address}
+    return str(pk).removeprefix("SUB#")
+
+
+def choose_daily(stack: RunningLocalStack, address: str) -> None:
+    """What the preferences page does, through the repository against the stack's table."""
+    from pressline.subscribers.dynamodb import DynamoSubscriberRepository
+    from pressline.subscribers.preferences import plan_preferences
+
+    repository = DynamoSubscriberRepository(stack.outputs["SubscribersTableName"], stack.client("dynamodb"))
+    sid = subscriber_id(stack, address)
+    current = repository.preferences(sid)
+    assert current is not None
+    plan = plan_preferences(current.subscriber, current.rows, (), "daily", datetime.now(UTC))
+    assert repository.apply_preferences(sid, current.version, plan)
+
+
+def digests(stack: RunningLocalStack, address: str) -> list[EmailMessage]:
+    return [message for message in _emails_to(stack, address) if "digest)" in str(message["Subject"])]
+
+
+def period_done(stack: RunningLocalStack, period: str) -> bool:
+    item = (
+        stack.client("dynamodb")
+        .get_item(TableName=stack.outputs["LedgerTableName"], Key={"id": {"S": f"fanout#digest#{period}"}})
+        .get("Item")
+    )
+    return bool(item and item.get("done", {}).get("BOOL"))
+
+
+def test_a_daily_digest_arrives_once_with_the_posts_before_its_hour(stack: RunningLocalStack, clock_file: Path) -> None:
+    run = uuid.uuid4().hex[:8]
+    daily, instant = f"daily-{run}@example.org", f"instant-{run}@example.org"
+    _subscribe_and_confirm(stack, daily, [])
+    _subscribe_and_confirm(stack, instant, [])
+    choose_daily(stack, daily)
+
+    first, second = f"First post {run}", f"Second post {run}"
+    _publish(stack, f"digest-first-{run}", first, ["news"], "The first post.")
+    _wait_for(stack, "the first post's email", lambda: len(_post_emails(stack, instant)) == 1)
+    _publish(stack, f"digest-second-{run}", second, ["news"], "The second post.")
+    _wait_for(stack, "the second post's email", lambda: len(_post_emails(stack, instant)) == 2)
+    assert digests(stack, daily) == [] and _post_emails(stack, daily) == []
+
+    cutoff = next_cutoff(datetime.now(UTC))
+    move_clock(clock_file, cutoff + timedelta(minutes=1), datetime.now(UTC))
+    [digest] = _wait_for(stack, "the daily digest", lambda: digests(stack, daily), timeout=90)
+    assert digest["Subject"].endswith(": 2 new posts (daily digest)")
+    text = _text(digest)
+    assert first in text and second in text and text.index(first) < text.index(second)
+    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    # A day later: the next period runs, with nothing new for anyone.
+    move_clock(clock_file, cutoff + timedelta(days=1, minutes=1), datetime.now(UTC))
+    next_day = (cutoff + timedelta(days=1)).date().isoformat()
+    _wait_for(stack, "the next day's digest run", lambda: period_done(stack, f"daily#{next_day}"), timeout=90)
+    time.sleep(3)  # its batches, if any, would be delivered within this
+    assert len(digests(stack, daily)) == 1
+    assert [str(message["Subject"]) for message in _post_emails(stack, instant)] == [first, second]
+    assert digests(stack, instant) == []
