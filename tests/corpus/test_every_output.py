@@ -7,8 +7,9 @@ in-memory site; then ``pressline rebuild``'s ``rebuild_site`` regenerates it all
 catalog. Every object the site holds is checked by ``html_safety``: pages (post, home, tag,
 archive, search, 404), the Atom, RSS and JSON feeds (HTML fields as pages, summaries as text
 even read as HTML, links), sitemaps (every ``<loc>`` on the site), search shards; and the
-announcement email of each post (HTML part as a page). Summaries are checked as text wherever
-they appear (meta and og:description, JSON-LD, listings, feeds, search, emails).
+announcement email of each post (HTML part as a page), with its summary and with the whole
+post. Summaries are checked as text wherever they appear (meta and og:description, JSON-LD,
+listings, feeds, search, emails).
 """
 
 from __future__ import annotations
@@ -135,8 +136,10 @@ def _summaries(world: World) -> dict[str, list[str]]:
     return found
 
 
-def _email_parts(world: World, post: PostPublished) -> list[str]:
-    """The announcement's HTML part, checked as a page, and its summary paragraph's text."""
+def _email_parts(world: World, post: PostPublished, *, full: bool = False) -> list[str]:
+    """The announcement's HTML part, checked as a page, and its summary paragraph's text; with
+    ``full``, the email of the whole post, its body read as Deliver reads it (issue 15)."""
+    from pressline.subscribers.bodies import RenderedBodies
     from pressline.subscribers.messages import Site as MailSite
     from pressline.subscribers.messages import SubscriberLinks, post_email
 
@@ -144,7 +147,9 @@ def _email_parts(world: World, post: PostPublished) -> list[str]:
     links = SubscriberLinks(
         f"{site.api_url}/subscriptions/unsubscribe?token=t", f"{site.api_url}/subscriptions/preferences?token=p"
     )
-    email = post_email(site, post, "reader@example.com", "s1", links, (), world.now)
+    body = RenderedBodies(world.source).body_of(post) if full else None
+    assert body is not None or not full, f"{post.slug}: Deliver found no body to send"
+    email = post_email(site, post, "reader@example.com", "s1", links, (), world.now, body)
     message = message_from_bytes(email.raw)
     parts = [part for part in message.walk() if isinstance(part, Message) and not part.is_multipart()]
     texts = []
@@ -174,6 +179,7 @@ def test_every_output_of_every_corpus_input_is_safe(corpus_site: World) -> None:
     assert len(announcements) >= 40  # one per first publication
     for announcement in announcements:
         assert _email_parts(corpus_site, announcement) or not announcement.summary
+        _email_parts(corpus_site, announcement, full=True)  # the whole post's email is checked as a page too
 
 
 def test_a_rebuild_of_the_whole_corpus_is_safe_too(corpus_site: World) -> None:

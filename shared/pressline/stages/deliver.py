@@ -49,7 +49,9 @@ def override(delivery: Delivery | None) -> None:
 
 @cache
 def _aws_delivery(config: Settings) -> Delivery:
+    from pressline.adapters.store import S3Store
     from pressline.subscribers.aws import SesMailer
+    from pressline.subscribers.bodies import RenderedBodies
     from pressline.subscribers.dynamodb import DynamoLedger, DynamoSubscriberRepository
 
     return Delivery(
@@ -59,6 +61,9 @@ def _aws_delivery(config: Settings) -> Delivery:
         keys=runtime.keys(),
         site=runtime.site(),
         clock=runtime.utc_now,
+        # A full email's body: the post's rendering in the source bucket (EMAIL_CONTENT, issue 15).
+        bodies=RenderedBodies(S3Store(config.source_bucket)) if config.source_bucket else None,
+        email_content=config.email_content,
     )
 
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pressline.errors import RetryableError
-from pressline.models import DeliveryBatch
+from pressline.models import DeliveryBatch, EmailContent, PostPublished
 from pressline.subscribers import messages
+from pressline.subscribers.bodies import PostBodies
 from pressline.subscribers.model import wants
 from pressline.subscribers.ports import DeliveryLedger, Mailer, RecipientRejected, SubscriberRepository, unique
 from pressline.subscribers.tokens import Keys
@@ -44,6 +45,10 @@ class Delivery:
     site: messages.Site
     clock: Callable[[], datetime]
     lease: timedelta = DELIVERY_LEASE
+    # Full emails (issue 15): the post's body, read once per batch when its setting is "full"
+    # (front matter ``email:``, else ``email_content``, the site's); None: summaries only.
+    bodies: PostBodies | None = None
+    email_content: EmailContent = "full"
 
     def deliver(self, batch: DeliveryBatch) -> DeliveryResult:
         """Send ``batch``'s post to each recipient who should still get it and has not.
@@ -54,6 +59,8 @@ class Delivery:
         result = DeliveryResult()
         ids = unique(batch.subscriber_ids)
         subscribers = self.repository.get_many(ids)
+        body: messages.PostBody | None = None
+        body_read = False
         for sid in ids:
             subscriber = subscribers.get(sid)
             # A digest subscriber gets this post in a digest (its window reaches back over
@@ -66,6 +73,8 @@ class Delivery:
             ):
                 result.skipped.append(sid)
                 continue
+            if not body_read:  # at the first recipient: a batch of skipped ones reads nothing
+                body, body_read = self.full_body(post), True
             now = self.clock()
             email = messages.post_email(
                 self.site,
@@ -75,6 +84,7 @@ class Delivery:
                 messages.subscriber_links(self.site, self.keys, sid),
                 subscriber.tags,
                 now,
+                body,
             )
             claim = self.ledger.claim(post.slug, sid, now, self.lease)
             if claim == "done":
@@ -97,3 +107,10 @@ class Delivery:
         if result.busy:
             raise RetryableError(f"{len(result.busy)} recipient(s) of {post.slug} are being sent by another invocation")
         return result
+
+    def full_body(self, post: PostPublished) -> messages.PostBody | None:
+        """The whole post for its email when its setting (its own, else the site's) is full;
+        None for a summary email, or when the body cannot be read."""
+        if self.bodies is None or (post.email or self.email_content) != "full":
+            return None
+        return self.bodies.body_of(post)
