@@ -97,10 +97,12 @@ def _subscribe_and_confirm(stack: RunningLocalStack, address: str, tags: list[st
     assert status == 200 and "You are subscribed" in page
 
 
-def _publish(stack: RunningLocalStack, slug: str, title: str, tags: list[str], body: str = "Hello.") -> None:
+def _publish(
+    stack: RunningLocalStack, slug: str, title: str, tags: list[str], body: str = "Hello.", more: str = ""
+) -> None:
     # Dated a minute ago: a new post (an older one than the announce window would email no one).
     date = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="minutes")
-    text = f"---\ntitle: {title}\ndate: {date}\ntags: [{', '.join(tags)}]\n---\n\n{body}\n"
+    text = f"---\ntitle: {title}\ndate: {date}\ntags: [{', '.join(tags)}]\n{more}---\n\n{body}\n"
     stack.client("s3").put_object(
         Bucket=stack.outputs["SourceBucketName"], Key=f"posts/{slug}.md", Body=text.encode("utf-8")
     )
@@ -125,8 +127,13 @@ def test_subscribe_confirm_post_email_unsubscribe_next_post_no_email(local_stack
     [email] = _wait_for(local_stack, "the first post's email", lambda: _post_emails(local_stack, reader))
     assert email["Subject"] == first_title
     assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert email.get_body(preferencelist=("html",)) is not None
+    assert str(email["List-Id"]).endswith(f"<posts.{urllib.parse.urlsplit(local_stack.site_url).hostname}>")
+    html = email.get_body(preferencelist=("html",))
+    assert html is not None
     assert f"/posts/{first}/" in _text(email) and "Unsubscribe:" in _text(email)
+    # The whole post (EmailContent's default, full), read by Deliver from its rendering on the stack.
+    assert "The first post of the end-to-end test." in _text(email)
+    assert "<p>The first post of the end-to-end test.</p>" in str(html.get_content())
     _wait_for(local_stack, "the canary's email", lambda: _post_emails(local_stack, canary))
 
     # An edit of a published post sends nothing.
@@ -140,9 +147,12 @@ def test_subscribe_confirm_post_email_unsubscribe_next_post_no_email(local_stack
     assert status == 200 and "You are unsubscribed" in page
 
     # The next post reaches the canary and nobody who left.
+    # A post that asks for a summary email gets one, whatever the site's setting.
     second, second_title = f"e2e-second-{run}", f"Second post {run}"
-    _publish(local_stack, second, second_title, ["testing"])
+    _publish(local_stack, second, second_title, ["testing"], "Only the summary goes out.", "email: summary\n")
     _wait_for(local_stack, "the second post's email", lambda: len(_post_emails(local_stack, canary)) == 2)
+    summary_email = _text(_post_emails(local_stack, canary)[1])
+    assert f"Read the post: {local_stack.site_url}" in summary_email and "Read on " not in summary_email
     time.sleep(2)  # anything else would have arrived within the pipeline's latency
     assert [str(m["Subject"]) for m in _post_emails(local_stack, reader)] == [first_title]
     assert [str(m["Subject"]) for m in _post_emails(local_stack, canary)] == [first_title, second_title]
