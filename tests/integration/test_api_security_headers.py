@@ -15,7 +15,15 @@ from pressline.site.headers import api_headers
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
-@pytest.mark.parametrize("event", ["subscriptions-confirm-get.json", "subscriptions-unsubscribe-get.json"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        "subscriptions-confirm-get.json",
+        "subscriptions-unsubscribe-get.json",
+        "subscriptions-preferences-get.json",
+        "subscriptions-preferences-post.json",
+    ],
+)
 def test_subscription_pages_carry_the_security_headers(aws_stack: Any, event: str) -> None:
     response = aws_stack.invoke("SubscriptionsFunction", json.loads((EVENTS / event).read_text()))
     sent = {name.lower(): value for name, value in (response.get("headers") or {}).items()}

@@ -507,6 +507,8 @@ EXPECTED_EVENT_STATUS = {
     "subscriptions-subscribe-cross-origin": 403,
     "subscriptions-confirm-get": 200,
     "subscriptions-confirm-post": 200,
+    "subscriptions-preferences-get": 200,
+    "subscriptions-preferences-post": 200,  # the first save of the profile as confirmed
     "subscriptions-unsubscribe-get": 200,
     "subscriptions-unsubscribe-one-click": 200,
 }
@@ -519,8 +521,20 @@ def test_every_subscriptions_event_file_gets_its_answer_from_the_handler(aws_sta
     call(aws_stack, "subscriptions-subscribe-json", email="events@example.com", tags=[])
     confirm = link_token(emails(aws_stack)[-1], "confirm")
     unsubscribe = _unsubscribe_token(aws_stack, "events@example.com")
+    sid = subscriber_id(keys(aws_stack).id_key, "events@example.com")
     for name, status in EXPECTED_EVENT_STATUS.items():
         token = unsubscribe if "unsubscribe" in name else confirm
+        if name == "subscriptions-preferences-get":
+            token = issue(keys(aws_stack), Purpose.PREFERENCES, sid)
+        elif name == "subscriptions-preferences-post":  # the page's form, for the profile as confirmed
+            token = issue(
+                keys(aws_stack),
+                Purpose.PREFERENCES_SAVE,
+                sid,
+                now=datetime.now(UTC),
+                ttl=timedelta(hours=1),
+                request="1",
+            )
         assert call(aws_stack, name, token)["statusCode"] == status, name
 
 

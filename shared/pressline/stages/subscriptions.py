@@ -6,6 +6,9 @@
 ``POST /subscriptions/confirm``    confirms (double opt-in).
 ``GET  /subscriptions/unsubscribe``  a page with a button.
 ``POST /subscriptions/unsubscribe``  RFC 8058 one-click: unsubscribes and deletes at once.
+``GET  /subscriptions/preferences``  the preferences page (tags, frequency, unsubscribe); changes nothing.
+``POST /subscriptions/preferences``  saves the page's form (its token is expiring and bound to
+                                   the version it was shown for: a replay changes nothing, 409).
 
 Tokens travel in the query string (``?token=``); the pages' forms also send it as a field.
 Bodies are validated here with pydantic rather than by the resolver's validation, which
@@ -55,7 +58,14 @@ from pressline.errors import RetryableError
 from pressline.subscribers import runtime
 from pressline.subscribers.addresses import InvalidAddress, InvalidTags
 from pressline.subscribers.messages import Site
-from pressline.subscribers.service import Subscriptions
+from pressline.subscribers.service import (
+    InvalidFrequency,
+    NotSubscribed,
+    PreferencesChanged,
+    PreferencesView,
+    Subscriptions,
+    UnknownTags,
+)
 from pressline.subscribers.tokens import Purpose, TokenError, TokenExpired
 
 logger = Logger()
@@ -138,7 +148,7 @@ def override(subscriptions: Subscriptions | None) -> None:
 @cache
 def _aws_subscriptions(config: Settings) -> Subscriptions:
     from pressline.subscribers.aws import SesMailer
-    from pressline.subscribers.dynamodb import DynamoSubscriberRepository
+    from pressline.subscribers.dynamodb import CatalogTags, DynamoSubscriberRepository
     from pressline.subscribers.service import SignupLimits
 
     return Subscriptions(
@@ -148,6 +158,8 @@ def _aws_subscriptions(config: Settings) -> Subscriptions:
         site=runtime.site(),
         clock=runtime.utc_now,
         limits=SignupLimits.from_setting(os.environ.get("SIGNUP_LIMITS", "")),
+        tags=CatalogTags(config.posts_table),
+        schedule=config.digest_schedule,
     )
 
 
@@ -194,19 +206,23 @@ def _json(status: int, payload: Mapping[str, Any]) -> Response[str]:
 def _bad_request(message: str, *, html: bool, field: str = "email", status: int = 400) -> Response[str]:
     metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
     if html:
-        title = "Please check your address" if field in ("email", "tags") else "This request cannot be read"
+        title = {
+            "email": "Please check your address",
+            "tags": "Please check your choice",
+            "frequency": "Please check your choice",
+        }.get(field, "This request cannot be read")
         return _page(status, "error.html", page_title=title, message=message, back=True)
     error = {400: "invalid_request", 403: "forbidden", 413: "too_large"}.get(status, "invalid_request")
     return _json(status, {"error": error, "field": field, "message": message})
 
 
-def _check_origin(*, html: bool) -> Response[str] | None:
+def _check_origin(*, html: bool, advice: str = "sign up on the site itself") -> Response[str] | None:
     site = _site()
     reason = cross_origin_reason(_headers(), site.url, site.api_url)
     if reason is None:
         return None
     metrics.add_metric(name="CrossOriginRefused", unit=MetricUnit.Count, value=1)
-    message = f"{reason}: sign up on the site itself"
+    message = f"{reason}: {advice}"
     return _bad_request(message, html=html, field="origin", status=403)
 
 
@@ -417,7 +433,8 @@ def confirm() -> Response[str]:
     logger.info("Confirm", extra={"subscriber": sid, "outcome": result})
     if result == "confirmed":
         metrics.add_metric(name="Confirmed", unit=MetricUnit.Count, value=1)
-        return _page(200, "confirmed.html", page_title="You are subscribed")
+        links = subscriptions().links(sid)
+        return _page(200, "confirmed.html", page_title="You are subscribed", preferences_url=links.preferences)
     metrics.add_metric(name="ConfirmationsRefused", unit=MetricUnit.Count, value=1)
     if result == "suppressed":
         return _page(
@@ -467,11 +484,106 @@ def unsubscribe() -> Response[str]:
     return _page(200, "unsubscribed.html", page_title="You are unsubscribed")
 
 
+def _preferences_page(status: int, view: PreferencesView, *, saved: str = "", problem: str = "") -> Response[str]:
+    from pressline.subscribers.digests import WEEKDAYS
+
+    schedule = view.schedule
+    chosen = set(view.subscriber.tags)
+    tags = {**view.known_tags, **{tag: tag for tag in chosen if tag not in view.known_tags}}
+    return _page(
+        status,
+        "preferences.html",
+        page_title="Your subscription",
+        subscriber=view.subscriber,
+        tags=sorted(tags.items(), key=lambda item: item[1].casefold()),
+        chosen=chosen,
+        form_token=view.form_token,
+        action=f"{_site().api_url}/subscriptions/preferences",
+        unsubscribe_url=view.links.unsubscribe,
+        hour=f"{schedule.hour:02d}:00" if schedule else "",
+        weekday=WEEKDAYS[schedule.weekday] if schedule else "",
+        timezone=schedule.timezone if schedule else "",
+        saved=saved,
+        problem=problem,
+    )
+
+
+def _not_subscribed() -> Response[str]:
+    return _page(
+        410,
+        "error.html",
+        page_title="You are not subscribed",
+        message="This address is no longer subscribed (it left, or its email bounced). Subscribe again on the site.",
+        back=True,
+    )
+
+
+@app.get("/subscriptions/preferences")
+def preferences_page() -> Response[str]:
+    try:
+        view = subscriptions().open_preferences(_token())
+    except TokenError as error:
+        return _token_error(error, "preferences")
+    except NotSubscribed:
+        return _not_subscribed()
+    metrics.add_metric(name="PreferencesPageViews", unit=MetricUnit.Count, value=1)
+    return _preferences_page(200, view)
+
+
+@app.post("/subscriptions/preferences")
+def save_preferences() -> Response[str]:
+    if _content_type() != FORM:
+        return _bad_request("send the preferences page's form", html=True, field="content-type", status=415)
+    refused = _check_origin(html=True, advice="change your preferences from the link in an email")
+    if refused is not None:
+        return refused
+    form = _form()
+    form_token = (form.get("form") or [""])[0].strip()
+    frequency = (form.get("frequency") or [""])[0].strip()
+    try:
+        view = subscriptions().save_preferences(form_token, form.get("tags", []), frequency)
+    except TokenExpired:
+        metrics.add_metric(name="RejectedTokens", unit=MetricUnit.Count, value=1)
+        return _page(
+            410,
+            "error.html",
+            page_title="This page has expired",
+            message="This page was open for too long. Open the link in your email again to change your preferences.",
+            back=True,
+        )
+    except TokenError as error:
+        return _token_error(error, "preferences")
+    except InvalidFrequency as error:
+        return _bad_request(f"frequency: {error}", html=True, field="frequency")
+    except UnknownTags as error:
+        known = ", ".join(error.known.values()) or "none yet"
+        verb = "is" if len(error.unknown) == 1 else "are"
+        message = f"tags: {', '.join(error.unknown)} {verb} not among the site's tags ({known})"
+        return _bad_request(message, html=True, field="tags")
+    except InvalidTags as error:
+        return _bad_request(f"tags: {error}", html=True, field="tags")
+    except PreferencesChanged as changed:
+        metrics.add_metric(name="PreferencesConflicts", unit=MetricUnit.Count, value=1)
+        return _preferences_page(
+            409,
+            changed.view,
+            problem="Nothing was changed: these preferences were saved, or changed, after this page was opened. "
+            "Here they are now.",
+        )
+    except NotSubscribed:
+        return _not_subscribed()
+    logger.info("Preferences saved", extra={"subscriber": view.subscriber.id, "frequency": view.subscriber.frequency})
+    metrics.add_metric(name="PreferencesSaved", unit=MetricUnit.Count, value=1)
+    return _preferences_page(200, view, saved="Saved. The change applies from the next email.")
+
+
 @app.not_found
 def not_found(_: Exception) -> Response[str]:
     path = app.current_event.path
     metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
-    if path.rstrip("/").endswith(("/subscriptions", "/subscriptions/confirm", "/subscriptions/unsubscribe")):
+    if path.rstrip("/").endswith(
+        ("/subscriptions", "/subscriptions/confirm", "/subscriptions/unsubscribe", "/subscriptions/preferences")
+    ):
         return _json(405, {"error": "method_not_allowed", "message": "use GET or POST"})
     return _json(404, {"error": "not_found", "message": "no such resource"})
 

@@ -1216,3 +1216,23 @@ class DynamoLedger(DynamoTable):
             if results[sid].outcome == "claimed":
                 results[sid] = DigestClaimed("claimed", frozenset(posts))
         return results
+
+
+class CatalogTags(DynamoTable):
+    """The tags subscribers may choose: those of the site's published posts, from the catalog's
+    summary (the posts table's ``SITE``/``SUMMARY`` item, which Index keeps; one read)."""
+
+    def known_tags(self) -> dict[str, str]:
+        from pressline.indexing.catalog import Summary
+        from pressline.indexing.dynamo import summary_key
+        from pressline.subscribers.addresses import normalize_tag
+
+        item = call_dynamodb(self.db.get_item, TableName=self.table, Key=summary_key()).get("Item")
+        if item is None:
+            return {}
+        summary = Summary.model_validate_json(item["data"]["S"])
+        known: dict[str, str] = {}
+        for tag in sorted(summary.tags.values(), key=lambda tag: -tag.count):
+            if tag.count > 0:
+                known.setdefault(normalize_tag(tag.name), tag.name)
+        return dict(sorted(known.items()))

@@ -530,3 +530,15 @@ class MemoryAnnouncer:
                 else:
                     self.announced.append(post)
         return refused
+
+
+class MemoryTags:
+    """The site's tags, as the catalog would give them (normalized -> shown)."""
+
+    def __init__(self, names: list[str] | None = None) -> None:
+        from pressline.subscribers.addresses import normalize_tag
+
+        self.tags = {normalize_tag(name): name for name in names or []}
+
+    def known_tags(self) -> dict[str, str]:
+        return dict(sorted(self.tags.items()))

@@ -287,3 +287,11 @@ class DigestLedger(Protocol):
         a post record is ours if absent, claimed by this digest already, or an instant claim
         older than ``lease`` (its sender died). By subscriber id."""
         ...
+
+
+class TagDirectory(Protocol):
+    """The tags a subscriber may choose: those of the site's published posts."""
+
+    def known_tags(self) -> dict[str, str]:
+        """Each tag as subscriptions match it (``addresses.normalize_tag``) -> its name as shown."""
+        ...

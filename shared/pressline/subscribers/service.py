@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pressline.subscribers import messages, tokens
 from pressline.subscribers.addresses import (
@@ -28,13 +28,19 @@ from pressline.subscribers.addresses import (
     normalize_tags,
     subscriber_id,
 )
-from pressline.subscribers.ports import Allowance, ConfirmResult, Mailer, SubscriberRepository
+from pressline.subscribers.ports import Allowance, ConfirmResult, Mailer, SubscriberRepository, TagDirectory
 from pressline.subscribers.tokens import Keys, Purpose
+
+if TYPE_CHECKING:
+    from pressline.subscribers.digests import DigestSchedule
+    from pressline.subscribers.model import Subscriber
 
 CONFIRMATION_WINDOW = timedelta(minutes=10)  # at most one confirmation email per address per window
 CONFIRMATION_VALIDITY = timedelta(hours=48)
 # A pending subscriber outlives its newest confirmation link, then expires by TTL.
 PENDING_TTL = CONFIRMATION_VALIDITY + timedelta(days=1)
+# How long a preferences page's form can be submitted after it was shown.
+PREFERENCES_FORM_VALIDITY = timedelta(hours=1)
 
 Clock = Callable[[], datetime]
 SubscribeOutcome = Literal["sent", "rate_limited", "suppressed", "limited"]
@@ -110,6 +116,52 @@ def new_request_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+class NoTags:
+    """A site whose tags are unknown (tests, a site without posts): no tag can be chosen."""
+
+    def known_tags(self) -> dict[str, str]:
+        return {}
+
+
+class NotSubscribed(Exception):
+    """Raised when a preferences link's subscriber has left (or was suppressed) since."""
+
+
+class PreferencesChanged(Exception):
+    """Raised when a preferences form was made for a version that is no longer current
+    (saved already, replayed, or changed elsewhere): nothing was written. ``view``: the
+    preferences as they are now, with a fresh form."""
+
+    def __init__(self, view: PreferencesView) -> None:
+        super().__init__("the preferences changed since this form was shown")
+        self.view = view
+
+
+class UnknownTags(ValueError):
+    """Raised when a preferences form names tags the site does not have."""
+
+    def __init__(self, unknown: list[str], known: dict[str, str]) -> None:
+        super().__init__(f"unknown tags: {', '.join(unknown)}")
+        self.unknown = unknown
+        self.known = known
+
+
+class InvalidFrequency(ValueError):
+    """Raised when a preferences form's frequency is not one of instant, daily, weekly."""
+
+
+@dataclass(frozen=True)
+class PreferencesView:
+    """What the preferences page shows: the subscriber's choice, the tags they can choose,
+    the form's token (bound to this version) and their own links."""
+
+    subscriber: Subscriber
+    known_tags: dict[str, str]
+    form_token: str
+    links: messages.SubscriberLinks
+    schedule: DigestSchedule | None
+
+
 @dataclass(frozen=True)
 class Subscriptions:
     """What the subscription rules need; built once per container by the stage."""
@@ -121,6 +173,8 @@ class Subscriptions:
     clock: Clock
     limits: SignupLimits = field(default_factory=SignupLimits)
     new_request: Callable[[], str] = new_request_id
+    tags: TagDirectory = field(default_factory=NoTags)
+    schedule: DigestSchedule | None = None  # the digests' hour and weekday, shown on the preferences page
 
     def subscribe(
         self, raw_address: str, raw_tags: Iterable[str] | None, source_ip: str | None = None
@@ -205,6 +259,67 @@ class Subscriptions:
         """Delete the subscriber at once. Unsubscribing twice is not an error."""
         claims = self.check(token, Purpose.UNSUBSCRIBE)
         return claims.subscriber_id, self.repository.delete(claims.subscriber_id)
+
+    # ------------------------------------------------------------------ preferences (issue 15)
+    def open_preferences(self, token: str) -> PreferencesView:
+        """The preferences page of the subscriber a preferences link names (TokenError for a
+        bad link, NotSubscribed once they left). Reading changes nothing (link scanners)."""
+        return self._current_view(self.check(token, Purpose.PREFERENCES).subscriber_id)
+
+    def _current_view(self, subscriber_id: str) -> PreferencesView:
+        current = self.repository.preferences(subscriber_id)
+        if current is None:
+            raise NotSubscribed(subscriber_id)
+        return self._view(current.subscriber, current.version)
+
+    def save_preferences(self, form_token: str, raw_tags: Iterable[str] | None, raw_frequency: str) -> PreferencesView:
+        """Apply a preferences form: TokenError for a bad or expired form, InvalidTags /
+        UnknownTags / InvalidFrequency naming what is wrong, PreferencesChanged if the form was
+        made for an older version (nothing written), NotSubscribed once they left. The
+        change applies from the next email (subscribers/preferences.py has the rules)."""
+        from pressline.subscribers.preferences import FREQUENCIES, plan_preferences
+
+        claims = self.check(form_token, Purpose.PREFERENCES_SAVE)
+        if raw_frequency not in FREQUENCIES:
+            raise InvalidFrequency("frequency must be instant (each post), daily or weekly")
+        tags = normalize_tags(raw_tags)
+        sid = claims.subscriber_id
+        current = self.repository.preferences(sid)
+        if current is None:
+            raise NotSubscribed(sid)
+        known = self.tags.known_tags()
+        # A tag the subscriber chose before may have no post left: keeping it is not an error.
+        unknown = [tag for tag in tags if tag not in known and tag not in current.subscriber.tags]
+        if unknown:
+            raise UnknownTags(unknown, known)
+        if str(current.version) != claims.request:
+            # Saved already (a replay, a second click) or changed since the page was shown.
+            raise PreferencesChanged(self._view(current.subscriber, current.version))
+        plan = plan_preferences(current.subscriber, current.rows, tags, raw_frequency, self.clock())
+        if not self.repository.apply_preferences(sid, current.version, plan):
+            raise PreferencesChanged(self._current_view(sid))  # changed between the read and the write
+        return self._view(plan.subscriber, current.version + 1)
+
+    def links(self, subscriber_id: str) -> messages.SubscriberLinks:
+        """The subscriber's preferences and unsubscribe links (the confirmation page shows them)."""
+        return messages.subscriber_links(self.site, self.keys, subscriber_id)
+
+    def _view(self, subscriber: Subscriber, version: int) -> PreferencesView:
+        form_token = tokens.issue(
+            self.keys,
+            Purpose.PREFERENCES_SAVE,
+            subscriber.id,
+            now=self.clock(),
+            ttl=PREFERENCES_FORM_VALIDITY,
+            request=str(version),
+        )
+        return PreferencesView(
+            subscriber=subscriber,
+            known_tags=self.tags.known_tags(),
+            form_token=form_token,
+            links=messages.subscriber_links(self.site, self.keys, subscriber.id),
+            schedule=self.schedule,
+        )
 
 
 def suppress_address(

@@ -32,6 +32,9 @@ class Purpose(StrEnum):
     CONFIRM = "confirm"
     UNSUBSCRIBE = "unsubscribe"
     PREFERENCES = "preferences"
+    # The preferences page's form: expiring, and bound to the profile version it was shown
+    # for (``r``), so a saved form, replayed or submitted twice, changes nothing.
+    PREFERENCES_SAVE = "preferences-save"
 
 
 class TokenError(ValueError):
