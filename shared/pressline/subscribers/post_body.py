@@ -11,8 +11,8 @@ nh3 (``posts.sanitize``). A mail client is not the post's page, so the HTML is w
   and so do ``loading``, ``decoding`` and ``tabindex``;
 - only the sanitizer's own tags and attributes are kept, whatever the input holds (a second
   line of defence: a tag that runs or embeds something is dropped with its content);
-- images and code blocks get inline styles (mail clients keep no style sheet), so that neither
-  is wider than the email.
+- images, code blocks, tables and quotations get inline styles (mail clients keep no style
+  sheet), so that no image or code block is wider than the email.
 
 The plain-text part says the same: paragraphs, headings, lists (``-``, ``1.``, nested), quotations
 (``>``), tables (cells between ``|``), code blocks kept line for line (indented), links as
@@ -41,9 +41,16 @@ DROPPED = DROPPED_WITH_CONTENT | frozenset(
 VOID = frozenset({"area", "br", "col", "hr", "img", "source", "wbr", "input", "meta", "link", "base"})
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 URL_ATTRIBUTES = frozenset({"href", "src"})
-# What mail clients need to keep an image and a code block within the email's column.
-IMG_STYLE = "max-width:100%;height:auto;"
-PRE_STYLE = "white-space:pre-wrap;overflow-wrap:break-word;font-size:14px;"
+# Inline styles (mail clients keep no style sheet): an image and a code block within the email's
+# column, and tables and quotations that read as such without the site's CSS.
+STYLES = {
+    "img": "max-width:100%;height:auto;",
+    "pre": "white-space:pre-wrap;overflow-wrap:break-word;font-size:14px;",
+    "table": "border-collapse:collapse;margin:0 0 16px;",
+    "th": "border:1px solid #dddddd;padding:4px 8px;vertical-align:top;",
+    "td": "border:1px solid #dddddd;padding:4px 8px;vertical-align:top;",
+    "blockquote": "margin:0 0 16px;padding:0 0 0 12px;border-left:3px solid #dddddd;color:#555555;",
+}
 CODE_INDENT = "    "
 # A <br> in the text being collected (NUL: no rendering's text has one, load_rendering saw to it).
 BREAK = "\x00"
@@ -109,10 +116,8 @@ class _EmailHtml(HTMLParser):
                 if value is None:
                     continue
             written.append(f' {name}="{escape(value, quote=True)}"')
-        if tag == "img":
-            written.append(f' style="{IMG_STYLE}"')
-        elif tag == "pre":
-            written.append(f' style="{PRE_STYLE}"')
+        if tag in STYLES:
+            written.append(f' style="{STYLES[tag]}"')
         self.out.append(f"<{tag}{''.join(written)}>")
 
     def _absolute(self, url: str) -> str | None:
