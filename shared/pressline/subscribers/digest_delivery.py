@@ -227,6 +227,11 @@ class DigestDelivery:
                 self.repository.finish_digest(sid, batch.frequency, batch.cutoff)
             else:
                 selections[sid] = selection
+        # Built before anything is claimed (pure): an email that cannot be made claims nothing.
+        emails = {
+            sid: self._email(batch, recipients[sid].subscriber, selection.items)
+            for sid, selection in selections.items()
+        }
 
         claimed = self.ledger.claim_digests(
             [DigestClaim(digest, sid, selection.claim) for sid, selection in selections.items()], now, self.lease
@@ -252,7 +257,12 @@ class DigestDelivery:
                 self.repository.finish_digest(sid, batch.frequency, batch.cutoff)
                 continue
             try:
-                self._send(batch, digest, recipients[sid].subscriber, items, result)
+                email = (
+                    emails[sid]
+                    if len(items) == len(selection.items)
+                    else self._email(batch, recipients[sid].subscriber, items)
+                )
+                self._send(batch, digest, sid, email, result)
             except RetryableError as error:  # the provider throttles: send no more now
                 throttled = error
         if throttled is not None:
@@ -280,19 +290,20 @@ class DigestDelivery:
         records = self.ledger.digest_records(digest, list(recipients), list(dict.fromkeys(wanted))) if wanted else {}
         return entries, current, records
 
-    def _send(
-        self, batch: DigestBatch, digest: str, subscriber: Subscriber, items: list[DigestItem], result: DigestResult
-    ) -> None:
-        sid = subscriber.id
-        email = digest_email(
+    def _email(self, batch: DigestBatch, subscriber: Subscriber, items: Sequence[DigestItem]) -> messages.OutgoingEmail:
+        return digest_email(
             self.site,
             batch.frequency,
             items,
             subscriber,
-            messages.subscriber_links(self.site, self.keys, sid),
+            messages.subscriber_links(self.site, self.keys, subscriber.id),
             ZoneInfo(self.timezone),
             self.clock(),
         )
+
+    def _send(
+        self, batch: DigestBatch, digest: str, sid: str, email: messages.OutgoingEmail, result: DigestResult
+    ) -> None:
         try:
             message_id = self.mailer.send(email)
         except RecipientRejected as error:

@@ -328,6 +328,19 @@ def test_a_throttled_digest_is_sent_by_the_retry(world: World) -> None:
     assert len(world.digests_to("one@example.com")) == len(world.digests_to("two@example.com")) == 1
 
 
+def test_a_digest_the_provider_refuses_for_good_is_not_tried_again(world: World) -> None:
+    world.subscriber("refused@example.com", "daily")
+    world.at(MORNING + timedelta(minutes=10)).publish("first")
+    world.mailer.reject.add("refused@example.com")
+    world.at(CUTOFF + timedelta(minutes=1)).run.run("digest", lambda: timedelta(minutes=5), MARGIN)
+    [batch] = world.digest_queue.batches
+    assert len(world.digests.deliver(batch).rejected) == 1
+    world.mailer.reject.clear()
+    assert len(world.digests.deliver(batch).already_sent) == 1  # a redelivery: refused is final
+    world.at(CUTOFF + timedelta(days=1, minutes=1)).tick()  # nor is the post carried to the next digest
+    assert world.digests_to("refused@example.com") == []
+
+
 def test_a_post_deleted_before_the_digest_is_left_out_and_an_edited_one_shown_as_it_is(world: World) -> None:
     world.subscriber("daily@example.com", "daily")
     world.at(MORNING + timedelta(minutes=10)).publish("kept")
