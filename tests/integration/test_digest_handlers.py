@@ -4,7 +4,7 @@ the events/ files: a run after the digest hour sends one digest, a repeated run 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,21 +27,31 @@ def digests(stack: StackHandle) -> list[str]:
     return [str(m["To"]) for m in emails(stack) if str(m["Subject"]).endswith("(daily digest)")]
 
 
-def move_clock(monkeypatch: pytest.MonkeyPatch, ahead: timedelta) -> None:
-    """The subscriber stages' clock, a day on (read when their services are made)."""
-    from pressline.config import settings
+def forget_services() -> None:
+    """The digest stages' services hold the clock they were made with: make them again."""
     from pressline.stages import deliver, digest
+
+    digest.override(None)
+    deliver.override_digests(None)
+
+
+@pytest.fixture
+def move_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[timedelta], None]]:
+    """Move the subscriber stages' clock (runtime.utc_now) ahead; services made again after."""
     from pressline.subscribers import runtime
 
     real: Callable[[], datetime] = runtime.utc_now
-    monkeypatch.setattr(runtime, "utc_now", lambda: real() + ahead)
-    digest.override(None)
-    deliver.override_digests(None)
-    settings.cache_clear()
+
+    def move(ahead: timedelta) -> None:
+        monkeypatch.setattr(runtime, "utc_now", lambda: real() + ahead)
+        forget_services()
+
+    yield move
+    forget_services()
 
 
 def test_a_digest_run_after_the_hour_sends_one_digest_and_a_repeated_run_nothing(
-    aws_stack: StackHandle, monkeypatch: pytest.MonkeyPatch
+    aws_stack: StackHandle, move_clock: Callable[[timedelta], None]
 ) -> None:
     daily = seed_confirmed(aws_stack, "daily@example.com")
     seed_confirmed(aws_stack, "instant@example.com")
@@ -55,7 +65,7 @@ def test_a_digest_run_after_the_hour_sends_one_digest_and_a_repeated_run_nothing
     aws_stack.drain()
     assert [str(m["To"]) for m in emails(aws_stack)] == ["instant@example.com"]
 
-    move_clock(monkeypatch, timedelta(days=1, hours=1))  # past the next 07:00 (DigestHour, UTC)
+    move_clock(timedelta(days=1, hours=1))  # past the next 07:00 (DigestHour, UTC)
     for _ in range(2):
         result = aws_stack.invoke("Digest", load("digest-tick"))
         assert set(result["periods"].values()) <= {"done", "duplicate"}
