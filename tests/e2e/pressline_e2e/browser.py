@@ -29,7 +29,14 @@ def launch(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
 
 
-def new_context(browser: Any, width: int = 1280, color_scheme: str = "light", device_scale_factor: float = 1) -> Any:
+def new_context(
+    browser: Any,
+    width: int = 1280,
+    color_scheme: str = "light",
+    device_scale_factor: float = 1,
+    *,
+    javascript: bool = True,
+) -> Any:
     return browser.new_context(
         viewport={"width": width, "height": HEIGHT},
         device_scale_factor=device_scale_factor,
@@ -37,6 +44,7 @@ def new_context(browser: Any, width: int = 1280, color_scheme: str = "light", de
         reduced_motion="reduce",
         locale="en-GB",
         timezone_id="UTC",
+        java_script_enabled=javascript,
     )
 
 
