@@ -1,6 +1,6 @@
 """Digests on the local stack (``pressline local`` in a subprocess), with its subscriber clock
-moved as a test moves it (``--clock-file``, pressline.local.clock): a daily-digest subscriber
-gets one digest with both posts published before the digest hour, and nothing more the next
+moved as a test moves it (``--clock-file``, pressline.local.clock): a subscriber who chose the
+daily digest on the preferences page (linked from the confirmation page) gets one digest with both posts published before the digest hour, and nothing more the next
 day; an instant subscriber gets each post alone and no digest.
 
 Its own stack: moving the clock of the module-wide one would move every other test's tokens
@@ -9,7 +9,10 @@ and leases too.
 
 from __future__ import annotations
 
+import html
+import re
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +20,16 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from test_subscriber_e2e import _emails_to, _post_emails, _publish, _subscribe_and_confirm, _text, _wait_for
+from test_subscriber_e2e import (
+    _emails_to,
+    _Forms,
+    _post_emails,
+    _publish,
+    _request,
+    _subscribe_and_confirm,
+    _text,
+    _wait_for,
+)
 
 from pressline.local.clock import move_clock
 from pressline.local.harness import RunningLocalStack, start_local_stack
@@ -27,6 +39,7 @@ pytestmark = pytest.mark.slow
 # The digest hour is two hours ahead (UTC, the default SiteTimezone): the stack's first runs
 # find only earlier periods due, and the test moves the clock past the next one itself.
 DIGEST_HOUR = (datetime.now(UTC).hour + 2) % 24
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture(scope="module")
@@ -47,23 +60,31 @@ def next_cutoff(now: datetime) -> datetime:
     return cutoff if cutoff > now else cutoff + timedelta(days=1)
 
 
-def subscriber_id(stack: RunningLocalStack, address: str) -> str:
-    items = stack.client("dynamodb").scan(TableName=stack.outputs["SubscribersTableName"])["Items"]
-    [pk] = {item["pk"]["S"] for item in items if item.get("address", {}).get("S") == address}
-    return str(pk).removeprefix("SUB#")
-
-
-def choose_daily(stack: RunningLocalStack, address: str) -> None:
-    """What the preferences page does, through the repository against the stack's table."""
-    from pressline.subscribers.dynamodb import DynamoSubscriberRepository
-    from pressline.subscribers.preferences import plan_preferences
-
-    repository = DynamoSubscriberRepository(stack.outputs["SubscribersTableName"], stack.client("dynamodb"))
-    sid = subscriber_id(stack, address)
-    current = repository.preferences(sid)
-    assert current is not None
-    plan = plan_preferences(current.subscriber, current.rows, (), "daily", datetime.now(UTC))
-    assert repository.apply_preferences(sid, current.version, plan)
+def subscribe_daily(stack: RunningLocalStack, address: str) -> None:
+    """Subscribe, confirm, and choose the daily digest on the preferences page the confirmation
+    page links to, as a reader does (forms posted as a browser without JavaScript posts them)."""
+    body = urllib.parse.urlencode({"email": address}).encode()
+    status, _ = _request(f"{stack.api_url}/subscriptions", body, FORM)
+    assert status == 202
+    [confirmation] = _wait_for(stack, f"the confirmation to {address}", lambda: _emails_to(stack, address))
+    link = re.search(r"\S+/subscriptions/confirm\?token=\S+", _text(confirmation))
+    assert link
+    status, page = _request(link.group(0))
+    forms = _Forms()
+    forms.feed(page)
+    [form] = [form for form in forms.forms if form["method"].lower() == "post"]
+    status, page = _request(form["action"], urllib.parse.urlencode(form["fields"]).encode(), FORM)
+    assert status == 200 and "You are subscribed" in page
+    found = re.search(r'href="([^"]*/subscriptions/preferences\?token=[^"]+)"', page)
+    assert found, "the confirmation page links to the preferences page"
+    status, page = _request(html.unescape(found.group(1)))
+    assert status == 200
+    forms = _Forms()
+    forms.feed(page)
+    [preferences] = [form for form in forms.forms if "preferences" in form["action"]]
+    fields = {"form": preferences["fields"]["form"], "frequency": "daily"}
+    status, page = _request(html.unescape(preferences["action"]), urllib.parse.urlencode(fields).encode(), FORM)
+    assert status == 200, page
 
 
 def digests(stack: RunningLocalStack, address: str) -> list[EmailMessage]:
@@ -82,9 +103,8 @@ def period_done(stack: RunningLocalStack, period: str) -> bool:
 def test_a_daily_digest_arrives_once_with_the_posts_before_its_hour(stack: RunningLocalStack, clock_file: Path) -> None:
     run = uuid.uuid4().hex[:8]
     daily, instant = f"daily-{run}@example.org", f"instant-{run}@example.org"
-    _subscribe_and_confirm(stack, daily, [])
+    subscribe_daily(stack, daily)
     _subscribe_and_confirm(stack, instant, [])
-    choose_daily(stack, daily)
 
     first, second = f"First post {run}", f"Second post {run}"
     _publish(stack, f"digest-first-{run}", first, ["news"], "The first post.")
