@@ -129,8 +129,30 @@ def post_body(slug: str, tags: tuple[str, ...] = ()) -> str:
             "tags": list(tags),
             "published_at": "2026-11-27T08:00:00Z",
             "source_key": f"posts/{slug}.md",
+            "version": BENCH_VERSION,  # a full email (EmailContent's default): Deliver reads this rendering
         }
     )
+
+
+BENCH_VERSION = "bench"
+# About the size of an example post's rendering (examples/posts: 3 to 6 KB of HTML).
+BENCH_BODY = "".join(f"<h2>Part {n}</h2>\n<p>{'A sentence of the benchmark post. ' * 25}</p>\n" for n in range(5))
+
+
+def put_rendering(store: Any, post: dict[str, Any]) -> None:
+    """The rendering Render would have stored for ``post`` (a PostPublished's JSON), where a
+    full email's Deliver reads it."""
+    from datetime import UTC, datetime
+
+    from pressline.models import PostMeta, RenderedPost, SourceRef
+    from pressline.posts.paths import rendered_key
+
+    source = SourceRef(bucket=store.bucket, key=post["source_key"], version_id=BENCH_VERSION)
+    meta = PostMeta(slug=post["slug"], title=post["title"], date=datetime(2026, 11, 27, 8, tzinfo=UTC))
+    rendered = RenderedPost(
+        source=source, meta=meta, body_html=BENCH_BODY, status="published", rendered_at=datetime.now(UTC)
+    )
+    store.put(rendered_key(source), rendered.model_dump_json().encode(), "application/json")
 
 
 # --------------------------------------------------------------------------- 1 + 2: moto
@@ -148,7 +170,7 @@ def run_moto(
     settings.cache_clear()
     reset_clients()
     counter = CallCounter()
-    for service in ("dynamodb", "sqs", "sns", "sesv2", "secretsmanager"):
+    for service in ("dynamodb", "sqs", "sns", "sesv2", "secretsmanager", "s3"):
         counter.attach(client(service))
     db, sqs = client("dynamodb"), client("sqs")
     table = stack.outputs["SubscribersTableName"]
@@ -279,6 +301,10 @@ def run_moto(
     sample = sample[:DELIVERY_SAMPLE_BATCHES]
     ids = [sid for message in sample for sid in json.loads(message["Body"])["subscriber_ids"]]
     batch_write(db, table, [profile(sid) for sid in ids])
+    from pressline.adapters.store import S3Store
+
+    for post in {message["Body"]: json.loads(message["Body"])["post"] for message in sample}.values():
+        put_rendering(S3Store(stack.outputs["SourceBucketName"], client("s3")), post)
     counter.take()
     start = time.perf_counter()
     for message in sample:
