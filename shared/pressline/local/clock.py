@@ -15,17 +15,26 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 
-def offset_of(path: Path) -> timedelta:
-    """The offset the file holds (seconds, a number); none while it is missing or unreadable."""
+def offset_of(path: Path) -> timedelta | None:
+    """The offset the file holds (seconds, a number); None while it is missing, empty (being
+    written by ``echo``) or unreadable."""
     try:
-        return timedelta(seconds=float(path.read_text(encoding="utf-8").strip() or 0))
+        return timedelta(seconds=float(path.read_text(encoding="utf-8").strip()))
     except (OSError, ValueError):
-        return timedelta(0)
+        return None
 
 
 def shifted(real: Callable[[], datetime], path: Path) -> Callable[[], datetime]:
+    """``real`` plus the file's offset, or the last offset read while the file cannot be read
+    (a clock that went back to the real time for a moment would undo what was moved)."""
+    last = timedelta(0)
+
     def now() -> datetime:
-        return real() + offset_of(path)
+        nonlocal last
+        read = offset_of(path)
+        if read is not None:
+            last = read
+        return real() + last
 
     return now
 
