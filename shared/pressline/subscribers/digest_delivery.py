@@ -156,7 +156,6 @@ class _Recipient:
     subscriber: Subscriber
     window: Window | None  # None: no longer due this digest (only what it claimed is sent)
     reads: Window | None  # the log span to read: the window, or all a retry's claims can be in
-    own: Record | None  # the digest's own record from an earlier attempt
 
 
 @dataclass(frozen=True)
@@ -202,7 +201,7 @@ class DigestDelivery:
             # A retry's claimed posts were logged before the cutoff, within MAX_WINDOW of it,
             # whatever the window says now (a later digest may have moved it on meanwhile).
             reads = Window(batch.cutoff - MAX_WINDOW, batch.cutoff) if record is not None else window
-            recipients[sid] = _Recipient(subscriber, window, reads, record)
+            recipients[sid] = _Recipient(subscriber, window, reads)
         if not recipients:
             return result
 
