@@ -22,12 +22,14 @@ from pressline.models import DeliveryBatch, DigestBatch
 from pressline.stages import batching
 from pressline.subscribers import runtime
 from pressline.subscribers.delivery import Delivery
-from pressline.subscribers.digest_delivery import DigestDelivery
 from pressline.subscribers.sending import CachedPause, DynamoPauseStore, SendingPause, describe
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    # Imported when the first digest batch arrives: a post's batches never load it (cold start).
+    from pressline.subscribers.digest_delivery import DigestDelivery
 
 logger = Logger()
 metrics = Metrics()
@@ -84,6 +86,7 @@ def override_digests(digests: DigestDelivery | None) -> None:
 def _aws_digests(config: Settings) -> DigestDelivery:
     from pressline.indexing.dynamo import DynamoCatalog
     from pressline.subscribers.aws import SesMailer
+    from pressline.subscribers.digest_delivery import DigestDelivery
     from pressline.subscribers.dynamodb import DynamoLedger, DynamoSubscriberRepository
 
     return DigestDelivery(
