@@ -1,7 +1,8 @@
 """Digests on the local stack (``pressline local`` in a subprocess), with its subscriber clock
 moved as a test moves it (``--clock-file``, pressline.local.clock): a subscriber who chose the
-daily digest on the preferences page (linked from the confirmation page) gets one digest with both posts published before the digest hour, and nothing more the next
-day; an instant subscriber gets each post alone and no digest.
+daily digest on the preferences page (linked from the confirmation page) gets one digest with
+both posts published before the digest hour, and nothing more the next day; an instant
+subscriber gets each post alone and no digest.
 
 Its own stack: moving the clock of the module-wide one would move every other test's tokens
 and leases too.
