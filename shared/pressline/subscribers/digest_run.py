@@ -84,10 +84,19 @@ class DigestRun:
     page_size: int = PAGE_SIZE
 
     def run(self, owner: str, time_left: Callable[[], timedelta], margin: timedelta) -> list[PeriodResult]:
-        """Start or resume every period due now (daily, then weekly); one result each."""
-        return [
-            self.run_period(period, owner, time_left, margin) for period in due_periods(self.clock(), self.schedule)
-        ]
+        """Start or resume every period due now (daily, then weekly); one result each. A period
+        that fails does not keep the other from running: the first error is raised after both
+        (the next run resumes the failed one from its checkpoint)."""
+        results: list[PeriodResult] = []
+        failure: Exception | None = None
+        for period in due_periods(self.clock(), self.schedule):
+            try:
+                results.append(self.run_period(period, owner, time_left, margin))
+            except Exception as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
+        return results
 
     def run_period(
         self, period: Period, owner: str, time_left: Callable[[], timedelta], margin: timedelta

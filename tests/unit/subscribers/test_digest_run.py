@@ -4,10 +4,12 @@ out once, in batches of at most 50 with each row's ``until``, resumably, whateve
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pressline.errors import RetryableError
 from pressline.models import DigestBatch
 from pressline.subscribers.digest_run import DigestRun
 from pressline.subscribers.digests import DigestSchedule
@@ -149,3 +151,25 @@ def test_a_weekly_period_starts_on_its_weekday_at_its_hour(
     clock.now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
     [_, weekly] = run.run("on time", lambda: PLENTY, MARGIN)
     assert (weekly.period.id, weekly.status, weekly.recipients) == ("weekly#2026-W50", "done", 1)
+
+
+def test_a_period_that_fails_does_not_hold_the_other_back(
+    run: DigestRun, repository: MemoryRepository, queue: Queue, clock: FakeClock
+) -> None:
+    class DailyRefused(Queue):
+        def send_batches(self, batches: Sequence[DigestBatch]) -> None:
+            if any(batch.frequency == "daily" for batch in batches):
+                raise RetryableError("SQS refused the batch")
+            super().send_batches(batches)
+
+    subscribe(repository, "d", "daily", clock())
+    subscribe(repository, "w", "weekly", clock())
+    clock.now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # Monday: both periods due
+    refusing = DailyRefused()
+    with pytest.raises(RetryableError):
+        replace(run, deliveries=refusing).run("first", lambda: PLENTY, MARGIN)
+    assert [batch.subscriber_ids for batch in refusing.batches] == [["w"]]  # the weekly went all the same
+    clock.advance(timedelta(minutes=15))  # the next run: the failed period's lease has run out
+    [daily, weekly] = run.run("next", lambda: PLENTY, MARGIN)
+    assert (daily.status, weekly.status) == ("done", "duplicate")
+    assert [batch.subscriber_ids for batch in queue.batches] == [["d"]]
