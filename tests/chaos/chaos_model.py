@@ -6,6 +6,11 @@ subscribers joining and leaving, and the calendar. A post's state is decided by 
 that version is not a draft and its date has come. A post's first publication (neither
 its key nor its slug was ever public) sends one email to every confirmed subscriber who
 wants its tags at that moment.
+
+Digest subscribers (issue 15) are modelled per post, whatever carries it: a post a subscriber
+was owed reaches them exactly once, as its own email or in one digest. A post edited or
+deleted after its first publication is shown in a digest as it is then, or left out, so for
+those only "at most once" holds (``touched``).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class Subscriber:
     tags: tuple[str, ...]
     confirmed: bool = False
     left: bool = False
+    frequency: str = "instant"
+    ever_digest: bool = False  # chose a daily or weekly digest at some point
 
     def wants(self, post_tags: tuple[str, ...]) -> bool:
         return not self.tags or bool(set(self.tags) & set(post_tags))
@@ -58,15 +65,22 @@ class Model:
     expected_emails: Counter[tuple[str, str]] = field(default_factory=Counter)  # (address, slug)
     announced_when_due: int = 0  # first publications of posts that were scheduled before
     scheduled_seen: set[str] = field(default_factory=set)
+    key_of_slug: dict[str, str] = field(default_factory=dict)  # every slug a key's versions had
+    touched: set[str] = field(default_factory=set)  # keys uploaded again or deleted after going public
 
     # ------------------------------------------------------------------ the author
     def upload(self, key: str, version: Version) -> None:
         self.last_upload_valid[key] = version.valid
+        if key in self.ever_public_keys:
+            self.touched.add(key)
         if version.valid:
             self.live[key] = version
             self.deleted.discard(key)
+            self.key_of_slug[version.slug] = key
 
     def delete(self, key: str) -> None:
+        if key in self.ever_public_keys:
+            self.touched.add(key)
         self.live.pop(key, None)
         self.last_upload_valid.pop(key, None)
         self.deleted.add(key)

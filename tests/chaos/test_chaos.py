@@ -3,8 +3,10 @@ misbehaves, then the site and the inboxes are compared with a simple model.
 
 Operations (seeded ``random.Random``): new posts, edits (title, tags, date, draft flag,
 slug), deletions, drafts, scheduled posts, invalid uploads, duplicated and reordered S3
-events, subscribers joining (some never confirm, some choose tags) and leaving, the
-calendar moving on (the scheduler runs), and true poison messages.
+events, subscribers joining (some never confirm, some choose tags, some a daily or weekly
+digest) and leaving, subscribers switching between each post and a digest mid-period (with
+emails in flight), the calendar moving on (the scheduler and the digest run), and true poison
+messages. The site's time zone is New York and the run crosses its change to summer time.
 
 Faults (``pressline.local.faults``): 10% of the AWS call attempts made by handlers fail
 (throttling, 500, 503, connect and read timeouts, responses lost after the work was
@@ -21,14 +23,17 @@ defined); within a window, several operations on one key race through the stages
 
 At the end: pages, home, archive, tag pages, feeds, sitemaps, search shards and reports
 equal the model's; each subscriber got exactly one email per post first published while
-they were subscribed; every queue is empty and each DLQ holds exactly the poison messages
-sent to its queue, whose reason was logged. The figures are printed (``-s`` shows them).
+they were subscribed, or, for one who ever took a digest, that post exactly once by its own
+email or in one digest (at most once for a post edited or deleted after it went public);
+every queue is empty and each DLQ holds exactly the poison messages sent to its queue, whose
+reason was logged. The figures are printed (``-s`` shows them).
 
 ``CHAOS_SEED`` and ``CHAOS_OPERATIONS`` override the defaults.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
@@ -56,6 +61,11 @@ OPERATIONS = int(os.environ.get("CHAOS_OPERATIONS", "300"))
 FAULT_RATE = 0.10
 KILL_RATE = 0.15
 TAGS = ("aws", "python", "security", "ops", "notes")
+# The site's zone, and a start a few days before its change to summer time (10 March 2030).
+SITE_TIMEZONE = "America/New_York"
+DST_START = datetime(2030, 3, 6, 9, 0, tzinfo=UTC)
+# An email is a digest if its subject says so (subscribers/digest_delivery.digest_subject).
+DIGEST_SUBJECT = re.compile(r"\((daily|weekly) digest\)$")
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 POST_LINK = re.compile(r'href="(?:https?://[^"/]+)?/posts/([a-z0-9-]+)/"')
 # What each stage logs (with the reason) for a message that can never be processed.
@@ -88,8 +98,8 @@ class Figures:
             f"email's ledger mark); retries: {faults.stats.sdk_retries} by the AWS SDK, "
             f"{self.redeliveries} SQS redeliveries; {sum(dlq.values())} messages in DLQs "
             f"({', '.join(f'{k} {v}' for k, v in sorted(dlq.items()) if v) or 'none'}); "
-            f"emails: {sent} sent / {expected} expected; {self.invocations} invocations "
-            f"({self.failed_invocations} failed); {seconds:.0f} s"
+            f"posts delivered: {sent} (own emails and digest entries) / {expected} owed; "
+            f"{self.invocations} invocations ({self.failed_invocations} failed); {seconds:.0f} s"
         )
 
 
@@ -111,6 +121,7 @@ class Chaos:
         self.subscriber_count = 0
         self.pending_since_drain = False
         self.rejected_scheduled_edits = 0  # rejected edits of posts still scheduled (they must go live)
+        self.switched_back = 0  # digest subscribers who went back to one email per post
         self.problems: list[str] = []  # seen during the run
         for trigger in stack.runner.triggers:
             trigger.call = self._wrap(trigger.call)
@@ -149,6 +160,8 @@ class Chaos:
             if not self._in_flight():
                 break
         self.model.settle(self.clocks.calendar)
+        # What happens next happens after what the drain did (see run()).
+        self.clocks.lease_offset += timedelta(seconds=1)
         self.pending_since_drain = False
 
     def _in_flight(self) -> int:
@@ -157,13 +170,17 @@ class Chaos:
             for name in ("IntakeQueueUrl", "RenderQueueUrl", "IndexQueueUrl", "NotifyQueueUrl", "DeliveryQueueUrl")
         )
 
-    def api(self, name: str, token: str | None = None, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def api(
+        self, name: str, token: str | None = None, body: dict[str, Any] | None = None, form: str | None = None
+    ) -> dict[str, Any]:
         text = (EVENTS / f"{name}.json").read_text()
         if token is not None:
             text = text.replace("REPLACE_WITH_TOKEN", token)
         event = json.loads(text)
         if body is not None:
             event["body"] = json.dumps(body)
+        if form is not None:
+            event["body"] = form
         for _ in range(5):  # a person clicks again after a 503
             with self.faults.active():
                 response: dict[str, Any] = self.stack.invoke("Subscriptions", event)
@@ -333,6 +350,47 @@ class Chaos:
             response = self.api("subscriptions-confirm-post", token)
             assert response["statusCode"] == 200, response
             subscriber.confirmed = True
+            if self.rng.random() < 0.35:
+                self.set_frequency(subscriber, self.rng.choice(["daily", "weekly"]))
+
+    def set_frequency(self, subscriber: Subscriber, frequency: str) -> None:
+        """As the subscriber would: open the preferences page from an email's link, choose,
+        save; after a 409 (the save went through but its answer was lost, so the retry found
+        a newer version) look again and save again if it did not take."""
+        from pressline.subscribers import runtime
+        from pressline.subscribers.addresses import subscriber_id
+        from pressline.subscribers.tokens import Purpose, issue
+
+        keys = runtime.keys()
+        link = issue(keys, Purpose.PREFERENCES, subscriber_id(keys.id_key, subscriber.address))
+        for _ in range(5):
+            page = self.api("subscriptions-preferences-get", link)
+            assert page["statusCode"] == 200, page
+            if re.search(rf'value="{frequency}" checked', page["body"]):
+                break
+            form = re.search(r'name="form" value="([^"]+)"', page["body"])
+            assert form, page["body"]
+            fields = [("form", html.unescape(form.group(1))), ("frequency", frequency)]
+            fields += [("tags", tag) for tag in subscriber.tags]
+            response = self.api(
+                "subscriptions-preferences-post", form="&".join(f"{k}={quote_plus(v)}" for k, v in fields)
+            )
+            assert response["statusCode"] in (200, 409), response
+        else:
+            raise AssertionError(f"{subscriber.address} could not switch to {frequency}")
+        self.switched_back += subscriber.ever_digest and frequency == "instant"
+        subscriber.frequency = frequency
+        subscriber.ever_digest = subscriber.ever_digest or frequency != "instant"
+
+    def switch(self) -> None:
+        """A subscriber changes between each post and a digest, mid-period: not drained first,
+        so emails of theirs may be in flight."""
+        staying = sorted(a for a, s in self.model.subscribers.items() if s.confirmed and not s.left)
+        if not staying:
+            return
+        subscriber = self.model.subscribers[self.rng.choice(staying)]
+        choices = [f for f in ("instant", "daily", "weekly") if f != subscriber.frequency]
+        self.set_frequency(subscriber, self.rng.choice(choices))
 
     def _confirmation_token(self, address: str) -> str | None:
         for email in reversed(self.stack.sent_emails()):
@@ -377,6 +435,7 @@ class Chaos:
             ("duplicated and reordered S3 events", 8, self.duplicate_events),
             ("subscriber joins", 8, self.join),
             ("subscriber leaves", 3, self.leave),
+            ("subscriber switches frequency", 5, self.switch),
             ("calendar moves on", 6, self.tick),
             ("poison message", 1, self.poison),
         ]
@@ -384,12 +443,22 @@ class Chaos:
         weights = [weight for _, weight, _ in choices]
         actions = {name: action for name, _, action in choices}
         for _ in range(operations):
+            # Time passes between a person's actions: without it, a post logged and a
+            # subscription confirmed in the same frozen instant would be neither before nor after.
+            self.clocks.lease_offset += timedelta(seconds=1)
             name = self.rng.choices(names, weights)[0]
             actions[name]()
             self.figures.operations[name] += 1
             if self.pending_since_drain and self.rng.random() < 0.3:
                 self.drain()
         self.tick()
+        # Every digest due: posts published up to now (scheduled ones within 72 hours) go out
+        # in the next daily and weekly digests.
+        for _ in range(40):
+            self.clocks.calendar += timedelta(hours=6)
+            with self.faults.active():
+                self.stack.run_schedules()
+            self.drain()
 
 
 def _email_text(email: dict[str, Any]) -> str:
@@ -401,6 +470,16 @@ def _email_text(email: dict[str, Any]) -> str:
         parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
         return "\n".join(str(part) for part in parts)
     return str(email.get("body") or "")
+
+
+def _email_subject(email: dict[str, Any]) -> str:
+    raw = email.get("raw")
+    if raw:
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(raw if isinstance(raw, bytes) else raw.encode(), policy=policy.default)
+        return str(message["Subject"] or "")
+    return str(email.get("subject") or "")
 
 
 # --------------------------------------------------------------------------- the site
@@ -496,26 +575,72 @@ def check_reports(chaos: Chaos, problems: list[str]) -> None:
             problems.append(f"reports/{key}.json: expected {expected}, got {status}")
 
 
-def check_emails(chaos: Chaos, problems: list[str]) -> tuple[int, int]:
+def check_emails(chaos: Chaos, problems: list[str]) -> tuple[int, int, int]:
     sent: Counter[tuple[str, str]] = Counter()
+    digested: Counter[tuple[str, str]] = Counter()  # (address, slug): digests listing the post
     confirmations: Counter[str] = Counter()
+    digests = 0
     for email in chaos.stack.sent_emails():
         text = _email_text(email)
         for address in set(email["destinations"]):  # moto adds the To: header's addresses again
             if "/subscriptions/confirm?token=" in text:
                 confirmations[address] += 1
+            elif DIGEST_SUBJECT.search(_email_subject(email)):
+                digests += 1
+                for slug in set(EMAIL_POST_LINK.findall(text)):
+                    digested[(address, slug)] += 1
             elif match := EMAIL_POST_LINK.search(text):
                 sent[(address, match.group(1))] += 1
             else:
-                problems.append(f"an email to {address} that is neither a confirmation nor a post")
-    expected = chaos.model.expected_emails
+                problems.append(f"an email to {address} that is neither a confirmation, a post nor a digest")
+    model = chaos.model
+    expected = model.expected_emails
+    digest_takers = {a for a, s in model.subscribers.items() if s.ever_digest}
     for pair in sorted(set(sent) | set(expected)):
-        if sent[pair] != expected[pair]:
+        if pair[0] not in digest_takers and sent[pair] != expected[pair]:
             problems.append(f"{pair[0]} got {sent[pair]} email(s) for {pair[1]}, expected {expected[pair]}")
+    for address in sorted(digest_takers):
+        # Per post (a key, whatever slugs it had): its own email and digests together.
+        got: Counter[str] = Counter()
+        owed: Counter[str] = Counter()
+        for (to, slug), count in (sent + digested).items():
+            if to == address:
+                got[model.key_of_slug.get(slug, slug)] += count
+        for (to, slug), count in expected.items():
+            if to == address:
+                owed[model.key_of_slug.get(slug, slug)] += count
+        left = model.subscribers[address].left
+        for key in sorted(set(got) | set(owed)):
+            if key in model.touched:
+                # Shown as it is when its digest is made (its tags then), or left out: at most once.
+                if got[key] > 1:
+                    problems.append(f"{address} got {key} {got[key]} times (edited or deleted since), at most once")
+            elif left:  # a digest still owed when they left is not sent
+                if got[key] > owed[key]:
+                    problems.append(f"{address} got {key} {got[key]} time(s) after leaving, at most {owed[key]}")
+            elif got[key] != owed[key]:
+                problems.append(f"{address} (digests) got {key} {got[key]} time(s), expected {owed[key]}")
     for address in chaos.model.subscribers:
         if confirmations[address] != 1:
             problems.append(f"{address} got {confirmations[address]} confirmation emails, expected 1")
-    return sum(sent.values()), sum(expected.values())
+    # Posts delivered (own emails and digests' entries) against posts owed.
+    return sum(sent.values()) + sum(digested.values()), sum(expected.values()), digests
+
+
+def _distinct_dead_letters(stack: StackHandle, url: str) -> int:
+    """The messages a DLQ holds, each counted once: Index sets a message aside itself, and a
+    kill between that send and the delete of the original sets it aside again (at least once:
+    the copy names the original's ``message_id``, as a message moved by SQS's redrive keeps its own)."""
+    seen: set[str] = set()
+    while True:
+        messages = stack.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=900, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            return len(seen)
+        for message in messages:
+            original = message.get("MessageAttributes", {}).get("message_id", {}).get("StringValue")
+            seen.add(original or message["MessageId"])
 
 
 def check_queues(chaos: Chaos, problems: list[str], records: list[logging.LogRecord]) -> dict[str, int]:
@@ -523,7 +648,11 @@ def check_queues(chaos: Chaos, problems: list[str], records: list[logging.LogRec
     for name in ("IntakeQueueUrl", "RenderQueueUrl", "IndexQueueUrl", "NotifyQueueUrl", "DeliveryQueueUrl"):
         if depth := chaos.stack.queue_depth(name):
             problems.append(f"{name}: {depth} message(s) stuck")
-    dlq = {name: chaos.stack.queue_depth(name) for name in outputs if name.endswith("DeadLetterQueueUrl")}
+    dlq = {
+        name: _distinct_dead_letters(chaos.stack, outputs[name])
+        for name in outputs
+        if name.endswith("DeadLetterQueueUrl")
+    }
     for name, depth in dlq.items():
         if depth != chaos.figures.poison[name]:
             problems.append(f"{name}: {depth} message(s), expected {chaos.figures.poison[name]} (the poison sent)")
@@ -555,6 +684,14 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFaults]:
         yield chaos_faults
 
 
+def site_timezone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every function, and check_site, in SITE_TIMEZONE from here on."""
+    from pressline.config import settings
+
+    monkeypatch.setenv("SITE_TIMEZONE", SITE_TIMEZONE)
+    settings.cache_clear()
+
+
 @pytest.mark.slow
 def test_chaos_run(
     aws_stack: StackHandle,
@@ -562,18 +699,22 @@ def test_chaos_run(
     faults: AwsFaults,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     started = time.perf_counter()
+    site_timezone(monkeypatch)
+    clocks.calendar = DST_START
+    first_lease = clocks.lease_now()
     chaos = Chaos(aws_stack, clocks, random.Random(SEED), faults)
     chaos.run(OPERATIONS)
     problems = list(chaos.problems)
     dlq = check_queues(chaos, problems, caplog.records)
     check_site(chaos, problems)
     check_reports(chaos, problems)
-    sent, expected = check_emails(chaos, problems)
+    sent, expected, digests = check_emails(chaos, problems)
     figures = chaos.figures.line(faults, dlq, sent, expected, time.perf_counter() - started)
     with capfd.disabled():
-        print("\n" + figures)
+        print("\n" + figures + f"; {digests} digests")
     # The run exercised what it claims to (else the comparisons below prove little).
     model = chaos.model
     assert faults.stats.injected_total > 0 and faults.stats.kills > 0, "the run injected no faults"
@@ -581,4 +722,7 @@ def test_chaos_run(
     assert expected > 0 and any(not s.confirmed for s in model.subscribers.values())
     assert any(s.left for s in model.subscribers.values()) and not all(model.last_upload_valid.values())
     assert chaos.rejected_scheduled_edits > 0, "no scheduled post got a rejected edit"
+    zone = ZoneInfo(SITE_TIMEZONE)
+    assert first_lease.astimezone(zone).utcoffset() != clocks.lease_now().astimezone(zone).utcoffset(), "no DST change"
+    assert digests > 0 and chaos.switched_back > 0, "no digest, or no switch back to one email per post"
     assert not problems, f"{len(problems)} difference(s) from the model:\n" + "\n".join(problems[:60])
