@@ -223,3 +223,22 @@ def test_a_rendering_too_costly_to_sanitize_is_refused_before_sanitizing(body_ht
     store = MemoryStore()
     store.put("rendered/posts/fine.md/v1.json", json.dumps(rendering).encode(), "application/json")
     assert load_rendering(store, "rendered/posts/fine.md/v1.json") is None
+
+
+def test_a_rendering_of_a_post_with_a_key_past_s3s_limit_loads_from_its_hashed_key(store: ObjectStore) -> None:
+    """Render writes ``rendered/by-hash/...`` when ``rendered/<source key>/...`` would pass 1,024
+    bytes; the check that a rendering is of the version its key names must expect that key."""
+    entry = CASES["another-version"]
+    rendering = json.loads(json.dumps(entry["rendering"]))
+    rendering["source"]["key"] = "posts/" + "é" * 500 + ".md"  # ~1,010 bytes of UTF-8
+    rendering["meta"]["slug"] = "long-key"
+    parsed = RenderedPost.model_validate(rendering)
+    key = rendered_key(parsed.source)
+    assert key.startswith("rendered/by-hash/")
+    store.put(key, json.dumps(rendering).encode(), "application/json")
+    loaded = load_rendering(store, key)
+    assert loaded is not None and loaded.source.key == rendering["source"]["key"]
+    # And a copy of it under another version's hashed key is still refused.
+    other = rendered_key(parsed.source.model_copy(update={"version_id": "v2"}))
+    store.put(other, json.dumps(rendering).encode(), "application/json")
+    assert load_rendering(store, other) is None

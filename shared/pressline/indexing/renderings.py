@@ -32,13 +32,12 @@ from pressline.adapters.store import ObjectStore
 from pressline.indexing.catalog import Recent, RecentPost
 from pressline.models import PostMeta, RenderedPost
 from pressline.posts.markdown import html_problem
-from pressline.posts.paths import PAGES_PREFIX, POSTS_PREFIX, version_token
+from pressline.posts.paths import PAGES_PREFIX, POSTS_PREFIX, rendered_key
 from pressline.posts.sanitize import has_refused_scheme, sanitize_rendered, strip_markup
 from pressline.posts.slug import is_valid_slug, tag_slug
 
 logger = logging.getLogger(__name__)
 
-RENDERED_PREFIX = "rendered/"
 # Far above the rules' limits (a title of 200 characters, tags of 60, 20 of them): a stored
 # rendering beyond these was not Render's. Summaries and authors have no limit of their own.
 MAX_TITLE = 1000
@@ -148,8 +147,10 @@ def trusted(rendered: RenderedPost) -> RenderedPost:
 
 def _check_key(rendered: RenderedPost, key: str) -> None:
     """The rendering must be of the version its key names: one copied from another post (or
-    another version) under this key would publish that post's content or slug here."""
-    expected = f"{RENDERED_PREFIX}{rendered.source.key}/{version_token(rendered.source)}.json"
+    another version) under this key would publish that post's content or slug here. The key
+    is the one Render writes (``paths.rendered_key``: hashed when the readable one would pass
+    S3's 1,024 bytes)."""
+    expected = rendered_key(rendered.source)
     if key != expected:
         raise UntrustedRendering(f"it is a rendering of {rendered.source.key[:80]!r}, not of what {key[:120]!r} names")
 
