@@ -41,9 +41,13 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 DEFAULT_DIGEST_HOUR = 7
 DEFAULT_DIGEST_WEEKDAY = "Monday"
 
-# SQS keeps a message at most 14 days: an instant email still in flight when a subscriber
-# switched to a digest was announced less than this before the switch.
-IN_FLIGHT = timedelta(days=14)
+# How long an instant email can still be on its way after its post was logged: Notify's
+# message lives at most 5 receives x 900 s and Deliver's 5 x 360 s before its DLQ (105 min;
+# template.yaml, pinned by test_preferences), with room for a fan-out resuming across
+# invocations. A switch to a digest reaches back this far and no further: far enough for
+# every email Deliver will now leave to the digest, not so far that a digest fills with
+# older posts the subscriber's tags of then never asked for (SQS's 14 days would).
+IN_FLIGHT = timedelta(hours=6)
 # No window reaches further back than this before its cutoff: every delivery record it
 # relies on (kept 30 days, subscribers.dynamodb.DELIVERY_RETENTION) is still there. A window
 # that would start earlier (the scheduler down for weeks) starts here.

@@ -6,10 +6,11 @@ The rules (issue 15). The delivery ledger's (post, subscriber) record, claimed b
 comes first (an instant email or a digest), is what makes each post reach a subscriber
 once, whatever carries it; these rules make sure something does carry it:
 
-- instant -> daily/weekly at X: ``digest_from = digests.switched_digest_from`` (X - 14 days,
-  SQS's longest retention, or the confirmation if later). Every instant email still in flight
-  at the switch falls in the window (Deliver skips a digest subscriber; the digest carries
-  the post), and those already sent have ledger records and are left out.
+- instant -> daily/weekly at X: ``digest_from = digests.switched_digest_from`` (X minus
+  ``digests.IN_FLIGHT``, the longest an instant email can still be on its way, or the
+  confirmation if later). Every instant email still in flight at the switch falls in the
+  window (Deliver skips a digest subscriber; the digest carries the post), and those already
+  sent have ledger records and are left out.
 - daily <-> weekly: ``digest_from`` unchanged: the open window carries over.
 - daily/weekly -> instant at X: the instant rows come back and the digest row stays with
   ``until = X``: that frequency's next digest sends the posts logged in [digest_from, X), then

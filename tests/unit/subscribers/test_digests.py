@@ -251,8 +251,8 @@ def test_window_from_digest_from_to_the_cutoff_or_until() -> None:
 def test_switching_to_a_digest_reaches_back_over_emails_in_flight() -> None:
     now = T0 + timedelta(days=30)
     assert digests.switched_digest_from(subscriber(frequency="instant"), now) == now - digests.IN_FLIGHT
-    recent = subscriber(frequency="instant", confirmed_at=now - timedelta(days=1))
-    assert digests.switched_digest_from(recent, now) == now - timedelta(days=1)
+    recent = subscriber(frequency="instant", confirmed_at=now - timedelta(hours=1))
+    assert digests.switched_digest_from(recent, now) == now - timedelta(hours=1)
     owed = subscriber(frequency="instant", digest_from=T0)  # a final digest still owed
     assert digests.switched_digest_from(owed, now) == T0
 

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pressline.subscribers.digests import (
+    IN_FLIGHT,
     CurrentPost,
     DigestSchedule,
     LogEntry,
@@ -198,8 +199,8 @@ def test_plans_name_every_row_they_leave_and_finishing_twice_changes_nothing() -
     rows = {"TAG#aws": Member(id=SID, tags=("aws",))}
     weekly = plan_preferences(subscriber, rows, ("aws", "rust"), "weekly", now + timedelta(days=20))
     assert weekly.delete == {"TAG#aws"} and set(weekly.put) == {"DIGEST#weekly"}
-    # Confirmed 20 days before: the window reaches back 14 days, SQS's longest retention.
-    assert weekly.subscriber.digest_from == now + timedelta(days=6)
+    # Confirmed 20 days before: the window reaches back over the emails that can be in flight.
+    assert weekly.subscriber.digest_from == now + timedelta(days=20) - IN_FLIGHT
     back = plan_preferences(weekly.subscriber, weekly.put, ("rust",), "instant", now + timedelta(days=21))
     assert set(back.put) == {"TAG#rust", "DIGEST#weekly"}
     assert back.put["DIGEST#weekly"].until == now + timedelta(days=21)
@@ -208,3 +209,21 @@ def test_plans_name_every_row_they_leave_and_finishing_twice_changes_nothing() -
     assert finished is not None and finished.delete == {"DIGEST#weekly"} and finished.subscriber.digest_from is None
     rest = {a: r for a, r in back.put.items() if a not in finished.delete}
     assert plan_finish(finished.subscriber, rest, "weekly", cutoff) is None
+
+
+def test_the_reach_back_covers_the_longest_an_instant_email_can_be_on_its_way() -> None:
+    """IN_FLIGHT must outlast an announcement's Notify message and its delivery batch (each at
+    most maxReceiveCount receives of a visibility timeout before its DLQ), as template.yaml sets them."""
+    from pathlib import Path
+
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse((Path(__file__).resolve().parents[3] / "template.yaml").read_text(encoding="utf-8"))
+    resources = template["Resources"]
+
+    def life(queue: str) -> timedelta:
+        properties = resources[queue]["Properties"]
+        receives = int(properties["RedrivePolicy"]["maxReceiveCount"])
+        return timedelta(seconds=int(properties["VisibilityTimeout"]) * receives)
+
+    assert life("NotifyQueue") + life("DeliveryQueue") <= IN_FLIGHT / 2  # room for a resumed fan-out
