@@ -122,11 +122,26 @@ def test_a_daily_digest_arrives_once_with_the_posts_before_its_hour(stack: Runni
     assert first in text and second in text and text.index(first) < text.index(second)
     assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
-    # A day later: the next period runs, with nothing new for anyone.
+    # A post after that digest's hour: the next day's digest holds it, and only it.
+    third = f"Third post {run}"
+    _publish(stack, f"digest-third-{run}", third, ["news"], "The third post.")
+    _wait_for(stack, "the third post's email", lambda: len(_post_emails(stack, instant)) == 3)
     move_clock(clock_file, cutoff + timedelta(days=1, minutes=1), datetime.now(UTC))
-    next_day = (cutoff + timedelta(days=1)).date().isoformat()
-    _wait_for(stack, "the next day's digest run", lambda: period_done(stack, f"daily#{next_day}"), timeout=90)
+
+    def both() -> list[EmailMessage] | None:
+        found = digests(stack, daily)
+        return found if len(found) == 2 else None
+
+    [_, next_digest] = _wait_for(stack, "the next daily digest", both, timeout=90)
+    assert next_digest["Subject"].endswith(": 1 new post (daily digest)")
+    text = _text(next_digest)
+    assert third in text and first not in text and second not in text
+
+    # Another day: the period runs, with nothing new for anyone.
+    move_clock(clock_file, cutoff + timedelta(days=2, minutes=1), datetime.now(UTC))
+    day_after = (cutoff + timedelta(days=2)).date().isoformat()
+    _wait_for(stack, "the day after's digest run", lambda: period_done(stack, f"daily#{day_after}"), timeout=90)
     time.sleep(3)  # its batches, if any, would be delivered within this
-    assert len(digests(stack, daily)) == 1
-    assert [str(message["Subject"]) for message in _post_emails(stack, instant)] == [first, second]
+    assert len(digests(stack, daily)) == 2
+    assert [str(message["Subject"]) for message in _post_emails(stack, instant)] == [first, second, third]
     assert digests(stack, instant) == []
