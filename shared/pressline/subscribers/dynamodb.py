@@ -79,6 +79,8 @@ INDEX = "gsi1"
 DELIVERY_RETENTION = timedelta(days=30)  # longer than any delivery message can live in SQS (14 days)
 FANOUT_RETENTION = timedelta(days=400)
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+# Cancellation reasons that pass: the same transaction goes again (TRANSACTION_ATTEMPTS in all).
+TRANSIENT_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 LOG_UPDATE_POSTS = 50  # digest log entries per UpdateItem (its expression stays under 4 KB)
 
 
@@ -756,6 +758,40 @@ class DynamoLedger(DynamoTable):
                 old = current.get("Item", {})
             return "busy" if old.get("status", {}).get("S") == "sending" else "done"
 
+    def claim_many(
+        self, post: str, subscriber_ids: Sequence[str], now: datetime, lease: timedelta
+    ) -> dict[str, ClaimResult]:
+        # claim's conditional put for each recipient, a hundred a transaction: a batch of 50
+        # is claimed in one call where claim takes 50. An item that fails its condition is
+        # returned as it is (ALL_OLD), which says done or busy, and the rest go again.
+        puts = {
+            sid: {
+                "Put": {
+                    "Item": {
+                        **self._delivery_id(post, sid),
+                        "status": _s("sending"),
+                        "since": _n(now.timestamp()),
+                        "expiration": _n(_epoch(now + DELIVERY_RETENTION)),
+                    },
+                    "ConditionExpression": "attribute_not_exists(id) OR (#status = :sending AND since <= :stale)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":sending": _s("sending"),
+                        ":stale": _n((now - lease).timestamp()),
+                    },
+                }
+            }
+            for sid in dict.fromkeys(subscriber_ids)
+        }
+        results: dict[str, ClaimResult] = dict.fromkeys(puts, "claimed")
+        for sid, reason in self._write_each(puts).items():
+            old = dict(reason.get("Item") or {}) or self._get_id(self._delivery_id(post, sid)) or {}
+            status = old.get("status", {}).get("S")
+            # Gone since (released by its sender, who will claim it again): busy, so this
+            # batch is retried rather than told it was sent.
+            results[sid] = "done" if status is not None and status != "sending" else "busy"
+        return results
+
     def mark_sent(self, post: str, subscriber_id: str, message_id: str, now: datetime) -> None:
         call_dynamodb(
             self.db.update_item,
@@ -791,6 +827,80 @@ class DynamoLedger(DynamoTable):
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
+
+    def release_many(self, post: str, subscriber_ids: Sequence[str]) -> None:
+        # release's conditional delete, a hundred a transaction; a record no longer
+        # ``sending`` (or gone) fails its condition and is left as it is.
+        self._write_each(
+            {
+                sid: {
+                    "Delete": {
+                        "Key": self._delivery_id(post, sid),
+                        "ConditionExpression": "#status = :sending",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":sending": _s("sending")},
+                    }
+                }
+                for sid in dict.fromkeys(subscriber_ids)
+            }
+        )
+
+    def _write_each(self, actions: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Conditional writes of distinct items (each ``{"Put": ...}`` or ``{"Delete": ...}``
+        without its table), up to 100 a TransactWriteItems. The items whose condition failed,
+        with their cancellation reason (``Item``: the item as it was, when DynamoDB returns
+        it); every other one is written. A cancelled transaction writes nothing: it goes
+        again without the items that failed their condition, or as it was after a conflict
+        with another transaction or a throttled item (a few times, then RetryableError)."""
+        from botocore.exceptions import ClientError
+
+        failed: dict[str, dict[str, Any]] = {}
+        pending = dict(actions)
+        conflicts = 0
+        while pending:
+            chunk = list(pending)[:TRANSACTION_ITEMS]
+            try:
+                call_dynamodb(
+                    self.db.transact_write_items,
+                    TransactItems=[
+                        {
+                            kind: {"TableName": self.table, "ReturnValuesOnConditionCheckFailure": "ALL_OLD", **write}
+                            for kind, write in pending[key].items()
+                        }
+                        for key in chunk
+                    ],
+                    # On AWS the SDK's retry after a lost answer is then the same transaction,
+                    # not a second one that meets its own writes (moto ignores the token).
+                    ClientRequestToken=str(uuid.uuid4()),
+                )
+            except ClientError as error:
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                reasons: list[dict[str, Any]] = [dict(r) for r in error.response.get("CancellationReasons") or []]
+                codes = {reason.get("Code", "None") for reason in reasons} - {"None"}
+                if len(reasons) != len(chunk) or not codes:
+                    raise RetryableError("DynamoDB cancelled a transaction without naming an item") from error
+                refused = {
+                    key: reason
+                    for key, reason in zip(chunk, reasons, strict=True)
+                    if reason.get("Code") == "ConditionalCheckFailed"
+                }
+                if refused:
+                    failed.update(refused)
+                    for key in refused:
+                        del pending[key]
+                    continue
+                if not codes <= TRANSIENT_CANCELLATIONS:
+                    raise  # a validation error, an item too large: a bug, not a moment
+                conflicts += 1
+                if conflicts >= TRANSACTION_ATTEMPTS:
+                    raise RetryableError(f"DynamoDB kept cancelling a transaction: {sorted(codes)}") from error
+                time.sleep(0.02 * 2**conflicts)
+                continue
+            conflicts = 0
+            for key in chunk:
+                del pending[key]
+        return failed
 
     # ------------------------------------------------------------------ fan-outs
     @staticmethod

@@ -338,6 +338,11 @@ class MemoryLedger:
         self.deliveries[(post, subscriber_id)] = _Delivery("sending", now)
         return "claimed"
 
+    def claim_many(
+        self, post: str, subscriber_ids: Sequence[str], now: datetime, lease: timedelta
+    ) -> dict[str, ClaimResult]:
+        return {sid: self.claim(post, sid, now, lease) for sid in dict.fromkeys(subscriber_ids)}
+
     def mark_sent(self, post: str, subscriber_id: str, message_id: str, now: datetime) -> None:
         self.deliveries[(post, subscriber_id)] = _Delivery("sent", now, message_id)
 
@@ -348,6 +353,10 @@ class MemoryLedger:
         record = self.deliveries.get((post, subscriber_id))
         if record is not None and record.status == "sending":
             del self.deliveries[(post, subscriber_id)]
+
+    def release_many(self, post: str, subscriber_ids: Sequence[str]) -> None:
+        for sid in dict.fromkeys(subscriber_ids):
+            self.release(post, sid)
 
     # -- FanoutLedger
     def acquire(self, post: str, owner: str, now: datetime, lease: timedelta) -> FanoutState | LeaseHeld:

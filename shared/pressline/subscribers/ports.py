@@ -138,12 +138,25 @@ class DeliveryLedger(Protocol):
         ``busy``: another invocation claimed it less than ``lease`` ago."""
         ...
 
+    def claim_many(
+        self, post: str, subscriber_ids: Sequence[str], now: datetime, lease: timedelta
+    ) -> dict[str, ClaimResult]:
+        """``claim`` for each of ``subscriber_ids`` (a repeated id is claimed once), in as few
+        writes as the store allows; by subscriber id. RetryableError when the store kept
+        refusing for now: then some may be claimed, and their lease runs out as a dead sender's."""
+        ...
+
     def mark_sent(self, post: str, subscriber_id: str, message_id: str, now: datetime) -> None: ...
 
     def mark_rejected(self, post: str, subscriber_id: str, reason: str, now: datetime) -> None: ...
 
     def release(self, post: str, subscriber_id: str) -> None:
         """Forget a claim whose send certainly did not happen (the provider refused the call)."""
+        ...
+
+    def release_many(self, post: str, subscriber_ids: Sequence[str]) -> None:
+        """``release`` for each of ``subscriber_ids``, in as few writes as the store allows:
+        only a record still ``sending`` is deleted."""
         ...
 
 
