@@ -12,6 +12,10 @@ moto server handles requests):
   every event, no size or ETag on removals, and the identity fields Powertools' model requires.
 - **Keys over 1,024 UTF-8 bytes are refused** (``KeyTooLongError``, HTTP 400) by every
   operation that creates a key: PutObject (and POST uploads), CopyObject, CreateMultipartUpload.
+- **Requests are dispatched at a constant cost.** moto's server finds each request's service by
+  listing its own package directory (an ``isdir`` per service) and trying every service's URL
+  patterns, under one lock: a quarter of its CPU in a bulk publish. Both answers depend only on
+  the host asked for, so they are remembered.
 - **DynamoDB requests run one at a time.** moto's transactions deep-copy a table while other
   requests change it (``RuntimeError: dictionary changed size during iteration``, a 500); AWS
   has no such failure, so the local stack must not have it either.
@@ -61,6 +65,7 @@ def patch_moto() -> None:
         _patch_dynamodb_serialization()
         _patch_transaction_backup()
         _patch_sqs_costs()
+        _patch_dispatch_costs()
         _patched = True
 
 
@@ -430,6 +435,29 @@ class MotoServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def _patch_dispatch_costs() -> None:
+    """moto's ``DomainDispatcherApplication.get_application`` calls ``get_backend_for_host`` for
+    every request, which lists moto's package directory (``backends.list_of_moto_modules``) and
+    then matches the host against every service's URL patterns, all under the dispatcher's lock.
+    The directory does not change while the server runs, and a host always gives the same
+    backend: remember both (the lock still guards the memo, as it does the app instances)."""
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+    lookup = DomainDispatcherApplication.get_backend_for_host
+
+    @functools.wraps(lookup)
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        memo: dict[str | None, Any] = self.__dict__.setdefault("_pressline_backends", {})
+        if host not in memo:
+            memo[host] = lookup(self, host)
+        return memo[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
 
 
 def start(
