@@ -147,10 +147,11 @@ def test_a_crash_mid_batch_and_the_retries_send_each_recipient_exactly_one(
     first = aws_stack.invoke("Deliver", event)
     assert len(first["batchItemFailures"]) == 1
     assert sum(post_emails(aws_stack).values()) == 6
-    # The retry comes while the dead invocation's claim is fresh: the others are sent, it waits.
+    # The retry comes while the dead invocation's claims are fresh: it claimed the batch in one
+    # call, so the seventh and the five after it wait for its lease, and nothing is sent.
     assert len(aws_stack.invoke("Deliver", event)["batchItemFailures"]) == 1
-    assert sum(post_emails(aws_stack).values()) == 11
-    # After the visibility timeout the claim is stale and is taken over.
+    assert sum(post_emails(aws_stack).values()) == 6
+    # After the visibility timeout the claims are stale and are taken over.
     clock = FakeClock(datetime.now(UTC) + timedelta(minutes=6))
     real = deliver.delivery()
     deliver.override(type(real)(real.repository, real.ledger, real.mailer, real.keys, real.site, clock))
@@ -160,6 +161,25 @@ def test_a_crash_mid_batch_and_the_retries_send_each_recipient_exactly_one(
     finally:
         deliver.override(None)
     assert post_emails(aws_stack) == Counter({f"reader{n}@example.com": 1 for n in range(12)})
+
+
+def test_a_batch_of_fifty_costs_one_claim_call_then_a_send_and_a_mark_each(aws_stack: StackHandle) -> None:
+    from pressline.adapters.aws import client
+    from pressline.stages import deliver
+
+    ids = [seed_confirmed(aws_stack, f"reader{n}@example.com") for n in range(50)]
+    event = sqs_event(DeliveryBatch(post=post_from_event(), subscriber_ids=ids).model_dump_json())
+    deliver.sending_pause()  # the pause's read (one a container every 30 s) out of the count
+    calls: Counter[str] = Counter()
+    for service in ("dynamodb", "sesv2", "s3"):
+        client(service).meta.events.register(f"before-call.{service}", lambda model, **_: calls.update([model.name]))
+    assert aws_stack.invoke("Deliver", event) == {"batchItemFailures": []}
+    # The subscribers and the post's rendering read once, the batch claimed in one transaction
+    # (was 50 PutItem), then each email sent and marked right after its own send.
+    assert calls == Counter(
+        {"BatchGetItem": 1, "GetObject": 1, "TransactWriteItems": 1, "SendEmail": 50, "UpdateItem": 50}
+    )
+    assert post_emails(aws_stack) == Counter({f"reader{n}@example.com": 1 for n in range(50)})
 
 
 def test_fanout_resumes_across_invocations_when_time_runs_short(

@@ -1,11 +1,13 @@
 """Deliver's core: one email per (post, subscriber), whatever SQS repeats.
 
-For each recipient: build the email (pure, before anything is recorded), claim the
-ledger record ``sending`` with a conditional write, send, mark ``sent``. A record that
-is ``sent`` (or ``rejected``) is skipped; one that another invocation is ``sending`` is
-left to it (the batch is retried later). A ``sending`` record older than the lease can
-only belong to an invocation that died, so it is taken over and sent: only a crash
-between the claim and the mark, i.e. inside the send call, can repeat an email.
+For a batch: build each recipient's email (pure, before anything is recorded), claim
+their ledger records ``sending`` with conditional writes (one call for the batch), then
+send each and mark it ``sent`` right after its own send. A record that is ``sent`` (or
+``rejected``) is skipped; one that another invocation is ``sending`` is left to it (the
+batch is retried later). A ``sending`` record older than the lease can only belong to an
+invocation that died, so it is taken over and sent: only a crash between a send and its
+mark, i.e. inside the send call, can repeat an email (marking the batch at once instead
+would save calls but widen that window from one email to the whole batch).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pressline.errors import RetryableError
 from pressline.models import DeliveryBatch, EmailContent, PostPublished
 from pressline.subscribers import messages
 from pressline.subscribers.bodies import PostBodies
-from pressline.subscribers.model import wants
+from pressline.subscribers.model import Subscriber, wants
 from pressline.subscribers.ports import DeliveryLedger, Mailer, RecipientRejected, SubscriberRepository, unique
 from pressline.subscribers.tokens import Keys
 
@@ -53,14 +55,14 @@ class Delivery:
     def deliver(self, batch: DeliveryBatch) -> DeliveryResult:
         """Send ``batch``'s post to each recipient who should still get it and has not.
 
-        Raises RetryableError when the provider throttles (after releasing that claim) or
-        when recipients are being sent by another invocation; what was sent stays sent."""
+        Raises RetryableError when the provider throttles (after releasing every claim not
+        sent yet) or when recipients are being sent by another invocation; what was sent
+        stays sent."""
         post = batch.post
         result = DeliveryResult()
         ids = unique(batch.subscriber_ids)
         subscribers = self.repository.get_many(ids)
-        body: messages.PostBody | None = None
-        body_read = False
+        wanted: dict[str, Subscriber] = {}
         for sid in ids:
             subscriber = subscribers.get(sid)
             # A digest subscriber gets this post in a digest (its window reaches back over
@@ -72,11 +74,17 @@ class Delivery:
                 or not wants(subscriber.tags, post.tags)
             ):
                 result.skipped.append(sid)
-                continue
-            if not body_read:  # at the first recipient: a batch of skipped ones reads nothing
-                body, body_read = self.full_body(post), True
-            now = self.clock()
-            email = messages.post_email(
+            else:
+                wanted[sid] = subscriber
+        if not wanted:  # a batch of skipped ones reads and claims nothing
+            return result
+        # Every email is made before anything is claimed (one that cannot be made claims
+        # nothing), then the batch is claimed in one call; each claim is still marked right
+        # after its own send, so a crash repeats at most the email being sent.
+        body = self.full_body(post)
+        now = self.clock()
+        emails = {
+            sid: messages.post_email(
                 self.site,
                 post,
                 subscriber.address,
@@ -86,21 +94,28 @@ class Delivery:
                 now,
                 body,
             )
-            claim = self.ledger.claim(post.slug, sid, now, self.lease)
-            if claim == "done":
+            for sid, subscriber in wanted.items()
+        }
+        claims = self.ledger.claim_many(post.slug, list(emails), now, self.lease)
+        claimed: list[str] = []
+        for sid in emails:
+            if claims[sid] == "done":
                 result.already_sent.append(sid)
-                continue
-            if claim == "busy":
+            elif claims[sid] == "busy":
                 result.busy.append(sid)
-                continue
+            else:
+                claimed.append(sid)
+        for index, sid in enumerate(claimed):
             try:
-                message_id = self.mailer.send(email)
+                message_id = self.mailer.send(emails[sid])
             except RecipientRejected as error:
                 self.ledger.mark_rejected(post.slug, sid, str(error), self.clock())
                 result.rejected.append(sid)
                 continue
             except RetryableError:
-                self.ledger.release(post.slug, sid)
+                # Refused for now, so certainly not sent, as none after it: the retry
+                # claims them again at once instead of waiting for the lease.
+                self.ledger.release_many(post.slug, claimed[index:])
                 raise
             self.ledger.mark_sent(post.slug, sid, message_id, self.clock())
             result.sent.append(sid)
