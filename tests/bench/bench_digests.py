@@ -6,7 +6,7 @@ subscribers (a quarter of them with a tag), five posts published through the pip
 digest hour and the digest function invoked as its schedule would, its DigestBatch messages
 delivered by Deliver's handler one SQS message at a time. Printed: AWS calls by operation of
 the digest run and of Deliver, per 1,000 recipients, the digests sent, and the calls per post
-carried (the same posts as instant emails cost Deliver about 3 calls a post and recipient:
+carried (the same posts as instant emails cost Deliver about 2 calls a post and recipient:
 bench_fanout). A second run of the digest function must send nothing.
 
 Target: Deliver <= 5 calls per digest (one SES send, the ledger's claim and mark, the window's
