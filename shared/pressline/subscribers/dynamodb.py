@@ -188,13 +188,7 @@ class DynamoSubscriberRepository(DynamoTable):
         # from a new one. The items' order is the order of the reasons in a cancellation.
         request = request or uuid.uuid4().hex
         actions: list[dict[str, Any]] = [
-            {
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": _key(subscriber_id, SUPPRESSION),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+            self._not_suppressed(subscriber_id),
             {
                 "Update": {
                     "TableName": self.table,
@@ -284,6 +278,31 @@ class DynamoSubscriberRepository(DynamoTable):
         )
         return "Item" in response
 
+    # ------------------------------------------------------------------ shared by the transactions
+    def _not_suppressed(self, subscriber_id: str) -> dict[str, Any]:
+        """A transaction's check that the address is not suppressed (a bounce or complaint
+        recorded meanwhile cancels it); first in each, so its reason comes first."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": _key(subscriber_id, SUPPRESSION),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _row_writes(self, subscriber_id: str, deletes: list[str], puts: dict[str, Member]) -> list[dict[str, Any]]:
+        """A transaction's audience rows to delete and to write."""
+        return [
+            *(
+                {"Delete": {"TableName": self.table, "Key": _key(subscriber_id, AUDIENCE_PREFIX + audience)}}
+                for audience in deletes
+            ),
+            *(
+                {"Put": {"TableName": self.table, "Item": _membership(subscriber_id, audience, row.tags, row)}}
+                for audience, row in puts.items()
+            ),
+        ]
+
     # ------------------------------------------------------------------ confirm
     def _items(self, subscriber_id: str) -> dict[str, dict[str, Any]]:
         """The subscriber's items (profile, request, suppression, audience rows), by sort key:
@@ -347,13 +366,7 @@ class DynamoSubscriberRepository(DynamoTable):
                 values[":request"] = _s(pending_request)
                 set_request = ", confirmed_request = :request"
             actions: list[dict[str, Any]] = [
-                {
-                    "ConditionCheck": {
-                        "TableName": self.table,
-                        "Key": _key(subscriber_id, SUPPRESSION),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
+                self._not_suppressed(subscriber_id),
                 {
                     "Update": {
                         "TableName": self.table,
@@ -373,14 +386,7 @@ class DynamoSubscriberRepository(DynamoTable):
                         "ExpressionAttributeValues": values,
                     }
                 },
-                *(
-                    {"Delete": {"TableName": self.table, "Key": _key(subscriber_id, AUDIENCE_PREFIX + audience)}}
-                    for audience in deletes
-                ),
-                *(
-                    {"Put": {"TableName": self.table, "Item": _membership(subscriber_id, audience, row.tags, row)}}
-                    for audience, row in puts.items()
-                ),
+                *self._row_writes(subscriber_id, deletes, puts),
             ]
             if source is pending:
                 # Consuming the request is what makes the link single-use: two clicks racing
@@ -509,13 +515,7 @@ class DynamoSubscriberRepository(DynamoTable):
             values[":version"] = _n(version)
         remove = f" REMOVE {window_remove.lstrip(', ')}" if window_remove else ""
         actions: list[dict[str, Any]] = [
-            {
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": _key(subscriber_id, SUPPRESSION),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+            self._not_suppressed(subscriber_id),
             {
                 "Update": {
                     "TableName": self.table,
@@ -526,14 +526,7 @@ class DynamoSubscriberRepository(DynamoTable):
                     "ExpressionAttributeValues": values,
                 }
             },
-            *(
-                {"Delete": {"TableName": self.table, "Key": _key(subscriber_id, AUDIENCE_PREFIX + audience)}}
-                for audience in sorted(plan.delete)
-            ),
-            *(
-                {"Put": {"TableName": self.table, "Item": _membership(subscriber_id, audience, row.tags, row)}}
-                for audience, row in sorted(plan.put.items())
-            ),
+            *self._row_writes(subscriber_id, sorted(plan.delete), dict(sorted(plan.put.items()))),
         ]
         try:
             call_dynamodb(self.db.transact_write_items, TransactItems=actions)
@@ -615,13 +608,7 @@ class DynamoSubscriberRepository(DynamoTable):
             "consent_source": _s(consent.source),
         }
         actions: list[dict[str, Any]] = [
-            {
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": _key(subscriber_id, SUPPRESSION),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+            self._not_suppressed(subscriber_id),
             self._marker(subscriber_id, "confirmed", consent.source, now),
             {"Put": {"TableName": self.table, "Item": profile, "ConditionExpression": "attribute_not_exists(pk)"}},
             *(
