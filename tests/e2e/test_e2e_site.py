@@ -81,8 +81,9 @@ def test_archive_leads_to_every_published_post_month_by_month(page: Any, site: L
     for month in months:
         goto(page, site, month)
         order = page.eval_on_selector_all("main a[href]", "els => els.map(e => new URL(e.href).pathname)")
+        assert any(path.startswith("/posts/") for path in order), f"{month} lists no post"
+        # Other browser tests publish posts of their own (dated now) into the same site.
         on_page = [path for path in order if path in {post.path for post in site.published}]
-        assert on_page, f"{month} lists no post"
         listed += list(dict.fromkeys(on_page))
     expected = [post.path for post in reversed(site.published)]
     assert listed == expected, f"the archive lists {listed}, expected newest first {expected}"
