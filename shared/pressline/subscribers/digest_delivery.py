@@ -236,11 +236,12 @@ class DigestDelivery:
             [DigestClaim(digest, sid, selection.claim) for sid, selection in selections.items()], now, self.lease
         )
         throttled: RetryableError | None = None
+        unsent: list[str] = []  # claimed, then not sent because the provider throttled
         for sid, selection in selections.items():
             outcome = claimed[sid]
             if throttled is not None:
                 if outcome.outcome == "claimed":
-                    self.ledger.release(digest, sid)  # not sent: the retry claims it again at once
+                    unsent.append(sid)
                 continue
             if outcome.outcome == "busy":
                 result.busy.append(sid)
@@ -265,6 +266,7 @@ class DigestDelivery:
             except RetryableError as error:  # the provider throttles: send no more now
                 throttled = error
         if throttled is not None:
+            self.ledger.release_many(digest, unsent)  # in one call: the retry claims them again at once
             raise throttled
         if result.busy:
             raise RetryableError(f"{len(result.busy)} subscriber(s) of {batch.period} must wait for a send in progress")
