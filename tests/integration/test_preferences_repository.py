@@ -125,3 +125,27 @@ def test_a_suppressed_or_deleted_subscriber_has_no_preferences_and_takes_no_plan
         assert not repository.apply_preferences(sid, current.version, plan)
         assert sid not in _members(repository, "DIGEST#daily")
     assert plan_finish(first.subscriber, first.rows, "daily", NOW) is None  # no digest row: nothing to finish
+
+
+def test_a_regular_finish_is_one_call_and_the_others_read_first(aws_stack: StackHandle) -> None:
+    from collections import Counter
+
+    from pressline.subscribers.dynamodb import DynamoSubscriberRepository
+
+    repository = DynamoSubscriberRepository(aws_stack.outputs["SubscribersTableName"], aws_stack.dynamodb)
+    _confirmed(repository, tags=())
+    current = repository.preferences("s1")
+    assert repository.apply_preferences(
+        "s1", current.version, plan_preferences(current.subscriber, current.rows, (), "daily", NOW)
+    )
+    calls: Counter[str] = Counter()
+    aws_stack.dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+    cutoff = NOW + timedelta(days=1)
+    repository.finish_digest("s1", "daily", cutoff)
+    assert calls == Counter({"TransactWriteItems": 1})
+    after = repository.preferences("s1")
+    assert after.subscriber.digest_from == cutoff and after.rows["DIGEST#daily"].digest_from == cutoff
+    assert after.version == current.version + 2  # the save, then the finish: a stale form is refused
+    calls.clear()
+    repository.finish_digest("s1", "daily", cutoff)  # again (a redelivered batch): nothing moves
+    assert calls["Query"] == 1 and repository.preferences("s1") == after

@@ -47,7 +47,7 @@ from pressline.adapters.aws import DynamoTable
 from pressline.adapters.errors import call_dynamodb, error_code, is_condition_failure
 from pressline.errors import RetryableError
 from pressline.subscribers.imports import Consent, ExportedSubscriber, ImportState
-from pressline.subscribers.model import Member, Subscriber, audiences_of
+from pressline.subscribers.model import Member, Subscriber, audiences_of, digest_audience
 from pressline.subscribers.ports import (
     Allowance,
     ClaimResult,
@@ -116,9 +116,9 @@ def _membership(subscriber_id: str, audience: str, tags: tuple[str, ...], row: M
         "tags": _strings(tags),
     }
     if row is not None and row.digest_from is not None:
-        item["digest_from"] = _s(row.digest_from.isoformat())
+        item["digest_from"] = _s(_stamp(row.digest_from))
     if row is not None and row.until is not None:
-        item["digest_until"] = _s(row.until.isoformat())
+        item["digest_until"] = _s(_stamp(row.until))
     return item
 
 
@@ -146,6 +146,12 @@ def _profile(item: dict[str, Any], subscriber_id: str, suppressed: bool) -> Subs
     )
 
 
+def _stamp(moment: datetime) -> str:
+    """An instant as stored in a window (``digest_from``, ``digest_until``): UTC, microseconds
+    always written, so that DynamoDB's string comparison is the instants' order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def _window_parts(subscriber: Subscriber | None) -> tuple[str, str, dict[str, Any]]:
     """The profile's frequency and digest_from, as fragments of an update expression: what to
     SET (``, frequency = :frequency...``), what to REMOVE (``, digest_from``) and the values.
@@ -155,7 +161,7 @@ def _window_parts(subscriber: Subscriber | None) -> tuple[str, str, dict[str, An
     values: dict[str, Any] = {":frequency": _s(subscriber.frequency)}
     if subscriber.digest_from is None:
         return ", frequency = :frequency", ", digest_from", values
-    values[":digest_from"] = _s(subscriber.digest_from.isoformat())
+    values[":digest_from"] = _s(_stamp(subscriber.digest_from))
     return ", frequency = :frequency, digest_from = :digest_from", "", values
 
 
@@ -542,6 +548,8 @@ class DynamoSubscriberRepository(DynamoTable):
     def finish_digest(self, subscriber_id: str, frequency: Frequency, cutoff: datetime) -> None:
         from pressline.subscribers.preferences import plan_finish
 
+        if self._move_window(subscriber_id, frequency, cutoff):
+            return  # the usual case, in one call
         for _attempt in range(TRANSACTION_ATTEMPTS):
             current = self.preferences(subscriber_id)
             if current is None:
@@ -550,6 +558,46 @@ class DynamoSubscriberRepository(DynamoTable):
             if plan is None or self.apply_preferences(subscriber_id, current.version, plan):
                 return
         raise RetryableError("the subscriber kept changing while its digest window was moved on")
+
+    def _move_window(self, subscriber_id: str, frequency: Frequency, cutoff: datetime) -> bool:
+        """A regular digest's finish without reading first: the profile and its digest row move
+        on to ``cutoff``, in one transaction conditional on what ``plan_finish`` would find
+        (the subscriber still takes this frequency, the row owes no final digest, the window
+        starts before the cutoff). False when a condition fails: then read and plan."""
+        from botocore.exceptions import ClientError
+
+        values = {":cutoff": _s(_stamp(cutoff)), ":frequency": _s(frequency), ":one": _n(1)}
+        actions = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _key(subscriber_id, PROFILE),
+                    # The version moves as any change does: a preferences form planned from the
+                    # window before this is refused and planned again.
+                    "UpdateExpression": "SET digest_from = :cutoff ADD version :one",
+                    "ConditionExpression": "frequency = :frequency AND digest_from < :cutoff",
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": _key(subscriber_id, AUDIENCE_PREFIX + digest_audience(frequency)),
+                    "UpdateExpression": "SET digest_from = :cutoff",
+                    "ConditionExpression": (
+                        "attribute_exists(pk) AND attribute_not_exists(digest_until) AND digest_from < :cutoff"
+                    ),
+                    "ExpressionAttributeValues": {":cutoff": values[":cutoff"]},
+                }
+            },
+        ]
+        try:
+            call_dynamodb(self.db.transact_write_items, TransactItems=actions)
+            return True
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            return False  # a condition failed (or a conflict): the reading path decides
 
     # ------------------------------------------------------------------ import, export
     def import_states(self, subscriber_ids: Sequence[str], now: datetime) -> dict[str, ImportState]:
