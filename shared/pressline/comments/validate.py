@@ -41,6 +41,9 @@ MIN_SECONDS = timedelta(seconds=3)
 # future is a forged issued-at.
 CLOCK_SKEW = timedelta(seconds=30)
 
+# Legal in some URLs, never needed in a homepage's, and each a way out of an attribute or a
+# way to another host ("\\host" is "//host" to browsers).
+_NOT_IN_WEBSITE = frozenset("\"'<>`\\")
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn"})
 _TEXT_ALLOWED_CONTROLS = frozenset({"\n", "\t"})
 # What a reader's client turns into a link, in the text: schemes, bare "www." and autolinks.
@@ -154,8 +157,8 @@ def _website(raw: str) -> str | Refusal | None:
         return None
     if len(website) > MAX_WEBSITE:
         return Refusal("website", f"is longer than {MAX_WEBSITE} characters")
-    if any(c.isspace() for c in website) or "\\" in website:
-        return Refusal("website", "must be one web address without spaces")
+    if any(c.isspace() or c in _NOT_IN_WEBSITE for c in website):
+        return Refusal("website", "must be one web address, without spaces, quotes or angle brackets")
     try:
         parts = urlsplit(website)
         host = parts.hostname

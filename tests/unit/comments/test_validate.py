@@ -73,6 +73,8 @@ def test_only_published_posts_take_comments(state: PostState) -> None:
         ({"website": "https://" + "a" * MAX_WEBSITE}, "website"),
         ({"website": "https://user:pw@example.com"}, "website"),
         ({"website": "https:///nohost"}, "website"),
+        ({"website": 'https://example.com/"onmouseover="alert(1)'}, "website"),
+        ({"website": "https:\\\\evil.example"}, "website"),
         ({"text": "   \n  "}, "text"),
         ({"text": "x" * (MAX_TEXT + 1)}, "text"),
         ({"text": "a\x00b"}, "text"),
