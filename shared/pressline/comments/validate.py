@@ -145,10 +145,21 @@ def skeleton(name: str) -> str:
     return "".join(c for c in mapped if c.isalnum())
 
 
+# An author's skeleton at least this long is also refused inside a longer name ("Ada Lovelace
+# (official)"); shorter ones only as the whole name, or "Al" would refuse "Alice".
+MIN_CONTAINED_SKELETON = 6
+
+
 def imitates(name: str, author_names: Sequence[str]) -> bool:
     """Whether ``name`` reads as one of ``author_names`` (the site author's own names)."""
     shape = skeleton(name)
-    return bool(shape) and any(shape == skeleton(author) for author in author_names if skeleton(author))
+    if not shape:
+        return False
+    for author in author_names:
+        target = skeleton(author)
+        if target and (shape == target or (len(target) >= MIN_CONTAINED_SKELETON and target in shape)):
+            return True
+    return False
 
 
 def _website(raw: str) -> str | Refusal | None:

@@ -119,6 +119,7 @@ def test_bots_are_spam_not_refusals(fields: dict[str, object]) -> None:
         "Ａｄａ Ｌｏｖｅｌａｃｅ",  # fullwidth (NFKC)
         "Ada L0velace",
         "AdaLovelace",
+        "Ada Lovelace (the real one)",
     ],
 )
 def test_names_imitating_the_author_are_refused(name: str) -> None:
@@ -129,6 +130,8 @@ def test_names_imitating_the_author_are_refused(name: str) -> None:
 def test_other_names_are_not_imitations() -> None:
     assert not imitates("Ada Byron", [AUTHOR])
     assert not imitates("Grace", [AUTHOR, "Site Owner"])
+    assert not imitates("Alice", ["Al"])  # a short name is only refused whole
+    assert imitates("Al", ["Al"])
     assert skeleton("Ada Lovelace") == skeleton("аda lovelace") == "adalovelace"
 
 
