@@ -10,7 +10,9 @@ overrides, zero-width joiners and spaces, private use, unassigned) are refused i
 not removed: a name that reads differently than it sorts, or a text whose displayed order
 differs from its stored one, is an attack on the reader, and silently altering what someone
 wrote is worse than telling them. The one exception is line breaks and tabs in the text.
-(An emoji ZWJ sequence is refused with them; that is the price of refusing the whole class.)
+A zero-width joiner between two pictographs (an emoji ZWJ sequence: 👨‍👩‍👧, 🏳️‍🌈, 👩🏽‍💻) is
+taken: there it is what the person typed, and it hides nothing between letters. (Subdivision
+flags, made of invisible tag characters, are refused with the class.)
 
 Names that imitate the site author's are refused: both are reduced to a skeleton (NFKC,
 casefold, combining marks stripped, the Latin/Cyrillic/Greek lookalikes in ``CONFUSABLES``
@@ -117,10 +119,31 @@ def _as_text(field: str, value: str | bytes | None) -> str | Refusal:
     return value
 
 
+ZWJ = "\u200d"
+# What may sit between an emoji and the joiner after it: a variation selector (Mn) or a skin
+# tone modifier (Sk).
+_EMOJI_TRAILERS = frozenset({"Mn", "Sk"})
+
+
+def joins_emoji(text: str, index: int) -> bool:
+    """Whether the zero-width joiner at ``index`` joins two pictographs (an emoji ZWJ sequence:
+    a family, a profession, a flag): the one invisible character a reader means to type."""
+    before = index - 1
+    while before >= 0 and unicodedata.category(text[before]) in _EMOJI_TRAILERS:
+        before -= 1
+    after = index + 1
+    return (
+        before >= 0
+        and after < len(text)
+        and unicodedata.category(text[before]) == "So"
+        and unicodedata.category(text[after]) == "So"
+    )
+
+
 def refused_character(text: str, allowed: frozenset[str] = frozenset()) -> str | None:
     """Why ``text`` holds a character no field takes, or None."""
-    for char in text:
-        if char in allowed:
+    for index, char in enumerate(text):
+        if char in allowed or (char == ZWJ and joins_emoji(text, index)):
             continue
         if "\ud800" <= char <= "\udfff":
             return "is not valid Unicode text (a lone surrogate)"

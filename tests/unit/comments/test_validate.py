@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pressline.comments.model import PostState, Submission
@@ -20,9 +20,11 @@ from pressline.comments.validate import (
     MAX_NAME,
     MAX_TEXT,
     MAX_WEBSITE,
+    ZWJ,
     Refusal,
     Spam,
     imitates,
+    joins_emoji,
     skeleton,
     validate,
 )
@@ -143,7 +145,9 @@ _INVISIBLE = st.characters(
 @settings(max_examples=300, deadline=None)
 @given(before=st.text(max_size=10), bad=_INVISIBLE, after=st.text(max_size=10))
 def test_every_invisible_or_unassigned_character_is_refused_in_the_name(before: str, bad: str, after: str) -> None:
-    result = check(name="Grace" + before + bad + after)
+    name = "Grace" + before + bad + after
+    assume(not (bad == ZWJ and joins_emoji(name, 5 + len(before))))  # an emoji sequence is taken
+    result = check(name=name)
     assert isinstance(result, Refusal) and result.field == "name"
 
 
@@ -169,6 +173,23 @@ def test_nothing_raises_and_whatever_is_accepted_is_clean(
         assert result.field in {"name", "email", "website", "text"} and result.reason
     if isinstance(result, Submission):
         for value in (result.name, result.email, result.website or "", result.text):
-            assert not any(unicodedata.category(c) in {"Cf", "Co", "Cn", "Cs"} for c in value)
+            assert not any(
+                unicodedata.category(c) in {"Cf", "Co", "Cn", "Cs"} and not (c == ZWJ and joins_emoji(value, i))
+                for i, c in enumerate(value)
+            )
         assert "\n" not in result.name and "\r" not in result.email
         assert result.website is None or result.website.lower().startswith(("http://", "https://"))
+
+
+def test_an_emoji_zwj_sequence_is_taken_and_a_joiner_between_letters_is_not() -> None:
+    family, rainbow, coder = (
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+        "\U0001f3f3\ufe0f\u200d\U0001f308",
+        "\U0001f469\U0001f3fd\u200d\U0001f4bb",
+    )
+    for emoji in (family, rainbow, coder):
+        assert isinstance(check(text=f"Our team {emoji} says hello"), Submission), emoji
+        assert isinstance(check(name=f"Grace {emoji}"), Submission), emoji
+    for hidden in ("Gr\u200dace", "\u200d\U0001f468", "\U0001f468\u200d", "a\u200d\U0001f468"):
+        result = check(name=hidden)
+        assert isinstance(result, Refusal) and result.field == "name", hidden
