@@ -18,18 +18,6 @@ LEASE = timedelta(minutes=5)
 POST = "hello-world"
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
-def ledger(request: pytest.FixtureRequest) -> Any:
-    from pressline.subscribers.memory import MemoryLedger
-
-    if request.param == "memory":
-        return MemoryLedger()
-    from pressline.subscribers.dynamodb import DynamoLedger
-
-    stack: StackHandle = request.getfixturevalue("aws_stack")
-    return DynamoLedger(stack.outputs["LedgerTableName"], stack.dynamodb)
-
-
 def now() -> datetime:
     return datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
 

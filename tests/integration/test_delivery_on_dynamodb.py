@@ -27,7 +27,7 @@ from test_subscriber_delivery import (
     test_throttling_releases_the_claims_not_sent_so_the_retry_sends_them_at_once,
 )
 
-from pressline.subscribers.memory import FakeClock, MemoryLedger, MemoryMailer, MemoryRepository
+from pressline.subscribers.memory import FakeClock, MemoryMailer
 from pressline.subscribers.messages import Site
 from pressline.subscribers.service import Subscriptions
 from pressline.subscribers.tokens import Keys
@@ -68,29 +68,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def mailer() -> MemoryMailer:
     return MemoryMailer()
-
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def storage(request: pytest.FixtureRequest) -> tuple[Any, Any]:
-    if request.param == "memory":
-        return MemoryRepository(), MemoryLedger()
-    from pressline.subscribers.dynamodb import DynamoLedger, DynamoSubscriberRepository
-
-    stack = request.getfixturevalue("aws_stack")
-    return (
-        DynamoSubscriberRepository(stack.outputs["SubscribersTableName"], stack.dynamodb),
-        DynamoLedger(stack.outputs["LedgerTableName"], stack.dynamodb),
-    )
-
-
-@pytest.fixture
-def repository(storage: tuple[Any, Any]) -> Any:
-    return storage[0]
-
-
-@pytest.fixture
-def ledger(storage: tuple[Any, Any]) -> Any:
-    return storage[1]
 
 
 @pytest.fixture

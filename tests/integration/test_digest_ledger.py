@@ -6,26 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
-from pressline.local.harness import StackHandle
 from pressline.subscribers.digests import LogEntry, Record, log_day, log_days
 from pressline.subscribers.ports import DigestClaim, DigestClaimed
 
 LEASE = timedelta(minutes=5)
 DIGEST = "digest#daily#2026-12-04"
-
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def ledger(request: pytest.FixtureRequest) -> Any:
-    from pressline.subscribers.memory import MemoryLedger
-
-    if request.param == "memory":
-        return MemoryLedger()
-    from pressline.subscribers.dynamodb import DynamoLedger
-
-    stack: StackHandle = request.getfixturevalue("aws_stack")
-    return DynamoLedger(stack.outputs["LedgerTableName"], stack.dynamodb)
 
 
 def now() -> datetime:

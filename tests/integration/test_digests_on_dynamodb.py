@@ -29,7 +29,7 @@ from test_digest_delivery import (
 )
 
 from pressline.subscribers.digests import DigestSchedule
-from pressline.subscribers.memory import FakeClock, MemoryLedger, MemoryMailer, MemoryRepository
+from pressline.subscribers.memory import FakeClock, MemoryMailer
 from pressline.subscribers.messages import Site
 from pressline.subscribers.service import Subscriptions
 from pressline.subscribers.tokens import Keys
@@ -52,19 +52,9 @@ SITE = Site(
 )
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
-def world(request: pytest.FixtureRequest) -> World:
+@pytest.fixture
+def world(repository: Any, ledger: Any) -> World:
     clock = FakeClock(MORNING)
-    repository: Any
-    ledger: Any
-    if request.param == "memory":
-        repository, ledger = MemoryRepository(), MemoryLedger()
-    else:
-        from pressline.subscribers.dynamodb import DynamoLedger, DynamoSubscriberRepository
-
-        stack = request.getfixturevalue("aws_stack")
-        repository = DynamoSubscriberRepository(stack.outputs["SubscribersTableName"], stack.dynamodb)
-        ledger = DynamoLedger(stack.outputs["LedgerTableName"], stack.dynamodb)
     mailer = MemoryMailer()
     subscriptions = Subscriptions(repository=repository, mailer=mailer, keys=KEYS, site=SITE, clock=clock)
 

@@ -7,25 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from pressline.local.harness import StackHandle
 from pressline.subscribers.model import Member
 from pressline.subscribers.preferences import plan_finish, plan_preferences
 
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def repository(request: pytest.FixtureRequest) -> Any:
-    from pressline.subscribers.memory import MemoryRepository
-
-    if request.param == "memory":
-        return MemoryRepository()
-    from pressline.subscribers.dynamodb import DynamoSubscriberRepository
-
-    stack: StackHandle = request.getfixturevalue("aws_stack")
-    return DynamoSubscriberRepository(stack.outputs["SubscribersTableName"], stack.dynamodb)
 
 
 def _confirmed(repository: Any, sid: str = "s1", tags: tuple[str, ...] = ("aws",)) -> None:
