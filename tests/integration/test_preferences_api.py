@@ -222,3 +222,20 @@ def test_after_unsubscribing_the_page_and_its_form_answer_410_and_write_nothing(
     assert open_page(aws_stack, link)["statusCode"] == 410
     assert save(aws_stack, form, "daily")["statusCode"] == 410
     assert profile(aws_stack, READER) is None
+
+
+def test_a_save_reads_the_sites_tags_once(aws_stack: StackHandle) -> None:
+    from pressline.adapters.aws import client
+
+    seed_tags(aws_stack, "AWS", "Python")
+    form = form_token(open_page(aws_stack, preferences_token(subscribe(aws_stack)))["body"])
+    posts_table = aws_stack.outputs["PostsTableName"]
+    reads: list[str] = []
+
+    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.name == "GetItem" and params.get("TableName") == posts_table:
+            reads.append(model.name)
+
+    client("dynamodb").meta.events.register("before-parameter-build.dynamodb", count)
+    assert save(aws_stack, form, "daily", "aws")["statusCode"] == 200
+    assert len(reads) == 1  # the check of the tags chosen and the page answered share it

@@ -294,17 +294,19 @@ class Subscriptions:
             raise UnknownTags(unknown, known)
         if str(current.version) != claims.request:
             # Saved already (a replay, a second click) or changed since the page was shown.
-            raise PreferencesChanged(self._view(current.subscriber, current.version))
+            raise PreferencesChanged(self._view(current.subscriber, current.version, known))
         plan = plan_preferences(current.subscriber, current.rows, tags, raw_frequency, self.clock())
         if not self.repository.apply_preferences(sid, current.version, plan):
             raise PreferencesChanged(self._current_view(sid))  # changed between the read and the write
-        return self._view(plan.subscriber, current.version + 1)
+        return self._view(plan.subscriber, current.version + 1, known)
 
     def links(self, subscriber_id: str) -> messages.SubscriberLinks:
         """The subscriber's preferences and unsubscribe links (the confirmation page shows them)."""
         return messages.subscriber_links(self.site, self.keys, subscriber_id)
 
-    def _view(self, subscriber: Subscriber, version: int) -> PreferencesView:
+    def _view(self, subscriber: Subscriber, version: int, known: dict[str, str] | None = None) -> PreferencesView:
+        """The page of ``subscriber`` at ``version``; ``known``: the site's tags when this
+        request read them already (one catalog read a request)."""
         form_token = tokens.issue(
             self.keys,
             Purpose.PREFERENCES_SAVE,
@@ -315,7 +317,7 @@ class Subscriptions:
         )
         return PreferencesView(
             subscriber=subscriber,
-            known_tags=self.tags.known_tags(),
+            known_tags=self.tags.known_tags() if known is None else known,
             form_token=form_token,
             links=messages.subscriber_links(self.site, self.keys, subscriber.id),
             schedule=self.schedule,
