@@ -461,25 +461,20 @@ class Chaos:
             self.drain()
 
 
-def _email_text(email: dict[str, Any]) -> str:
+def _email_parts(email: dict[str, Any]) -> tuple[str, str]:
+    """An email moto's SES took: its subject and its text (every text part), parsed once."""
     raw = email.get("raw")
     if raw:
         from email import message_from_bytes, policy
 
         message = message_from_bytes(raw if isinstance(raw, bytes) else raw.encode(), policy=policy.default)
         parts = [part.get_content() for part in message.walk() if part.get_content_maintype() == "text"]
-        return "\n".join(str(part) for part in parts)
-    return str(email.get("body") or "")
+        return str(message["Subject"] or ""), "\n".join(str(part) for part in parts)
+    return str(email.get("subject") or ""), str(email.get("body") or "")
 
 
-def _email_subject(email: dict[str, Any]) -> str:
-    raw = email.get("raw")
-    if raw:
-        from email import message_from_bytes, policy
-
-        message = message_from_bytes(raw if isinstance(raw, bytes) else raw.encode(), policy=policy.default)
-        return str(message["Subject"] or "")
-    return str(email.get("subject") or "")
+def _email_text(email: dict[str, Any]) -> str:
+    return _email_parts(email)[1]
 
 
 # --------------------------------------------------------------------------- the site
@@ -581,11 +576,11 @@ def check_emails(chaos: Chaos, problems: list[str]) -> tuple[int, int, int]:
     confirmations: Counter[str] = Counter()
     digests = 0
     for email in chaos.stack.sent_emails():
-        text = _email_text(email)
+        subject, text = _email_parts(email)
         for address in set(email["destinations"]):  # moto adds the To: header's addresses again
             if "/subscriptions/confirm?token=" in text:
                 confirmations[address] += 1
-            elif DIGEST_SUBJECT.search(_email_subject(email)):
+            elif DIGEST_SUBJECT.search(subject):
                 digests += 1
                 for slug in set(EMAIL_POST_LINK.findall(text)):
                     digested[(address, slug)] += 1
