@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import get_args
 
 from pressline.subscribers.digests import switched_digest_from
 from pressline.subscribers.model import (
@@ -39,7 +40,7 @@ from pressline.subscribers.model import (
     digest_audience,
 )
 
-FREQUENCIES: tuple[Frequency, ...] = ("instant", "daily", "weekly")
+FREQUENCIES: tuple[Frequency, ...] = get_args(Frequency)  # instant, daily, weekly: the model's own list
 
 
 @dataclass(frozen=True)
