@@ -242,3 +242,29 @@ def test_a_rendering_of_a_post_with_a_key_past_s3s_limit_loads_from_its_hashed_k
     other = rendered_key(parsed.source.model_copy(update={"version_id": "v2"}))
     store.put(other, json.dumps(rendering).encode(), "application/json")
     assert load_rendering(store, other) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    # Lengths drawn across the limit (hypothesis' own text sizes stay short): one to four bytes
+    # a character, 1 to 600 of them, then a few mixed ones.
+    stem=st.builds(
+        lambda char, count, tail: char * count + tail,
+        st.sampled_from(["a", "é", "日", "🙂"]),
+        st.integers(1, 600),
+        st.text(alphabet=st.sampled_from(["a", "é", "ß", "日", "🙂", "-"]), max_size=20),
+    ),
+    version=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._", min_size=1, max_size=80),
+)
+def test_a_rendering_loads_from_the_key_render_writes_whatever_the_source_keys_length(stem: str, version: str) -> None:
+    """The whole class: source keys of every length around S3's 1,024 bytes, in one- to
+    four-byte characters, under the readable or the hashed key (whichever Render writes)."""
+    rendering = json.loads(json.dumps(CASES["another-version"]["rendering"]))
+    rendering["source"]["key"] = f"posts/{stem}.md"
+    rendering["source"]["version_id"] = version
+    rendering["meta"]["slug"] = "any-key"
+    store = MemoryStore()
+    key = rendered_key(RenderedPost.model_validate(rendering).source)
+    store.put(key, json.dumps(rendering).encode(), "application/json")
+    loaded = load_rendering(store, key)
+    assert loaded is not None and loaded.source.key == rendering["source"]["key"]
